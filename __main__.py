@@ -1,0 +1,71 @@
+"""interlock-platform: read config -> topology model -> components -> exports.
+
+`shared` builds the cluster-wide layer; `dev`, `test` and `prod` build one environment each,
+reading the shared stack's registry through a StackReference. Config is validated in full
+before the first resource is registered.
+"""
+
+import pulumi
+
+from components import stack_config, topology
+from components.environment_firewall import EnvironmentFirewall, EnvironmentFirewallArgs
+from components.environment_network import EnvironmentNetwork, EnvironmentNetworkArgs
+from components.ingress_lb import IngressLoadBalancer, IngressLoadBalancerArgs
+from components.management_firewall import ManagementFirewall, ManagementFirewallArgs
+from components.shared_network import SharedNetwork, SharedNetworkArgs
+
+
+def shared_stack(topo: topology.SharedTopology) -> None:
+    network = SharedNetwork("shared", SharedNetworkArgs(topo))
+    firewall = ManagementFirewall("shared-fw", ManagementFirewallArgs(topo, network.vpc.id, network.management_subnet_ids))
+
+    pulumi.export("vpcId", network.vpc.id)
+    pulumi.export("managementSecurityGroupId", firewall.security_group.id)
+    pulumi.export("managementPeersSecurityGroupId", firewall.peers_security_group.id)
+    pulumi.export("managementSubnetIds", list(network.management_subnet_ids.values()))
+    pulumi.export("edgeSubnetIds", list(network.edge_subnet_ids.values()))
+    pulumi.export("natGatewayIds", network.nat_gateway_ids)
+    for key, value in topo.to_outputs().items():  # the registry and settings, for env stacks
+        pulumi.export(key, value)
+
+
+def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackReference) -> None:
+    vpc_id = shared.get_output("vpcId")
+    nats = shared.get_output("natGatewayIds")
+    network = EnvironmentNetwork(f"{topo.name}-net", EnvironmentNetworkArgs(
+        topo, vpc_id, {az: nats.apply(lambda m, az=az: m[az]) for az in topo.shared.availability_zones}))
+    firewall = EnvironmentFirewall(f"{topo.name}-fw", EnvironmentFirewallArgs(topo, vpc_id, shared.get_output("managementSecurityGroupId")))
+    edge = shared.get_output("edgeSubnetIds")
+    lb = IngressLoadBalancer(f"{topo.name}-lb", IngressLoadBalancerArgs(
+        topo, vpc_id, [edge.apply(lambda ids, i=i: ids[i]) for i in range(len(topo.shared.availability_zones))], firewall.load_balancer.id))
+
+    env = topo.env
+    pulumi.export("environment", env.name)
+    pulumi.export("collection", env.collection)
+    pulumi.export("collectionNodeSelector", env.collection_node_selector)
+    pulumi.export("serviceCluster", env.name)
+    pulumi.export("httpPort", env.http_port)
+    pulumi.export("httpsPort", env.https_port)
+    pulumi.export("domain", topo.domain)
+    pulumi.export("loadBalancerDnsName", lb.load_balancer.dns_name)
+    pulumi.export("applicationGroupSubnetIds", network.subnet_ids)
+    pulumi.export("workerSecurityGroupId", firewall.workers.id)
+    pulumi.export("loadBalancerSecurityGroupId", firewall.load_balancer.id)
+    pulumi.export("ingressNodes", [n.hostname for n in topo.ingress_nodes])
+
+
+def main() -> None:
+    stack = pulumi.get_stack()
+    raw = stack_config.read()
+    try:
+        if topology.stack_role(stack, raw) == "shared":
+            shared_stack(topology.parse_shared(stack, raw))
+            return
+        ref = pulumi.StackReference("shared", stack_name=topology.shared_stack_name(stack, raw))
+        topo = topology.parse_environment(stack, raw, stack_config.read_stack_outputs(ref))
+    except topology.InvalidConfig as err:
+        stack_config.fail(err)
+    environment_stack(topo, ref)
+
+
+main()

@@ -1,0 +1,50 @@
+"""An environment's VLANs: one subnet per application group per zone, each with its route
+table, behind the environment's NACL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import firewall_plan
+from components.aws_rules import network_acl
+from components.tagging import tags
+from components.topology import EnvironmentTopology
+
+
+@dataclass
+class EnvironmentNetworkArgs:
+    topology: EnvironmentTopology
+    vpc_id: pulumi.Input[str]
+    nat_gateway_ids: Mapping[str, pulumi.Input[str]]  # by availability zone
+
+
+class EnvironmentNetwork(pulumi.ComponentResource):
+    subnet_ids: dict[str, list[pulumi.Output[str]]]  # by application group, in zone order
+    nacl: aws.ec2.NetworkAcl
+
+    def __init__(self, name: str, args: EnvironmentNetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("interlock-platform:network:EnvironmentNetwork", name, None, opts)
+        topo = args.topology
+        env, stack = topo.name, topo.stack
+        child = pulumi.ResourceOptions(parent=self)
+        self.subnet_ids = {}
+        by_key: dict[str, pulumi.Output[str]] = {}
+        for group, subnet in topo.subnets:
+            az = subnet.availability_zone
+            key = f"{group.name}-{az}"
+            label = f"{name}-{key}"
+            extra = {"application-group": group.name, "tier": "application", "collection": topo.env.collection}
+            sn = aws.ec2.Subnet(label, vpc_id=args.vpc_id, cidr_block=str(subnet.cidr), availability_zone=az,
+                                map_public_ip_on_launch=False, tags=tags(stack, env, label, **extra), opts=child)
+            rt = aws.ec2.RouteTable(label, vpc_id=args.vpc_id, tags=tags(stack, env, f"{label}-rt", **extra), opts=child)
+            aws.ec2.Route(f"{label}-default", route_table_id=rt.id, destination_cidr_block="0.0.0.0/0",
+                          nat_gateway_id=args.nat_gateway_ids[az], opts=pulumi.ResourceOptions(parent=rt))
+            aws.ec2.RouteTableAssociation(label, subnet_id=sn.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=sn))
+            self.subnet_ids.setdefault(group.name, []).append(sn.id)
+            by_key[key] = sn.id
+        self.nacl = network_acl(name, args.vpc_id, firewall_plan.environment_nacl(topo), by_key, stack, env, self)
+        self.register_outputs({"subnetIds": self.subnet_ids, "naclId": self.nacl.id})

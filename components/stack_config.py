@@ -1,0 +1,40 @@
+"""The thin shell between Pulumi and the pure model: reads this stack's config and the shared
+stack's outputs as plain values, and turns invalid config into a clean Pulumi error."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime.sync_await import _sync_await
+
+from components.topology import PROJECT, InvalidConfig, Problem
+
+
+class InvalidStackConfig(pulumi.RunError):
+    """A RunError prints its message without a traceback; the preview reads `problems`."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(f"invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def fail(err: InvalidConfig) -> NoReturn:
+    raise InvalidStackConfig(err.problems) from None
+
+
+def read() -> dict[str, Any]:
+    """Every `interlock-platform:` key of this stack, raw (strings; JSON for objects and lists).
+    All keys, not only known ones, so that a misspelt key is reported rather than ignored."""
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{PROJECT}:"
+    cfg = pulumi.Config(PROJECT)
+    return {k[len(prefix):]: cfg.get(k[len(prefix):]) for k in everything if k.startswith(prefix) and ":" not in k[len(prefix):]}
+
+
+def read_stack_outputs(ref: pulumi.StackReference) -> dict[str, Any]:
+    """The referenced stack's outputs as plain values, before any resource is registered, so
+    validation can use them. StackReference outputs are known even during a preview."""
+    outputs = _sync_await(ref.outputs.future())
+    return dict(outputs or {})

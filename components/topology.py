@@ -1,0 +1,839 @@
+"""The pure model of the platform: stack config in, validated topology out.
+
+No Pulumi imports: everything here is decided without a cloud and tested as plain Python.
+`parse_shared` reads the shared stack's config; `parse_environment` reads an env stack's
+config together with what the shared stack exports (the same keys, so one parser serves
+both). Every problem found is collected, and `InvalidConfig` carries all of them, each
+naming the stack, the config key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from components import ports
+
+PROJECT = "interlock-platform"
+ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+GROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+AZ_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d[a-z]$")
+INSTANCE_ID_RE = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+HOSTED_ZONE_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+COLLECTION_RE = re.compile(r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# EC2 private DNS names carry the address: ip-10-40-64-10.eu-west-1.compute.internal
+EC2_HOSTNAME_IP_RE = re.compile(r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(\.|$)")
+LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+FLOW_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+AWS_SMALLEST_SUBNET = 28  # AWS subnets and VPCs are /16 .. /28
+AWS_LARGEST_VPC = 16
+WORLD = "0.0.0.0/0"
+
+# One table of config keys: which stack role reads each. Pulumi.yaml describes the same keys
+# (a test keeps the two in step).
+SHARED_KEYS = (
+    "role", "vpcCidr", "availabilityZones", "managementCidrs", "edgeCidrs", "adminCidrs", "ucpVersion",
+    "calicoIpInIp", "natGateways", "flowLogRetentionDays", "awsQuotas", "environments",
+)
+ENVIRONMENT_KEYS = (
+    "role", "environment", "sharedStack", "applicationGroups", "ingressNodes", "domain", "hostedZoneId",
+    "loadBalancer", "egress",
+)
+ALL_KEYS = tuple(dict.fromkeys(SHARED_KEYS + ENVIRONMENT_KEYS))
+
+
+# --------------------------------------------------------------------------------------------
+# Problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    stack: str
+    key: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"stack '{self.stack}': {PROJECT}:{self.key}: {self.message}. Fix: {self.fix}."
+
+
+class InvalidConfig(Exception):
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class _Problems:
+    def __init__(self, stack: str):
+        self.stack = stack
+        self.items: list[Problem] = []
+
+    def add(self, key: str, message: str, fix: str) -> None:
+        self.items.append(Problem(self.stack, key, message, fix))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidConfig(self.items)
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+
+
+@dataclass(frozen=True)
+class Quotas:
+    security_group_rules_per_direction: int = 60
+    nacl_rules_per_direction: int = 20
+    subnets_per_vpc: int = 200
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """One row of the environment registry that the shared stack owns."""
+
+    name: str
+    cidr: ipaddress.IPv4Network
+    collection: str
+    http_port: int
+    https_port: int
+    collection_node_selector: str
+    max_subnets: int
+
+    def to_output(self) -> dict[str, Any]:
+        return {
+            "cidr": str(self.cidr), "collection": self.collection, "httpPort": self.http_port,
+            "httpsPort": self.https_port, "collectionNodeSelector": self.collection_node_selector,
+            "maxSubnets": self.max_subnets,
+        }
+
+
+@dataclass(frozen=True)
+class SharedTopology:
+    stack: str
+    vpc_cidr: ipaddress.IPv4Network
+    availability_zones: tuple[str, ...]
+    management_cidrs: tuple[ipaddress.IPv4Network, ...]
+    edge_cidrs: tuple[ipaddress.IPv4Network, ...]
+    admin_cidrs: tuple[ipaddress.IPv4Network, ...]
+    ucp_version: str
+    calico_ip_in_ip: bool
+    nat_gateways: str
+    flow_log_retention_days: int
+    quotas: Quotas
+    environments: Mapping[str, EnvironmentSpec]
+
+    @property
+    def management_block(self) -> ipaddress.IPv4Network:
+        return covering_block(self.management_cidrs)
+
+    @property
+    def edge_block(self) -> ipaddress.IPv4Network:
+        return covering_block(self.edge_cidrs)
+
+    @property
+    def shared_subnet_count(self) -> int:
+        return len(self.management_cidrs) + len(self.edge_cidrs)
+
+    def to_outputs(self) -> dict[str, Any]:
+        """The registry and settings, under the same names as the config keys, for env stacks."""
+        return {
+            "vpcCidr": str(self.vpc_cidr),
+            "availabilityZones": list(self.availability_zones),
+            "managementCidrs": [str(c) for c in self.management_cidrs],
+            "edgeCidrs": [str(c) for c in self.edge_cidrs],
+            "adminCidrs": [str(c) for c in self.admin_cidrs],
+            "ucpVersion": self.ucp_version,
+            "calicoIpInIp": self.calico_ip_in_ip,
+            "awsQuotas": {
+                "securityGroupRulesPerDirection": self.quotas.security_group_rules_per_direction,
+                "naclRulesPerDirection": self.quotas.nacl_rules_per_direction,
+                "subnetsPerVpc": self.quotas.subnets_per_vpc,
+            },
+            "environments": {name: env.to_output() for name, env in self.environments.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Subnet:
+    availability_zone: str
+    cidr: ipaddress.IPv4Network
+
+
+@dataclass(frozen=True)
+class ApplicationGroup:
+    name: str
+    prefix_length: int
+    first_subnet: int
+    subnets: tuple[Subnet, ...]
+
+
+@dataclass(frozen=True)
+class IngressNode:
+    hostname: str
+    instance_id: str
+    availability_zone: str
+
+
+@dataclass(frozen=True)
+class LoadBalancerOptions:
+    internal: bool
+    client_cidrs: tuple[ipaddress.IPv4Network, ...]
+    deletion_protection: bool
+
+
+@dataclass(frozen=True)
+class EgressRule:
+    description: str
+    cidr: ipaddress.IPv4Network
+    protocol: ports.Protocol
+    from_port: int
+    to_port: int
+
+
+@dataclass(frozen=True)
+class EnvironmentTopology:
+    stack: str
+    shared_stack: str
+    shared: SharedTopology
+    env: EnvironmentSpec
+    domain: str
+    hosted_zone_id: str | None
+    application_groups: tuple[ApplicationGroup, ...]
+    ingress_nodes: tuple[IngressNode, ...]
+    load_balancer: LoadBalancerOptions
+    egress: tuple[EgressRule, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        return self.env.name
+
+    @property
+    def other_environments(self) -> tuple[EnvironmentSpec, ...]:
+        return tuple(e for n, e in self.shared.environments.items() if n != self.env.name)
+
+    @property
+    def subnets(self) -> tuple[tuple[ApplicationGroup, Subnet], ...]:
+        return tuple((g, s) for g in self.application_groups for s in g.subnets)
+
+
+def covering_block(cidrs: Iterable[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+    """The smallest single prefix that holds every CIDR: one NACL entry for a whole VLAN."""
+    nets = list(cidrs)
+    lo = min(int(n.network_address) for n in nets)
+    hi = max(int(n.broadcast_address) for n in nets)
+    prefix = 32 - (lo ^ hi).bit_length()
+    return ipaddress.ip_network((lo, prefix), strict=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Value readers: config arrives as strings (JSON for objects and lists) from the engine, or as
+# decoded values from tests and stack outputs. Each reader records a problem and returns None.
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] in ("{", "["):
+            try:
+                return json.loads(stripped)
+            except json.JSONDecodeError:
+                return value
+    return value
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number"}.get(type(value), type(value).__name__)
+
+
+class _Reader:
+    def __init__(self, problems: _Problems):
+        self.p = problems
+
+    def string(self, key: str, value: Any, fix: str) -> str | None:
+        if value is None or value == "":
+            self.p.add(key, "is not set", fix)
+            return None
+        if not isinstance(value, str):
+            self.p.add(key, f"must be a string, got {_type_name(value)} {value!r}", fix)
+            return None
+        return value
+
+    def integer(self, key: str, value: Any, fix: str, lo: int, hi: int) -> int | None:
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            value = int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.p.add(key, f"must be a whole number, got {value!r}", fix)
+            return None
+        if not lo <= value <= hi:
+            self.p.add(key, f"{value} is out of range {lo}..{hi}", fix)
+            return None
+        return value
+
+    def boolean(self, key: str, value: Any, fix: str) -> bool | None:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            self.p.add(key, f"must be true or false, got {value!r}", fix)
+            return None
+        return value
+
+    def listing(self, key: str, value: Any, fix: str, minimum: int = 1) -> list[Any] | None:
+        value = _decode(value)
+        if value is None:
+            self.p.add(key, "is not set", fix)
+            return None
+        if not isinstance(value, list):
+            self.p.add(key, f"must be a list, got {_type_name(value)}", fix)
+            return None
+        if len(value) < minimum:
+            self.p.add(key, f"needs at least {minimum} entr{'y' if minimum == 1 else 'ies'}, got {len(value)}", fix)
+            return None
+        return value
+
+    def mapping(self, key: str, value: Any, fix: str, allowed: Sequence[str] | None = None) -> dict[str, Any] | None:
+        value = _decode(value)
+        if value is None:
+            self.p.add(key, "is not set", fix)
+            return None
+        if not isinstance(value, dict):
+            self.p.add(key, f"must be an object, got {_type_name(value)}", fix)
+            return None
+        if allowed is not None:
+            for k in value:
+                if k not in allowed:
+                    near = difflib.get_close_matches(k, allowed, n=1)
+                    hint = f"did you mean '{near[0]}'?" if near else f"allowed keys are {', '.join(allowed)}"
+                    self.p.add(f"{key}.{k}", "is not a known setting", f"remove it ({hint})")
+        return value
+
+    def cidr(self, key: str, value: Any, fix: str) -> ipaddress.IPv4Network | None:
+        if not isinstance(value, str):
+            self.p.add(key, f"must be an IPv4 CIDR string such as 10.40.0.0/16, got {value!r}", fix)
+            return None
+        try:
+            net = ipaddress.IPv4Network(value.strip(), strict=False)
+        except ValueError:
+            self.p.add(key, f"'{value}' is not an IPv4 CIDR", f"write it as address/prefix, e.g. 10.40.0.0/24; {fix}")
+            return None
+        if "/" not in value:
+            self.p.add(key, f"'{value}' has no prefix length", "write it as address/prefix, e.g. 10.40.0.0/24")
+            return None
+        if str(net) != value.strip():
+            self.p.add(key, f"'{value}' has host bits set (the network is {net})", f"write {net}")
+            return None
+        return net
+
+    def cidr_list(self, key: str, value: Any, fix: str, minimum: int = 1) -> list[ipaddress.IPv4Network] | None:
+        items = self.listing(key, value, fix, minimum)
+        if items is None:
+            return None
+        nets = [self.cidr(f"{key}[{i}]", v, fix) for i, v in enumerate(items)]
+        if any(n is None for n in nets):
+            return None
+        return [n for n in nets if n is not None]
+
+
+def _valid_dns_name(name: str) -> bool:
+    if len(name) > 253 or name.endswith(".") or not name:
+        return False
+    return all(DNS_LABEL_RE.match(label) for label in name.split("."))
+
+
+# --------------------------------------------------------------------------------------------
+# The shared stack
+
+
+def _check_role_keys(p: _Problems, raw: Mapping[str, Any], role: str) -> None:
+    own, other = (SHARED_KEYS, ENVIRONMENT_KEYS) if role == "shared" else (ENVIRONMENT_KEYS, SHARED_KEYS)
+    for key in raw:
+        if key in own:
+            continue
+        if key in other:
+            where = "environment stacks" if role == "shared" else "the shared stack"
+            p.add(key, f"belongs to {where}, not to a {role} stack", f"remove it from stacks/Pulumi.{p.stack}.yaml")
+        else:
+            near = difflib.get_close_matches(key, own, n=1)
+            hint = f"did you mean '{near[0]}'?" if near else f"the {role} keys are {', '.join(own)}"
+            p.add(key, "is not a known key", f"remove or rename it ({hint})")
+
+
+def parse_shared(stack: str, raw: Mapping[str, Any], *, from_outputs: bool = False) -> SharedTopology:
+    """Validate the shared stack's config (or, from an env stack, the shared stack's outputs)."""
+    p = _Problems(stack)
+    r = _Reader(p)
+    if not from_outputs:
+        _check_role_keys(p, raw, "shared")
+
+    vpc = r.cidr("vpcCidr", raw.get("vpcCidr"), "set the VPC's IPv4 block, a /16 to /28")
+    if vpc is not None and not AWS_LARGEST_VPC <= vpc.prefixlen <= AWS_SMALLEST_SUBNET:
+        p.add("vpcCidr", f"{vpc} has prefix /{vpc.prefixlen}; AWS VPCs are /16 to /28", "choose a block between /16 and /28")
+        vpc = None
+
+    azs_raw = r.listing("availabilityZones", raw.get("availabilityZones"), "list the availability zones, e.g. [eu-west-1a, eu-west-1b, eu-west-1c]")
+    azs: list[str] = []
+    if azs_raw is not None:
+        for i, az in enumerate(azs_raw):
+            if not isinstance(az, str) or not AZ_RE.match(az):
+                p.add(f"availabilityZones[{i}]", f"{az!r} is not an availability zone name", "use names such as eu-west-1a")
+            elif az in azs:
+                p.add(f"availabilityZones[{i}]", f"{az} is listed twice", "list each zone once")
+            else:
+                azs.append(az)
+        regions = {az[:-1] for az in azs}
+        if len(regions) > 1:
+            p.add("availabilityZones", f"zones span several regions ({', '.join(sorted(regions))})", "list zones of one region")
+
+    def per_az(key: str, what: str) -> list[ipaddress.IPv4Network]:
+        nets = r.cidr_list(key, raw.get(key), f"list one {what} subnet per availability zone")
+        if nets is None:
+            return []
+        if azs_raw is not None and len(nets) != len(azs_raw):
+            p.add(key, f"has {len(nets)} subnets for {len(azs_raw)} availability zones", "give exactly one subnet per zone, in the order of availabilityZones")
+        for i, n in enumerate(nets):
+            if n.prefixlen > AWS_SMALLEST_SUBNET:
+                p.add(f"{key}[{i}]", f"{n} is smaller than AWS allows (/28)", "use a /28 or larger")
+            if vpc is not None and not n.subnet_of(vpc):
+                p.add(f"{key}[{i}]", f"{n} is outside the VPC {vpc}", f"carve it from {vpc}")
+        return nets
+
+    mgmt = per_az("managementCidrs", "management VLAN")
+    edge = per_az("edgeCidrs", "edge (public)")
+    blocks: list[tuple[str, ipaddress.IPv4Network]] = []
+    for key, nets in (("managementCidrs", mgmt), ("edgeCidrs", edge)):
+        if nets:
+            blocks.append((key, covering_block(nets)))
+    all_subnets = [("managementCidrs", i, n) for i, n in enumerate(mgmt)] + [("edgeCidrs", i, n) for i, n in enumerate(edge)]
+    for a in range(len(all_subnets)):
+        for b in range(a + 1, len(all_subnets)):
+            ka, ia, na = all_subnets[a]
+            kb, ib, nb = all_subnets[b]
+            if na.overlaps(nb):
+                p.add(f"{kb}[{ib}]", f"{nb} overlaps {ka}[{ia}] {na}", "give every subnet its own block")
+    if len(blocks) == 2 and blocks[0][1].overlaps(blocks[1][1]) and not any(na.overlaps(nb) for _, _, na in all_subnets[: len(mgmt)] for _, _, nb in all_subnets[len(mgmt):]):
+        p.add("managementCidrs", f"the management VLAN block {blocks[0][1]} (the smallest prefix holding every management subnet, which NACLs admit as one entry) overlaps the edge block {blocks[1][1]}",
+              "choose contiguous, aligned management and edge subnets, e.g. 10.40.0.0/24-10.40.2.0/24 and 10.40.4.0/24-10.40.6.0/24")
+
+    admins = r.cidr_list("adminCidrs", raw.get("adminCidrs"), "list the networks that may reach UCP on 443 and 6443 (your admin VPN or bastion ranges)")
+    for i, n in enumerate(admins or []):
+        if n.prefixlen == 0:
+            p.add(f"adminCidrs[{i}]", "0.0.0.0/0 opens the UCP API and the Kubernetes API to the whole internet", "list your admin networks instead")
+
+    version = raw.get("ucpVersion")
+    version = str(version) if isinstance(version, (int, float)) and not isinstance(version, bool) else version
+    if r.string("ucpVersion", version, f"set the UCP / MKE release, one of {', '.join(ports.PORT_TABLES)}") is not None and version not in ports.PORT_TABLES:
+        p.add("ucpVersion", f"'{version}' has no port table", f"use one of {', '.join(ports.PORT_TABLES)}, or add the release's table to components/ports.py from its system requirements page")
+        version = None
+    calico = True if raw.get("calicoIpInIp") is None else r.boolean("calicoIpInIp", raw.get("calicoIpInIp"), "set true when Calico uses IP-in-IP (UCP 3.x), false for VXLAN (MKE 3.8 default)")
+
+    nat = raw.get("natGateways", "perAz")
+    if nat not in ("perAz", "single"):
+        p.add("natGateways", f"{nat!r} is not a NAT layout", "use perAz (one NAT gateway per zone, survives a zone outage) or single")
+    retention = r.integer("flowLogRetentionDays", raw.get("flowLogRetentionDays", 365), "use a CloudWatch Logs retention", 1, 3653)
+    if retention is not None and retention not in FLOW_LOG_RETENTION_DAYS:
+        p.add("flowLogRetentionDays", f"{retention} is not a CloudWatch Logs retention period", f"use one of {', '.join(map(str, FLOW_LOG_RETENTION_DAYS))}")
+
+    quotas = _parse_quotas(r, raw.get("awsQuotas"))
+    envs = _parse_registry(p, r, raw.get("environments"), vpc, mgmt, edge, blocks, version, quotas, len(mgmt) + len(edge))
+    p.raise_if_any()
+
+    assert vpc is not None and version is not None and calico is not None and retention is not None  # checked above
+    shared = SharedTopology(
+        stack=stack, vpc_cidr=vpc, availability_zones=tuple(azs), management_cidrs=tuple(mgmt),
+        edge_cidrs=tuple(edge), admin_cidrs=tuple(admins or ()), ucp_version=version, calico_ip_in_ip=calico,
+        nat_gateways=str(nat), flow_log_retention_days=retention, quotas=quotas, environments=envs,
+    )
+    if not from_outputs:
+        _check_shared_quotas(p, shared)
+    p.raise_if_any()
+    return shared
+
+
+def _parse_quotas(r: _Reader, value: Any) -> Quotas:
+    if value is None:
+        return Quotas()
+    fields = ("securityGroupRulesPerDirection", "naclRulesPerDirection", "subnetsPerVpc")
+    q = r.mapping("awsQuotas", value, "give the quotas of your AWS account", fields) or {}
+    default = Quotas()
+    sg = r.integer("awsQuotas.securityGroupRulesPerDirection", q.get("securityGroupRulesPerDirection", 60), "AWS allows up to 1000 (rules x groups per ENI <= 1000)", 1, 1000)
+    nacl = r.integer("awsQuotas.naclRulesPerDirection", q.get("naclRulesPerDirection", 20), "AWS allows at most 40 rules per NACL direction", 1, 40)
+    subnets = r.integer("awsQuotas.subnetsPerVpc", q.get("subnetsPerVpc", 200), "use your account's subnets-per-VPC quota", 1, 10000)
+    return Quotas(sg or default.security_group_rules_per_direction, nacl or default.nacl_rules_per_direction, subnets or default.subnets_per_vpc)
+
+
+ENV_FIELDS = ("cidr", "collection", "httpPort", "httpsPort", "collectionNodeSelector", "maxSubnets")
+
+
+def _parse_registry(
+    p: _Problems, r: _Reader, value: Any, vpc: ipaddress.IPv4Network | None,
+    mgmt: list[ipaddress.IPv4Network], edge: list[ipaddress.IPv4Network],
+    blocks: list[tuple[str, ipaddress.IPv4Network]], version: str | None, quotas: Quotas, shared_subnets: int,
+) -> dict[str, EnvironmentSpec]:
+    registry = r.mapping("environments", value, "map each environment name to {cidr, collection, httpPort, httpsPort, collectionNodeSelector}")
+    if registry is None:
+        return {}
+    if not registry:
+        p.add("environments", "is empty", "register at least one environment (dev, test, prod)")
+        return {}
+    reserved = ports.reserved_ports(version) if version else {}
+    seen_cidrs: list[tuple[str, ipaddress.IPv4Network]] = []
+    seen_ports: dict[int, str] = {}
+    seen_collections: dict[str, str] = {}
+    parsed: dict[str, dict[str, Any]] = {}
+    for name, entry in registry.items():
+        key = f"environments.{name}"
+        if not ENV_NAME_RE.match(name):
+            p.add(key, f"'{name}' is not a usable environment name", "use lower-case letters, digits and '-', starting with a letter, at most 16 characters")
+        e = r.mapping(key, entry, "give {cidr, collection, httpPort, httpsPort, collectionNodeSelector}", ENV_FIELDS)
+        if e is None:
+            continue
+        cidr = r.cidr(f"{key}.cidr", e.get("cidr"), f"give the environment's VLAN block inside the VPC {vpc}")
+        if cidr is not None:
+            if vpc is not None and not cidr.subnet_of(vpc):
+                p.add(f"{key}.cidr", f"{cidr} is outside the VPC {vpc}", f"carve it from {vpc}")
+            for other, ocidr in seen_cidrs:
+                if cidr.overlaps(ocidr):
+                    p.add(f"{key}.cidr", f"{cidr} overlaps environment '{other}' ({ocidr}); environments must not share addresses", "give each environment its own block")
+            for i, n in enumerate(mgmt):
+                if cidr.overlaps(n):
+                    p.add(f"{key}.cidr", f"{cidr} overlaps managementCidrs[{i}] {n}", "keep environments out of the management VLAN")
+            for i, n in enumerate(edge):
+                if cidr.overlaps(n):
+                    p.add(f"{key}.cidr", f"{cidr} overlaps edgeCidrs[{i}] {n}", "keep environments out of the edge subnets")
+            for bkey, block in blocks:
+                if cidr.overlaps(block) and not any(cidr.overlaps(n) for n in mgmt + edge):
+                    p.add(f"{key}.cidr", f"{cidr} overlaps the {bkey} block {block}, which NACLs admit as one entry", f"move the environment out of {block}")
+            seen_cidrs.append((name, cidr))
+        collection = r.string(f"{key}.collection", e.get("collection"), "give the UCP collection path, e.g. /prod")
+        if collection is not None:
+            if not COLLECTION_RE.match(collection):
+                p.add(f"{key}.collection", f"'{collection}' is not a collection path", "write it as /name, e.g. /prod or /prod/payments")
+            elif collection in seen_collections:
+                p.add(f"{key}.collection", f"{collection} is already the collection of '{seen_collections[collection]}'", "give each environment its own collection")
+            else:
+                seen_collections[collection] = name
+        env_ports: dict[str, int | None] = {}
+        for pk in ("httpPort", "httpsPort"):
+            port = r.integer(f"{key}.{pk}", e.get(pk), "give the Interlock proxy's published port", 1, 65535)
+            env_ports[pk] = port
+            if port is None:
+                continue
+            if port in reserved:
+                p.add(f"{key}.{pk}", f"{port} is used by UCP itself ({reserved[port]})", "pick a free port such as 8080-8089 or 8443-8449")
+            elif port in seen_ports:
+                p.add(f"{key}.{pk}", f"{port} is already the {seen_ports[port]}; Interlock service clusters need their own ports", "give every environment distinct HTTP and HTTPS ports")
+            else:
+                seen_ports[port] = f"{pk} of environment '{name}'"
+        selector = r.string(f"{key}.collectionNodeSelector", e.get("collectionNodeSelector"), "give the node label of the collection, e.g. com.docker.ucp.collection.prod=true")
+        if selector is not None and not _valid_selector(selector):
+            p.add(f"{key}.collectionNodeSelector", f"'{selector}' is not a Kubernetes label selector key=value (values cannot contain '/')",
+                  "use the collection's node label, e.g. com.docker.ucp.collection.prod=true")
+        max_subnets = None
+        if e.get("maxSubnets") is not None:
+            max_subnets = r.integer(f"{key}.maxSubnets", e.get("maxSubnets"), "give this environment's share of the VPC's subnets", 1, quotas.subnets_per_vpc)
+        parsed[name] = {"cidr": cidr, "collection": collection, "selector": selector, "max": max_subnets, **env_ports}
+
+    explicit = sum(v["max"] or 0 for v in parsed.values())
+    unset = [n for n, v in parsed.items() if v["max"] is None]
+    remaining = quotas.subnets_per_vpc - shared_subnets - explicit
+    if remaining < len(unset) or (not unset and remaining < 0):
+        p.add("environments", f"the environments' subnet shares ({explicit} set explicitly) plus the {shared_subnets} shared subnets exceed the {quotas.subnets_per_vpc} subnets AWS allows per VPC",
+              "lower environments.<name>.maxSubnets, or raise awsQuotas.subnetsPerVpc after AWS raised your quota")
+        return {}
+    default_share = remaining // len(unset) if unset else 0
+    out: dict[str, EnvironmentSpec] = {}
+    for name, v in parsed.items():
+        if None in (v["cidr"], v["collection"], v["selector"], v["httpPort"], v["httpsPort"]):
+            continue
+        out[name] = EnvironmentSpec(name, v["cidr"], v["collection"], v["httpPort"], v["httpsPort"], v["selector"], v["max"] or default_share)
+    return out
+
+
+def _valid_selector(selector: str) -> bool:
+    key, sep, value = selector.partition("=")
+    return bool(sep) and bool(LABEL_KEY_RE.match(key)) and bool(LABEL_VALUE_RE.match(value)) and len(key.split("/")[-1]) <= 63
+
+
+def _check_shared_quotas(p: _Problems, shared: SharedTopology) -> None:
+    from components import firewall_plan  # the plan is what gets built; count that, not a guess
+
+    limit = shared.quotas.security_group_rules_per_direction
+    for sg, rules in firewall_plan.projected_management_rules(shared).items():
+        for direction in ("ingress", "egress"):
+            n = sum(1 for rule in rules if rule.direction == direction)
+            if n > limit:
+                p.add("environments" if sg == "management" else "adminCidrs",
+                      f"the {sg} security group would hold {n} {direction} rules with every environment registered, over the AWS quota of {limit}",
+                      "register fewer environments or admin CIDRs, or raise awsQuotas.securityGroupRulesPerDirection after AWS raised your quota")
+    nlimit = shared.quotas.nacl_rules_per_direction
+    entries = firewall_plan.management_nacl(shared)
+    for egress in (False, True):
+        n = sum(1 for e in entries if e.egress == egress)
+        if n > nlimit:
+            p.add("adminCidrs", f"the management NACL would hold {n} {'outbound' if egress else 'inbound'} entries, over the quota of {nlimit}",
+                  "list fewer admin CIDRs or environments, or raise awsQuotas.naclRulesPerDirection (AWS allows up to 40)")
+
+
+# --------------------------------------------------------------------------------------------
+# Environment stacks
+
+
+GROUP_FIELDS = ("name", "prefixLength", "firstSubnet")
+NODE_FIELDS = ("hostname", "instanceId", "availabilityZone")
+LB_FIELDS = ("scheme", "clientCidrs", "deletionProtection")
+EGRESS_FIELDS = ("description", "cidr", "protocol", "port", "fromPort", "toPort")
+DEFAULT_EGRESS = ({"description": "HTTPS to container registries for image pulls", "cidr": WORLD, "protocol": "tcp", "port": 443},)
+
+
+def stack_role(stack: str, raw: Mapping[str, Any]) -> str:
+    role = raw.get("role")
+    if role not in ("shared", "environment"):
+        raise InvalidConfig([Problem(stack, "role", f"is {role!r}", "set it to 'shared' for the cluster-wide stack or 'environment' for dev, test and prod")])
+    return str(role)
+
+
+def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mapping[str, Any] | None) -> EnvironmentTopology:
+    """Validate an env stack's config against the shared stack's exported registry."""
+    p = _Problems(stack)
+    r = _Reader(p)
+    _check_role_keys(p, raw, "environment")
+    shared_stack = r.string("sharedStack", raw.get("sharedStack"), "give the shared stack's fully qualified name, <org>/interlock-platform/shared")
+    if shared_stack is not None and not STACK_NAME_RE.match(shared_stack):
+        p.add("sharedStack", f"'{shared_stack}' is not a fully qualified stack name", "write <org>/interlock-platform/shared")
+    name = r.string("environment", raw.get("environment"), "name the environment this stack deploys (a key of the shared stack's environments)")
+    shared: SharedTopology | None = None
+    if shared_outputs is not None:
+        try:
+            shared = parse_shared(shared_stack or "shared", shared_outputs, from_outputs=True)
+        except InvalidConfig as err:
+            for prob in err.problems:
+                p.add("sharedStack", f"the shared stack exports an unusable value: {prob.key}: {prob.message}", "run `pulumi up -s shared` with a valid config first")
+    env: EnvironmentSpec | None = None
+    if shared is not None and name is not None:
+        env = shared.environments.get(name)
+        if env is None:
+            p.add("environment", f"'{name}' is not in the shared stack's registry (it has {', '.join(sorted(shared.environments)) or 'none'})",
+                  f"use one of those, or add '{name}' to interlock-platform:environments in the shared stack and run `pulumi up -s shared` first")
+
+    domain = r.string("domain", raw.get("domain"), "give the DNS domain whose wildcard points at this environment's load balancer, e.g. dev.apps.example.com")
+    if domain is not None and not _valid_dns_name(domain):
+        p.add("domain", f"'{domain}' is not a DNS name", "use lower-case labels separated by dots, e.g. dev.apps.example.com")
+    zone = raw.get("hostedZoneId")
+    if zone is not None and (not isinstance(zone, str) or not HOSTED_ZONE_RE.match(zone)):
+        p.add("hostedZoneId", f"{zone!r} is not a Route 53 hosted zone id", "copy the id from Route 53, e.g. Z0123456789ABCDEFGHIJ, or remove the key to skip DNS")
+
+    groups = _parse_groups(p, r, raw.get("applicationGroups"), env, shared)
+    nodes = _parse_nodes(p, r, raw.get("ingressNodes"), env, shared, groups)
+    lb = _parse_load_balancer(p, r, raw.get("loadBalancer"), env, shared)
+    egress = _parse_egress(p, r, raw.get("egress"), env, shared)
+    p.raise_if_any()
+    if shared is None or env is None:
+        raise InvalidConfig([Problem(stack, "sharedStack", "the shared stack's outputs could not be read", "run `pulumi up -s shared` first")])
+
+    assert domain is not None and shared_stack is not None
+    topo = EnvironmentTopology(stack, shared_stack, shared, env, domain, zone, tuple(groups), tuple(nodes), lb, tuple(egress))
+    _check_environment_quotas(p, topo)
+    p.raise_if_any()
+    return topo
+
+
+def _parse_groups(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None) -> list[ApplicationGroup]:
+    items = r.listing("applicationGroups", value, "list the application groups (VLANs) of this environment: [{name, prefixLength, firstSubnet}]")
+    if items is None:
+        return []
+    groups: list[ApplicationGroup] = []
+    names: set[str] = set()
+    taken: list[tuple[str, Subnet]] = []
+    for i, item in enumerate(items):
+        key = f"applicationGroups[{i}]"
+        g = r.mapping(key, item, "give {name, prefixLength, firstSubnet}", GROUP_FIELDS)
+        if g is None:
+            continue
+        gname = r.string(f"{key}.name", g.get("name"), "name the application group, e.g. payments")
+        if gname is not None:
+            if not GROUP_NAME_RE.match(gname):
+                p.add(f"{key}.name", f"'{gname}' is not a usable name", "use lower-case letters, digits and '-', starting with a letter, at most 31 characters")
+            elif gname in names:
+                p.add(f"{key}.name", f"'{gname}' is listed twice", "give each application group its own name")
+            names.add(gname)
+        lo = env.cidr.prefixlen if env else AWS_LARGEST_VPC
+        prefix = r.integer(f"{key}.prefixLength", g.get("prefixLength"), f"give the size of each zone's subnet, a prefix between /{lo} and /28", 0, 32)
+        if prefix is not None and not lo <= prefix <= AWS_SMALLEST_SUBNET:
+            p.add(f"{key}.prefixLength", f"/{prefix} is not between the environment's /{lo} and the smallest AWS subnet /28", f"use a prefix length between {lo} and 28")
+            prefix = None
+        first = r.integer(f"{key}.firstSubnet", g.get("firstSubnet"), "give the index of the group's first subnet within the environment block", 0, 1 << 16)
+        if None in (gname, prefix, first) or env is None or shared is None:
+            continue
+        assert prefix is not None and first is not None and gname is not None
+        blocks = list(env.cidr.subnets(new_prefix=prefix)) if prefix - env.cidr.prefixlen <= 16 else []
+        azs = shared.availability_zones
+        if first + len(azs) > len(blocks):
+            p.add(f"{key}.firstSubnet", f"subnets {first}..{first + len(azs) - 1} of /{prefix} do not fit in {env.cidr} (it holds {len(blocks)})",
+                  f"use a firstSubnet of at most {len(blocks) - len(azs)} or a longer prefix")
+            continue
+        subnets = tuple(Subnet(az, blocks[first + j]) for j, az in enumerate(azs))
+        for s in subnets:
+            for other, o in taken:
+                if s.cidr.overlaps(o.cidr):
+                    p.add(f"{key}.firstSubnet", f"subnet {s.cidr} ({s.availability_zone}) overlaps {o.cidr} of group '{other}'", "move the group to a free range of the environment block")
+            taken.append((gname, s))
+        groups.append(ApplicationGroup(gname, prefix, first, subnets))
+    return groups
+
+
+def _parse_nodes(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None, groups: list[ApplicationGroup]) -> list[IngressNode]:
+    items = r.listing("ingressNodes", value, "list the nodes that run this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]")
+    if items is None:
+        return []
+    nodes: list[IngressNode] = []
+    hostnames: dict[str, int] = {}
+    ids: dict[str, int] = {}
+    for i, item in enumerate(items):
+        key = f"ingressNodes[{i}]"
+        n = r.mapping(key, item, "give {hostname, instanceId, availabilityZone}", NODE_FIELDS)
+        if n is None:
+            continue
+        host = r.string(f"{key}.hostname", n.get("hostname"), "give the node's hostname as `docker node ls` shows it")
+        if host is not None:
+            if not _valid_dns_name(host):
+                p.add(f"{key}.hostname", f"'{host}' is not a valid hostname", "use the name `docker node ls` shows, e.g. ip-10-40-64-10.eu-west-1.compute.internal")
+                host = None
+            elif host in hostnames:
+                p.add(f"{key}.hostname", f"{host} is already ingressNodes[{hostnames[host]}]", "list each node once")
+            else:
+                hostnames[host] = i
+        iid = r.string(f"{key}.instanceId", n.get("instanceId"), "give the node's EC2 instance id")
+        if iid is not None:
+            if not INSTANCE_ID_RE.match(iid):
+                p.add(f"{key}.instanceId", f"'{iid}' is not an EC2 instance id", "write i- followed by 8 or 17 hex digits, e.g. i-0a1b2c3d4e5f60718")
+                iid = None
+            elif iid in ids:
+                p.add(f"{key}.instanceId", f"{iid} is already ingressNodes[{ids[iid]}]", "list each instance once")
+            else:
+                ids[iid] = i
+        az = r.string(f"{key}.availabilityZone", n.get("availabilityZone"), "give the node's availability zone")
+        if az is not None and shared is not None and az not in shared.availability_zones:
+            p.add(f"{key}.availabilityZone", f"{az} has no subnet: the shared stack spans {', '.join(shared.availability_zones)}", "place the node in one of those zones")
+            az = None
+        if host is not None and az is not None and env is not None and shared is not None:
+            _check_node_address(p, f"{key}.hostname", host, az, env, shared, groups)
+        if host and iid and az:
+            nodes.append(IngressNode(host, iid, az))
+    return nodes
+
+
+def _check_node_address(p: _Problems, key: str, host: str, az: str, env: EnvironmentSpec, shared: SharedTopology, groups: list[ApplicationGroup]) -> None:
+    """An EC2 hostname carries its address: it must sit in this environment, in the node's zone."""
+    m = EC2_HOSTNAME_IP_RE.match(host)
+    if not m:
+        return
+    try:
+        ip = ipaddress.IPv4Address(".".join(m.groups()[:4]))
+    except ValueError:
+        p.add(key, f"{host} encodes an invalid address", "check the hostname")
+        return
+    if ip not in env.cidr:
+        owner = next((f"environment '{o.name}' ({o.cidr})" for o in shared.environments.values() if ip in o.cidr), None)
+        owner = owner or ("the management VLAN" if any(ip in c for c in shared.management_cidrs) else "no environment")
+        p.add(key, f"{host} has address {ip}, which belongs to {owner}, not to '{env.name}' ({env.cidr})", f"list only nodes of the {env.name} VLAN")
+        return
+    homes = [(g.name, s) for g in groups for s in g.subnets if ip in s.cidr]
+    if groups and not homes:
+        p.add(key, f"{host} has address {ip}, which is in no application-group subnet of '{env.name}'", "check the node, or add the application group it lives in")
+    elif homes and homes[0][1].availability_zone != az:
+        gname, s = homes[0]
+        p.add(key, f"{host} has address {ip} in subnet {s.cidr} of group '{gname}' in {s.availability_zone}, but is listed in {az}", f"set its availabilityZone to {s.availability_zone}")
+
+
+def _parse_load_balancer(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None) -> LoadBalancerOptions:
+    lb = r.mapping("loadBalancer", value, "give {scheme, clientCidrs, deletionProtection}", LB_FIELDS) if value is not None else {}
+    lb = lb or {}
+    scheme = lb.get("scheme", "internet-facing")
+    if scheme not in ("internet-facing", "internal"):
+        p.add("loadBalancer.scheme", f"{scheme!r} is not a load balancer scheme", "use internet-facing or internal")
+    internal = scheme == "internal"
+    default_clients = [str(shared.vpc_cidr)] if internal and shared else [WORLD]
+    clients = r.cidr_list("loadBalancer.clientCidrs", lb.get("clientCidrs", default_clients), "list who may connect to the load balancer on 80 and 443") or []
+    protection_default = env is not None and env.name == "prod"
+    protection = r.boolean("loadBalancer.deletionProtection", lb.get("deletionProtection", protection_default), "set true to protect the load balancer from deletion (default for prod)")
+    if shared is not None and env is not None:
+        for i, c in enumerate(clients):
+            for o in shared.environments.values():
+                if o.name != env.name and c.overlaps(o.cidr) and c.prefixlen > 0:
+                    p.add(f"loadBalancer.clientCidrs[{i}]", f"{c} admits environment '{o.name}' ({o.cidr}) to {env.name}'s load balancer", f"remove it; environments reach each other only through their public entry points")
+    return LoadBalancerOptions(internal, tuple(clients), bool(protection))
+
+
+def _parse_egress(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None) -> list[EgressRule]:
+    items = r.listing("egress", value if value is not None else list(DEFAULT_EGRESS), "list where workers may connect: [{description, cidr, protocol, port}]", minimum=0)
+    rules: list[EgressRule] = []
+    for i, item in enumerate(items or []):
+        key = f"egress[{i}]"
+        e = r.mapping(key, item, "give {description, cidr, protocol, port} or fromPort/toPort", EGRESS_FIELDS)
+        if e is None:
+            continue
+        desc = r.string(f"{key}.description", e.get("description"), "say what the workers reach there (AWS and auditors want a description on every rule)")
+        cidr = r.cidr(f"{key}.cidr", e.get("cidr"), "give the destination block")
+        proto = e.get("protocol", "tcp")
+        if proto not in ("tcp", "udp"):
+            p.add(f"{key}.protocol", f"{proto!r} is not allowed for egress", "use tcp or udp; all-protocol egress to the world is never allowed from workers")
+            continue
+        if "port" in e:
+            lo = hi = r.integer(f"{key}.port", e.get("port"), "give a port", 1, 65535)
+        else:
+            lo = r.integer(f"{key}.fromPort", e.get("fromPort"), "give port or fromPort and toPort", 1, 65535)
+            hi = r.integer(f"{key}.toPort", e.get("toPort"), "give port or fromPort and toPort", 1, 65535)
+            if lo is not None and hi is not None and lo > hi:
+                p.add(f"{key}.fromPort", f"{lo} is above toPort {hi}", "swap them")
+        if cidr is not None and shared is not None and env is not None:
+            for o in shared.environments.values():
+                if o.name != env.name and cidr.overlaps(o.cidr) and cidr.prefixlen > 0:
+                    p.add(f"{key}.cidr", f"{cidr} reaches environment '{o.name}' ({o.cidr})", "environments must not reach each other; remove the rule")
+        if desc and cidr is not None and lo is not None and hi is not None:
+            rules.append(EgressRule(desc, cidr, ports.Protocol(proto), lo, hi))
+    return rules
+
+
+def _check_environment_quotas(p: _Problems, topo: EnvironmentTopology) -> None:
+    from components import firewall_plan
+
+    limit = topo.shared.quotas.security_group_rules_per_direction
+    for sg, rules in firewall_plan.environment_security_groups(topo).items():
+        for direction in ("ingress", "egress"):
+            n = sum(1 for rule in rules if rule.direction == direction)
+            if n > limit:
+                key = {"workers": "egress", "loadBalancer": "loadBalancer.clientCidrs"}.get(sg, "environment")
+                p.add(key, f"the {sg} security group would hold {n} {direction} rules, over the AWS quota of {limit}",
+                      "merge CIDRs into fewer blocks, or raise awsQuotas.securityGroupRulesPerDirection in the shared stack after AWS raised your quota")
+    nlimit = topo.shared.quotas.nacl_rules_per_direction
+    entries = firewall_plan.environment_nacl(topo)
+    for egress in (False, True):
+        n = sum(1 for e in entries if e.egress == egress)
+        if n > nlimit:
+            p.add("egress" if egress else "environment", f"the {topo.name} NACL would hold {n} {'outbound' if egress else 'inbound'} entries, over the quota of {nlimit}",
+                  "list fewer egress destinations, or raise awsQuotas.naclRulesPerDirection in the shared stack (AWS allows up to 40)")
+    subnets = len(topo.subnets)
+    if subnets > topo.env.max_subnets:
+        p.add("applicationGroups", f"{len(topo.application_groups)} groups x {len(topo.shared.availability_zones)} zones = {subnets} subnets, over this environment's share of {topo.env.max_subnets} of the VPC's {topo.shared.quotas.subnets_per_vpc}",
+              "use fewer application groups, or raise environments.{0}.maxSubnets in the shared stack".format(topo.name))
+
+
+def shared_stack_name(stack: str, raw: Mapping[str, Any]) -> str:
+    """Checked on its own first: the StackReference needs it before anything else is known."""
+    name = raw.get("sharedStack")
+    if isinstance(name, str) and STACK_NAME_RE.match(name):
+        return name
+    # Without the shared stack nothing else can be checked against it: report every problem
+    # that can be found from this stack's config alone (the sharedStack one among them).
+    parse_environment(stack, raw, None)
+    raise AssertionError("unreachable: parse_environment reports the malformed sharedStack")

@@ -1,0 +1,124 @@
+"""Runs the Pulumi program under the SDK's own mock runtime (pulumi.runtime.set_mocks), with
+no CLI and no cloud, and records every registration as the engine would see it.
+
+Used by the offline preview and the tests. The mocks answer like the providers would for what
+the program reads back: ids, ARNs and the load balancer's DNS name.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from tools.stack_files import ROOT, project_file
+
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    id: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class ProgramRun:
+    project: str
+    stack: str
+    resources: list[Registration]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_id(self) -> dict[str, Registration]:
+        return {r.id: r for r in self.resources if r.id}
+
+
+class PlatformMocks(pulumi_mocks.Mocks):
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]]):
+        self.stack_outputs = stack_outputs
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:
+            target = args.inputs.get("name") or args.resource_id or args.name
+            if target not in self.stack_outputs:
+                raise LookupError(f"stack reference {target!r} is not available offline (known: {', '.join(self.stack_outputs) or 'none'})")
+            return target, {"name": target, "outputs": dict(self.stack_outputs[target]), "secretOutputNames": []}
+        rid = f"{args.name}-id"
+        state = dict(args.inputs)
+        state.setdefault("arn", f"arn:aws:mock:::{args.typ.split(':')[-1].lower()}/{args.name}")
+        if args.typ == "aws:lb/loadBalancer:LoadBalancer":
+            state.update(dnsName=f"{args.name}.elb.mock.amazonaws.com", zoneId="ZMOCKELBZONE")
+        return rid, state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping what the engine would get: parents and dependencies."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            state = self.resources[response.urn]
+            inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+            self.registrations.append(Registration(
+                urn=response.urn, type=request.type, name=request.name, parent=request.parent, custom=bool(request.custom),
+                inputs=inputs, id=state.id or "", dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            ))
+        return response
+
+
+def _config_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def run_program(
+    stack: str, config: Mapping[str, Any], stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    program: Path = ROOT / "__main__.py",
+) -> ProgramRun:
+    """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...)."""
+    project = project_file(program.parent)["name"]
+    mocks = PlatformMocks(stack_outputs or {})
+    monitor = RecordingMonitor(mocks)
+    pulumi_settings.ROOT.set(None)  # a fresh root stack resource for every run
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config({k: _config_value(v) for k, v in config.items()}, [])
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+
+    outputs: dict[str, Any] = {}
+    secret: set[str] = set()
+    root = pulumi_settings.get_root_resource()
+    for key, value in (getattr(root, "outputs", None) or {}).items():
+        out = pulumi.Output.from_input(value)
+        outputs[key] = _sync_await(out.future())
+        if _sync_await(out.is_secret()):
+            secret.add(key)
+    return ProgramRun(project, stack, list(monitor.registrations), outputs, secret)
