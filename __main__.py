@@ -32,12 +32,23 @@ def shared_stack(topo: topology.SharedTopology) -> None:
 def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackReference) -> None:
     vpc_id = shared.get_output("vpcId")
     nats = shared.get_output("natGatewayIds")
-    network = EnvironmentNetwork(f"{topo.name}-net", EnvironmentNetworkArgs(
-        topo, vpc_id, {az: nats.apply(lambda m, az=az: m[az]) for az in topo.shared.availability_zones}))
-    firewall = EnvironmentFirewall(f"{topo.name}-fw", EnvironmentFirewallArgs(topo, vpc_id, shared.get_output("managementSecurityGroupId")))
+    network = EnvironmentNetwork(
+        f"{topo.name}-net",
+        EnvironmentNetworkArgs(topo, vpc_id, {az: nats.apply(lambda m, az=az: m[az]) for az in topo.shared.availability_zones}),
+    )
+    firewall = EnvironmentFirewall(
+        f"{topo.name}-fw", EnvironmentFirewallArgs(topo, vpc_id, shared.get_output("managementSecurityGroupId"))
+    )
     edge = shared.get_output("edgeSubnetIds")
-    lb = IngressLoadBalancer(f"{topo.name}-lb", IngressLoadBalancerArgs(
-        topo, vpc_id, [edge.apply(lambda ids, i=i: ids[i]) for i in range(len(topo.shared.availability_zones))], firewall.load_balancer.id))
+    lb = IngressLoadBalancer(
+        f"{topo.name}-lb",
+        IngressLoadBalancerArgs(
+            topo,
+            vpc_id,
+            [edge.apply(lambda ids, i=i: ids[i]) for i in range(len(topo.shared.availability_zones))],
+            firewall.load_balancer.id,
+        ),
+    )
 
     env = topo.env
     pulumi.export("environment", env.name)

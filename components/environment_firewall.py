@@ -25,20 +25,24 @@ class EnvironmentFirewall(pulumi.ComponentResource):
     workers: aws.ec2.SecurityGroup
     load_balancer: aws.ec2.SecurityGroup
 
-    def __init__(self, name: str, args: EnvironmentFirewallArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: EnvironmentFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:firewall:EnvironmentFirewall", name, None, opts)
         topo = args.topology
         env, stack = topo.name, topo.stack
         child = pulumi.ResourceOptions(parent=self)
         self.workers = aws.ec2.SecurityGroup(
-            f"{name}-workers", vpc_id=args.vpc_id,
+            f"{name}-workers",
+            vpc_id=args.vpc_id,
             description=f"{env} workers: UCP worker ports from managers, proxy ports from the {env} load balancer",
-            tags=tags(stack, env, f"{name}-workers", collection=topo.env.collection), opts=child,
+            tags=tags(stack, env, f"{name}-workers", collection=topo.env.collection),
+            opts=child,
         )
         self.load_balancer = aws.ec2.SecurityGroup(
-            f"{name}-lb", vpc_id=args.vpc_id,
+            f"{name}-lb",
+            vpc_id=args.vpc_id,
             description=f"{env} network load balancer: clients on 80/443, out to the {env} Interlock proxies",
-            tags=tags(stack, env, f"{name}-lb"), opts=child,
+            tags=tags(stack, env, f"{name}-lb"),
+            opts=child,
         )
         groups = {
             "workers": self.workers.id,

@@ -26,7 +26,7 @@ class EnvironmentNetwork(pulumi.ComponentResource):
     subnet_ids: dict[str, list[pulumi.Output[str]]]  # by application group, in zone order
     nacl: aws.ec2.NetworkAcl
 
-    def __init__(self, name: str, args: EnvironmentNetworkArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: EnvironmentNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:network:EnvironmentNetwork", name, None, opts)
         topo = args.topology
         env, stack = topo.name, topo.stack
@@ -38,11 +38,23 @@ class EnvironmentNetwork(pulumi.ComponentResource):
             key = f"{group.name}-{az}"
             label = f"{name}-{key}"
             extra = {"application-group": group.name, "tier": "application", "collection": topo.env.collection}
-            sn = aws.ec2.Subnet(label, vpc_id=args.vpc_id, cidr_block=str(subnet.cidr), availability_zone=az,
-                                map_public_ip_on_launch=False, tags=tags(stack, env, label, **extra), opts=child)
+            sn = aws.ec2.Subnet(
+                label,
+                vpc_id=args.vpc_id,
+                cidr_block=str(subnet.cidr),
+                availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags=tags(stack, env, label, **extra),
+                opts=child,
+            )
             rt = aws.ec2.RouteTable(label, vpc_id=args.vpc_id, tags=tags(stack, env, f"{label}-rt", **extra), opts=child)
-            aws.ec2.Route(f"{label}-default", route_table_id=rt.id, destination_cidr_block="0.0.0.0/0",
-                          nat_gateway_id=args.nat_gateway_ids[az], opts=pulumi.ResourceOptions(parent=rt))
+            aws.ec2.Route(
+                f"{label}-default",
+                route_table_id=rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=args.nat_gateway_ids[az],
+                opts=pulumi.ResourceOptions(parent=rt),
+            )
             aws.ec2.RouteTableAssociation(label, subnet_id=sn.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=sn))
             self.subnet_ids.setdefault(group.name, []).append(sn.id)
             by_key[key] = sn.id

@@ -89,16 +89,31 @@ def management_rules_for_environment(ucp_version: str, calico_ip_in_ip: bool, en
     """The holes an environment punches in the management SG. The env stack owns them, so
     `pulumi destroy -s <env>` closes exactly these."""
     workers = _sg(f"workers:{env}")
-    inbound = [_from_port_rule("management", "ingress", r, workers, f"from {env} workers") for r in ports.manager_ports(ucp_version, calico_ip_in_ip)]
-    outbound = [_from_port_rule("management", "egress", r, workers, f"to {env} workers") for r in ports.worker_ports(ucp_version, calico_ip_in_ip)]
+    inbound = [
+        _from_port_rule("management", "ingress", r, workers, f"from {env} workers")
+        for r in ports.manager_ports(ucp_version, calico_ip_in_ip)
+    ]
+    outbound = [
+        _from_port_rule("management", "egress", r, workers, f"to {env} workers")
+        for r in ports.worker_ports(ucp_version, calico_ip_in_ip)
+    ]
     return inbound + outbound
 
 
 def management_sg_rules(shared: SharedTopology) -> list[SgRule]:
     """The shared stack's own rules on the management SG: admins in, HTTPS out."""
     rules = [
-        SgRule("management", "ingress", "tcp", port, port, _cidr(c), f"TCP {port} {'UCP UI and API' if port == 443 else 'Kubernetes API'} from admin network {c}")
-        for c in shared.admin_cidrs for port in ports.ADMIN_PORTS
+        SgRule(
+            "management",
+            "ingress",
+            "tcp",
+            port,
+            port,
+            _cidr(c),
+            f"TCP {port} {'UCP UI and API' if port == 443 else 'Kubernetes API'} from admin network {c}",
+        )
+        for c in shared.admin_cidrs
+        for port in ports.ADMIN_PORTS
     ]
     rules.append(SgRule("management", "egress", "tcp", 443, 443, _cidr(WORLD), "TCP 443 HTTPS to registries and AWS APIs"))
     return rules
@@ -113,22 +128,52 @@ def management_peer_rules(shared: SharedTopology) -> list[SgRule]:
 
 def projected_management_rules(shared: SharedTopology) -> dict[str, list[SgRule]]:
     """The management SGs as they will be once every registered environment is deployed."""
-    env_rules = [rule for name in shared.environments for rule in management_rules_for_environment(shared.ucp_version, shared.calico_ip_in_ip, name)]
+    env_rules = [
+        rule
+        for name in shared.environments
+        for rule in management_rules_for_environment(shared.ucp_version, shared.calico_ip_in_ip, name)
+    ]
     return {"management": management_sg_rules(shared) + env_rules, "management-peers": management_peer_rules(shared)}
 
 
 def worker_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
     s, env = topo.shared, topo.name
     mgmt, me, lb = _sg("management"), _sg("workers"), _sg("loadBalancer")
-    rules = [_from_port_rule("workers", "ingress", r, mgmt, "from managers") for r in ports.worker_ports(s.ucp_version, s.calico_ip_in_ip)]
+    rules = [
+        _from_port_rule("workers", "ingress", r, mgmt, "from managers")
+        for r in ports.worker_ports(s.ucp_version, s.calico_ip_in_ip)
+    ]
     rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))
     for port, what in ((topo.env.http_port, "HTTP"), (topo.env.https_port, "HTTPS")):
-        rules.append(SgRule("workers", "ingress", "tcp", port, port, lb, f"TCP {port} Interlock {what} proxy port from the {env} load balancer"))
-    rules += [_from_port_rule("workers", "egress", r, mgmt, "to managers") for r in ports.manager_ports(s.ucp_version, s.calico_ip_in_ip)]
+        rules.append(
+            SgRule(
+                "workers",
+                "ingress",
+                "tcp",
+                port,
+                port,
+                lb,
+                f"TCP {port} Interlock {what} proxy port from the {env} load balancer",
+            )
+        )
+    rules += [
+        _from_port_rule("workers", "egress", r, mgmt, "to managers")
+        for r in ports.manager_ports(s.ucp_version, s.calico_ip_in_ip)
+    ]
     rules.append(SgRule("workers", "egress", ALL, None, None, me, f"all traffic between {env} workers"))
     for e in topo.egress:
         ports_label = str(e.from_port) if e.from_port == e.to_port else f"{e.from_port}-{e.to_port}"
-        rules.append(SgRule("workers", "egress", e.protocol.value, e.from_port, e.to_port, _cidr(e.cidr), f"{e.protocol.value.upper()} {ports_label} {e.description}"))
+        rules.append(
+            SgRule(
+                "workers",
+                "egress",
+                e.protocol.value,
+                e.from_port,
+                e.to_port,
+                _cidr(e.cidr),
+                f"{e.protocol.value.upper()} {ports_label} {e.description}",
+            )
+        )
     return rules
 
 
@@ -136,10 +181,21 @@ def load_balancer_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
     env = topo.name
     rules = [
         SgRule("loadBalancer", "ingress", "tcp", port, port, _cidr(c), f"TCP {port} clients of {env} from {c}")
-        for c in topo.load_balancer.client_cidrs for port in (443, 80)
+        for c in topo.load_balancer.client_cidrs
+        for port in (443, 80)
     ]
     for port, what in ((topo.env.https_port, "HTTPS"), (topo.env.http_port, "HTTP")):
-        rules.append(SgRule("loadBalancer", "egress", "tcp", port, port, _sg("workers"), f"TCP {port} to the {env} Interlock {what} proxies and their health checks"))
+        rules.append(
+            SgRule(
+                "loadBalancer",
+                "egress",
+                "tcp",
+                port,
+                port,
+                _sg("workers"),
+                f"TCP {port} to the {env} Interlock {what} proxies and their health checks",
+            )
+        )
     return rules
 
 
@@ -183,7 +239,10 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     inbound = list(denies)
     inbound += [_row(r, mgmt, "from the management VLAN") for r in ports.worker_ports(s.ucp_version, s.calico_ip_in_ip)]
     inbound.append(("allow", ALL, 0, 0, own, f"within {env.name}"))
-    inbound += [("allow", "tcp", p, p, edge, f"TCP {p} Interlock proxy port from the load balancer subnets") for p in (env.http_port, env.https_port)]
+    inbound += [
+        ("allow", "tcp", p, p, edge, f"TCP {p} Interlock proxy port from the load balancer subnets")
+        for p in (env.http_port, env.https_port)
+    ]
     inbound.append(("allow", "tcp", *EPHEMERAL, WORLD, "TCP replies to connections the workers opened"))
     if any(e.protocol is ports.Protocol.UDP for e in topo.egress):
         inbound.append(("allow", "udp", *EPHEMERAL, WORLD, "UDP replies to the UDP egress allow-list"))
@@ -194,7 +253,11 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     # managers open share it, and the management SG does the per-port filtering. The quota of
     # 20 entries cannot hold the per-port list plus the return traffic.
     outbound.append(("allow", "tcp", 0, 65535, mgmt, "TCP manager ports and replies to managers"))
-    outbound += [_row(r, mgmt, "to the management VLAN") for r in ports.manager_ports(s.ucp_version, s.calico_ip_in_ip) if r.protocol is not ports.Protocol.TCP]
+    outbound += [
+        _row(r, mgmt, "to the management VLAN")
+        for r in ports.manager_ports(s.ucp_version, s.calico_ip_in_ip)
+        if r.protocol is not ports.Protocol.TCP
+    ]
     outbound.append(("allow", "tcp", *EPHEMERAL, edge, "TCP replies to the load balancer"))
     outbound += [("allow", e.protocol.value, e.from_port, e.to_port, str(e.cidr), e.description) for e in topo.egress]
     return _number(inbound, False) + _number(outbound, True)
@@ -202,14 +265,22 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
 
 def management_nacl(shared: SharedTopology) -> list[NaclEntry]:
     mgmt = str(shared.management_block)
-    inbound = [("allow", "tcp", p, p, str(c), f"TCP {p} from admin network") for c in shared.admin_cidrs for p in ports.ADMIN_PORTS]
+    inbound = [
+        ("allow", "tcp", p, p, str(c), f"TCP {p} from admin network") for c in shared.admin_cidrs for p in ports.ADMIN_PORTS
+    ]
     inbound.append(("allow", ALL, 0, 0, mgmt, "within the management VLAN"))
     # Per-environment entries are coarse (the management SG filters ports): 14 ports per
     # environment would not fit the 20-entry quota.
-    inbound += [("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG") for e in shared.environments.values()]
+    inbound += [
+        ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")
+        for e in shared.environments.values()
+    ]
     inbound.append(("allow", "tcp", *EPHEMERAL, WORLD, "TCP replies to connections managers opened"))
     outbound = [("allow", ALL, 0, 0, mgmt, "within the management VLAN")]
-    outbound += [("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG") for e in shared.environments.values()]
+    outbound += [
+        ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")
+        for e in shared.environments.values()
+    ]
     outbound.append(("allow", "tcp", 443, 443, WORLD, "HTTPS to registries and AWS APIs"))
     outbound.append(("allow", "tcp", *EPHEMERAL, WORLD, "TCP replies to admin clients"))
     return _number(inbound, False) + _number(outbound, True)

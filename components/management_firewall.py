@@ -26,24 +26,38 @@ class ManagementFirewall(pulumi.ComponentResource):
     peers_security_group: aws.ec2.SecurityGroup
     nacl: aws.ec2.NetworkAcl
 
-    def __init__(self, name: str, args: ManagementFirewallArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ManagementFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:firewall:ManagementFirewall", name, None, opts)
         topo = args.topology
         child = pulumi.ResourceOptions(parent=self)
         # revoke_rules_on_delete: env stacks hang rules on this SG; deleting it must not wait on them.
         self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-management", vpc_id=args.vpc_id, revoke_rules_on_delete=True,
+            f"{name}-management",
+            vpc_id=args.vpc_id,
+            revoke_rules_on_delete=True,
             description="UCP managers and DTR: admins on 443/6443; each environment's rules are owned by its stack",
-            tags=tags(topo.stack, "shared", f"{name}-management"), opts=child,
+            tags=tags(topo.stack, "shared", f"{name}-management"),
+            opts=child,
         )
         self.peers_security_group = aws.ec2.SecurityGroup(
-            f"{name}-management-peers", vpc_id=args.vpc_id,
+            f"{name}-management-peers",
+            vpc_id=args.vpc_id,
             description="UCP managers and DTR among themselves, on the UCP manager ports",
-            tags=tags(topo.stack, "shared", f"{name}-management-peers"), opts=child,
+            tags=tags(topo.stack, "shared", f"{name}-management-peers"),
+            opts=child,
         )
         groups = {"management": self.security_group.id, "management-peers": self.peers_security_group.id}
         rules = firewall_plan.management_sg_rules(topo) + firewall_plan.management_peer_rules(topo)
         security_group_rules(name, rules, groups, topo.stack, "shared", self)
-        self.nacl = network_acl(f"{name}-management", args.vpc_id, firewall_plan.management_nacl(topo),
-                                {f"mgmt-{az}": sid for az, sid in args.management_subnet_ids.items()}, topo.stack, "shared", self)
-        self.register_outputs({"managementSecurityGroupId": self.security_group.id, "managementPeersSecurityGroupId": self.peers_security_group.id})
+        self.nacl = network_acl(
+            f"{name}-management",
+            args.vpc_id,
+            firewall_plan.management_nacl(topo),
+            {f"mgmt-{az}": sid for az, sid in args.management_subnet_ids.items()},
+            topo.stack,
+            "shared",
+            self,
+        )
+        self.register_outputs(
+            {"managementSecurityGroupId": self.security_group.id, "managementPeersSecurityGroupId": self.peers_security_group.id}
+        )

@@ -9,10 +9,10 @@ derives its ports from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     TCP = "tcp"
     UDP = "udp"
     # AWS wants IP protocol numbers as strings with ports 0..0 (hashicorp/terraform#10143).
@@ -20,7 +20,7 @@ class Protocol(str, Enum):
     ESP = "50"
 
 
-class Scope(str, Enum):
+class Scope(StrEnum):
     INTERNAL = "internal"  # between cluster nodes
     EXTERNAL = "external"  # also from outside the cluster (admins, clients)
     SELF = "self"  # the host talks to itself: no firewall rule between VLANs
@@ -75,11 +75,13 @@ _UCP_3_2: tuple[PortRule, ...] = (
 )
 
 # UCP 3.0 listed 12387 (metrics) and neither 9099 nor 12388.
-_UCP_3_0: tuple[PortRule, ...] = tuple(
-    r for r in _UCP_3_2 if (r.from_port, r.protocol) not in {(9099, T), (12388, T)}
-) + (_r(T, 12387, *M, "internal", "UCP metrics"),)
+_UCP_3_0: tuple[PortRule, ...] = (
+    *tuple(r for r in _UCP_3_2 if (r.from_port, r.protocol) not in {(9099, T), (12388, T)}),
+    _r(T, 12387, *M, "internal", "UCP metrics"),
+)
 
-_MKE_3_7: tuple[PortRule, ...] = _UCP_3_2 + (
+_MKE_3_7: tuple[PortRule, ...] = (
+    *_UCP_3_2,
     _r(T, 9055, *M, "internal", "MKE 3.7 manager service"),
     _r(T, 9091, *MW, "internal", "MKE 3.7 node metrics"),
     _r(T, 9100, *MW, "internal", "MKE 3.7 node exporter"),

@@ -23,7 +23,7 @@ class SharedNetwork(pulumi.ComponentResource):
     management_subnet_ids: dict[str, pulumi.Output[str]]
     nat_gateway_ids: dict[str, pulumi.Output[str]]
 
-    def __init__(self, name: str, args: SharedNetworkArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: SharedNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:network:SharedNetwork", name, None, opts)
         topo = args.topology
         stack = topo.stack
@@ -32,70 +32,144 @@ class SharedNetwork(pulumi.ComponentResource):
         def t(suffix: str, **extra: str) -> dict[str, str]:
             return tags(stack, "shared", f"{name}-{suffix}", **extra)
 
-        self.vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=str(topo.vpc_cidr), enable_dns_support=True, enable_dns_hostnames=True, tags=t("vpc"), opts=child)
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=str(topo.vpc_cidr),
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=t("vpc"),
+            opts=child,
+        )
         vpc_id = self.vpc.id
         # Adopting the default SG with no rules empties it: nothing can use it by accident.
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc_id, ingress=[], egress=[], tags=t("default-sg-locked"), opts=child)
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=vpc_id, ingress=[], egress=[], tags=t("default-sg-locked"), opts=child
+        )
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc_id, tags=t("igw"), opts=child)
 
         edge_rt = aws.ec2.RouteTable(f"{name}-edge-rt", vpc_id=vpc_id, tags=t("edge-rt", tier="edge"), opts=child)
-        aws.ec2.Route(f"{name}-edge-default", route_table_id=edge_rt.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=pulumi.ResourceOptions(parent=edge_rt))
+        aws.ec2.Route(
+            f"{name}-edge-default",
+            route_table_id=edge_rt.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+            opts=pulumi.ResourceOptions(parent=edge_rt),
+        )
         self.edge_subnet_ids = {}
-        for az, cidr in zip(topo.availability_zones, topo.edge_cidrs):
+        for az, cidr in zip(topo.availability_zones, topo.edge_cidrs, strict=False):
             # No auto-assigned public IPs even at the edge: only the NLB and NAT live here.
-            subnet = aws.ec2.Subnet(f"{name}-edge-{az}", vpc_id=vpc_id, cidr_block=str(cidr), availability_zone=az,
-                                    map_public_ip_on_launch=False, tags=t(f"edge-{az}", tier="edge"), opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-edge-{az}", subnet_id=subnet.id, route_table_id=edge_rt.id, opts=pulumi.ResourceOptions(parent=subnet))
+            subnet = aws.ec2.Subnet(
+                f"{name}-edge-{az}",
+                vpc_id=vpc_id,
+                cidr_block=str(cidr),
+                availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags=t(f"edge-{az}", tier="edge"),
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-edge-{az}", subnet_id=subnet.id, route_table_id=edge_rt.id, opts=pulumi.ResourceOptions(parent=subnet)
+            )
             self.edge_subnet_ids[az] = subnet.id
 
         nat_zones = topo.availability_zones if topo.nat_gateways == "perAz" else topo.availability_zones[:1]
         nats: dict[str, pulumi.Output[str]] = {}
         for az in nat_zones:
             eip = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags=t(f"nat-{az}"), opts=child)
-            nat = aws.ec2.NatGateway(f"{name}-nat-{az}", allocation_id=eip.id, subnet_id=self.edge_subnet_ids[az], tags=t(f"nat-{az}"),
-                                     opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]))
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat-{az}",
+                allocation_id=eip.id,
+                subnet_id=self.edge_subnet_ids[az],
+                tags=t(f"nat-{az}"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+            )
             nats[az] = nat.id
         # Each zone egresses through its own NAT, or all through the single one.
         self.nat_gateway_ids = {az: nats.get(az, nats[nat_zones[0]]) for az in topo.availability_zones}
 
         self.management_subnet_ids = {}
-        for az, cidr in zip(topo.availability_zones, topo.management_cidrs):
-            subnet = aws.ec2.Subnet(f"{name}-mgmt-{az}", vpc_id=vpc_id, cidr_block=str(cidr), availability_zone=az,
-                                    map_public_ip_on_launch=False, tags=t(f"mgmt-{az}", tier="management"), opts=child)
+        for az, cidr in zip(topo.availability_zones, topo.management_cidrs, strict=False):
+            subnet = aws.ec2.Subnet(
+                f"{name}-mgmt-{az}",
+                vpc_id=vpc_id,
+                cidr_block=str(cidr),
+                availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags=t(f"mgmt-{az}", tier="management"),
+                opts=child,
+            )
             rt = aws.ec2.RouteTable(f"{name}-mgmt-{az}", vpc_id=vpc_id, tags=t(f"mgmt-rt-{az}", tier="management"), opts=child)
-            aws.ec2.Route(f"{name}-mgmt-{az}-default", route_table_id=rt.id, destination_cidr_block="0.0.0.0/0",
-                          nat_gateway_id=self.nat_gateway_ids[az], opts=pulumi.ResourceOptions(parent=rt))
-            aws.ec2.RouteTableAssociation(f"{name}-mgmt-{az}", subnet_id=subnet.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=subnet))
+            aws.ec2.Route(
+                f"{name}-mgmt-{az}-default",
+                route_table_id=rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=self.nat_gateway_ids[az],
+                opts=pulumi.ResourceOptions(parent=rt),
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-mgmt-{az}", subnet_id=subnet.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=subnet)
+            )
             self.management_subnet_ids[az] = subnet.id
 
         self._flow_logs(name, topo, t, child)
-        self.register_outputs({
-            "vpcId": vpc_id, "edgeSubnetIds": self.edge_subnet_ids,
-            "managementSubnetIds": self.management_subnet_ids, "natGatewayIds": self.nat_gateway_ids,
-        })
+        self.register_outputs(
+            {
+                "vpcId": vpc_id,
+                "edgeSubnetIds": self.edge_subnet_ids,
+                "managementSubnetIds": self.management_subnet_ids,
+                "natGatewayIds": self.nat_gateway_ids,
+            }
+        )
 
     def _flow_logs(self, name: str, topo: SharedTopology, t, child: pulumi.ResourceOptions) -> None:  # noqa: ANN001
-        group = aws.cloudwatch.LogGroup(f"{name}-flow-logs", retention_in_days=topo.flow_log_retention_days, tags=t("flow-logs"), opts=child)
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs", retention_in_days=topo.flow_log_retention_days, tags=t("flow-logs"), opts=child
+        )
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-            }),
-            tags=t("flow-logs-role"), opts=child,
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            tags=t("flow-logs-role"),
+            opts=child,
         )
         aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=role.id,
-            policy=group.arn.apply(lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
-                    "Resource": [arn, f"{arn}:*"],
-                }],
-            })),
+            policy=group.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": [
+                                    "logs:CreateLogStream",
+                                    "logs:PutLogEvents",
+                                    "logs:DescribeLogGroups",
+                                    "logs:DescribeLogStreams",
+                                ],
+                                "Resource": [arn, f"{arn}:*"],
+                            }
+                        ],
+                    }
+                )
+            ),
             opts=pulumi.ResourceOptions(parent=role),
         )
-        aws.ec2.FlowLog(f"{name}-vpc-flow-log", vpc_id=self.vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
-                        log_destination=group.arn, iam_role_arn=role.arn, max_aggregation_interval=60, tags=t("vpc-flow-log"), opts=child)
+        aws.ec2.FlowLog(
+            f"{name}-vpc-flow-log",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=t("vpc-flow-log"),
+            opts=child,
+        )

@@ -15,9 +15,12 @@ from components.topology import PROJECT, InvalidConfig, Problem
 class InvalidStackConfig(pulumi.RunError):
     """A RunError prints its message without a traceback; the preview reads `problems`."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__(f"invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__(
+            f"invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 def fail(err: InvalidConfig) -> NoReturn:
@@ -30,7 +33,9 @@ def read() -> dict[str, Any]:
     everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     prefix = f"{PROJECT}:"
     cfg = pulumi.Config(PROJECT)
-    return {k[len(prefix):]: cfg.get(k[len(prefix):]) for k in everything if k.startswith(prefix) and ":" not in k[len(prefix):]}
+    return {
+        k[len(prefix) :]: cfg.get(k[len(prefix) :]) for k in everything if k.startswith(prefix) and ":" not in k[len(prefix) :]
+    }
 
 
 def read_stack_outputs(ref: pulumi.StackReference) -> dict[str, Any]:

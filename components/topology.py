@@ -13,6 +13,7 @@ import difflib
 import ipaddress
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +31,34 @@ COLLECTION_RE = re.compile(r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # EC2 private DNS names carry the address: ip-10-40-64-10.eu-west-1.compute.internal
 EC2_HOSTNAME_IP_RE = re.compile(r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(\.|$)")
-LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_KEY_RE = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
 LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-FLOW_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+FLOW_LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 AWS_SMALLEST_SUBNET = 28  # AWS subnets and VPCs are /16 .. /28
 AWS_LARGEST_VPC = 16
@@ -41,12 +67,29 @@ WORLD = "0.0.0.0/0"
 # One table of config keys: which stack role reads each. Pulumi.yaml describes the same keys
 # (a test keeps the two in step).
 SHARED_KEYS = (
-    "role", "vpcCidr", "availabilityZones", "managementCidrs", "edgeCidrs", "adminCidrs", "ucpVersion",
-    "calicoIpInIp", "natGateways", "flowLogRetentionDays", "awsQuotas", "environments",
+    "role",
+    "vpcCidr",
+    "availabilityZones",
+    "managementCidrs",
+    "edgeCidrs",
+    "adminCidrs",
+    "ucpVersion",
+    "calicoIpInIp",
+    "natGateways",
+    "flowLogRetentionDays",
+    "awsQuotas",
+    "environments",
 )
 ENVIRONMENT_KEYS = (
-    "role", "environment", "sharedStack", "applicationGroups", "ingressNodes", "domain", "hostedZoneId",
-    "loadBalancer", "egress",
+    "role",
+    "environment",
+    "sharedStack",
+    "applicationGroups",
+    "ingressNodes",
+    "domain",
+    "hostedZoneId",
+    "loadBalancer",
+    "egress",
 )
 ALL_KEYS = tuple(dict.fromkeys(SHARED_KEYS + ENVIRONMENT_KEYS))
 
@@ -67,13 +110,13 @@ class Problem:
 
 
 class InvalidConfig(Exception):
-    def __init__(self, problems: Sequence[Problem]):
+    def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class _Problems:
-    def __init__(self, stack: str):
+    def __init__(self, stack: str) -> None:
         self.stack = stack
         self.items: list[Problem] = []
 
@@ -110,8 +153,11 @@ class EnvironmentSpec:
 
     def to_output(self) -> dict[str, Any]:
         return {
-            "cidr": str(self.cidr), "collection": self.collection, "httpPort": self.http_port,
-            "httpsPort": self.https_port, "collectionNodeSelector": self.collection_node_selector,
+            "cidr": str(self.cidr),
+            "collection": self.collection,
+            "httpPort": self.http_port,
+            "httpsPort": self.https_port,
+            "collectionNodeSelector": self.collection_node_selector,
             "maxSubnets": self.max_subnets,
         }
 
@@ -251,11 +297,13 @@ def _decode(value: Any) -> Any:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number"}.get(type(value), type(value).__name__)
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number"}.get(
+        type(value), type(value).__name__
+    )
 
 
 class _Reader:
-    def __init__(self, problems: _Problems):
+    def __init__(self, problems: _Problems) -> None:
         self.p = problems
 
     def string(self, key: str, value: Any, fix: str) -> str | None:
@@ -380,7 +428,11 @@ def parse_shared(stack: str, raw: Mapping[str, Any], *, from_outputs: bool = Fal
         p.add("vpcCidr", f"{vpc} has prefix /{vpc.prefixlen}; AWS VPCs are /16 to /28", "choose a block between /16 and /28")
         vpc = None
 
-    azs_raw = r.listing("availabilityZones", raw.get("availabilityZones"), "list the availability zones, e.g. [eu-west-1a, eu-west-1b, eu-west-1c]")
+    azs_raw = r.listing(
+        "availabilityZones",
+        raw.get("availabilityZones"),
+        "list the availability zones, e.g. [eu-west-1a, eu-west-1b, eu-west-1c]",
+    )
     azs: list[str] = []
     if azs_raw is not None:
         for i, az in enumerate(azs_raw):
@@ -399,7 +451,11 @@ def parse_shared(stack: str, raw: Mapping[str, Any], *, from_outputs: bool = Fal
         if nets is None:
             return []
         if azs_raw is not None and len(nets) != len(azs_raw):
-            p.add(key, f"has {len(nets)} subnets for {len(azs_raw)} availability zones", "give exactly one subnet per zone, in the order of availabilityZones")
+            p.add(
+                key,
+                f"has {len(nets)} subnets for {len(azs_raw)} availability zones",
+                "give exactly one subnet per zone, in the order of availabilityZones",
+            )
         for i, n in enumerate(nets):
             if n.prefixlen > AWS_SMALLEST_SUBNET:
                 p.add(f"{key}[{i}]", f"{n} is smaller than AWS allows (/28)", "use a /28 or larger")
@@ -420,28 +476,68 @@ def parse_shared(stack: str, raw: Mapping[str, Any], *, from_outputs: bool = Fal
             kb, ib, nb = all_subnets[b]
             if na.overlaps(nb):
                 p.add(f"{kb}[{ib}]", f"{nb} overlaps {ka}[{ia}] {na}", "give every subnet its own block")
-    if len(blocks) == 2 and blocks[0][1].overlaps(blocks[1][1]) and not any(na.overlaps(nb) for _, _, na in all_subnets[: len(mgmt)] for _, _, nb in all_subnets[len(mgmt):]):
-        p.add("managementCidrs", f"the management VLAN block {blocks[0][1]} (the smallest prefix holding every management subnet, which NACLs admit as one entry) overlaps the edge block {blocks[1][1]}",
-              "choose contiguous, aligned management and edge subnets, e.g. 10.40.0.0/24-10.40.2.0/24 and 10.40.4.0/24-10.40.6.0/24")
+    if (
+        len(blocks) == 2
+        and blocks[0][1].overlaps(blocks[1][1])
+        and not any(na.overlaps(nb) for _, _, na in all_subnets[: len(mgmt)] for _, _, nb in all_subnets[len(mgmt) :])
+    ):
+        p.add(
+            "managementCidrs",
+            f"the management VLAN block {blocks[0][1]} (the smallest prefix holding every management subnet, which NACLs admit as one entry) overlaps the edge block {blocks[1][1]}",
+            "choose contiguous, aligned management and edge subnets, e.g. 10.40.0.0/24-10.40.2.0/24 and 10.40.4.0/24-10.40.6.0/24",
+        )
 
-    admins = r.cidr_list("adminCidrs", raw.get("adminCidrs"), "list the networks that may reach UCP on 443 and 6443 (your admin VPN or bastion ranges)")
+    admins = r.cidr_list(
+        "adminCidrs",
+        raw.get("adminCidrs"),
+        "list the networks that may reach UCP on 443 and 6443 (your admin VPN or bastion ranges)",
+    )
     for i, n in enumerate(admins or []):
         if n.prefixlen == 0:
-            p.add(f"adminCidrs[{i}]", "0.0.0.0/0 opens the UCP API and the Kubernetes API to the whole internet", "list your admin networks instead")
+            p.add(
+                f"adminCidrs[{i}]",
+                "0.0.0.0/0 opens the UCP API and the Kubernetes API to the whole internet",
+                "list your admin networks instead",
+            )
 
     version = raw.get("ucpVersion")
     version = str(version) if isinstance(version, (int, float)) and not isinstance(version, bool) else version
-    if r.string("ucpVersion", version, f"set the UCP / MKE release, one of {', '.join(ports.PORT_TABLES)}") is not None and version not in ports.PORT_TABLES:
-        p.add("ucpVersion", f"'{version}' has no port table", f"use one of {', '.join(ports.PORT_TABLES)}, or add the release's table to components/ports.py from its system requirements page")
+    if (
+        r.string("ucpVersion", version, f"set the UCP / MKE release, one of {', '.join(ports.PORT_TABLES)}") is not None
+        and version not in ports.PORT_TABLES
+    ):
+        p.add(
+            "ucpVersion",
+            f"'{version}' has no port table",
+            f"use one of {', '.join(ports.PORT_TABLES)}, or add the release's table to components/ports.py from its system requirements page",
+        )
         version = None
-    calico = True if raw.get("calicoIpInIp") is None else r.boolean("calicoIpInIp", raw.get("calicoIpInIp"), "set true when Calico uses IP-in-IP (UCP 3.x), false for VXLAN (MKE 3.8 default)")
+    calico = (
+        True
+        if raw.get("calicoIpInIp") is None
+        else r.boolean(
+            "calicoIpInIp",
+            raw.get("calicoIpInIp"),
+            "set true when Calico uses IP-in-IP (UCP 3.x), false for VXLAN (MKE 3.8 default)",
+        )
+    )
 
     nat = raw.get("natGateways", "perAz")
     if nat not in ("perAz", "single"):
-        p.add("natGateways", f"{nat!r} is not a NAT layout", "use perAz (one NAT gateway per zone, survives a zone outage) or single")
-    retention = r.integer("flowLogRetentionDays", raw.get("flowLogRetentionDays", 365), "use a CloudWatch Logs retention", 1, 3653)
+        p.add(
+            "natGateways",
+            f"{nat!r} is not a NAT layout",
+            "use perAz (one NAT gateway per zone, survives a zone outage) or single",
+        )
+    retention = r.integer(
+        "flowLogRetentionDays", raw.get("flowLogRetentionDays", 365), "use a CloudWatch Logs retention", 1, 3653
+    )
     if retention is not None and retention not in FLOW_LOG_RETENTION_DAYS:
-        p.add("flowLogRetentionDays", f"{retention} is not a CloudWatch Logs retention period", f"use one of {', '.join(map(str, FLOW_LOG_RETENTION_DAYS))}")
+        p.add(
+            "flowLogRetentionDays",
+            f"{retention} is not a CloudWatch Logs retention period",
+            f"use one of {', '.join(map(str, FLOW_LOG_RETENTION_DAYS))}",
+        )
 
     quotas = _parse_quotas(r, raw.get("awsQuotas"))
     envs = _parse_registry(p, r, raw.get("environments"), vpc, mgmt, edge, blocks, version, quotas, len(mgmt) + len(edge))
@@ -449,9 +545,18 @@ def parse_shared(stack: str, raw: Mapping[str, Any], *, from_outputs: bool = Fal
 
     assert vpc is not None and version is not None and calico is not None and retention is not None  # checked above
     shared = SharedTopology(
-        stack=stack, vpc_cidr=vpc, availability_zones=tuple(azs), management_cidrs=tuple(mgmt),
-        edge_cidrs=tuple(edge), admin_cidrs=tuple(admins or ()), ucp_version=version, calico_ip_in_ip=calico,
-        nat_gateways=str(nat), flow_log_retention_days=retention, quotas=quotas, environments=envs,
+        stack=stack,
+        vpc_cidr=vpc,
+        availability_zones=tuple(azs),
+        management_cidrs=tuple(mgmt),
+        edge_cidrs=tuple(edge),
+        admin_cidrs=tuple(admins or ()),
+        ucp_version=version,
+        calico_ip_in_ip=calico,
+        nat_gateways=str(nat),
+        flow_log_retention_days=retention,
+        quotas=quotas,
+        environments=envs,
     )
     if not from_outputs:
         _check_shared_quotas(p, shared)
@@ -465,21 +570,48 @@ def _parse_quotas(r: _Reader, value: Any) -> Quotas:
     fields = ("securityGroupRulesPerDirection", "naclRulesPerDirection", "subnetsPerVpc")
     q = r.mapping("awsQuotas", value, "give the quotas of your AWS account", fields) or {}
     default = Quotas()
-    sg = r.integer("awsQuotas.securityGroupRulesPerDirection", q.get("securityGroupRulesPerDirection", 60), "AWS allows up to 1000 (rules x groups per ENI <= 1000)", 1, 1000)
-    nacl = r.integer("awsQuotas.naclRulesPerDirection", q.get("naclRulesPerDirection", 20), "AWS allows at most 40 rules per NACL direction", 1, 40)
-    subnets = r.integer("awsQuotas.subnetsPerVpc", q.get("subnetsPerVpc", 200), "use your account's subnets-per-VPC quota", 1, 10000)
-    return Quotas(sg or default.security_group_rules_per_direction, nacl or default.nacl_rules_per_direction, subnets or default.subnets_per_vpc)
+    sg = r.integer(
+        "awsQuotas.securityGroupRulesPerDirection",
+        q.get("securityGroupRulesPerDirection", 60),
+        "AWS allows up to 1000 (rules x groups per ENI <= 1000)",
+        1,
+        1000,
+    )
+    nacl = r.integer(
+        "awsQuotas.naclRulesPerDirection",
+        q.get("naclRulesPerDirection", 20),
+        "AWS allows at most 40 rules per NACL direction",
+        1,
+        40,
+    )
+    subnets = r.integer(
+        "awsQuotas.subnetsPerVpc", q.get("subnetsPerVpc", 200), "use your account's subnets-per-VPC quota", 1, 10000
+    )
+    return Quotas(
+        sg or default.security_group_rules_per_direction,
+        nacl or default.nacl_rules_per_direction,
+        subnets or default.subnets_per_vpc,
+    )
 
 
 ENV_FIELDS = ("cidr", "collection", "httpPort", "httpsPort", "collectionNodeSelector", "maxSubnets")
 
 
 def _parse_registry(
-    p: _Problems, r: _Reader, value: Any, vpc: ipaddress.IPv4Network | None,
-    mgmt: list[ipaddress.IPv4Network], edge: list[ipaddress.IPv4Network],
-    blocks: list[tuple[str, ipaddress.IPv4Network]], version: str | None, quotas: Quotas, shared_subnets: int,
+    p: _Problems,
+    r: _Reader,
+    value: Any,
+    vpc: ipaddress.IPv4Network | None,
+    mgmt: list[ipaddress.IPv4Network],
+    edge: list[ipaddress.IPv4Network],
+    blocks: list[tuple[str, ipaddress.IPv4Network]],
+    version: str | None,
+    quotas: Quotas,
+    shared_subnets: int,
 ) -> dict[str, EnvironmentSpec]:
-    registry = r.mapping("environments", value, "map each environment name to {cidr, collection, httpPort, httpsPort, collectionNodeSelector}")
+    registry = r.mapping(
+        "environments", value, "map each environment name to {cidr, collection, httpPort, httpsPort, collectionNodeSelector}"
+    )
     if registry is None:
         return {}
     if not registry:
@@ -493,7 +625,11 @@ def _parse_registry(
     for name, entry in registry.items():
         key = f"environments.{name}"
         if not ENV_NAME_RE.match(name):
-            p.add(key, f"'{name}' is not a usable environment name", "use lower-case letters, digits and '-', starting with a letter, at most 16 characters")
+            p.add(
+                key,
+                f"'{name}' is not a usable environment name",
+                "use lower-case letters, digits and '-', starting with a letter, at most 16 characters",
+            )
         e = r.mapping(key, entry, "give {cidr, collection, httpPort, httpsPort, collectionNodeSelector}", ENV_FIELDS)
         if e is None:
             continue
@@ -503,23 +639,41 @@ def _parse_registry(
                 p.add(f"{key}.cidr", f"{cidr} is outside the VPC {vpc}", f"carve it from {vpc}")
             for other, ocidr in seen_cidrs:
                 if cidr.overlaps(ocidr):
-                    p.add(f"{key}.cidr", f"{cidr} overlaps environment '{other}' ({ocidr}); environments must not share addresses", "give each environment its own block")
+                    p.add(
+                        f"{key}.cidr",
+                        f"{cidr} overlaps environment '{other}' ({ocidr}); environments must not share addresses",
+                        "give each environment its own block",
+                    )
             for i, n in enumerate(mgmt):
                 if cidr.overlaps(n):
-                    p.add(f"{key}.cidr", f"{cidr} overlaps managementCidrs[{i}] {n}", "keep environments out of the management VLAN")
+                    p.add(
+                        f"{key}.cidr", f"{cidr} overlaps managementCidrs[{i}] {n}", "keep environments out of the management VLAN"
+                    )
             for i, n in enumerate(edge):
                 if cidr.overlaps(n):
                     p.add(f"{key}.cidr", f"{cidr} overlaps edgeCidrs[{i}] {n}", "keep environments out of the edge subnets")
             for bkey, block in blocks:
                 if cidr.overlaps(block) and not any(cidr.overlaps(n) for n in mgmt + edge):
-                    p.add(f"{key}.cidr", f"{cidr} overlaps the {bkey} block {block}, which NACLs admit as one entry", f"move the environment out of {block}")
+                    p.add(
+                        f"{key}.cidr",
+                        f"{cidr} overlaps the {bkey} block {block}, which NACLs admit as one entry",
+                        f"move the environment out of {block}",
+                    )
             seen_cidrs.append((name, cidr))
         collection = r.string(f"{key}.collection", e.get("collection"), "give the UCP collection path, e.g. /prod")
         if collection is not None:
             if not COLLECTION_RE.match(collection):
-                p.add(f"{key}.collection", f"'{collection}' is not a collection path", "write it as /name, e.g. /prod or /prod/payments")
+                p.add(
+                    f"{key}.collection",
+                    f"'{collection}' is not a collection path",
+                    "write it as /name, e.g. /prod or /prod/payments",
+                )
             elif collection in seen_collections:
-                p.add(f"{key}.collection", f"{collection} is already the collection of '{seen_collections[collection]}'", "give each environment its own collection")
+                p.add(
+                    f"{key}.collection",
+                    f"{collection} is already the collection of '{seen_collections[collection]}'",
+                    "give each environment its own collection",
+                )
             else:
                 seen_collections[collection] = name
         env_ports: dict[str, int | None] = {}
@@ -529,33 +683,59 @@ def _parse_registry(
             if port is None:
                 continue
             if port in reserved:
-                p.add(f"{key}.{pk}", f"{port} is used by UCP itself ({reserved[port]})", "pick a free port such as 8080-8089 or 8443-8449")
+                p.add(
+                    f"{key}.{pk}",
+                    f"{port} is used by UCP itself ({reserved[port]})",
+                    "pick a free port such as 8080-8089 or 8443-8449",
+                )
             elif port in seen_ports:
-                p.add(f"{key}.{pk}", f"{port} is already the {seen_ports[port]}; Interlock service clusters need their own ports", "give every environment distinct HTTP and HTTPS ports")
+                p.add(
+                    f"{key}.{pk}",
+                    f"{port} is already the {seen_ports[port]}; Interlock service clusters need their own ports",
+                    "give every environment distinct HTTP and HTTPS ports",
+                )
             else:
                 seen_ports[port] = f"{pk} of environment '{name}'"
-        selector = r.string(f"{key}.collectionNodeSelector", e.get("collectionNodeSelector"), "give the node label of the collection, e.g. com.docker.ucp.collection.prod=true")
+        selector = r.string(
+            f"{key}.collectionNodeSelector",
+            e.get("collectionNodeSelector"),
+            "give the node label of the collection, e.g. com.docker.ucp.collection.prod=true",
+        )
         if selector is not None and not _valid_selector(selector):
-            p.add(f"{key}.collectionNodeSelector", f"'{selector}' is not a Kubernetes label selector key=value (values cannot contain '/')",
-                  "use the collection's node label, e.g. com.docker.ucp.collection.prod=true")
+            p.add(
+                f"{key}.collectionNodeSelector",
+                f"'{selector}' is not a Kubernetes label selector key=value (values cannot contain '/')",
+                "use the collection's node label, e.g. com.docker.ucp.collection.prod=true",
+            )
         max_subnets = None
         if e.get("maxSubnets") is not None:
-            max_subnets = r.integer(f"{key}.maxSubnets", e.get("maxSubnets"), "give this environment's share of the VPC's subnets", 1, quotas.subnets_per_vpc)
+            max_subnets = r.integer(
+                f"{key}.maxSubnets",
+                e.get("maxSubnets"),
+                "give this environment's share of the VPC's subnets",
+                1,
+                quotas.subnets_per_vpc,
+            )
         parsed[name] = {"cidr": cidr, "collection": collection, "selector": selector, "max": max_subnets, **env_ports}
 
     explicit = sum(v["max"] or 0 for v in parsed.values())
     unset = [n for n, v in parsed.items() if v["max"] is None]
     remaining = quotas.subnets_per_vpc - shared_subnets - explicit
     if remaining < len(unset) or (not unset and remaining < 0):
-        p.add("environments", f"the environments' subnet shares ({explicit} set explicitly) plus the {shared_subnets} shared subnets exceed the {quotas.subnets_per_vpc} subnets AWS allows per VPC",
-              "lower environments.<name>.maxSubnets, or raise awsQuotas.subnetsPerVpc after AWS raised your quota")
+        p.add(
+            "environments",
+            f"the environments' subnet shares ({explicit} set explicitly) plus the {shared_subnets} shared subnets exceed the {quotas.subnets_per_vpc} subnets AWS allows per VPC",
+            "lower environments.<name>.maxSubnets, or raise awsQuotas.subnetsPerVpc after AWS raised your quota",
+        )
         return {}
     default_share = remaining // len(unset) if unset else 0
     out: dict[str, EnvironmentSpec] = {}
     for name, v in parsed.items():
         if None in (v["cidr"], v["collection"], v["selector"], v["httpPort"], v["httpsPort"]):
             continue
-        out[name] = EnvironmentSpec(name, v["cidr"], v["collection"], v["httpPort"], v["httpsPort"], v["selector"], v["max"] or default_share)
+        out[name] = EnvironmentSpec(
+            name, v["cidr"], v["collection"], v["httpPort"], v["httpsPort"], v["selector"], v["max"] or default_share
+        )
     return out
 
 
@@ -570,18 +750,26 @@ def _check_shared_quotas(p: _Problems, shared: SharedTopology) -> None:
     limit = shared.quotas.security_group_rules_per_direction
     for sg, rules in firewall_plan.projected_management_rules(shared).items():
         for direction in ("ingress", "egress"):
-            n = sum(1 for rule in rules if rule.direction == direction)
-            if n > limit:
-                p.add("environments" if sg == "management" else "adminCidrs",
-                      f"the {sg} security group would hold {n} {direction} rules with every environment registered, over the AWS quota of {limit}",
-                      "register fewer environments or admin CIDRs, or raise awsQuotas.securityGroupRulesPerDirection after AWS raised your quota")
+            counted = [rule for rule in rules if rule.direction == direction]
+            if len(counted) > limit:
+                per_env = Counter(rule.peer.value.removeprefix("workers:") for rule in counted if rule.peer.value.startswith("workers:"))
+                admins = sum(1 for rule in counted if rule.peer.kind == "cidr")
+                breakdown = f"{admins} for adminCidrs and egress, " + ", ".join(f"{n} for {env}" for env, n in per_env.items())
+                p.add(
+                    "environments" if per_env else "adminCidrs",
+                    f"the {sg} security group would hold {len(counted)} {direction} rules with every environment deployed ({breakdown}), over the AWS quota of {limit}",
+                    "register fewer environments or admin CIDRs, or raise awsQuotas.securityGroupRulesPerDirection after AWS raised your quota",
+                )
     nlimit = shared.quotas.nacl_rules_per_direction
     entries = firewall_plan.management_nacl(shared)
     for egress in (False, True):
         n = sum(1 for e in entries if e.egress == egress)
         if n > nlimit:
-            p.add("adminCidrs", f"the management NACL would hold {n} {'outbound' if egress else 'inbound'} entries, over the quota of {nlimit}",
-                  "list fewer admin CIDRs or environments, or raise awsQuotas.naclRulesPerDirection (AWS allows up to 40)")
+            p.add(
+                "adminCidrs",
+                f"the management NACL would hold {n} {'outbound' if egress else 'inbound'} entries, over the quota of {nlimit}",
+                "list fewer admin CIDRs or environments, or raise awsQuotas.naclRulesPerDirection (AWS allows up to 40)",
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -592,13 +780,24 @@ GROUP_FIELDS = ("name", "prefixLength", "firstSubnet")
 NODE_FIELDS = ("hostname", "instanceId", "availabilityZone")
 LB_FIELDS = ("scheme", "clientCidrs", "deletionProtection")
 EGRESS_FIELDS = ("description", "cidr", "protocol", "port", "fromPort", "toPort")
-DEFAULT_EGRESS = ({"description": "HTTPS to container registries for image pulls", "cidr": WORLD, "protocol": "tcp", "port": 443},)
+DEFAULT_EGRESS = (
+    {"description": "HTTPS to container registries for image pulls", "cidr": WORLD, "protocol": "tcp", "port": 443},
+)
 
 
 def stack_role(stack: str, raw: Mapping[str, Any]) -> str:
     role = raw.get("role")
     if role not in ("shared", "environment"):
-        raise InvalidConfig([Problem(stack, "role", f"is {role!r}", "set it to 'shared' for the cluster-wide stack or 'environment' for dev, test and prod")])
+        raise InvalidConfig(
+            [
+                Problem(
+                    stack,
+                    "role",
+                    f"is {role!r}",
+                    "set it to 'shared' for the cluster-wide stack or 'environment' for dev, test and prod",
+                )
+            ]
+        )
     return str(role)
 
 
@@ -607,30 +806,51 @@ def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mappin
     p = _Problems(stack)
     r = _Reader(p)
     _check_role_keys(p, raw, "environment")
-    shared_stack = r.string("sharedStack", raw.get("sharedStack"), "give the shared stack's fully qualified name, <org>/interlock-platform/shared")
+    shared_stack = r.string(
+        "sharedStack", raw.get("sharedStack"), "give the shared stack's fully qualified name, <org>/interlock-platform/shared"
+    )
     if shared_stack is not None and not STACK_NAME_RE.match(shared_stack):
         p.add("sharedStack", f"'{shared_stack}' is not a fully qualified stack name", "write <org>/interlock-platform/shared")
-    name = r.string("environment", raw.get("environment"), "name the environment this stack deploys (a key of the shared stack's environments)")
+    name = r.string(
+        "environment",
+        raw.get("environment"),
+        "name the environment this stack deploys (a key of the shared stack's environments)",
+    )
     shared: SharedTopology | None = None
     if shared_outputs is not None:
         try:
             shared = parse_shared(shared_stack or "shared", shared_outputs, from_outputs=True)
         except InvalidConfig as err:
             for prob in err.problems:
-                p.add("sharedStack", f"the shared stack exports an unusable value: {prob.key}: {prob.message}", "run `pulumi up -s shared` with a valid config first")
+                p.add(
+                    "sharedStack",
+                    f"the shared stack exports an unusable value: {prob.key}: {prob.message}",
+                    "run `pulumi up -s shared` with a valid config first",
+                )
     env: EnvironmentSpec | None = None
     if shared is not None and name is not None:
         env = shared.environments.get(name)
         if env is None:
-            p.add("environment", f"'{name}' is not in the shared stack's registry (it has {', '.join(sorted(shared.environments)) or 'none'})",
-                  f"use one of those, or add '{name}' to interlock-platform:environments in the shared stack and run `pulumi up -s shared` first")
+            p.add(
+                "environment",
+                f"'{name}' is not in the shared stack's registry (it has {', '.join(sorted(shared.environments)) or 'none'})",
+                f"use one of those, or add '{name}' to interlock-platform:environments in the shared stack and run `pulumi up -s shared` first",
+            )
 
-    domain = r.string("domain", raw.get("domain"), "give the DNS domain whose wildcard points at this environment's load balancer, e.g. dev.apps.example.com")
+    domain = r.string(
+        "domain",
+        raw.get("domain"),
+        "give the DNS domain whose wildcard points at this environment's load balancer, e.g. dev.apps.example.com",
+    )
     if domain is not None and not _valid_dns_name(domain):
         p.add("domain", f"'{domain}' is not a DNS name", "use lower-case labels separated by dots, e.g. dev.apps.example.com")
     zone = raw.get("hostedZoneId")
     if zone is not None and (not isinstance(zone, str) or not HOSTED_ZONE_RE.match(zone)):
-        p.add("hostedZoneId", f"{zone!r} is not a Route 53 hosted zone id", "copy the id from Route 53, e.g. Z0123456789ABCDEFGHIJ, or remove the key to skip DNS")
+        p.add(
+            "hostedZoneId",
+            f"{zone!r} is not a Route 53 hosted zone id",
+            "copy the id from Route 53, e.g. Z0123456789ABCDEFGHIJ, or remove the key to skip DNS",
+        )
 
     groups = _parse_groups(p, r, raw.get("applicationGroups"), env, shared)
     nodes = _parse_nodes(p, r, raw.get("ingressNodes"), env, shared, groups)
@@ -638,7 +858,9 @@ def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mappin
     egress = _parse_egress(p, r, raw.get("egress"), env, shared)
     p.raise_if_any()
     if shared is None or env is None:
-        raise InvalidConfig([Problem(stack, "sharedStack", "the shared stack's outputs could not be read", "run `pulumi up -s shared` first")])
+        raise InvalidConfig(
+            [Problem(stack, "sharedStack", "the shared stack's outputs could not be read", "run `pulumi up -s shared` first")]
+        )
 
     assert domain is not None and shared_stack is not None
     topo = EnvironmentTopology(stack, shared_stack, shared, env, domain, zone, tuple(groups), tuple(nodes), lb, tuple(egress))
@@ -647,8 +869,12 @@ def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mappin
     return topo
 
 
-def _parse_groups(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None) -> list[ApplicationGroup]:
-    items = r.listing("applicationGroups", value, "list the application groups (VLANs) of this environment: [{name, prefixLength, firstSubnet}]")
+def _parse_groups(
+    p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
+) -> list[ApplicationGroup]:
+    items = r.listing(
+        "applicationGroups", value, "list the application groups (VLANs) of this environment: [{name, prefixLength, firstSubnet}]"
+    )
     if items is None:
         return []
     groups: list[ApplicationGroup] = []
@@ -662,37 +888,75 @@ def _parse_groups(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | N
         gname = r.string(f"{key}.name", g.get("name"), "name the application group, e.g. payments")
         if gname is not None:
             if not GROUP_NAME_RE.match(gname):
-                p.add(f"{key}.name", f"'{gname}' is not a usable name", "use lower-case letters, digits and '-', starting with a letter, at most 31 characters")
+                p.add(
+                    f"{key}.name",
+                    f"'{gname}' is not a usable name",
+                    "use lower-case letters, digits and '-', starting with a letter, at most 31 characters",
+                )
             elif gname in names:
                 p.add(f"{key}.name", f"'{gname}' is listed twice", "give each application group its own name")
             names.add(gname)
         lo = env.cidr.prefixlen if env else AWS_LARGEST_VPC
-        prefix = r.integer(f"{key}.prefixLength", g.get("prefixLength"), f"give the size of each zone's subnet, a prefix between /{lo} and /28", 0, 32)
+        prefix = r.integer(
+            f"{key}.prefixLength",
+            g.get("prefixLength"),
+            f"give the size of each zone's subnet, a prefix between /{lo} and /28",
+            0,
+            32,
+        )
         if prefix is not None and not lo <= prefix <= AWS_SMALLEST_SUBNET:
-            p.add(f"{key}.prefixLength", f"/{prefix} is not between the environment's /{lo} and the smallest AWS subnet /28", f"use a prefix length between {lo} and 28")
+            p.add(
+                f"{key}.prefixLength",
+                f"/{prefix} is not between the environment's /{lo} and the smallest AWS subnet /28",
+                f"use a prefix length between {lo} and 28",
+            )
             prefix = None
-        first = r.integer(f"{key}.firstSubnet", g.get("firstSubnet"), "give the index of the group's first subnet within the environment block", 0, 1 << 16)
+        first = r.integer(
+            f"{key}.firstSubnet",
+            g.get("firstSubnet"),
+            "give the index of the group's first subnet within the environment block",
+            0,
+            1 << 16,
+        )
         if None in (gname, prefix, first) or env is None or shared is None:
             continue
         assert prefix is not None and first is not None and gname is not None
         blocks = list(env.cidr.subnets(new_prefix=prefix)) if prefix - env.cidr.prefixlen <= 16 else []
         azs = shared.availability_zones
         if first + len(azs) > len(blocks):
-            p.add(f"{key}.firstSubnet", f"subnets {first}..{first + len(azs) - 1} of /{prefix} do not fit in {env.cidr} (it holds {len(blocks)})",
-                  f"use a firstSubnet of at most {len(blocks) - len(azs)} or a longer prefix")
+            p.add(
+                f"{key}.firstSubnet",
+                f"subnets {first}..{first + len(azs) - 1} of /{prefix} do not fit in {env.cidr} (it holds {len(blocks)})",
+                f"use a firstSubnet of at most {len(blocks) - len(azs)} or a longer prefix",
+            )
             continue
         subnets = tuple(Subnet(az, blocks[first + j]) for j, az in enumerate(azs))
         for s in subnets:
             for other, o in taken:
                 if s.cidr.overlaps(o.cidr):
-                    p.add(f"{key}.firstSubnet", f"subnet {s.cidr} ({s.availability_zone}) overlaps {o.cidr} of group '{other}'", "move the group to a free range of the environment block")
+                    p.add(
+                        f"{key}.firstSubnet",
+                        f"subnet {s.cidr} ({s.availability_zone}) overlaps {o.cidr} of group '{other}'",
+                        "move the group to a free range of the environment block",
+                    )
             taken.append((gname, s))
         groups.append(ApplicationGroup(gname, prefix, first, subnets))
     return groups
 
 
-def _parse_nodes(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None, groups: list[ApplicationGroup]) -> list[IngressNode]:
-    items = r.listing("ingressNodes", value, "list the nodes that run this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]")
+def _parse_nodes(
+    p: _Problems,
+    r: _Reader,
+    value: Any,
+    env: EnvironmentSpec | None,
+    shared: SharedTopology | None,
+    groups: list[ApplicationGroup],
+) -> list[IngressNode]:
+    items = r.listing(
+        "ingressNodes",
+        value,
+        "list the nodes that run this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]",
+    )
     if items is None:
         return []
     nodes: list[IngressNode] = []
@@ -706,7 +970,11 @@ def _parse_nodes(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | No
         host = r.string(f"{key}.hostname", n.get("hostname"), "give the node's hostname as `docker node ls` shows it")
         if host is not None:
             if not _valid_dns_name(host):
-                p.add(f"{key}.hostname", f"'{host}' is not a valid hostname", "use the name `docker node ls` shows, e.g. ip-10-40-64-10.eu-west-1.compute.internal")
+                p.add(
+                    f"{key}.hostname",
+                    f"'{host}' is not a valid hostname",
+                    "use the name `docker node ls` shows, e.g. ip-10-40-64-10.eu-west-1.compute.internal",
+                )
                 host = None
             elif host in hostnames:
                 p.add(f"{key}.hostname", f"{host} is already ingressNodes[{hostnames[host]}]", "list each node once")
@@ -715,7 +983,11 @@ def _parse_nodes(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | No
         iid = r.string(f"{key}.instanceId", n.get("instanceId"), "give the node's EC2 instance id")
         if iid is not None:
             if not INSTANCE_ID_RE.match(iid):
-                p.add(f"{key}.instanceId", f"'{iid}' is not an EC2 instance id", "write i- followed by 8 or 17 hex digits, e.g. i-0a1b2c3d4e5f60718")
+                p.add(
+                    f"{key}.instanceId",
+                    f"'{iid}' is not an EC2 instance id",
+                    "write i- followed by 8 or 17 hex digits, e.g. i-0a1b2c3d4e5f60718",
+                )
                 iid = None
             elif iid in ids:
                 p.add(f"{key}.instanceId", f"{iid} is already ingressNodes[{ids[iid]}]", "list each instance once")
@@ -723,7 +995,11 @@ def _parse_nodes(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | No
                 ids[iid] = i
         az = r.string(f"{key}.availabilityZone", n.get("availabilityZone"), "give the node's availability zone")
         if az is not None and shared is not None and az not in shared.availability_zones:
-            p.add(f"{key}.availabilityZone", f"{az} has no subnet: the shared stack spans {', '.join(shared.availability_zones)}", "place the node in one of those zones")
+            p.add(
+                f"{key}.availabilityZone",
+                f"{az} has no subnet: the shared stack spans {', '.join(shared.availability_zones)}",
+                "place the node in one of those zones",
+            )
             az = None
         if host is not None and az is not None and env is not None and shared is not None:
             _check_node_address(p, f"{key}.hostname", host, az, env, shared, groups)
@@ -732,7 +1008,9 @@ def _parse_nodes(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | No
     return nodes
 
 
-def _check_node_address(p: _Problems, key: str, host: str, az: str, env: EnvironmentSpec, shared: SharedTopology, groups: list[ApplicationGroup]) -> None:
+def _check_node_address(
+    p: _Problems, key: str, host: str, az: str, env: EnvironmentSpec, shared: SharedTopology, groups: list[ApplicationGroup]
+) -> None:
     """An EC2 hostname carries its address: it must sit in this environment, in the node's zone."""
     m = EC2_HOSTNAME_IP_RE.match(host)
     if not m:
@@ -745,48 +1023,94 @@ def _check_node_address(p: _Problems, key: str, host: str, az: str, env: Environ
     if ip not in env.cidr:
         owner = next((f"environment '{o.name}' ({o.cidr})" for o in shared.environments.values() if ip in o.cidr), None)
         owner = owner or ("the management VLAN" if any(ip in c for c in shared.management_cidrs) else "no environment")
-        p.add(key, f"{host} has address {ip}, which belongs to {owner}, not to '{env.name}' ({env.cidr})", f"list only nodes of the {env.name} VLAN")
+        p.add(
+            key,
+            f"{host} has address {ip}, which belongs to {owner}, not to '{env.name}' ({env.cidr})",
+            f"list only nodes of the {env.name} VLAN",
+        )
         return
     homes = [(g.name, s) for g in groups for s in g.subnets if ip in s.cidr]
     if groups and not homes:
-        p.add(key, f"{host} has address {ip}, which is in no application-group subnet of '{env.name}'", "check the node, or add the application group it lives in")
+        p.add(
+            key,
+            f"{host} has address {ip}, which is in no application-group subnet of '{env.name}'",
+            "check the node, or add the application group it lives in",
+        )
     elif homes and homes[0][1].availability_zone != az:
         gname, s = homes[0]
-        p.add(key, f"{host} has address {ip} in subnet {s.cidr} of group '{gname}' in {s.availability_zone}, but is listed in {az}", f"set its availabilityZone to {s.availability_zone}")
+        p.add(
+            key,
+            f"{host} has address {ip} in subnet {s.cidr} of group '{gname}' in {s.availability_zone}, but is listed in {az}",
+            f"set its availabilityZone to {s.availability_zone}",
+        )
 
 
-def _parse_load_balancer(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None) -> LoadBalancerOptions:
-    lb = r.mapping("loadBalancer", value, "give {scheme, clientCidrs, deletionProtection}", LB_FIELDS) if value is not None else {}
+def _parse_load_balancer(
+    p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
+) -> LoadBalancerOptions:
+    lb = (
+        r.mapping("loadBalancer", value, "give {scheme, clientCidrs, deletionProtection}", LB_FIELDS) if value is not None else {}
+    )
     lb = lb or {}
     scheme = lb.get("scheme", "internet-facing")
     if scheme not in ("internet-facing", "internal"):
         p.add("loadBalancer.scheme", f"{scheme!r} is not a load balancer scheme", "use internet-facing or internal")
     internal = scheme == "internal"
     default_clients = [str(shared.vpc_cidr)] if internal and shared else [WORLD]
-    clients = r.cidr_list("loadBalancer.clientCidrs", lb.get("clientCidrs", default_clients), "list who may connect to the load balancer on 80 and 443") or []
+    clients = (
+        r.cidr_list(
+            "loadBalancer.clientCidrs",
+            lb.get("clientCidrs", default_clients),
+            "list who may connect to the load balancer on 80 and 443",
+        )
+        or []
+    )
     protection_default = env is not None and env.name == "prod"
-    protection = r.boolean("loadBalancer.deletionProtection", lb.get("deletionProtection", protection_default), "set true to protect the load balancer from deletion (default for prod)")
+    protection = r.boolean(
+        "loadBalancer.deletionProtection",
+        lb.get("deletionProtection", protection_default),
+        "set true to protect the load balancer from deletion (default for prod)",
+    )
     if shared is not None and env is not None:
         for i, c in enumerate(clients):
             for o in shared.environments.values():
                 if o.name != env.name and c.overlaps(o.cidr) and c.prefixlen > 0:
-                    p.add(f"loadBalancer.clientCidrs[{i}]", f"{c} admits environment '{o.name}' ({o.cidr}) to {env.name}'s load balancer", f"remove it; environments reach each other only through their public entry points")
+                    p.add(
+                        f"loadBalancer.clientCidrs[{i}]",
+                        f"{c} admits environment '{o.name}' ({o.cidr}) to {env.name}'s load balancer",
+                        "remove it; environments reach each other only through their public entry points",
+                    )
     return LoadBalancerOptions(internal, tuple(clients), bool(protection))
 
 
-def _parse_egress(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None) -> list[EgressRule]:
-    items = r.listing("egress", value if value is not None else list(DEFAULT_EGRESS), "list where workers may connect: [{description, cidr, protocol, port}]", minimum=0)
+def _parse_egress(
+    p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
+) -> list[EgressRule]:
+    items = r.listing(
+        "egress",
+        value if value is not None else list(DEFAULT_EGRESS),
+        "list where workers may connect: [{description, cidr, protocol, port}]",
+        minimum=0,
+    )
     rules: list[EgressRule] = []
     for i, item in enumerate(items or []):
         key = f"egress[{i}]"
         e = r.mapping(key, item, "give {description, cidr, protocol, port} or fromPort/toPort", EGRESS_FIELDS)
         if e is None:
             continue
-        desc = r.string(f"{key}.description", e.get("description"), "say what the workers reach there (AWS and auditors want a description on every rule)")
+        desc = r.string(
+            f"{key}.description",
+            e.get("description"),
+            "say what the workers reach there (AWS and auditors want a description on every rule)",
+        )
         cidr = r.cidr(f"{key}.cidr", e.get("cidr"), "give the destination block")
         proto = e.get("protocol", "tcp")
         if proto not in ("tcp", "udp"):
-            p.add(f"{key}.protocol", f"{proto!r} is not allowed for egress", "use tcp or udp; all-protocol egress to the world is never allowed from workers")
+            p.add(
+                f"{key}.protocol",
+                f"{proto!r} is not allowed for egress",
+                "use tcp or udp; all-protocol egress to the world is never allowed from workers",
+            )
             continue
         if "port" in e:
             lo = hi = r.integer(f"{key}.port", e.get("port"), "give a port", 1, 65535)
@@ -798,7 +1122,11 @@ def _parse_egress(p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | N
         if cidr is not None and shared is not None and env is not None:
             for o in shared.environments.values():
                 if o.name != env.name and cidr.overlaps(o.cidr) and cidr.prefixlen > 0:
-                    p.add(f"{key}.cidr", f"{cidr} reaches environment '{o.name}' ({o.cidr})", "environments must not reach each other; remove the rule")
+                    p.add(
+                        f"{key}.cidr",
+                        f"{cidr} reaches environment '{o.name}' ({o.cidr})",
+                        "environments must not reach each other; remove the rule",
+                    )
         if desc and cidr is not None and lo is not None and hi is not None:
             rules.append(EgressRule(desc, cidr, ports.Protocol(proto), lo, hi))
     return rules
@@ -813,19 +1141,28 @@ def _check_environment_quotas(p: _Problems, topo: EnvironmentTopology) -> None:
             n = sum(1 for rule in rules if rule.direction == direction)
             if n > limit:
                 key = {"workers": "egress", "loadBalancer": "loadBalancer.clientCidrs"}.get(sg, "environment")
-                p.add(key, f"the {sg} security group would hold {n} {direction} rules, over the AWS quota of {limit}",
-                      "merge CIDRs into fewer blocks, or raise awsQuotas.securityGroupRulesPerDirection in the shared stack after AWS raised your quota")
+                p.add(
+                    key,
+                    f"the {sg} security group would hold {n} {direction} rules, over the AWS quota of {limit}",
+                    "merge CIDRs into fewer blocks, or raise awsQuotas.securityGroupRulesPerDirection in the shared stack after AWS raised your quota",
+                )
     nlimit = topo.shared.quotas.nacl_rules_per_direction
     entries = firewall_plan.environment_nacl(topo)
     for egress in (False, True):
         n = sum(1 for e in entries if e.egress == egress)
         if n > nlimit:
-            p.add("egress" if egress else "environment", f"the {topo.name} NACL would hold {n} {'outbound' if egress else 'inbound'} entries, over the quota of {nlimit}",
-                  "list fewer egress destinations, or raise awsQuotas.naclRulesPerDirection in the shared stack (AWS allows up to 40)")
+            p.add(
+                "egress" if egress else "environment",
+                f"the {topo.name} NACL would hold {n} {'outbound' if egress else 'inbound'} entries, over the quota of {nlimit}",
+                "list fewer egress destinations, or raise awsQuotas.naclRulesPerDirection in the shared stack (AWS allows up to 40)",
+            )
     subnets = len(topo.subnets)
     if subnets > topo.env.max_subnets:
-        p.add("applicationGroups", f"{len(topo.application_groups)} groups x {len(topo.shared.availability_zones)} zones = {subnets} subnets, over this environment's share of {topo.env.max_subnets} of the VPC's {topo.shared.quotas.subnets_per_vpc}",
-              "use fewer application groups, or raise environments.{0}.maxSubnets in the shared stack".format(topo.name))
+        p.add(
+            "applicationGroups",
+            f"{len(topo.application_groups)} groups x {len(topo.shared.availability_zones)} zones = {subnets} subnets, over this environment's share of {topo.env.max_subnets} of the VPC's {topo.shared.quotas.subnets_per_vpc}",
+            f"use fewer application groups, or raise environments.{topo.name}.maxSubnets in the shared stack",
+        )
 
 
 def shared_stack_name(stack: str, raw: Mapping[str, Any]) -> str:

@@ -34,6 +34,7 @@ class Registration:
     custom: bool
     inputs: dict[str, Any]
     id: str = ""
+    state: dict[str, Any] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
@@ -54,14 +55,16 @@ class ProgramRun:
 
 
 class PlatformMocks(pulumi_mocks.Mocks):
-    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]]):
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]]) -> None:
         self.stack_outputs = stack_outputs
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
             target = args.inputs.get("name") or args.resource_id or args.name
             if target not in self.stack_outputs:
-                raise LookupError(f"stack reference {target!r} is not available offline (known: {', '.join(self.stack_outputs) or 'none'})")
+                raise LookupError(
+                    f"stack reference {target!r} is not available offline (known: {', '.join(self.stack_outputs) or 'none'})"
+                )
             return target, {"name": target, "outputs": dict(self.stack_outputs[target]), "secretOutputNames": []}
         rid = f"{args.name}-id"
         state = dict(args.inputs)
@@ -77,7 +80,7 @@ class PlatformMocks(pulumi_mocks.Mocks):
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping what the engine would get: parents and dependencies."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks):
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
 
@@ -86,11 +89,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             state = self.resources[response.urn]
             inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
-            self.registrations.append(Registration(
-                urn=response.urn, type=request.type, name=request.name, parent=request.parent, custom=bool(request.custom),
-                inputs=inputs, id=state.id or "", dependencies=list(request.dependencies),
-                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-            ))
+            self.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    custom=bool(request.custom),
+                    inputs=inputs,
+                    id=state.id or "",
+                    state=dict(state.state or {}),
+                    dependencies=list(request.dependencies),
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                )
+            )
         return response
 
 
@@ -99,7 +111,9 @@ def _config_value(value: Any) -> str:
 
 
 def run_program(
-    stack: str, config: Mapping[str, Any], stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    stack: str,
+    config: Mapping[str, Any],
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     program: Path = ROOT / "__main__.py",
 ) -> ProgramRun:
     """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...)."""

@@ -17,7 +17,7 @@ def project_file(root: Path = ROOT) -> dict[str, Any]:
 
 def stack_names(root: Path = ROOT) -> list[str]:
     cfg_dir = root / project_file(root).get("stackConfigDir", ".")
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in cfg_dir.glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in cfg_dir.glob("Pulumi.*.yaml"))
 
 
 def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:

@@ -1,0 +1,58 @@
+"""Shared helpers: the reference stack configs, and cached offline previews of them."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+import pytest
+
+from components.topology import PROJECT, SharedTopology, parse_shared
+from tools.preview import Preview, run_preview
+from tools.stack_files import stack_config
+
+STACKS = ("shared", "dev", "test", "prod")
+ENVIRONMENTS = ("dev", "test", "prod")
+SHARED_REF = "acme/interlock-platform/shared"
+
+
+def raw(stack: str) -> dict[str, Any]:
+    """A stack's `interlock-platform:` keys, unprefixed, as the program reads them (decoded)."""
+    prefix = f"{PROJECT}:"
+    return {k[len(prefix) :]: copy.deepcopy(v) for k, v in stack_config(stack).items() if k.startswith(prefix)}
+
+
+def full_config(stack: str, **overrides: Any) -> dict[str, Any]:
+    """A stack's full config with some `interlock-platform:` keys replaced (None removes one)."""
+    cfg = copy.deepcopy(stack_config(stack))
+    for key, value in overrides.items():
+        if value is None:
+            cfg.pop(f"{PROJECT}:{key}", None)
+        else:
+            cfg[f"{PROJECT}:{key}"] = value
+    return cfg
+
+
+@cache
+def reference_shared() -> SharedTopology:
+    return parse_shared("shared", raw("shared"))
+
+
+def shared_outputs() -> dict[str, Any]:
+    return copy.deepcopy(reference_shared().to_outputs())
+
+
+@cache
+def _preview(stack: str) -> Preview:
+    return run_preview(stack)
+
+
+@pytest.fixture(params=STACKS)
+def any_stack(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def preview():
+    return _preview

@@ -1,0 +1,158 @@
+"""The offline preview: run one stack's program under Pulumi's mock runtime, with its stack
+file's config, no cloud credentials and no Pulumi CLI.
+
+    python -m tools.preview --stack <name> [--json FILE] [--out DIR]
+
+An env stack's StackReference to `shared` is served from an offline preview of the shared
+stack. Exit status: 0 when nothing mandatory is violated, 1 when a mandatory policy is
+violated, 2 when the stack config is invalid (messages on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components import firewall_plan
+from components.stack_config import InvalidStackConfig
+from components.topology import PROJECT, InvalidConfig, Problem, parse_shared
+from tools import report
+from tools.mock_runtime import ProgramRun, run_program
+from tools.stack_files import stack_config, stack_names
+
+EXIT_OK, EXIT_VIOLATION, EXIT_INVALID = 0, 1, 2
+SECRET = "[secret]"
+
+
+@dataclass
+class Preview:
+    run: ProgramRun
+    shared: ProgramRun  # the shared stack's run (the same run for the shared stack itself)
+    violations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_VIOLATION if any(v["enforcement"] == "mandatory" for v in self.violations) else EXIT_OK
+
+
+def _shared_stack_file(stack: str, config: dict[str, Any]) -> str:
+    qualified = config.get(f"{PROJECT}:sharedStack")
+    local = str(qualified).rsplit("/", 1)[-1] if qualified else "shared"
+    if local not in stack_names():
+        raise InvalidConfig(
+            [
+                Problem(
+                    stack,
+                    "sharedStack",
+                    f"{qualified!r} names stack '{local}', which has no stack file here",
+                    f"use one of {', '.join(stack_names())}",
+                )
+            ]
+        )
+    return local
+
+
+def run_preview(stack: str, config: dict[str, Any] | None = None) -> Preview:
+    """Raises InvalidStackConfig / InvalidConfig when this stack's (or shared's) config is invalid."""
+    config = stack_config(stack) if config is None else config
+    if config.get(f"{PROJECT}:role") != "environment":
+        run = run_program(stack, config)
+        return Preview(run, run)
+    shared_name = _shared_stack_file(stack, config)
+    shared = run_program(shared_name, stack_config(shared_name))
+    run = run_program(stack, config, {config[f"{PROJECT}:sharedStack"]: shared.outputs})
+    return Preview(run, shared)
+
+
+def _mask(value: Any) -> Any:
+    from pulumi.runtime.rpc import is_rpc_secret
+
+    if is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return value
+
+
+def to_json(p: Preview) -> dict[str, Any]:
+    run = p.run
+    return {
+        "project": run.project,
+        "stack": run.stack,
+        # sorted: registration order depends on the event loop, and reviewers diff this file
+        "resources": [
+            {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom, "inputs": _mask(r.inputs)}
+            for r in sorted(run.resources, key=lambda r: r.urn)
+        ],
+        "outputs": {k: SECRET if k in run.secret_outputs else v for k, v in run.outputs.items()},
+        "violations": p.violations,
+    }
+
+
+def _quotas_and_projection(p: Preview) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    shared = parse_shared(p.shared.stack, p.shared.outputs, from_outputs=True)
+    projected = {}
+    names = {"management": "shared-fw-management", "management-peers": "shared-fw-management-peers"}
+    for role, rules in firewall_plan.projected_management_rules(shared).items():
+        projected[names[role]] = (sum(r.direction == "ingress" for r in rules), sum(r.direction == "egress" for r in rules))
+    return shared.quotas.security_group_rules_per_direction, shared.quotas.nacl_rules_per_direction, projected
+
+
+def write_out(p: Preview, out: Path) -> list[Path]:
+    names = report.security_group_names([p.shared, p.run])
+    written = []
+    security = out / "security"
+    security.mkdir(parents=True, exist_ok=True)
+    for path, text in (
+        (security / "matrix.md", report.security_matrix_markdown(p.run, names)),
+        (security / "load-balancer.md", report.load_balancer_markdown(p.run)),
+    ):
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help=f"the stack to preview ({', '.join(stack_names())})")
+    parser.add_argument("--json", type=Path, help="write resources, outputs and violations as JSON to this file")
+    parser.add_argument(
+        "--out", type=Path, help="write what a reviewer reads (security matrix, load balancer port map) under this directory"
+    )
+    args = parser.parse_args(argv)
+    if args.stack not in stack_names():
+        print(f"error: no stack '{args.stack}'; the stacks are {', '.join(stack_names())} (files in stacks/)", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        p = run_preview(args.stack)
+    except (InvalidStackConfig, InvalidConfig) as err:
+        problems = err.problems
+        print(
+            f"error: the configuration is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}); nothing was registered:",
+            file=sys.stderr,
+        )
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_INVALID
+
+    sg_quota, nacl_quota, projected = _quotas_and_projection(p)
+    names = report.security_group_names([p.shared, p.run])
+    print(report.summary(p.run, names, sg_quota, nacl_quota, projected, p.violations))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n")
+        print(f"  wrote {args.json}")
+    if args.out:
+        for path in write_out(p, args.out):
+            print(f"  wrote {path}")
+    return p.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
