@@ -752,7 +752,9 @@ def _check_shared_quotas(p: _Problems, shared: SharedTopology) -> None:
         for direction in ("ingress", "egress"):
             counted = [rule for rule in rules if rule.direction == direction]
             if len(counted) > limit:
-                per_env = Counter(rule.peer.value.removeprefix("workers:") for rule in counted if rule.peer.value.startswith("workers:"))
+                per_env = Counter(
+                    rule.peer.value.removeprefix("workers:") for rule in counted if rule.peer.value.startswith("workers:")
+                )
                 admins = sum(1 for rule in counted if rule.peer.kind == "cidr")
                 breakdown = f"{admins} for adminCidrs and egress, " + ", ".join(f"{n} for {env}" for env, n in per_env.items())
                 p.add(

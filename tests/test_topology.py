@@ -35,7 +35,7 @@ def test_reference_environments_are_valid(env):
     assert topo.name == env
     assert len(topo.application_groups) >= 2
     assert len({n.availability_zone for n in topo.ingress_nodes}) >= 2
-    for group, subnet in topo.subnets:
+    for _group, subnet in topo.subnets:
         assert subnet.cidr.subnet_of(topo.env.cidr)
     assert topo.load_balancer.deletion_protection is (env == "prod")
 
@@ -92,14 +92,38 @@ def _set(path: str, value: Any) -> Mutation:
 _DELETE = object()
 
 SHARED_CASES: dict[str, tuple[Mutation, str, str]] = {
-    "overlapping environment CIDRs": (_set("environments.test.cidr", "10.40.96.0/19"), "environments.test.cidr", "overlaps environment 'dev'"),
-    "environment CIDR outside the VPC": (_set("environments.prod.cidr", "10.41.0.0/18"), "environments.prod.cidr", "outside the VPC"),
+    "overlapping environment CIDRs": (
+        _set("environments.test.cidr", "10.40.96.0/19"),
+        "environments.test.cidr",
+        "overlaps environment 'dev'",
+    ),
+    "environment CIDR outside the VPC": (
+        _set("environments.prod.cidr", "10.41.0.0/18"),
+        "environments.prod.cidr",
+        "outside the VPC",
+    ),
     "management subnet outside the VPC": (_set("managementCidrs.0", "172.16.0.0/24"), "managementCidrs[0]", "outside the VPC"),
-    "environment inside the management VLAN": (_set("environments.dev.cidr", "10.40.2.0/24"), "environments.dev.cidr", "overlaps managementCidrs[2]"),
-    "Interlock ports collide between environments": (_set("environments.test.httpsPort", 8445), "environments.test.httpsPort", "already the httpsPort of environment 'dev'"),
+    "environment inside the management VLAN": (
+        _set("environments.dev.cidr", "10.40.2.0/24"),
+        "environments.dev.cidr",
+        "overlaps managementCidrs[2]",
+    ),
+    "Interlock ports collide between environments": (
+        _set("environments.test.httpsPort", 8445),
+        "environments.test.httpsPort",
+        "already the httpsPort of environment 'dev'",
+    ),
     "Interlock port is a UCP port": (_set("environments.dev.httpPort", 12376), "environments.dev.httpPort", "used by UCP itself"),
-    "Interlock port is the swarm port": (_set("environments.dev.httpsPort", 2377), "environments.dev.httpsPort", "Swarm cluster management"),
-    "zones and subnets do not match": (_set("managementCidrs", ["10.40.0.0/24", "10.40.1.0/24"]), "managementCidrs", "2 subnets for 3 availability zones"),
+    "Interlock port is the swarm port": (
+        _set("environments.dev.httpsPort", 2377),
+        "environments.dev.httpsPort",
+        "Swarm cluster management",
+    ),
+    "zones and subnets do not match": (
+        _set("managementCidrs", ["10.40.0.0/24", "10.40.1.0/24"]),
+        "managementCidrs",
+        "2 subnets for 3 availability zones",
+    ),
     "malformed CIDR": (_set("vpcCidr", "10.40.0.0/33"), "vpcCidr", "is not an IPv4 CIDR"),
     "CIDR with host bits": (_set("edgeCidrs.1", "10.40.5.7/24"), "edgeCidrs[1]", "host bits set"),
     "VPC larger than AWS allows": (_set("vpcCidr", "10.0.0.0/8"), "vpcCidr", "AWS VPCs are /16 to /28"),
@@ -112,7 +136,11 @@ SHARED_CASES: dict[str, tuple[Mutation, str, str]] = {
         "environments",
         "62 ingress rules with every environment deployed (20 for adminCidrs and egress, 14 for dev, 14 for test, 14 for prod)",
     ),
-    "environments' subnets over the VPC quota": (_set("environments.dev.maxSubnets", 199), "environments", "exceed the 200 subnets AWS allows per VPC"),
+    "environments' subnets over the VPC quota": (
+        _set("environments.dev.maxSubnets", 199),
+        "environments",
+        "exceed the 200 subnets AWS allows per VPC",
+    ),
     "misspelt key": (_set("vpcCider", "10.40.0.0/16"), "vpcCider", "did you mean 'vpcCidr'"),
     "environment key in the shared stack": (_set("domain", "example.com"), "domain", "belongs to environment stacks"),
     "misspelt registry field": (_set("environments.dev.httpport", 1), "environments.dev.httpport", "did you mean 'httpPort'"),
@@ -121,7 +149,11 @@ SHARED_CASES: dict[str, tuple[Mutation, str, str]] = {
         "environments.dev.collectionNodeSelector",
         "values cannot contain '/'",
     ),
-    "two environments in one collection": (_set("environments.test.collection", "/dev"), "environments.test.collection", "already the collection of 'dev'"),
+    "two environments in one collection": (
+        _set("environments.test.collection", "/dev"),
+        "environments.test.collection",
+        "already the collection of 'dev'",
+    ),
     "NAT layout": (_set("natGateways", "some"), "natGateways", "not a NAT layout"),
 }
 
@@ -142,20 +174,48 @@ def test_bad_shared_config_is_refused(case):
 
 ENV_CASES: dict[str, tuple[Mutation, str, str]] = {
     "environment unknown to the registry": (_set("environment", "qa"), "environment", "not in the shared stack's registry"),
-    "ingress node in a zone without subnets": (_set("ingressNodes.0.availabilityZone", "eu-west-1d"), "ingressNodes[0].availabilityZone", "has no subnet"),
-    "duplicate hostname": (_set("ingressNodes.1.hostname", "ip-10-40-64-10.eu-west-1.compute.internal"), "ingressNodes[1].hostname", "already ingressNodes[0]"),
-    "duplicate instance id": (_set("ingressNodes.1.instanceId", "i-0a1b2c3d4e5f6a001"), "ingressNodes[1].instanceId", "already ingressNodes[0]"),
-    "malformed instance id": (_set("ingressNodes.0.instanceId", "i-12345"), "ingressNodes[0].instanceId", "not an EC2 instance id"),
+    "ingress node in a zone without subnets": (
+        _set("ingressNodes.0.availabilityZone", "eu-west-1d"),
+        "ingressNodes[0].availabilityZone",
+        "has no subnet",
+    ),
+    "duplicate hostname": (
+        _set("ingressNodes.1.hostname", "ip-10-40-64-10.eu-west-1.compute.internal"),
+        "ingressNodes[1].hostname",
+        "already ingressNodes[0]",
+    ),
+    "duplicate instance id": (
+        _set("ingressNodes.1.instanceId", "i-0a1b2c3d4e5f6a001"),
+        "ingressNodes[1].instanceId",
+        "already ingressNodes[0]",
+    ),
+    "malformed instance id": (
+        _set("ingressNodes.0.instanceId", "i-12345"),
+        "ingressNodes[0].instanceId",
+        "not an EC2 instance id",
+    ),
     "malformed hostname": (_set("ingressNodes.0.hostname", "node_1!"), "ingressNodes[0].hostname", "not a valid hostname"),
     "ingress node in another environment's VLAN": (
         _set("ingressNodes.0.hostname", "ip-10-40-192-10.eu-west-1.compute.internal"),
         "ingressNodes[0].hostname",
         "belongs to environment 'prod'",
     ),
-    "ingress node listed in the wrong zone": (_set("ingressNodes.0.availabilityZone", "eu-west-1c"), "ingressNodes[0].hostname", "set its availabilityZone to eu-west-1a"),
+    "ingress node listed in the wrong zone": (
+        _set("ingressNodes.0.availabilityZone", "eu-west-1c"),
+        "ingressNodes[0].hostname",
+        "set its availabilityZone to eu-west-1a",
+    ),
     "application groups overlap": (_set("applicationGroups.2.firstSubnet", 2), "applicationGroups[2].firstSubnet", "overlaps"),
-    "application group outside the environment": (_set("applicationGroups.2.firstSubnet", 14), "applicationGroups[2].firstSubnet", "do not fit in 10.40.64.0/18"),
-    "subnet smaller than AWS allows": (_set("applicationGroups.0.prefixLength", 29), "applicationGroups[0].prefixLength", "smallest AWS subnet"),
+    "application group outside the environment": (
+        _set("applicationGroups.2.firstSubnet", 14),
+        "applicationGroups[2].firstSubnet",
+        "do not fit in 10.40.64.0/18",
+    ),
+    "subnet smaller than AWS allows": (
+        _set("applicationGroups.0.prefixLength", 29),
+        "applicationGroups[0].prefixLength",
+        "smallest AWS subnet",
+    ),
     "duplicate application group": (_set("applicationGroups.1.name", "ingress"), "applicationGroups[1].name", "listed twice"),
     "more subnets than this environment's share": (
         _set("applicationGroups", [{"name": f"g{i}", "prefixLength": 28, "firstSubnet": 3 * i} for i in range(22)]),
@@ -168,7 +228,13 @@ ENV_CASES: dict[str, tuple[Mutation, str, str]] = {
         "over the AWS quota of 60",
     ),
     "NACL over its entry quota": (
-        _set("egress", [{"description": f"partner {i}", "cidr": f"198.51.100.{16 * i}/28", "protocol": "tcp", "port": 443} for i in range(12)]),
+        _set(
+            "egress",
+            [
+                {"description": f"partner {i}", "cidr": f"198.51.100.{16 * i}/28", "protocol": "tcp", "port": 443}
+                for i in range(12)
+            ],
+        ),
         "egress",
         "outbound entries, over the quota of 20",
     ),
@@ -178,7 +244,11 @@ ENV_CASES: dict[str, tuple[Mutation, str, str]] = {
         "reaches environment 'test'",
     ),
     "all-protocol egress": (_set("egress.0.protocol", "-1"), "egress[0].protocol", "never allowed from workers"),
-    "load balancer clients from another environment": (_set("loadBalancer", {"clientCidrs": ["10.40.192.0/18"]}), "loadBalancer.clientCidrs[0]", "admits environment 'prod'"),
+    "load balancer clients from another environment": (
+        _set("loadBalancer", {"clientCidrs": ["10.40.192.0/18"]}),
+        "loadBalancer.clientCidrs[0]",
+        "admits environment 'prod'",
+    ),
     "malformed domain": (_set("domain", "Dev Apps"), "domain", "not a DNS name"),
     "malformed hosted zone": (_set("hostedZoneId", "zone-1"), "hostedZoneId", "not a Route 53 hosted zone id"),
     "shared key in an environment stack": (_set("vpcCidr", "10.40.0.0/16"), "vpcCidr", "belongs to the shared stack"),

@@ -115,11 +115,14 @@ def run_program(
     config: Mapping[str, Any],
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     program: Path = ROOT / "__main__.py",
+    monitor: RecordingMonitor | None = None,
 ) -> ProgramRun:
-    """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...)."""
+    """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...);
+    pass a `monitor` to see what was registered before that."""
     project = project_file(program.parent)["name"]
     mocks = PlatformMocks(stack_outputs or {})
-    monitor = RecordingMonitor(mocks)
+    monitor = monitor or RecordingMonitor(mocks)
+    monitor.mocks = mocks
     pulumi_settings.ROOT.set(None)  # a fresh root stack resource for every run
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config({k: _config_value(v) for k, v in config.items()}, [])

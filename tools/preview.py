@@ -106,16 +106,13 @@ def _quotas_and_projection(p: Preview) -> tuple[int, int, dict[str, tuple[int, i
 
 def write_out(p: Preview, out: Path) -> list[Path]:
     names = report.security_group_names([p.shared, p.run])
-    written = []
-    security = out / "security"
-    security.mkdir(parents=True, exist_ok=True)
-    for path, text in (
-        (security / "matrix.md", report.security_matrix_markdown(p.run, names)),
-        (security / "load-balancer.md", report.load_balancer_markdown(p.run)),
-    ):
+    files = {out / "security" / "matrix.md": report.security_matrix_markdown(p.run, names)}
+    if report.load_balancer_map(p.run):
+        files[out / "security" / "load-balancer.md"] = report.load_balancer_markdown(p.run)
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        written.append(path)
-    return written
+    return list(files)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,88 @@
+"""The offline preview end to end, as a user runs it: `python -m tools.preview`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import STACKS
+from tools.stack_files import ROOT
+
+DESIGN_KEYS = {"urn", "type", "name", "parent", "custom", "inputs"}
+
+
+def run_preview(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.preview", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_reference_stack_previews_clean(stack, tmp_path):
+    out = tmp_path / "out"
+    result = run_preview("--stack", stack, "--json", str(tmp_path / "p.json"), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert doc["project"] == "interlock-platform" and doc["stack"] == stack
+    assert doc["violations"] == []
+    assert doc["resources"] and all(set(r) == DESIGN_KEYS for r in doc["resources"])
+    assert [r["urn"] for r in doc["resources"]] == sorted(r["urn"] for r in doc["resources"])
+    subnets = [r for r in doc["resources"] if r["type"] == "aws:ec2/subnet:Subnet"]
+    assert all("cidrBlock" in r["inputs"] for r in subnets)  # camelCase wire names
+    assert "security groups: rules per direction against the quota of 60" in result.stdout
+    matrix = (out / "security" / "matrix.md").read_text()
+    assert "## Who may reach whom" in matrix and "## NACL" in matrix
+    if stack == "shared":
+        assert not (out / "security" / "load-balancer.md").exists()
+    else:
+        assert "| deny |" in matrix
+        lb = (out / "security" / "load-balancer.md").read_text()
+        assert "| TCP 443 | forward |" in lb
+        assert doc["outputs"]["environment"] == stack
+
+
+def _copy_project(tmp_path: Path) -> Path:
+    dest = tmp_path / "project"
+    shutil.copytree(
+        ROOT,
+        dest,
+        ignore=shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "venv", ".venv", ".ruff_cache", ".hypothesis"),
+    )
+    return dest
+
+
+def test_broken_config_exits_2_with_its_message_and_no_traceback(tmp_path):
+    project = _copy_project(tmp_path)
+    path = project / "stacks" / "Pulumi.dev.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["interlock-platform:ingressNodes"][0]["availabilityZone"] = "eu-west-1d"
+    doc["config"]["interlock-platform:domain"] = "not a domain"
+    path.write_text(yaml.safe_dump(doc))
+    result = run_preview("--stack", "dev", "--json", str(tmp_path / "p.json"), cwd=project)
+    assert result.returncode == 2
+    assert "stack 'dev': interlock-platform:ingressNodes[0].availabilityZone: eu-west-1d has no subnet" in result.stderr
+    assert "stack 'dev': interlock-platform:domain:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_broken_shared_config_stops_an_environment_preview(tmp_path):
+    project = _copy_project(tmp_path)
+    path = project / "stacks" / "Pulumi.shared.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["interlock-platform:environments"]["test"]["cidr"] = "10.40.64.0/18"
+    path.write_text(yaml.safe_dump(doc))
+    result = run_preview("--stack", "prod", cwd=project)
+    assert result.returncode == 2
+    assert "stack 'shared': interlock-platform:environments.test.cidr: 10.40.64.0/18 overlaps environment 'dev'" in result.stderr
+
+
+def test_unknown_stack_exits_2():
+    result = run_preview("--stack", "staging")
+    assert result.returncode == 2 and "no stack 'staging'" in result.stderr

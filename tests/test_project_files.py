@@ -1,0 +1,41 @@
+"""The project's own files stay consistent: Pulumi.yaml, the stack files, requirements, CI."""
+
+from __future__ import annotations
+
+import re
+
+from components import topology
+from tests.conftest import STACKS
+from tools.stack_files import ROOT, project_file, stack_names
+
+
+def test_pulumi_yaml_declares_every_key_with_a_description():
+    project = project_file()
+    assert project["name"] == "interlock-platform"
+    assert project["runtime"]["name"] == "python" and project["runtime"]["options"]["virtualenv"]
+    assert project["stackConfigDir"] == "stacks"
+    declared = project["config"]
+    assert set(declared) == set(topology.ALL_KEYS)
+    for key, decl in declared.items():
+        assert decl.get("description"), key
+        assert decl["type"] in ("string", "integer", "boolean", "array", "object"), key
+
+
+def test_the_four_stacks_exist():
+    assert stack_names() == sorted(STACKS)
+
+
+def test_requirements_are_pinned():
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if line and not line.startswith("-r"):
+                assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][^\s]*", line), f"{name}: {line} is not pinned"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = re.search(r"<!-- test-command -->\s*```sh\n(.+?)\n```", readme, re.S)
+    assert command, "the README marks its test command with <!-- test-command -->"
+    assert command.group(1).strip() in ci

@@ -1,0 +1,301 @@
+"""The program under Pulumi's mock runtime, for each stack: what it registers, and that the
+environments cannot reach each other."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+
+import pytest
+
+from components.stack_config import InvalidStackConfig
+from components.topology import parse_shared
+from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, reference_shared
+from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+NACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
+WORLD = {"0.0.0.0/0", "::/0"}
+
+# Transcribed from the UCP 3.2 system requirements (not from components/ports.py), so a wrong
+# port table fails here.
+MANAGER_PORTS_FROM_WORKERS = {
+    ("tcp", 179, 179), ("tcp", 443, 443), ("tcp", 2376, 2376), ("tcp", 2377, 2377), ("tcp", 6443, 6443),
+    ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("tcp", 12379, 12386), ("tcp", 12388, 12388),
+    ("udp", 4789, 4789), ("tcp", 7946, 7946), ("udp", 7946, 7946), ("4", 0, 0), ("50", 0, 0),
+}  # fmt: skip
+WORKER_PORTS_FROM_MANAGERS = {
+    ("tcp", 179, 179), ("udp", 4789, 4789), ("tcp", 7946, 7946), ("udp", 7946, 7946),
+    ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("4", 0, 0), ("50", 0, 0),
+}  # fmt: skip
+
+
+def sg_ids(run, suffix):
+    return {r.id for r in run.of_type(SG) if r.name.endswith(suffix)}
+
+
+def rules(run, type_=None):
+    types = (type_,) if type_ else (INGRESS, EGRESS)
+    return [r for r in run.resources if r.type in types]
+
+
+def proto_ports(rule):
+    i = rule.inputs
+    return (i["ipProtocol"], i.get("fromPort"), i.get("toPort"))
+
+
+def test_shared_stack_resources(preview):
+    run = preview("shared").run
+    counts = Counter(r.type for r in run.resources if r.custom)
+    azs = len(reference_shared().availability_zones)
+    assert counts["aws:ec2/vpc:Vpc"] == 1
+    assert counts["aws:ec2/subnet:Subnet"] == 2 * azs
+    assert counts["aws:ec2/natGateway:NatGateway"] == azs
+    assert counts["aws:ec2/flowLog:FlowLog"] == 1
+    assert counts["aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"] == 1
+    assert counts[SG] == 2
+    admins = len(reference_shared().admin_cidrs)
+    assert counts[INGRESS] == 2 * admins + 14  # admins on 443/6443, managers among themselves
+    default_sg = run.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")[0]
+    assert default_sg.inputs["ingress"] == [] and default_sg.inputs["egress"] == []
+    for subnet in run.of_type("aws:ec2/subnet:Subnet"):
+        assert subnet.inputs["mapPublicIpOnLaunch"] is False
+    assert run.of_type("aws:ec2/vpc:Vpc")[0].inputs["enableDnsSupport"] is True
+    assert run.of_type("aws:ec2/flowLog:FlowLog")[0].inputs["trafficType"] == "ALL"
+
+
+def test_single_nat_gateway_by_config():
+    run = run_program("shared", full_config("shared", natGateways="single"))
+    nats = run.of_type("aws:ec2/natGateway:NatGateway")
+    assert len(nats) == 1
+    routes = [r for r in run.of_type("aws:ec2/route:Route") if "natGatewayId" in r.inputs]
+    assert {r.inputs["natGatewayId"] for r in routes} == {nats[0].id}
+
+
+def test_management_sg_admits_only_admins_from_outside(preview):
+    run = preview("shared").run
+    mgmt = sg_ids(run, "-management")
+    admin = {str(c) for c in reference_shared().admin_cidrs}
+    outside = [r for r in rules(run, INGRESS) if r.inputs["securityGroupId"] in mgmt and "cidrIpv4" in r.inputs]
+    assert {(r.inputs["cidrIpv4"], r.inputs["fromPort"]) for r in outside} == {(c, p) for c in admin for p in (443, 6443)}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_environment_resources(preview, env):
+    run = preview(env).run
+    cfg = raw(env)
+    counts = Counter(r.type for r in run.resources if r.custom)
+    subnets = len(cfg["applicationGroups"]) * 3
+    assert counts["aws:ec2/subnet:Subnet"] == subnets
+    assert counts["aws:ec2/routeTable:RouteTable"] == subnets
+    assert counts["aws:ec2/networkAclAssociation:NetworkAclAssociation"] == subnets
+    assert counts["aws:ec2/networkAcl:NetworkAcl"] == 1
+    assert counts[SG] == 2
+    assert counts["aws:lb/loadBalancer:LoadBalancer"] == 1
+    assert counts["aws:lb/listener:Listener"] == 2
+    assert counts["aws:lb/targetGroupAttachment:TargetGroupAttachment"] == 2 * len(cfg["ingressNodes"])
+    assert counts["aws:route53/record:Record"] == 1
+    for group in cfg["applicationGroups"]:
+        assert len(run.outputs["applicationGroupSubnetIds"][group["name"]]) == 3
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_management_environment_rules_are_exactly_the_ucp_ports(preview, env):
+    p = preview(env)
+    run = p.run
+    mgmt = p.shared.outputs["managementSecurityGroupId"]
+    workers = sg_ids(run, "-workers")
+    assert len(workers) == 1
+    (workers_id,) = workers
+
+    def between(type_, sg, peer):
+        return [
+            r
+            for r in rules(run, type_)
+            if r.inputs["securityGroupId"] == sg and r.inputs.get("referencedSecurityGroupId") == peer
+        ]
+
+    assert {proto_ports(r) for r in between(INGRESS, mgmt, workers_id)} == MANAGER_PORTS_FROM_WORKERS
+    assert {proto_ports(r) for r in between(INGRESS, workers_id, mgmt)} == WORKER_PORTS_FROM_MANAGERS
+    assert {proto_ports(r) for r in between(EGRESS, workers_id, mgmt)} == MANAGER_PORTS_FROM_WORKERS
+    assert {proto_ports(r) for r in between(EGRESS, mgmt, workers_id)} == WORKER_PORTS_FROM_MANAGERS
+    # one resource per rule, none duplicated
+    assert len(between(INGRESS, mgmt, workers_id)) == len(MANAGER_PORTS_FROM_WORKERS)
+
+
+def test_all_protocol_rules_only_between_workers_themselves(preview, any_stack):
+    run = preview(any_stack).run
+    for r in rules(run):
+        if r.inputs["ipProtocol"] == "-1":
+            assert r.inputs.get("referencedSecurityGroupId") == r.inputs["securityGroupId"], r.name
+            assert "fromPort" not in r.inputs and "toPort" not in r.inputs
+            assert r.name.split("-")[-3:] != ["management"]
+
+
+def test_no_world_ingress_on_worker_or_management_groups(preview, any_stack):
+    p = preview(any_stack)
+    run = p.run
+    protected = sg_ids(run, "-workers") | sg_ids(p.shared, "-management") | sg_ids(p.shared, "-management-peers")
+    lb = sg_ids(run, "-lb")
+    for r in rules(run, INGRESS):
+        world = r.inputs.get("cidrIpv4") in WORLD or r.inputs.get("cidrIpv6") in WORLD
+        if not world:
+            continue
+        assert r.inputs["securityGroupId"] not in protected, r.name
+        assert r.inputs["securityGroupId"] in lb and r.inputs["fromPort"] in (80, 443), r.name
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_listeners_forward_to_the_environment_proxy_ports(preview, env):
+    run = preview(env).run
+    registry = reference_shared().environments[env]
+    groups = {r.state["arn"]: r for r in run.of_type("aws:lb/targetGroup:TargetGroup")}
+    mapping = {}
+    for listener in run.of_type("aws:lb/listener:Listener"):
+        (action,) = listener.inputs["defaultActions"]
+        assert action["type"] == "forward" and listener.inputs["protocol"] == "TCP"
+        tg = groups[action["targetGroupArn"]]
+        mapping[int(listener.inputs["port"])] = int(tg.inputs["port"])
+        assert tg.inputs["healthCheck"]["protocol"] == "TCP" and tg.inputs["healthCheck"]["port"] == "traffic-port"
+        assert tg.inputs["targetType"] == "instance" and tg.inputs["preserveClientIp"] == "false"
+    assert mapping == {443: registry.https_port, 80: registry.http_port}
+    nodes = {n["instanceId"] for n in raw(env)["ingressNodes"]}
+    for attachment in run.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment"):
+        assert attachment.inputs["targetId"] in nodes
+        assert int(attachment.inputs["port"]) == int(groups[attachment.inputs["targetGroupArn"]].inputs["port"])
+    (nlb,) = run.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert nlb.inputs["loadBalancerType"] == "network" and nlb.inputs["enableCrossZoneLoadBalancing"] is True
+    assert len(nlb.inputs["securityGroups"]) == 1
+    assert nlb.inputs["enableDeletionProtection"] is (env == "prod")
+    assert run.outputs["loadBalancerDnsName"] == f"{nlb.name}.elb.mock.amazonaws.com"
+
+
+def test_worker_proxy_ports_admit_only_their_own_load_balancer(preview):
+    run = preview("dev").run
+    (workers,) = sg_ids(run, "-workers")
+    (lb,) = sg_ids(run, "-lb")
+    proxy = [
+        r for r in rules(run, INGRESS) if r.inputs["securityGroupId"] == workers and r.inputs.get("fromPort") in (8082, 8445)
+    ]
+    assert {(r.inputs["fromPort"], r.inputs.get("referencedSecurityGroupId")) for r in proxy} == {(8082, lb), (8445, lb)}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_an_environment_admits_no_other_environment(preview, env):
+    """Nothing in one env stack admits another environment's CIDR or security groups, and its
+    NACL denies every other environment before any allow that could cover it."""
+    run = preview(env).run
+    registry = reference_shared().environments
+    others = [e.cidr for name, e in registry.items() if name != env]
+    other_sgs = set().union(*(sg_ids(preview(o).run, "") for o in ENVIRONMENTS if o != env))
+    for r in rules(run):
+        cidr = r.inputs.get("cidrIpv4")
+        if cidr and cidr not in WORLD:
+            assert not any(ipaddress.ip_network(cidr).overlaps(o) for o in others), r.name
+        assert r.inputs.get("referencedSecurityGroupId") not in other_sgs, r.name
+        assert r.inputs["securityGroupId"] not in other_sgs, r.name
+    entries = [r.inputs for r in run.of_type(NACL_RULE)]
+    for egress in (False, True):
+        direction = [e for e in entries if bool(e["egress"]) == egress]
+        for o in others:
+            (deny,) = [e for e in direction if e["cidrBlock"] == str(o)]
+            assert deny["ruleAction"] == "deny" and deny["protocol"] == "-1"
+            covering = [e for e in direction if e["ruleAction"] == "allow" and ipaddress.ip_network(e["cidrBlock"]).overlaps(o)]
+            assert all(e["ruleNumber"] > deny["ruleNumber"] for e in covering)
+            assert all(ipaddress.ip_network(e["cidrBlock"]).prefixlen == 0 for e in covering)
+
+
+def test_the_environment_nacl_admits_the_ucp_ports_from_management_and_proxy_ports_from_the_edge(preview):
+    run = preview("dev").run
+    inbound = [r.inputs for r in run.of_type(NACL_RULE) if not r.inputs["egress"]]
+    mgmt = str(reference_shared().management_block)
+    from_mgmt = {
+        (e["protocol"], e["fromPort"], e["toPort"]) for e in inbound if e["cidrBlock"] == mgmt and e["ruleAction"] == "allow"
+    }
+    assert from_mgmt == WORKER_PORTS_FROM_MANAGERS
+    edge = [e for e in inbound if e["cidrBlock"] == str(reference_shared().edge_block)]
+    assert {(e["protocol"], e["fromPort"]) for e in edge} == {("tcp", 8082), ("tcp", 8445)}
+
+
+TAGGED = {
+    "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable", "aws:ec2/securityGroup:SecurityGroup",
+    INGRESS, EGRESS, "aws:ec2/networkAcl:NetworkAcl", "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip",
+    "aws:ec2/internetGateway:InternetGateway", "aws:ec2/flowLog:FlowLog", "aws:cloudwatch/logGroup:LogGroup",
+    "aws:iam/role:Role", "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup", "aws:lb/listener:Listener",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+}  # fmt: skip
+
+
+def test_every_taggable_resource_is_tagged(preview, any_stack):
+    run = preview(any_stack).run
+    env = "shared" if any_stack == "shared" else any_stack
+    for r in run.resources:
+        if r.type in TAGGED:
+            tags = r.inputs.get("tags", {})
+            assert tags.get("environment") == env and tags.get("managed-by") and tags.get("stack") == any_stack, r.name
+
+
+def test_children_are_parented_and_prefixed_by_their_component(preview, any_stack):
+    run = preview(any_stack).run
+    components = {r.urn: r.name for r in run.resources if not r.custom}
+    by_urn = {r.urn: r for r in run.resources}
+    for r in run.resources:
+        if r.custom:
+            owner = r.parent
+            while owner in by_urn and by_urn[owner].custom:
+                owner = by_urn[owner].parent
+            assert owner in components, f"{r.name} is not inside a component"
+            assert r.name.startswith(components[owner]), f"{r.name} is not prefixed by {components[owner]}"
+
+
+def test_shared_outputs_round_trip_into_environment_stacks(preview):
+    outputs = preview("shared").run.outputs
+    assert parse_shared("shared", outputs, from_outputs=True) == reference_shared()
+    for key in ("vpcId", "managementSecurityGroupId", "managementSubnetIds", "edgeSubnetIds", "natGatewayIds", "environments"):
+        assert key in outputs
+
+
+def test_environment_exports_the_app_team_contract(preview):
+    outputs = preview("dev").run.outputs
+    assert outputs["environment"] == "dev" and outputs["serviceCluster"] == "dev"
+    assert outputs["collection"] == "/dev" and (outputs["httpPort"], outputs["httpsPort"]) == (8082, 8445)
+    assert outputs["domain"] == "dev.apps.example.com"
+    assert set(outputs) >= {
+        "loadBalancerDnsName",
+        "applicationGroupSubnetIds",
+        "workerSecurityGroupId",
+        "loadBalancerSecurityGroupId",
+    }
+
+
+@pytest.mark.parametrize(
+    ("stack", "overrides", "key"),
+    [
+        (
+            "shared",
+            {
+                "environments": {
+                    "dev": {
+                        "cidr": "10.40.64.0/18",
+                        "collection": "/dev",
+                        "httpPort": 8080,
+                        "httpsPort": 2377,
+                        "collectionNodeSelector": "a=b",
+                    }
+                }
+            },
+            "environments.dev.httpsPort",
+        ),
+        ("dev", {"environment": "qa"}, "environment"),
+        ("dev", {"sharedStack": "not-qualified"}, "sharedStack"),
+    ],
+)
+def test_invalid_config_registers_nothing(preview, stack, overrides, key):
+    monitor = RecordingMonitor(PlatformMocks({}))
+    with pytest.raises(InvalidStackConfig) as err:
+        run_program(stack, full_config(stack, **overrides), {SHARED_REF: preview("shared").run.outputs}, monitor=monitor)
+    assert monitor.registrations == []
+    assert any(p.key == key for p in err.value.problems)
+    assert f"interlock-platform:{key}" in str(err.value)
