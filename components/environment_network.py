@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import firewall_plan
+from components.aws_network import private_subnet
 from components.aws_rules import network_acl
 from components.tagging import tags
 from components.topology import EnvironmentTopology
@@ -30,7 +31,6 @@ class EnvironmentNetwork(pulumi.ComponentResource):
         super().__init__("interlock-platform:network:EnvironmentNetwork", name, None, opts)
         topo = args.topology
         env, stack = topo.name, topo.stack
-        child = pulumi.ResourceOptions(parent=self)
         self.subnet_ids = {}
         by_key: dict[str, pulumi.Output[str]] = {}
         for group, subnet in topo.subnets:
@@ -38,24 +38,15 @@ class EnvironmentNetwork(pulumi.ComponentResource):
             key = f"{group.name}-{az}"
             label = f"{name}-{key}"
             extra = {"application-group": group.name, "tier": "application", "collection": topo.env.collection}
-            sn = aws.ec2.Subnet(
+            sn = private_subnet(
                 label,
-                vpc_id=args.vpc_id,
-                cidr_block=str(subnet.cidr),
-                availability_zone=az,
-                map_public_ip_on_launch=False,
-                tags=tags(stack, env, label, **extra),
-                opts=child,
+                args.vpc_id,
+                str(subnet.cidr),
+                az,
+                args.nat_gateway_ids[az],
+                lambda n, extra=extra: tags(stack, env, n, **extra),
+                self,
             )
-            rt = aws.ec2.RouteTable(label, vpc_id=args.vpc_id, tags=tags(stack, env, f"{label}-rt", **extra), opts=child)
-            aws.ec2.Route(
-                f"{label}-default",
-                route_table_id=rt.id,
-                destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=args.nat_gateway_ids[az],
-                opts=pulumi.ResourceOptions(parent=rt),
-            )
-            aws.ec2.RouteTableAssociation(label, subnet_id=sn.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=sn))
             self.subnet_ids.setdefault(group.name, []).append(sn.id)
             by_key[key] = sn.id
         self.nacl = network_acl(name, args.vpc_id, firewall_plan.environment_nacl(topo), by_key, stack, env, self)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_network import private_subnet
 from components.tagging import tags
 from components.topology import SharedTopology
 
@@ -56,7 +57,7 @@ class SharedNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=edge_rt),
         )
         self.edge_subnet_ids = {}
-        for az, cidr in zip(topo.availability_zones, topo.edge_cidrs, strict=False):
+        for az, cidr in zip(topo.availability_zones, topo.edge_cidrs, strict=True):
             # No auto-assigned public IPs even at the edge: only the NLB and NAT live here.
             subnet = aws.ec2.Subnet(
                 f"{name}-edge-{az}",
@@ -88,26 +89,16 @@ class SharedNetwork(pulumi.ComponentResource):
         self.nat_gateway_ids = {az: nats.get(az, nats[nat_zones[0]]) for az in topo.availability_zones}
 
         self.management_subnet_ids = {}
-        for az, cidr in zip(topo.availability_zones, topo.management_cidrs, strict=False):
-            subnet = aws.ec2.Subnet(
-                f"{name}-mgmt-{az}",
-                vpc_id=vpc_id,
-                cidr_block=str(cidr),
-                availability_zone=az,
-                map_public_ip_on_launch=False,
-                tags=t(f"mgmt-{az}", tier="management"),
-                opts=child,
-            )
-            rt = aws.ec2.RouteTable(f"{name}-mgmt-{az}", vpc_id=vpc_id, tags=t(f"mgmt-rt-{az}", tier="management"), opts=child)
-            aws.ec2.Route(
-                f"{name}-mgmt-{az}-default",
-                route_table_id=rt.id,
-                destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=self.nat_gateway_ids[az],
-                opts=pulumi.ResourceOptions(parent=rt),
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-mgmt-{az}", subnet_id=subnet.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=subnet)
+        for az, cidr in zip(topo.availability_zones, topo.management_cidrs, strict=True):
+            label = f"{name}-mgmt-{az}"
+            subnet = private_subnet(
+                label,
+                vpc_id,
+                str(cidr),
+                az,
+                self.nat_gateway_ids[az],
+                lambda n: t(n.removeprefix(f"{name}-"), tier="management"),
+                self,
             )
             self.management_subnet_ids[az] = subnet.id
 

@@ -14,7 +14,7 @@ import ipaddress
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -970,31 +970,15 @@ def _parse_nodes(
         if n is None:
             continue
         host = r.string(f"{key}.hostname", n.get("hostname"), "give the node's hostname as `docker node ls` shows it")
-        if host is not None:
-            if not _valid_dns_name(host):
-                p.add(
-                    f"{key}.hostname",
-                    f"'{host}' is not a valid hostname",
-                    "use the name `docker node ls` shows, e.g. ip-10-40-64-10.eu-west-1.compute.internal",
-                )
-                host = None
-            elif host in hostnames:
-                p.add(f"{key}.hostname", f"{host} is already ingressNodes[{hostnames[host]}]", "list each node once")
-            else:
-                hostnames[host] = i
+        host = _unique_node_field(
+            p, f"{key}.hostname", host, hostnames, i, _valid_dns_name,
+            "is not a valid hostname", "use the name `docker node ls` shows, e.g. ip-10-40-64-10.eu-west-1.compute.internal",
+        )  # fmt: skip
         iid = r.string(f"{key}.instanceId", n.get("instanceId"), "give the node's EC2 instance id")
-        if iid is not None:
-            if not INSTANCE_ID_RE.match(iid):
-                p.add(
-                    f"{key}.instanceId",
-                    f"'{iid}' is not an EC2 instance id",
-                    "write i- followed by 8 or 17 hex digits, e.g. i-0a1b2c3d4e5f60718",
-                )
-                iid = None
-            elif iid in ids:
-                p.add(f"{key}.instanceId", f"{iid} is already ingressNodes[{ids[iid]}]", "list each instance once")
-            else:
-                ids[iid] = i
+        iid = _unique_node_field(
+            p, f"{key}.instanceId", iid, ids, i, lambda v: bool(INSTANCE_ID_RE.match(v)),
+            "is not an EC2 instance id", "write i- followed by 8 or 17 hex digits, e.g. i-0a1b2c3d4e5f60718",
+        )  # fmt: skip
         az = r.string(f"{key}.availabilityZone", n.get("availabilityZone"), "give the node's availability zone")
         if az is not None and shared is not None and az not in shared.availability_zones:
             p.add(
@@ -1008,6 +992,29 @@ def _parse_nodes(
         if host and iid and az:
             nodes.append(IngressNode(host, iid, az))
     return nodes
+
+
+def _unique_node_field(
+    p: _Problems,
+    key: str,
+    value: str | None,
+    seen: dict[str, int],
+    index: int,
+    valid: Callable[[str], bool],
+    invalid: str,
+    fix: str,
+) -> str | None:
+    """A node's hostname or instance id: well formed, and listed once."""
+    if value is None:
+        return None
+    if not valid(value):
+        p.add(key, f"'{value}' {invalid}", fix)
+        return None
+    if value in seen:
+        p.add(key, f"{value} is already ingressNodes[{seen[value]}]", "list each node once")
+        return value
+    seen[value] = index
+    return value
 
 
 def _check_node_address(
