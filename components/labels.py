@@ -1,0 +1,28 @@
+"""Every label key the platform reads or writes on Swarm objects: one table."""
+
+from __future__ import annotations
+
+# UCP / Interlock's own keys
+UCP_ACCESS = "com.docker.ucp.access.label"  # collection of a node, network or service
+UCP_INSTANCE_ID = "com.docker.ucp.InstanceID"  # cluster specific, kept in every extension
+SERVICE_CLUSTER_NODE = "com.docker.interlock.service.cluster"  # which service cluster's proxies a node runs
+
+# Ours: which stack made a Swarm object
+MANAGED_BY_STACK = "com.docker.interlock-platform.stack"
+
+# Interlock's config objects and services
+INTERLOCK_SERVICE = "ucp-interlock"
+INTERLOCK_CONFIG_PREFIX = "com.docker.ucp.interlock.conf-"
+INTERLOCK_CONFIG_PATH = "/config.toml"
+
+
+def extension_service(cluster: str | None) -> str:
+    return "ucp-interlock-extension" + (f"-{cluster}" if cluster else "")
+
+
+def proxy_service(cluster: str | None) -> str:
+    return "ucp-interlock-proxy" + (f"-{cluster}" if cluster else "")
+
+
+def node_constraint(cluster: str) -> str:
+    return f"node.labels.{SERVICE_CLUSTER_NODE}=={cluster}"
