@@ -13,11 +13,13 @@ from components.environment_network import EnvironmentNetwork, EnvironmentNetwor
 from components.ingress_lb import IngressLoadBalancer, IngressLoadBalancerArgs
 from components.management_firewall import ManagementFirewall, ManagementFirewallArgs
 from components.shared_network import SharedNetwork, SharedNetworkArgs
+from components.swarm import EnvironmentSwarm, EnvironmentSwarmArgs, SharedSwarm, SharedSwarmArgs
 
 
 def shared_stack(topo: topology.SharedTopology) -> None:
     network = SharedNetwork("shared", SharedNetworkArgs(topo))
     firewall = ManagementFirewall("shared-fw", ManagementFirewallArgs(topo, network.vpc.id, network.management_subnet_ids))
+    swarm = SharedSwarm("shared-swarm", SharedSwarmArgs(topo))
 
     pulumi.export("vpcId", network.vpc.id)
     pulumi.export("managementSecurityGroupId", firewall.security_group.id)
@@ -25,6 +27,7 @@ def shared_stack(topo: topology.SharedTopology) -> None:
     pulumi.export("managementSubnetIds", list(network.management_subnet_ids.values()))
     pulumi.export("edgeSubnetIds", list(network.edge_subnet_ids.values()))
     pulumi.export("natGatewayIds", network.nat_gateway_ids)
+    pulumi.export("interlockTemplate", swarm.settings.templateToml)
     for key, value in topo.to_outputs().items():  # the registry and settings, for env stacks
         pulumi.export(key, value)
 
@@ -49,6 +52,7 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
             firewall.load_balancer.id,
         ),
     )
+    swarm = EnvironmentSwarm(f"{topo.name}-swarm", EnvironmentSwarmArgs(topo, shared.get_output("interlockTemplate")))
 
     env = topo.env
     pulumi.export("environment", env.name)
@@ -63,6 +67,11 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
     pulumi.export("workerSecurityGroupId", firewall.workers.id)
     pulumi.export("loadBalancerSecurityGroupId", firewall.load_balancer.id)
     pulumi.export("ingressNodes", [n.hostname for n in topo.ingress_nodes])
+    pulumi.export("ingressNetwork", topo.overlay.ingress)
+    pulumi.export("overlayNetworks", list(topo.overlay.all))
+    pulumi.export("interlockProxyService", swarm.service_cluster.proxyServiceName)
+    for kind, name in swarm.tls_secret_names.items():
+        pulumi.export(f"tls{kind.capitalize()}SecretName", name)
 
 
 def main() -> None:

@@ -85,17 +85,17 @@ def _cidr(cidr: object) -> Peer:
 # Security groups
 
 
-def management_rules_for_environment(ucp_version: str, calico_ip_in_ip: bool, env: str) -> list[SgRule]:
+def management_rules_for_environment(ucp_version: str, calico_ip_in_ip: bool, env: str, esp: bool = True) -> list[SgRule]:
     """The holes an environment punches in the management SG. The env stack owns them, so
     `pulumi destroy -s <env>` closes exactly these."""
     workers = _sg(f"workers:{env}")
     inbound = [
         _from_port_rule("management", "ingress", r, workers, f"from {env} workers")
-        for r in ports.manager_ports(ucp_version, calico_ip_in_ip)
+        for r in ports.manager_ports(ucp_version, calico_ip_in_ip, esp)
     ]
     outbound = [
         _from_port_rule("management", "egress", r, workers, f"to {env} workers")
-        for r in ports.worker_ports(ucp_version, calico_ip_in_ip)
+        for r in ports.worker_ports(ucp_version, calico_ip_in_ip, esp)
     ]
     return inbound + outbound
 
@@ -130,8 +130,8 @@ def projected_management_rules(shared: SharedTopology) -> dict[str, list[SgRule]
     """The management SGs as they will be once every registered environment is deployed."""
     env_rules = [
         rule
-        for name in shared.environments
-        for rule in management_rules_for_environment(shared.ucp_version, shared.calico_ip_in_ip, name)
+        for name, env in shared.environments.items()
+        for rule in management_rules_for_environment(shared.ucp_version, shared.calico_ip_in_ip, name, env.allow_esp)
     ]
     return {"management": management_sg_rules(shared) + env_rules, "management-peers": management_peer_rules(shared)}
 
@@ -141,7 +141,7 @@ def worker_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
     mgmt, me, lb = _sg("management"), _sg("workers"), _sg("loadBalancer")
     rules = [
         _from_port_rule("workers", "ingress", r, mgmt, "from managers")
-        for r in ports.worker_ports(s.ucp_version, s.calico_ip_in_ip)
+        for r in ports.worker_ports(s.ucp_version, s.calico_ip_in_ip, topo.env.allow_esp)
     ]
     rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))
     for port, what in ((topo.env.http_port, "HTTP"), (topo.env.https_port, "HTTPS")):
@@ -158,7 +158,7 @@ def worker_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
         )
     rules += [
         _from_port_rule("workers", "egress", r, mgmt, "to managers")
-        for r in ports.manager_ports(s.ucp_version, s.calico_ip_in_ip)
+        for r in ports.manager_ports(s.ucp_version, s.calico_ip_in_ip, topo.env.allow_esp)
     ]
     rules.append(SgRule("workers", "egress", ALL, None, None, me, f"all traffic between {env} workers"))
     for e in topo.egress:
@@ -204,7 +204,7 @@ def environment_security_groups(topo: EnvironmentTopology) -> dict[str, list[SgR
     return {
         "workers": worker_sg_rules(topo),
         "loadBalancer": load_balancer_sg_rules(topo),
-        "management": management_rules_for_environment(s.ucp_version, s.calico_ip_in_ip, topo.name),
+        "management": management_rules_for_environment(s.ucp_version, s.calico_ip_in_ip, topo.name, topo.env.allow_esp),
     }
 
 
@@ -237,7 +237,10 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     mgmt, edge, own = str(s.management_block), str(s.edge_block), str(env.cidr)
     denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments]
     inbound = list(denies)
-    inbound += [_row(r, mgmt, "from the management VLAN") for r in ports.worker_ports(s.ucp_version, s.calico_ip_in_ip)]
+    inbound += [
+        _row(r, mgmt, "from the management VLAN")
+        for r in ports.worker_ports(s.ucp_version, s.calico_ip_in_ip, topo.env.allow_esp)
+    ]
     inbound.append(("allow", ALL, 0, 0, own, f"within {env.name}"))
     inbound += [
         ("allow", "tcp", p, p, edge, f"TCP {p} Interlock proxy port from the load balancer subnets")
@@ -255,7 +258,7 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     outbound.append(("allow", "tcp", 0, 65535, mgmt, "TCP manager ports and replies to managers"))
     outbound += [
         _row(r, mgmt, "to the management VLAN")
-        for r in ports.manager_ports(s.ucp_version, s.calico_ip_in_ip)
+        for r in ports.manager_ports(s.ucp_version, s.calico_ip_in_ip, topo.env.allow_esp)
         if r.protocol is not ports.Protocol.TCP
     ]
     outbound.append(("allow", "tcp", *EPHEMERAL, edge, "TCP replies to the load balancer"))

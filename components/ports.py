@@ -102,18 +102,18 @@ def port_table(ucp_version: str) -> tuple[PortRule, ...]:
     return PORT_TABLES[ucp_version]
 
 
-def encapsulation(calico_ip_in_ip: bool) -> tuple[PortRule, ...]:
-    return (IP_IN_IP, ESP) if calico_ip_in_ip else (ESP,)
+def encapsulation(calico_ip_in_ip: bool, esp: bool = True) -> tuple[PortRule, ...]:
+    return tuple(rule for rule, on in ((IP_IN_IP, calico_ip_in_ip), (ESP, esp)) if on)
 
 
-def manager_ports(ucp_version: str, calico_ip_in_ip: bool) -> tuple[PortRule, ...]:
+def manager_ports(ucp_version: str, calico_ip_in_ip: bool, esp: bool = True) -> tuple[PortRule, ...]:
     """What managers listen on for other nodes: the management SG admits these from workers."""
-    return tuple(r for r in port_table(ucp_version) if r.managers and r.between_hosts) + encapsulation(calico_ip_in_ip)
+    return tuple(r for r in port_table(ucp_version) if r.managers and r.between_hosts) + encapsulation(calico_ip_in_ip, esp)
 
 
-def worker_ports(ucp_version: str, calico_ip_in_ip: bool) -> tuple[PortRule, ...]:
+def worker_ports(ucp_version: str, calico_ip_in_ip: bool, esp: bool = True) -> tuple[PortRule, ...]:
     """What workers listen on for managers: the worker SG admits these from the management SG."""
-    return tuple(r for r in port_table(ucp_version) if r.workers and r.between_hosts) + encapsulation(calico_ip_in_ip)
+    return tuple(r for r in port_table(ucp_version) if r.workers and r.between_hosts) + encapsulation(calico_ip_in_ip, esp)
 
 
 def reserved_ports(ucp_version: str) -> dict[int, str]:

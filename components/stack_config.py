@@ -11,6 +11,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.topology import PROJECT, InvalidConfig, Problem
 
+SECRET_SET = "[secret]"
+
 
 class InvalidStackConfig(pulumi.RunError):
     """A RunError prints its message without a traceback; the preview reads `problems`."""

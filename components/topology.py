@@ -79,6 +79,11 @@ SHARED_KEYS = (
     "flowLogRetentionDays",
     "awsQuotas",
     "environments",
+    "ucpHost",
+    "ucpCaCert",
+    "ucpClientCert",
+    "ucpClientKey",
+    "interlock",
 )
 ENVIRONMENT_KEYS = (
     "role",
@@ -90,7 +95,21 @@ ENVIRONMENT_KEYS = (
     "hostedZoneId",
     "loadBalancer",
     "egress",
+    "ucpHost",
+    "ucpCaCert",
+    "ucpClientCert",
+    "ucpClientKey",
+    "interlock",
+    "overlayNetworks",
+    "tls",
+    "tlsCertificate",
+    "tlsKey",
 )
+# Secrets: the program only checks they are set, and reads them with require_secret.
+SECRET_KEYS = ("ucpCaCert", "ucpClientCert", "ucpClientKey", "tlsCertificate", "tlsKey")
+UCP_BUNDLE_KEYS = ("ucpCaCert", "ucpClientCert", "ucpClientKey")
+UCP_HOST_RE = re.compile(r"^(unix|tcp|ssh)://\S+$")
+NETWORK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ALL_KEYS = tuple(dict.fromkeys(SHARED_KEYS + ENVIRONMENT_KEYS))
 
 
@@ -150,6 +169,7 @@ class EnvironmentSpec:
     https_port: int
     collection_node_selector: str
     max_subnets: int
+    allow_esp: bool = True  # IP protocol 50 between the VLANs, for encrypted overlay networks
 
     def to_output(self) -> dict[str, Any]:
         return {
@@ -159,7 +179,28 @@ class EnvironmentSpec:
             "httpsPort": self.https_port,
             "collectionNodeSelector": self.collection_node_selector,
             "maxSubnets": self.max_subnets,
+            "allowEsp": self.allow_esp,
         }
+
+
+@dataclass(frozen=True)
+class UcpConnection:
+    """Where the stack reaches UCP. The client bundle's keys stay in the stack's secrets."""
+
+    host: str
+
+    @property
+    def uses_tls(self) -> bool:
+        return not self.host.startswith("unix://")
+
+
+@dataclass(frozen=True)
+class InterlockSettings:
+    """The shared stack's cluster-wide Interlock settings."""
+
+    retire_default_extension: bool = False
+    template: str = "default"
+    keep_configs: int = 3
 
 
 @dataclass(frozen=True)
@@ -176,6 +217,8 @@ class SharedTopology:
     flow_log_retention_days: int
     quotas: Quotas
     environments: Mapping[str, EnvironmentSpec]
+    interlock: InterlockSettings = InterlockSettings()
+    ucp: UcpConnection | None = None  # None when read back from the shared stack's outputs
 
     @property
     def management_block(self) -> ipaddress.IPv4Network:
@@ -205,6 +248,11 @@ class SharedTopology:
                 "subnetsPerVpc": self.quotas.subnets_per_vpc,
             },
             "environments": {name: env.to_output() for name, env in self.environments.items()},
+            "interlock": {
+                "retireDefaultExtension": self.interlock.retire_default_extension,
+                "template": self.interlock.template,
+                "keepConfigs": self.interlock.keep_configs,
+            },
         }
 
 
@@ -246,6 +294,17 @@ class EgressRule:
 
 
 @dataclass(frozen=True)
+class OverlayNetworks:
+    ingress: str  # the network Interlock's proxies use to reach the apps (com.docker.lb.network)
+    additional: tuple[str, ...]
+    encrypted: bool
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (self.ingress, *self.additional)
+
+
+@dataclass(frozen=True)
 class EnvironmentTopology:
     stack: str
     shared_stack: str
@@ -257,6 +316,10 @@ class EnvironmentTopology:
     ingress_nodes: tuple[IngressNode, ...]
     load_balancer: LoadBalancerOptions
     egress: tuple[EgressRule, ...] = field(default_factory=tuple)
+    ucp: UcpConnection = UcpConnection("unix:///var/run/docker.sock")
+    proxy_replicas: int = 2
+    overlay: OverlayNetworks = field(default_factory=lambda: OverlayNetworks("ingress", (), False))
+    tls: bool = False
 
     @property
     def name(self) -> str:
@@ -541,6 +604,8 @@ def parse_shared(stack: str, raw: Mapping[str, Any], *, from_outputs: bool = Fal
 
     quotas = _parse_quotas(r, raw.get("awsQuotas"))
     envs = _parse_registry(p, r, raw.get("environments"), vpc, mgmt, edge, blocks, version, quotas, len(mgmt) + len(edge))
+    interlock = _parse_interlock_settings(r, raw.get("interlock"))
+    ucp = None if from_outputs else _parse_ucp(p, r, raw)
     p.raise_if_any()
 
     assert vpc is not None and version is not None and calico is not None and retention is not None  # checked above
@@ -557,11 +622,59 @@ def parse_shared(stack: str, raw: Mapping[str, Any], *, from_outputs: bool = Fal
         flow_log_retention_days=retention,
         quotas=quotas,
         environments=envs,
+        interlock=interlock,
+        ucp=ucp,
     )
     if not from_outputs:
         _check_shared_quotas(p, shared)
     p.raise_if_any()
     return shared
+
+
+def _parse_ucp(p: _Problems, r: _Reader, raw: Mapping[str, Any]) -> UcpConnection | None:
+    host = r.string("ucpHost", raw.get("ucpHost"), "give the UCP address from the client bundle, e.g. tcp://ucp.example.com:443")
+    if host is None:
+        return None
+    if not UCP_HOST_RE.match(host):
+        p.add(
+            "ucpHost",
+            f"'{host}' is not a Docker engine address",
+            "write tcp://<ucp-host>:443 (or unix:///var/run/docker.sock on a manager)",
+        )
+        return None
+    conn = UcpConnection(host)
+    if conn.uses_tls:
+        for key in UCP_BUNDLE_KEYS:
+            if raw.get(key) is None:
+                source = {"ucpCaCert": "ca.pem", "ucpClientCert": "cert.pem", "ucpClientKey": "key.pem"}[key]
+                p.add(
+                    key,
+                    f"is not set; {host} needs the client bundle's {source}",
+                    f"run `pulumi config set --secret {PROJECT}:{key} < {source}` in the unzipped client bundle",
+                )
+    return conn
+
+
+def _parse_interlock_settings(r: _Reader, value: Any) -> InterlockSettings:
+    fields = ("retireDefaultExtension", "template", "keepConfigs")
+    cfg = (
+        r.mapping("interlock", value, "give {retireDefaultExtension, template, keepConfigs}", fields) if value is not None else {}
+    ) or {}
+    default = InterlockSettings()
+    retire = r.boolean(
+        "interlock.retireDefaultExtension",
+        cfg.get("retireDefaultExtension", False),
+        "set true to remove [Extensions.default] and its stale services",
+    )
+    template = r.string(
+        "interlock.template", cfg.get("template", "default"), "name the extension new service clusters are cloned from"
+    )
+    keep = r.integer(
+        "interlock.keepConfigs", cfg.get("keepConfigs", 3), "give how many Interlock config objects to keep for rollback", 2, 50
+    )
+    return InterlockSettings(
+        default.retire_default_extension if retire is None else retire, template or default.template, keep or default.keep_configs
+    )
 
 
 def _parse_quotas(r: _Reader, value: Any) -> Quotas:
@@ -594,7 +707,7 @@ def _parse_quotas(r: _Reader, value: Any) -> Quotas:
     )
 
 
-ENV_FIELDS = ("cidr", "collection", "httpPort", "httpsPort", "collectionNodeSelector", "maxSubnets")
+ENV_FIELDS = ("cidr", "collection", "httpPort", "httpsPort", "collectionNodeSelector", "maxSubnets", "allowEsp")
 
 
 def _parse_registry(
@@ -716,7 +829,17 @@ def _parse_registry(
                 1,
                 quotas.subnets_per_vpc,
             )
-        parsed[name] = {"cidr": cidr, "collection": collection, "selector": selector, "max": max_subnets, **env_ports}
+        esp = r.boolean(
+            f"{key}.allowEsp", e.get("allowEsp", True), "set false only if no overlay network of this environment is encrypted"
+        )
+        parsed[name] = {
+            "cidr": cidr,
+            "collection": collection,
+            "selector": selector,
+            "max": max_subnets,
+            "esp": esp is not False,
+            **env_ports,
+        }
 
     explicit = sum(v["max"] or 0 for v in parsed.values())
     unset = [n for n, v in parsed.items() if v["max"] is None]
@@ -734,7 +857,7 @@ def _parse_registry(
         if None in (v["cidr"], v["collection"], v["selector"], v["httpPort"], v["httpsPort"]):
             continue
         out[name] = EnvironmentSpec(
-            name, v["cidr"], v["collection"], v["httpPort"], v["httpsPort"], v["selector"], v["max"] or default_share
+            name, v["cidr"], v["collection"], v["httpPort"], v["httpsPort"], v["selector"], v["max"] or default_share, v["esp"]
         )
     return out
 
@@ -858,6 +981,10 @@ def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mappin
     nodes = _parse_nodes(p, r, raw.get("ingressNodes"), env, shared, groups)
     lb = _parse_load_balancer(p, r, raw.get("loadBalancer"), env, shared)
     egress = _parse_egress(p, r, raw.get("egress"), env, shared)
+    ucp = _parse_ucp(p, r, raw)
+    replicas = _parse_proxy_replicas(r, raw.get("interlock"))
+    overlay = _parse_overlay(p, r, raw.get("overlayNetworks"), name, env)
+    tls = _parse_tls(p, r, raw)
     p.raise_if_any()
     if shared is None or env is None:
         raise InvalidConfig(
@@ -865,7 +992,23 @@ def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mappin
         )
 
     assert domain is not None and shared_stack is not None
-    topo = EnvironmentTopology(stack, shared_stack, shared, env, domain, zone, tuple(groups), tuple(nodes), lb, tuple(egress))
+    assert ucp is not None and overlay is not None
+    topo = EnvironmentTopology(
+        stack,
+        shared_stack,
+        shared,
+        env,
+        domain,
+        zone,
+        tuple(groups),
+        tuple(nodes),
+        lb,
+        tuple(egress),
+        ucp,
+        replicas,
+        overlay,
+        tls,
+    )
     _check_environment_quotas(p, topo)
     p.raise_if_any()
     return topo
@@ -1139,6 +1282,78 @@ def _parse_egress(
         if desc and cidr is not None and lo is not None and hi is not None:
             rules.append(EgressRule(desc, cidr, ports.Protocol(proto), lo, hi))
     return rules
+
+
+def _parse_proxy_replicas(r: _Reader, value: Any) -> int:
+    cfg = (r.mapping("interlock", value, "give {proxyReplicas}", ("proxyReplicas",)) if value is not None else {}) or {}
+    replicas = r.integer(
+        "interlock.proxyReplicas", cfg.get("proxyReplicas", 2), "give how many Interlock proxies this environment runs", 1, 20
+    )
+    return replicas or 2
+
+
+def _parse_overlay(
+    p: _Problems, r: _Reader, value: Any, env_name: str | None, env: EnvironmentSpec | None
+) -> OverlayNetworks | None:
+    fields = ("ingress", "additional", "encrypted")
+    cfg = (
+        r.mapping("overlayNetworks", value, "give {ingress, additional, encrypted}", fields) if value is not None else {}
+    ) or {}
+    name = env_name or "env"
+    ingress = r.string(
+        "overlayNetworks.ingress", cfg.get("ingress", f"ingress_{name}"), "name the network Interlock's proxies reach the apps on"
+    )
+    additional = (
+        r.listing(
+            "overlayNetworks.additional",
+            cfg.get("additional", []),
+            "list further overlay networks of this environment",
+            minimum=0,
+        )
+        or []
+    )
+    encrypted = r.boolean(
+        "overlayNetworks.encrypted",
+        cfg.get("encrypted", env_name == "prod"),
+        "set true for IPsec-encrypted overlay networks (default for prod)",
+    )
+    names: dict[str, str] = {}
+    for key, net in [
+        ("overlayNetworks.ingress", ingress),
+        *((f"overlayNetworks.additional[{i}]", n) for i, n in enumerate(additional)),
+    ]:
+        if not isinstance(net, str) or not NETWORK_NAME_RE.match(net):
+            p.add(
+                key,
+                f"{net!r} is not a Docker network name",
+                "use letters, digits, '_', '.' and '-', starting with a letter or digit",
+            )
+        elif net in names:
+            p.add(key, f"{net} is already {names[net]}", "name each network once")
+        else:
+            names[net] = key
+    if encrypted and env is not None and not env.allow_esp:
+        p.add(
+            "overlayNetworks.encrypted",
+            f"encrypted overlay networks need IP protocol 50 (ESP) between the VLANs, and the shared registry closes it for '{env.name}' (allowEsp: false)",
+            f"set environments.{env.name}.allowEsp to true in the shared stack and deploy it first, or set encrypted: false",
+        )
+    if ingress is None or encrypted is None:
+        return None
+    return OverlayNetworks(ingress, tuple(str(n) for n in additional), encrypted)
+
+
+def _parse_tls(p: _Problems, r: _Reader, raw: Mapping[str, Any]) -> bool:
+    tls = r.boolean("tls", raw.get("tls", False), "set true to store the domain's wildcard certificate as Swarm secrets")
+    if tls:
+        for key in ("tlsCertificate", "tlsKey"):
+            if raw.get(key) is None:
+                p.add(
+                    key,
+                    "is not set, and tls is true",
+                    f"run `pulumi config set --secret {PROJECT}:{key} < <PEM file>`, or set tls to false",
+                )
+    return bool(tls)
 
 
 def _check_environment_quotas(p: _Problems, topo: EnvironmentTopology) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from components.topology import PROJECT, SharedTopology, parse_shared
 from tools.preview import Preview, run_preview
-from tools.stack_files import stack_config
+from tools.stack_files import offline_config
 
 STACKS = ("shared", "dev", "test", "prod")
 ENVIRONMENTS = ("dev", "test", "prod")
@@ -20,12 +20,13 @@ SHARED_REF = "acme/interlock-platform/shared"
 def raw(stack: str) -> dict[str, Any]:
     """A stack's `interlock-platform:` keys, unprefixed, as the program reads them (decoded)."""
     prefix = f"{PROJECT}:"
-    return {k[len(prefix) :]: copy.deepcopy(v) for k, v in stack_config(stack).items() if k.startswith(prefix)}
+    config, _, _ = offline_config(stack)
+    return {k[len(prefix) :]: copy.deepcopy(v) for k, v in config.items() if k.startswith(prefix)}
 
 
 def full_config(stack: str, **overrides: Any) -> dict[str, Any]:
     """A stack's full config with some `interlock-platform:` keys replaced (None removes one)."""
-    cfg = copy.deepcopy(stack_config(stack))
+    cfg = copy.deepcopy(offline_config(stack)[0])
     for key, value in overrides.items():
         if value is None:
             cfg.pop(f"{PROJECT}:{key}", None)

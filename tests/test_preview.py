@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components import interlock_toml
 from tests.conftest import STACKS
 from tools.stack_files import ROOT
 
+FIXTURE = ROOT / "tests" / "fixtures" / "interlock" / "ucp-3.2-default.toml"
 DESIGN_KEYS = {"urn", "type", "name", "parent", "custom", "inputs"}
 
 
@@ -40,8 +42,18 @@ def test_reference_stack_previews_clean(stack, tmp_path):
     assert "## Who may reach whom" in matrix and "## NACL" in matrix
     if stack == "shared":
         assert not (out / "security" / "load-balancer.md").exists()
+        assert not (out / "interlock").exists()
     else:
         assert "| deny |" in matrix
+        config = (out / "interlock" / "config.toml").read_text()
+        section = interlock_toml.section(config, stack)
+        assert (section["PublishedPort"], section["PublishedSSLPort"]) == (
+            doc["outputs"]["httpPort"],
+            doc["outputs"]["httpsPort"],
+        )
+        assert interlock_toml.section(config, "default") is None  # the reference shared stack retires it
+        head = FIXTURE.read_text().partition("[Extensions.default]")[0]
+        assert config.startswith(head)  # every byte before the extensions is the base's
         lb = (out / "security" / "load-balancer.md").read_text()
         assert "| TCP 443 | forward |" in lb
         assert doc["outputs"]["environment"] == stack
@@ -86,3 +98,43 @@ def test_broken_shared_config_stops_an_environment_preview(tmp_path):
 def test_unknown_stack_exits_2():
     result = run_preview("--stack", "staging")
     assert result.returncode == 2 and "no stack 'staging'" in result.stderr
+
+
+def test_interlock_base_with_a_colliding_cluster_exits_2(tmp_path):
+    base = tmp_path / "running.toml"
+    base.write_text(
+        FIXTURE.read_text()
+        + "  [Extensions.legacy]\n    ProxyReplicas = 1\n    PublishedPort = 9000\n    PublishedSSLPort = 8445\n"
+    )
+    result = run_preview("--stack", "dev", "--out", str(tmp_path / "out"), "--interlock-base", str(base))
+    assert result.returncode == 2
+    assert "port 8445 of service cluster 'dev' is already the PublishedSSLPort of [Extensions.legacy]" in result.stderr
+
+
+def test_interlock_base_keeps_the_running_clusters(tmp_path):
+    base = tmp_path / "running.toml"
+    running = interlock_toml.merge(
+        interlock_toml.remove(FIXTURE.read_text(), "default"),
+        interlock_toml.ServiceClusterSpec("test", 8081, 8444, 2, "ingress_test"),
+        interlock_toml.template_section(FIXTURE.read_text()),
+    )
+    base.write_text(running)
+    result = run_preview("--stack", "dev", "--out", str(tmp_path / "out"), "--interlock-base", str(base))
+    assert result.returncode == 2 and "template extension [Extensions.default] is not in the Interlock config" in result.stderr
+    template = tmp_path / "template.toml"
+    template.write_text(interlock_toml.template_section(FIXTURE.read_text()))
+    args = (
+        "--stack",
+        "dev",
+        "--out",
+        str(tmp_path / "out"),
+        "--interlock-base",
+        str(base),
+        "--interlock-template",
+        str(template),
+    )
+    result = run_preview(*args)
+    assert result.returncode == 0, result.stderr
+    config = (tmp_path / "out" / "interlock" / "config.toml").read_text()
+    assert config.startswith(running)
+    assert interlock_toml.service_clusters(config) == ["test", "dev"]

@@ -116,6 +116,7 @@ def run_program(
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     program: Path = ROOT / "__main__.py",
     monitor: RecordingMonitor | None = None,
+    secret_keys: list[str] | None = None,
 ) -> ProgramRun:
     """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...);
     pass a `monitor` to see what was registered before that."""
@@ -125,7 +126,7 @@ def run_program(
     monitor.mocks = mocks
     pulumi_settings.ROOT.set(None)  # a fresh root stack resource for every run
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config({k: _config_value(v) for k, v in config.items()}, [])
+    pulumi.runtime.set_all_config({k: _config_value(v) for k, v in config.items()}, list(secret_keys or []))
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))

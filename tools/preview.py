@@ -1,7 +1,7 @@
 """The offline preview: run one stack's program under Pulumi's mock runtime, with its stack
 file's config, no cloud credentials and no Pulumi CLI.
 
-    python -m tools.preview --stack <name> [--json FILE] [--out DIR]
+    python -m tools.preview --stack <name> [--json FILE] [--out DIR] [--interlock-base FILE]
 
 An env stack's StackReference to `shared` is served from an offline preview of the shared
 stack. Exit status: 0 when nothing mandatory is violated, 1 when a mandatory policy is
@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components import firewall_plan
+from components import firewall_plan, interlock_toml
+from components.interlock_toml import InterlockConfigError
+from components.providers.interlock import spec_of
 from components.stack_config import InvalidStackConfig
-from components.topology import PROJECT, InvalidConfig, Problem, parse_shared
+from components.topology import PROJECT, SECRET_KEYS, InvalidConfig, Problem, parse_shared
 from tools import report
 from tools.mock_runtime import ProgramRun, run_program
-from tools.stack_files import stack_config, stack_names
+from tools.stack_files import ROOT, offline_config, stack_names
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INVALID = 0, 1, 2
 SECRET = "[secret]"
@@ -33,6 +35,7 @@ class Preview:
     run: ProgramRun
     shared: ProgramRun  # the shared stack's run (the same run for the shared stack itself)
     violations: list[dict[str, Any]] = field(default_factory=list)
+    stood_in: list[str] = field(default_factory=list)  # secrets replaced by a placeholder
 
     @property
     def exit_code(self) -> int:
@@ -58,14 +61,19 @@ def _shared_stack_file(stack: str, config: dict[str, Any]) -> str:
 
 def run_preview(stack: str, config: dict[str, Any] | None = None) -> Preview:
     """Raises InvalidStackConfig / InvalidConfig when this stack's (or shared's) config is invalid."""
-    config = stack_config(stack) if config is None else config
+    config, secrets, stood_in = offline_config(stack) if config is None else (config, _secret_keys(config), [])
     if config.get(f"{PROJECT}:role") != "environment":
-        run = run_program(stack, config)
-        return Preview(run, run)
+        run = run_program(stack, config, secret_keys=secrets)
+        return Preview(run, run, stood_in=stood_in)
     shared_name = _shared_stack_file(stack, config)
-    shared = run_program(shared_name, stack_config(shared_name))
-    run = run_program(stack, config, {config[f"{PROJECT}:sharedStack"]: shared.outputs})
-    return Preview(run, shared)
+    shared_config, shared_secrets, _ = offline_config(shared_name)
+    shared = run_program(shared_name, shared_config, secret_keys=shared_secrets)
+    run = run_program(stack, config, {config[f"{PROJECT}:sharedStack"]: shared.outputs}, secret_keys=secrets)
+    return Preview(run, shared, stood_in=stood_in)
+
+
+def _secret_keys(config: dict[str, Any]) -> list[str]:
+    return [k for k in config if k.split(":", 1)[-1] in SECRET_KEYS]
 
 
 def _mask(value: Any) -> Any:
@@ -104,9 +112,32 @@ def _quotas_and_projection(p: Preview) -> tuple[int, int, dict[str, tuple[int, i
     return shared.quotas.security_group_rules_per_direction, shared.quotas.nacl_rules_per_direction, projected
 
 
-def write_out(p: Preview, out: Path) -> list[Path]:
+SERVICE_CLUSTER = "pulumi-python:dynamic/interlock:ServiceCluster"
+INTERLOCK_SETTINGS = "pulumi-python:dynamic/interlock:Settings"
+DEFAULT_INTERLOCK_BASE = ROOT / "tests" / "fixtures" / "interlock" / "ucp-3.2-default.toml"
+
+
+def render_interlock(p: Preview, base: str, captured_template: str | None = None) -> str | None:
+    """The config ucp-interlock runs after this stack's change: the shared stack's settings
+    (capture the template, retire `default`), then this stack's section, applied to `base` by
+    the same transform the provider runs. None for a stack without a service cluster."""
+    clusters = p.run.of_type(SERVICE_CLUSTER)
+    if not clusters:
+        return None
+    (settings,) = p.shared.of_type(INTERLOCK_SETTINGS)
+    template = interlock_toml.template_section(base, settings.inputs["template"]) or captured_template
+    text = interlock_toml.remove(base, "default") if settings.inputs["retireDefaultExtension"] else base
+    for cluster in clusters:
+        text = interlock_toml.merge(text, spec_of(cluster.inputs), template)
+    return text
+
+
+def write_out(p: Preview, out: Path, interlock_base: Path, interlock_template: Path | None = None) -> list[Path]:
     names = report.security_group_names([p.shared, p.run])
     files = {out / "security" / "matrix.md": report.security_matrix_markdown(p.run, names)}
+    interlock = render_interlock(p, interlock_base.read_text(), interlock_template.read_text() if interlock_template else None)
+    if interlock is not None:
+        files[out / "interlock" / "config.toml"] = interlock
     if report.load_balancer_map(p.run):
         files[out / "security" / "load-balancer.md"] = report.load_balancer_markdown(p.run)
     for path, text in files.items():
@@ -120,14 +151,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help=f"the stack to preview ({', '.join(stack_names())})")
     parser.add_argument("--json", type=Path, help="write resources, outputs and violations as JSON to this file")
     parser.add_argument(
-        "--out", type=Path, help="write what a reviewer reads (security matrix, load balancer port map) under this directory"
+        "--out",
+        type=Path,
+        help="write what a reviewer reads (security matrix, load balancer port map, Interlock config) under this directory",
     )
+    parser.add_argument(
+        "--interlock-base", type=Path, default=DEFAULT_INTERLOCK_BASE,
+        help="the running Interlock config to merge into (default: the UCP 3.2 default config in tests/fixtures)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--interlock-template", type=Path,
+        help="the template the shared stack captured, for a base that no longer has it (`pulumi stack output interlockTemplate -s shared`)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.stack not in stack_names():
         print(f"error: no stack '{args.stack}'; the stacks are {', '.join(stack_names())} (files in stacks/)", file=sys.stderr)
         return EXIT_INVALID
+    for flag, path in (("--interlock-base", args.interlock_base), ("--interlock-template", args.interlock_template)):
+        if path is not None and not path.is_file():
+            print(f"error: {flag} {path}: no such file", file=sys.stderr)
+            return EXIT_INVALID
     try:
         p = run_preview(args.stack)
+        if args.out:
+            written = write_out(p, args.out, args.interlock_base, args.interlock_template)
+    except InterlockConfigError as err:
+        print(f"error: stack '{args.stack}': the Interlock config would be refused: {err}", file=sys.stderr)
+        return EXIT_INVALID
     except (InvalidStackConfig, InvalidConfig) as err:
         problems = err.problems
         print(
@@ -141,12 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     sg_quota, nacl_quota, projected = _quotas_and_projection(p)
     names = report.security_group_names([p.shared, p.run])
     print(report.summary(p.run, names, sg_quota, nacl_quota, projected, p.violations))
+    if p.stood_in:
+        print(
+            f"  secrets not in the stack file, stood in for by a placeholder: {', '.join(k.split(':', 1)[1] for k in p.stood_in)}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n")
         print(f"  wrote {args.json}")
     if args.out:
-        for path in write_out(p, args.out):
+        for path in written:
             print(f"  wrote {path}")
     return p.exit_code
 

@@ -1,0 +1,74 @@
+"""How the dynamic providers reach the Docker engine (UCP): from the stack's own config, the
+same keys the `pulumi_docker.Provider` uses, or from the environment (`DOCKER_HOST`, as the
+UCP client bundle's env.sh sets it). Never from resource inputs: those land in state."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.tls
+from docker.errors import DockerException
+
+from components.topology import PROJECT
+
+HOST_KEY, CA_KEY, CERT_KEY, KEY_KEY = "ucpHost", "ucpCaCert", "ucpClientCert", "ucpClientKey"
+
+
+class EngineUnreachable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, repr=False)
+class EngineConnection:
+    host: str | None = None  # None: from the environment
+    ca_pem: str | None = None
+    cert_pem: str | None = None
+    key_pem: str | None = None
+
+    def __repr__(self) -> str:  # never print key material
+        return f"EngineConnection(host={self.host or os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')!r}, tls={self.cert_pem is not None})"
+
+    @classmethod
+    def from_config(cls, get: object) -> EngineConnection:
+        """`get(key)` reads the stack config (pulumi.dynamic.Config.get in a provider)."""
+        read = get.get if hasattr(get, "get") else get  # type: ignore[attr-defined]
+        values = [read(f"{PROJECT}:{k}") for k in (HOST_KEY, CA_KEY, CERT_KEY, KEY_KEY)]
+        return cls(*values)
+
+    @property
+    def where(self) -> str:
+        return self.host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+    def client(self, timeout: int = 60) -> docker.DockerClient:
+        try:
+            if self.host is None:
+                client = docker.from_env(timeout=timeout)
+            elif self.cert_pem and self.key_pem:
+                client = docker.DockerClient(base_url=self.host, tls=self._tls(), timeout=timeout)
+            else:
+                client = docker.DockerClient(base_url=self.host, timeout=timeout)
+            client.ping()
+        except (DockerException, OSError) as err:
+            raise EngineUnreachable(
+                f"cannot reach the Docker engine at {self.where}: {err}. Check interlock-platform:ucpHost and the client bundle "
+                "(ucpCaCert, ucpClientCert, ucpClientKey) in the stack config, or source the bundle's env.sh"
+            ) from None
+        return client
+
+    def _tls(self) -> docker.tls.TLSConfig:
+        # docker-py reads certificates from files: write them to a private directory.
+        folder = Path(tempfile.mkdtemp(prefix="ucp-bundle-"))
+        paths = {}
+        for name, pem in (("ca.pem", self.ca_pem), ("cert.pem", self.cert_pem), ("key.pem", self.key_pem)):
+            if pem:
+                path = folder / name
+                path.touch(mode=0o600)
+                path.write_text(pem)
+                paths[name] = str(path)
+        return docker.tls.TLSConfig(
+            client_cert=(paths["cert.pem"], paths["key.pem"]), ca_cert=paths.get("ca.pem"), verify=bool(self.ca_pem)
+        )

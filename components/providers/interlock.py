@@ -1,0 +1,159 @@
+"""Interlock on a live Swarm, as two dynamic resources:
+
+- `interlock:ServiceCluster` (env stacks): owns `[Extensions.<env>]` in ucp-interlock's config;
+  `diff` compares against what is running, so a repeated `pulumi up` rotates nothing.
+- `interlock:Settings` (shared stack): the cluster-wide part. It captures the template
+  extension, then retires `[Extensions.default]` and its stale services when configured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dyn
+
+from components import interlock_toml, labels
+from components.interlock_toml import ServiceClusterSpec
+from components.providers.engine import EngineConnection
+from components.providers.rotation import read_current, remove_services, rotate
+
+SPEC_KEYS = ("environment", "httpPort", "httpsPort", "proxyReplicas", "network", "template", "templateToml")
+
+
+def spec_of(props: dict[str, Any]) -> ServiceClusterSpec:
+    return ServiceClusterSpec(
+        props["environment"],
+        int(props["httpPort"]),
+        int(props["httpsPort"]),
+        int(props["proxyReplicas"]),
+        props["network"],
+        props["template"],
+    )
+
+
+class _SwarmProvider(dyn.ResourceProvider):
+    serialize_as_secret_always = False  # it holds no secrets: the connection comes from configure()
+
+    def __init__(self) -> None:
+        self.connection = EngineConnection()
+
+    def configure(self, req: dyn.ConfigureRequest) -> None:
+        self.connection = EngineConnection.from_config(req.config)
+
+
+class ServiceClusterProvider(_SwarmProvider):
+    def _rotate_in(self, props: dict[str, Any]) -> dict[str, Any]:
+        spec = spec_of(props)
+        result = rotate(
+            self.connection.client(), lambda text: interlock_toml.merge(text, spec, props.get("templateToml")),
+            stack=props["stack"], keep=int(props["keepConfigs"]),
+        )  # fmt: skip
+        return {**props, "configName": result.config_name, "rotated": result.changed}
+
+    def create(self, props: dict[str, Any]) -> dyn.CreateResult:
+        return dyn.CreateResult(f"interlock-{props['environment']}", self._rotate_in(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
+        if olds.get("environment") != news.get("environment"):
+            return dyn.DiffResult(changes=True, replaces=["environment"], stables=[], delete_before_replace=True)
+        changed = any(olds.get(k) != news.get(k) for k in (*SPEC_KEYS, "keepConfigs", "stack"))
+        if not changed:  # inputs as before: is the running config still what they describe?
+            current = read_current(self.connection.client()).text
+            changed = interlock_toml.merge(current, spec_of(news), news.get("templateToml")) != current
+        return dyn.DiffResult(changes=changed, replaces=[], stables=["environment"], delete_before_replace=True)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
+        return dyn.UpdateResult(self._rotate_in(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        client = self.connection.client()
+        name = props["environment"]
+        rotate(client, lambda text: interlock_toml.remove(text, name), stack=props["stack"], keep=int(props["keepConfigs"]))
+        remove_services(client, [labels.extension_service(name), labels.proxy_service(name)])
+
+    def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
+        current = read_current(self.connection.client())
+        return dyn.ReadResult(
+            id_,
+            {**props, "configName": current.config_name} if interlock_toml.section(current.text, props["environment"]) else {},
+        )
+
+
+class ServiceCluster(dyn.Resource, module="interlock", name="ServiceCluster"):
+    """Registers as `pulumi-python:dynamic/interlock:ServiceCluster`: `[Extensions.<env>]`."""
+
+    proxyServiceName: pulumi.Output[str]  # noqa: N815 (the output's wire name)
+    configName: pulumi.Output[str]  # noqa: N815
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: ServiceClusterSpec,
+        stack: str,
+        keep_configs: int,
+        template_toml: pulumi.Input[str | None],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "environment": spec.name, "serviceCluster": spec.name, "httpPort": spec.http_port, "httpsPort": spec.https_port,
+            "proxyReplicas": spec.proxy_replicas, "network": spec.network, "template": spec.template, "publishMode": "host",
+            "constraint": spec.constraint, "serviceName": spec.service_name, "proxyServiceName": spec.proxy_service_name,
+            "templateToml": template_toml, "stack": stack, "keepConfigs": keep_configs, "configName": None, "rotated": None,
+        }  # fmt: skip
+        super().__init__(ServiceClusterProvider(), name, props, opts)
+
+
+class InterlockSettingsProvider(_SwarmProvider):
+    def _apply(self, props: dict[str, Any], previous_template: str | None) -> dict[str, Any]:
+        client = self.connection.client()
+        current = read_current(client)
+        template = interlock_toml.template_section(current.text, props["template"]) or previous_template
+        removed: list[str] = []
+        config_name = current.config_name
+        if props["retireDefaultExtension"]:
+            result = rotate(
+                client, lambda text: interlock_toml.remove(text, "default"), stack=props["stack"], keep=int(props["keepConfigs"])
+            )
+            config_name = result.config_name
+            # Interlock leaves the default cluster's services running, still publishing 8080/8443.
+            removed = remove_services(client, [labels.extension_service(None), labels.proxy_service(None)])
+        return {**props, "templateToml": template, "configName": config_name, "removedServices": removed}
+
+    def create(self, props: dict[str, Any]) -> dyn.CreateResult:
+        return dyn.CreateResult("interlock-settings", self._apply(props, None))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
+        changed = any(olds.get(k) != news.get(k) for k in ("retireDefaultExtension", "keepConfigs", "template", "stack"))
+        if not changed and news["retireDefaultExtension"]:
+            changed = interlock_toml.section(read_current(self.connection.client()).text, "default") is not None
+        return dyn.DiffResult(changes=changed, replaces=[], stables=[], delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
+        return dyn.UpdateResult(self._apply(news, olds.get("templateToml")))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Nothing to undo: a retired default cluster is not brought back (its ports belong to prod)."""
+
+
+class InterlockSettings(dyn.Resource, module="interlock", name="Settings"):
+    """Registers as `pulumi-python:dynamic/interlock:Settings`: the shared stack's part of the config."""
+
+    template_toml: pulumi.Output[str | None]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        retire_default: bool,
+        template: str,
+        stack: str,
+        keep_configs: int,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "retireDefaultExtension": retire_default, "template": template, "stack": stack, "keepConfigs": keep_configs,
+            "templateToml": None, "configName": None, "removedServices": None,
+        }  # fmt: skip
+        super().__init__(InterlockSettingsProvider(), name, props, opts)

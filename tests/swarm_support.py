@@ -1,0 +1,116 @@
+"""A real Docker engine in Swarm mode for the tests, and a stand-in ucp-interlock service.
+
+The engine is installed and started by tools/test.sh (what CI runs). Tests that need it fail,
+loudly, when it is not there: they are never skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+import pytest
+from docker.errors import APIError, ImageNotFound, NotFound
+
+from components import labels
+from components.providers.rotation import CONFIG_NAME_RE
+
+IMAGE = "local/busybox:1"
+FIXTURE = Path(__file__).parent / "fixtures" / "interlock" / "ucp-3.2-default.toml"
+STAND_IN = (Path(__file__).parent / "swarm" / "stand-in-interlock.sh").read_text()
+MONITOR_NS = 2_000_000_000  # the stand-in fails within a second; 2 s of monitoring catches it
+
+
+def engine() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except Exception as err:
+        pytest.fail(
+            f"these tests need a Docker engine and none answers ({err}); run tools/test.sh, which installs and starts one",
+            pytrace=False,
+        )
+    if client.info()["Swarm"]["LocalNodeState"] != "active":
+        client.swarm.init(advertise_addr="127.0.0.1")
+    _ensure_image(client)
+    return client
+
+
+def _ensure_image(client: docker.DockerClient) -> None:
+    try:
+        client.images.get(IMAGE)
+        return
+    except ImageNotFound:
+        pass
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "bin").mkdir()
+        shutil.copy(busybox, Path(root) / "bin" / "busybox")
+        for tool in ("sh", "awk", "sleep", "cat", "echo"):
+            (Path(root) / "bin" / tool).symlink_to("busybox")
+        tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
+        client.api.import_image_from_data(tar, repository=IMAGE.split(":")[0], tag=IMAGE.split(":")[1])
+
+
+def reset(client: docker.DockerClient) -> None:
+    """No Interlock services and no Interlock config objects."""
+    for svc in client.api.services():
+        if svc["Spec"]["Name"].startswith(labels.INTERLOCK_SERVICE):
+            client.api.remove_service(svc["ID"])
+    deadline = time.monotonic() + 60
+    while True:
+        left = [c for c in client.api.configs() if CONFIG_NAME_RE.match(c["Spec"]["Name"])]
+        for config in left:
+            with contextlib.suppress(APIError, NotFound):
+                client.api.remove_config(config["ID"])
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+
+
+def start_interlock(client: docker.DockerClient, text: str | None = None) -> str:
+    """The stand-in ucp-interlock with `text` (default: the UCP 3.2 fixture) as conf-1."""
+    reset(client)
+    config = client.api.create_config(f"{labels.INTERLOCK_CONFIG_PREFIX}1", (text or FIXTURE.read_text()).encode())
+    svc = client.api.create_service(
+        {
+            "ContainerSpec": {
+                "Image": IMAGE,
+                "Command": ["sh", "-c", STAND_IN],
+                "Configs": [{"ConfigID": config["ID"], "ConfigName": f"{labels.INTERLOCK_CONFIG_PREFIX}1",
+                             "File": {"Name": labels.INTERLOCK_CONFIG_PATH, "UID": "0", "GID": "0", "Mode": 0o444}}],
+            },
+            "RestartPolicy": {"Condition": "on-failure", "Delay": 200_000_000},
+        },
+        name=labels.INTERLOCK_SERVICE,
+        update_config={"Parallelism": 1, "FailureAction": "rollback", "Monitor": MONITOR_NS, "Order": "stop-first"},
+        rollback_config={"Parallelism": 1, "Monitor": MONITOR_NS},
+    )  # fmt: skip
+    wait_running(client, svc["ID"])
+    return svc["ID"]
+
+
+def wait_running(client: docker.DockerClient, service: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(t["Status"]["State"] == "running" for t in client.api.tasks(filters={"service": service})):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{service} did not start within {timeout}s")
+
+
+def dummy_service(client: docker.DockerClient, name: str) -> None:
+    """A service standing in for one Interlock spawns (an extension or a proxy)."""
+    client.api.create_service({"ContainerSpec": {"Image": IMAGE, "Command": ["sleep", "1000000"]}}, name=name)
+
+
+def interlock_configs(client: docker.DockerClient) -> list[str]:
+    return sorted(
+        (c["Spec"]["Name"] for c in client.api.configs() if CONFIG_NAME_RE.match(c["Spec"]["Name"])),
+        key=lambda n: int(n.rsplit("-", 1)[1]),
+    )

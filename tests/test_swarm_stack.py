@@ -1,0 +1,129 @@
+"""The Swarm layer as the program registers it, under the mock runtime."""
+
+from __future__ import annotations
+
+import pytest
+from pulumi.runtime.rpc import is_rpc_secret
+
+from components import labels
+from components.topology import InvalidConfig, parse_environment
+from tests.conftest import ENVIRONMENTS, raw, reference_shared, shared_outputs
+
+NETWORK = "docker:index/network:Network"
+SECRET = "docker:index/secret:Secret"
+PROVIDER = "pulumi:providers:docker"
+SERVICE_CLUSTER = "pulumi-python:dynamic/interlock:ServiceCluster"
+NODE_LABELS = "pulumi-python:dynamic/swarm:NodeLabels"
+SETTINGS = "pulumi-python:dynamic/interlock:Settings"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_docker_provider_gets_the_client_bundle_as_secrets(preview, env):
+    (provider,) = preview(env).run.of_type(PROVIDER)
+    assert provider.inputs["host"] == raw(env)["ucpHost"]
+    for key in ("caMaterial", "certMaterial", "keyMaterial"):
+        assert is_rpc_secret(provider.inputs[key]), key
+    # every Swarm resource goes through that provider
+    for r in preview(env).run.resources:
+        if r.type in (NETWORK, SECRET):
+            assert r.urn.startswith(f"urn:pulumi:{env}::")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_overlay_networks_are_attachable_labelled_and_encrypted_for_prod(preview, env):
+    nets = preview(env).run.of_type(NETWORK)
+    cfg = raw(env)["overlayNetworks"]
+    assert sorted(n.inputs["name"] for n in nets) == sorted([cfg["ingress"], *cfg["additional"]])
+    collection = reference_shared().environments[env].collection
+    for n in nets:
+        assert n.inputs["driver"] == "overlay" and n.inputs["attachable"] is True
+        assert {"label": labels.UCP_ACCESS, "value": collection} in n.inputs["labels"]
+        assert (n.inputs.get("options") or {}).get("encrypted") == ("true" if env == "prod" else None)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_service_cluster_matches_the_registry(preview, env):
+    run = preview(env).run
+    (cluster,) = run.of_type(SERVICE_CLUSTER)
+    registry = reference_shared().environments[env]
+    i = cluster.inputs
+    assert (int(i["httpPort"]), int(i["httpsPort"])) == (registry.http_port, registry.https_port)
+    assert i["serviceCluster"] == env and i["publishMode"] == "host"
+    assert i["network"] == raw(env)["overlayNetworks"]["ingress"]
+    assert i["constraint"] == f"node.labels.{labels.SERVICE_CLUSTER_NODE}=={env}"
+    assert int(i["proxyReplicas"]) == raw(env)["interlock"]["proxyReplicas"]
+    (nodes,) = run.of_type(NODE_LABELS)
+    assert nodes.inputs["nodes"] == [n["hostname"] for n in raw(env)["ingressNodes"]]
+    assert nodes.inputs["collection"] == registry.collection and nodes.inputs["labelValue"] == env
+    # the proxies need their nodes labelled and their network in place first
+    ingress = next(n for n in run.of_type(NETWORK) if n.inputs["name"] == i["network"])
+    assert {nodes.urn, ingress.urn} <= set(cluster.dependencies)
+    # no credentials in the dynamic resources' inputs: they read the stack config themselves
+    assert not any(k.startswith(("ucp", "ca", "cert", "key")) for k in i)
+
+
+def test_tls_certificate_becomes_swarm_secrets_with_exported_names(preview):
+    run = preview("prod").run
+    secrets = run.of_type(SECRET)
+    assert len(secrets) == 2
+    for s in secrets:
+        assert is_rpc_secret(s.inputs["data"])
+        assert not is_rpc_secret(s.inputs["name"])
+    names = {s.inputs["name"] for s in secrets}
+    assert {run.outputs["tlsCertificateSecretName"], run.outputs["tlsKeySecretName"]} == names
+    assert not preview("dev").run.of_type(SECRET) and "tlsCertificateSecretName" not in preview("dev").run.outputs
+
+
+def test_the_shared_stack_retires_default(preview):
+    (settings,) = preview("shared").run.of_type(SETTINGS)
+    assert settings.inputs["retireDefaultExtension"] is True and settings.inputs["template"] == "default"
+
+
+def test_env_exports_for_app_teams(preview):
+    out = preview("dev").run.outputs
+    assert out["ingressNetwork"] == "ingress_dev" and out["overlayNetworks"] == ["ingress_dev", "dev_backend"]
+    assert out["interlockProxyService"] == "ucp-interlock-proxy-dev"
+
+
+def _refused(cfg, outputs=None):
+    with pytest.raises(InvalidConfig) as err:
+        parse_environment("dev", cfg, outputs or shared_outputs())
+    return {p.key: str(p) for p in err.value.problems}
+
+
+def test_encryption_needs_esp_from_the_registry():
+    outputs = shared_outputs()
+    outputs["environments"]["dev"]["allowEsp"] = False
+    cfg = raw("dev")
+    cfg["overlayNetworks"]["encrypted"] = True
+    problems = _refused(cfg, outputs)
+    assert "allowEsp" in problems["overlayNetworks.encrypted"] and "IP protocol 50" in problems["overlayNetworks.encrypted"]
+
+
+def test_tls_without_its_secrets_is_refused():
+    cfg = raw("dev")
+    cfg["tls"] = True
+    cfg.pop("tlsCertificate", None)
+    assert "pulumi config set --secret interlock-platform:tlsCertificate" in _refused(cfg)["tlsCertificate"]
+
+
+def test_ucp_over_tcp_without_the_client_bundle_is_refused():
+    cfg = raw("dev")
+    del cfg["ucpClientKey"]
+    assert "key.pem" in _refused(cfg)["ucpClientKey"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "key", "fragment"),
+    [
+        ("ucpHost", "ucp.example.com", "ucpHost", "not a Docker engine address"),
+        ("overlayNetworks", {"ingress": "bad name"}, "overlayNetworks.ingress", "not a Docker network name"),
+        ("overlayNetworks", {"ingress": "a", "additional": ["a"]}, "overlayNetworks.additional[0]", "already"),
+        ("interlock", {"proxyReplicas": 0}, "interlock.proxyReplicas", "out of range"),
+        ("interlock", {"replicas": 2}, "interlock.replicas", "did you mean 'proxyReplicas'"),
+    ],
+)
+def test_swarm_settings_are_validated(field, value, key, fragment):
+    cfg = raw("dev")
+    cfg[field] = value
+    assert fragment in _refused(cfg)[key]
