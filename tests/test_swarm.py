@@ -4,6 +4,8 @@ tools/test.sh): Interlock config rotation, node labels, overlay networks, failur
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import threading
 
 import docker
@@ -18,6 +20,7 @@ from components.providers.interlock import InterlockSettingsProvider, ServiceClu
 from components.providers.node_labels import NodeLabelError, NodeLabelsProvider
 from components.providers.rotation import RotationFailed, read_current, rotate
 from tests.swarm_support import FIXTURE, dummy_service, engine, interlock_configs, reset, start_interlock
+from tools.stack_files import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +265,14 @@ def test_providers_survive_pulumis_serialization(interlock):
     """Pulumi pickles the provider into the state with dill and runs it in another process."""
     import dill
 
-    provider = dill.loads(base64.b64decode(serialize_provider(ServiceClusterProvider())))
+    serialized = serialize_provider(ServiceClusterProvider())
+    # the provider host is another process, started in the project directory
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import base64, dill, sys; p = dill.loads(base64.b64decode(sys.stdin.read())); print(type(p).__module__)"],
+        input=serialized, capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    assert loaded.stdout.strip() == "components.providers.interlock"
+    provider = dill.loads(base64.b64decode(serialized))
     provider.configure(dyn.ConfigureRequest(dyn.Config({}, "interlock-platform")))
     assert provider.create(dict(DEV)).outs["configName"] == "com.docker.ucp.interlock.conf-2"
 
