@@ -11,6 +11,7 @@ from components import stack_config, topology
 from components.environment_firewall import EnvironmentFirewall, EnvironmentFirewallArgs
 from components.environment_network import EnvironmentNetwork, EnvironmentNetworkArgs
 from components.ingress_lb import IngressLoadBalancer, IngressLoadBalancerArgs
+from components.kubernetes import EnvironmentKubernetes, EnvironmentKubernetesArgs
 from components.management_firewall import ManagementFirewall, ManagementFirewallArgs
 from components.shared_network import SharedNetwork, SharedNetworkArgs
 from components.swarm import EnvironmentSwarm, EnvironmentSwarmArgs, SharedSwarm, SharedSwarmArgs
@@ -53,6 +54,11 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
         ),
     )
     swarm = EnvironmentSwarm(f"{topo.name}-swarm", EnvironmentSwarmArgs(topo, shared.get_output("interlockTemplate")))
+    if topo.teams:
+        EnvironmentKubernetes(
+            f"{topo.name}-k8s",
+            EnvironmentKubernetesArgs(topo.teams, topo.name, topo.env.collection_node_selector, topo.kubernetes),
+        )
 
     env = topo.env
     pulumi.export("environment", env.name)
@@ -70,6 +76,7 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
     pulumi.export("ingressNetwork", topo.overlay.ingress)
     pulumi.export("overlayNetworks", list(topo.overlay.all))
     pulumi.export("interlockProxyService", swarm.service_cluster.proxyServiceName)
+    pulumi.export("teamNamespaces", {t.name: t.namespace for t in topo.teams})
     for kind, name in swarm.tls_secret_names.items():
         pulumi.export(f"tls{kind.capitalize()}SecretName", name)
 

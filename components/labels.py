@@ -26,3 +26,13 @@ def proxy_service(cluster: str | None) -> str:
 
 def node_constraint(cluster: str) -> str:
     return f"node.labels.{SERVICE_CLUSTER_NODE}=={cluster}"
+
+
+# Kubernetes
+K8S_NAMESPACE_NAME = "kubernetes.io/metadata.name"  # set by Kubernetes itself from 1.21
+NS_ID = "ns-id"  # ours on every team namespace, as in the runbook: works on clusters before 1.21
+TEAM = "interlock-platform/team"
+ENVIRONMENT = "interlock-platform/environment"
+K8S_MANAGED_BY = "app.kubernetes.io/managed-by"
+NODE_SELECTOR_ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"  # PodNodeSelector admission
+DNS_POD = {"k8s-app": "kube-dns"}

@@ -104,9 +104,12 @@ ENVIRONMENT_KEYS = (
     "tls",
     "tlsCertificate",
     "tlsKey",
+    "kubeconfig",
+    "kubernetes",
+    "teams",
 )
 # Secrets: the program only checks they are set, and reads them with require_secret.
-SECRET_KEYS = ("ucpCaCert", "ucpClientCert", "ucpClientKey", "tlsCertificate", "tlsKey")
+SECRET_KEYS = ("ucpCaCert", "ucpClientCert", "ucpClientKey", "tlsCertificate", "tlsKey", "kubeconfig")
 UCP_BUNDLE_KEYS = ("ucpCaCert", "ucpClientCert", "ucpClientKey")
 UCP_HOST_RE = re.compile(r"^(unix|tcp|ssh)://\S+$")
 NETWORK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -320,6 +323,8 @@ class EnvironmentTopology:
     proxy_replicas: int = 2
     overlay: OverlayNetworks = field(default_factory=lambda: OverlayNetworks("ingress", (), False))
     tls: bool = False
+    teams: tuple[Any, ...] = ()  # k8s_manifests.TeamSpec
+    kubernetes: Any = None  # k8s_manifests.KubernetesSettings
 
     @property
     def name(self) -> str:
@@ -985,6 +990,17 @@ def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mappin
     replicas = _parse_proxy_replicas(r, raw.get("interlock"))
     overlay = _parse_overlay(p, r, raw.get("overlayNetworks"), name, env)
     tls = _parse_tls(p, r, raw)
+    from components import teams as team_config  # imports this module: loaded on first use
+
+    others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
+    teams = team_config.parse_teams(p, r, raw.get("teams"), env, name, others)
+    kubernetes = team_config.parse_kubernetes(p, r, raw.get("kubernetes"))
+    if teams and raw.get("kubeconfig") is None:
+        p.add(
+            "kubeconfig",
+            "is not set, and teams are on-boarded",
+            f"run `pulumi config set --secret {PROJECT}:kubeconfig < kube.yml` from the UCP client bundle",
+        )
     p.raise_if_any()
     if shared is None or env is None:
         raise InvalidConfig(
@@ -994,21 +1010,9 @@ def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mappin
     assert domain is not None and shared_stack is not None
     assert ucp is not None and overlay is not None
     topo = EnvironmentTopology(
-        stack,
-        shared_stack,
-        shared,
-        env,
-        domain,
-        zone,
-        tuple(groups),
-        tuple(nodes),
-        lb,
-        tuple(egress),
-        ucp,
-        replicas,
-        overlay,
-        tls,
-    )
+        stack, shared_stack, shared, env, domain, zone, tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas, overlay, tls,
+        teams, kubernetes,
+    )  # fmt: skip
     _check_environment_quotas(p, topo)
     p.raise_if_any()
     return topo

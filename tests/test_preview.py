@@ -54,6 +54,14 @@ def test_reference_stack_previews_clean(stack, tmp_path):
         assert interlock_toml.section(config, "default") is None  # the reference shared stack retires it
         head = FIXTURE.read_text().partition("[Extensions.default]")[0]
         assert config.startswith(head)  # every byte before the extensions is the base's
+        policies = sorted(p.name for p in (out / "kubernetes" / f"payments-{stack}").iterdir())
+        assert {
+            "namespace-payments-" + stack + ".yaml",
+            "networkpolicy-deny-all.yaml",
+            "networkpolicy-allow-ingress-web.yaml",
+        } <= set(policies)
+        deny = yaml.safe_load((out / "kubernetes" / f"payments-{stack}" / "networkpolicy-deny-all.yaml").read_text())
+        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
         lb = (out / "security" / "load-balancer.md").read_text()
         assert "| TCP 443 | forward |" in lb
         assert doc["outputs"]["environment"] == stack

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components import firewall_plan, interlock_toml
 from components.interlock_toml import InterlockConfigError
 from components.providers.interlock import spec_of
@@ -138,6 +140,8 @@ def write_out(p: Preview, out: Path, interlock_base: Path, interlock_template: P
     interlock = render_interlock(p, interlock_base.read_text(), interlock_template.read_text() if interlock_template else None)
     if interlock is not None:
         files[out / "interlock" / "config.toml"] = interlock
+    for relative, manifest in report.kubernetes_manifests(p.run).items():
+        files[out / "kubernetes" / relative] = yaml.safe_dump(manifest, sort_keys=False)
     if report.load_balancer_map(p.run):
         files[out / "security" / "load-balancer.md"] = report.load_balancer_markdown(p.run)
     for path, text in files.items():
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        help="write what a reviewer reads (security matrix, load balancer port map, Interlock config) under this directory",
+        help="write what a reviewer reads (security matrix, load balancer port map, Interlock config, Kubernetes manifests) under this directory",
     )
     parser.add_argument(
         "--interlock-base", type=Path, default=DEFAULT_INTERLOCK_BASE,

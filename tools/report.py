@@ -216,3 +216,28 @@ def load_balancer_markdown(run: ProgramRun) -> str:
             f"| {row['listener']} | {row['action']} | {row['targetGroup']} | {row['targetPort']} | {', '.join(row['targets'])} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    """Protobuf hands numbers back as floats: 8080.0 is 8080 in a manifest."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def kubernetes_manifests(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    """`<namespace>/<kind>-<name>.yaml` -> the manifest, as registered."""
+    out = {}
+    for r in run.resources:
+        if not r.type.startswith("kubernetes:") or not r.custom:
+            continue
+        body = _plain(r.inputs)
+        manifest = {"apiVersion": body.pop("apiVersion"), "kind": body.pop("kind"), "metadata": body.pop("metadata"), **body}
+        meta = manifest["metadata"]
+        namespace = meta.get("namespace") or meta["name"]
+        out[f"{namespace}/{manifest['kind'].lower()}-{meta['name']}.yaml"] = manifest
+    return dict(sorted(out.items()))

@@ -1,0 +1,123 @@
+"""The Kubernetes isolation layer: team namespaces pinned to their collection, with policy the
+team cannot edit, and the per-app ingress policy a pipeline applies. Both components are
+importable by app-team programs; the manifests come from the pure `k8s_manifests`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import k8s_manifests
+from components.k8s_manifests import AppSpec, KubernetesSettings, Manifest, TeamSpec
+from components.topology import PROJECT
+
+
+def kubernetes_provider(name: str, parent: pulumi.Resource) -> k8s.Provider:
+    """The client bundle's kubeconfig reaches the provider only as a Pulumi secret."""
+    kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")
+    return k8s.Provider(name, kubeconfig=kubeconfig, enable_server_side_apply=True, opts=pulumi.ResourceOptions(parent=parent))
+
+
+def create(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """One manifest -> the typed pulumi_kubernetes resource of its kind."""
+    kind, meta = manifest["kind"], manifest["metadata"]
+    if kind == "Namespace":
+        return k8s.core.v1.Namespace(name, metadata=meta, opts=opts)
+    if kind == "NetworkPolicy":
+        return k8s.networking.v1.NetworkPolicy(name, metadata=meta, spec=manifest["spec"], opts=opts)
+    if kind == "Role":
+        return k8s.rbac.v1.Role(name, metadata=meta, rules=manifest["rules"], opts=opts)
+    if kind == "RoleBinding":
+        return k8s.rbac.v1.RoleBinding(
+            name, metadata=meta, role_ref=manifest["roleRef"], subjects=manifest["subjects"], opts=opts
+        )
+    if kind == "ResourceQuota":
+        return k8s.core.v1.ResourceQuota(name, metadata=meta, spec=manifest["spec"], opts=opts)
+    if kind == "LimitRange":
+        return k8s.core.v1.LimitRange(name, metadata=meta, spec=manifest["spec"], opts=opts)
+    raise ValueError(f"no resource for kind {kind}")
+
+
+@dataclass
+class TeamNamespaceArgs:
+    team: TeamSpec
+    environment: str
+    collection_node_selector: str  # e.g. com.docker.ucp.collection.prod=true
+    settings: KubernetesSettings = field(default_factory=KubernetesSettings)
+    provider: pulumi.ProviderResource | None = None
+
+
+class TeamNamespace(pulumi.ComponentResource):
+    """On-boarding: the namespace, deny-all, the allows, and a Role without policy rights."""
+
+    namespace: k8s.core.v1.Namespace
+
+    def __init__(self, name: str, args: TeamNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("interlock-platform:kubernetes:TeamNamespace", name, None, opts)
+        manifests = k8s_manifests.onboarding(args.team, args.environment, args.collection_node_selector, args.settings)
+        on = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.namespace = create(f"{name}-namespace", manifests[0], on)  # type: ignore[assignment]
+        in_ns = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.namespace])
+        for manifest in manifests[1:]:
+            create(f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}", manifest, in_ns)
+        self.register_outputs({"namespace": args.team.namespace})
+
+
+@dataclass
+class AppIngressPolicyArgs:
+    namespace: str
+    app: AppSpec
+    ingress_namespace_selector: Mapping[str, str] = field(
+        default_factory=lambda: dict(KubernetesSettings().ingress_namespace_selector)
+    )
+    provider: pulumi.ProviderResource | None = None
+    depends_on: list[Any] = field(default_factory=list)
+
+
+class AppIngressPolicy(pulumi.ComponentResource):
+    """`allow-ingress-<app>`: the ingress controller's namespace to the app's pods, on its ports."""
+
+    def __init__(self, name: str, args: AppIngressPolicyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("interlock-platform:kubernetes:AppIngressPolicy", name, None, opts)
+        manifest = k8s_manifests.app_ingress_policy(args.namespace, args.app, args.ingress_namespace_selector)
+        create(
+            f"{name}-policy", manifest, pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        )
+        self.register_outputs({"policy": manifest["metadata"]["name"]})
+
+
+@dataclass
+class EnvironmentKubernetesArgs:
+    teams: tuple[TeamSpec, ...]
+    environment: str
+    collection_node_selector: str
+    settings: KubernetesSettings
+
+
+class EnvironmentKubernetes(pulumi.ComponentResource):
+    """An environment's teams: each on-boarded, each ingress app given its ingress policy."""
+
+    def __init__(self, name: str, args: EnvironmentKubernetesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("interlock-platform:kubernetes:EnvironmentKubernetes", name, None, opts)
+        provider = kubernetes_provider(f"{name}-cluster", self)
+        for team in args.teams:
+            child = pulumi.ResourceOptions(parent=self)
+            ns = TeamNamespace(
+                f"{name}-{team.name}",
+                TeamNamespaceArgs(team, args.environment, args.collection_node_selector, args.settings, provider),
+                child,
+            )
+            for app in team.apps:
+                if app.ingress:
+                    AppIngressPolicy(
+                        f"{name}-{team.name}-{app.name}",
+                        AppIngressPolicyArgs(
+                            team.namespace, app, args.settings.ingress_namespace_selector, provider, [ns.namespace]
+                        ),
+                        child,
+                    )
+        self.register_outputs({"namespaces": [t.namespace for t in args.teams]})

@@ -1,0 +1,214 @@
+"""The env stacks' Kubernetes config: teams, their apps and egress, and cluster settings.
+Pure; called by topology.parse_environment so its problems are listed with all the others."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from components import labels
+from components.k8s_manifests import AppSpec, EgressTarget, KubernetesSettings, Port, TeamSpec
+from components.topology import LABEL_KEY_RE, LABEL_VALUE_RE, EnvironmentSpec, _Problems, _Reader
+
+DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+TEAM_FIELDS = ("name", "namespace", "groups", "apps", "egress")
+APP_FIELDS = ("name", "podSelector", "ports", "ingress")
+EGRESS_FIELDS = ("dns", "cidrs", "namespaces")
+K8S_FIELDS = ("ingressNamespaceSelector", "dnsNamespaceSelector", "resourceQuota", "limitRange")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+def _selector(p: _Problems, r: _Reader, key: str, value: Any, fix: str) -> dict[str, str] | None:
+    sel = r.mapping(key, value, fix)
+    if sel is None:
+        return None
+    if not sel:
+        p.add(key, "is empty, which selects everything", fix)
+        return None
+    for k, v in sel.items():
+        if not isinstance(k, str) or not LABEL_KEY_RE.match(k) or not isinstance(v, str) or not LABEL_VALUE_RE.match(v):
+            p.add(f"{key}.{k}", f"{k}={v!r} is not a valid Kubernetes label (values are strings without '/')", fix)
+            return None
+    return {str(k): str(v) for k, v in sel.items()}
+
+
+def _ports(p: _Problems, r: _Reader, key: str, value: Any, minimum: int) -> tuple[Port, ...]:
+    items = r.listing(key, value, "list ports as numbers or {port, protocol}", minimum=minimum) or []
+    out = []
+    for i, item in enumerate(items):
+        k = f"{key}[{i}]"
+        spec = item if isinstance(item, dict) else {"port": item}
+        port = r.integer(
+            f"{k}.port" if isinstance(item, dict) else k, spec.get("port"), "use a port between 1 and 65535", 1, 65535
+        )
+        protocol = str(spec.get("protocol", "TCP")).upper()
+        if protocol not in PROTOCOLS:
+            p.add(f"{k}.protocol", f"{protocol!r} is not a Kubernetes protocol", "use TCP, UDP or SCTP")
+        elif port is not None:
+            out.append(Port(port, protocol))
+    return tuple(out)
+
+
+def parse_kubernetes(p: _Problems, r: _Reader, value: Any) -> KubernetesSettings:
+    cfg = (
+        r.mapping(
+            "kubernetes", value, "give {ingressNamespaceSelector, dnsNamespaceSelector, resourceQuota, limitRange}", K8S_FIELDS
+        )
+        if value is not None
+        else {}
+    ) or {}
+    default = KubernetesSettings()
+    fix = "give label=value pairs, e.g. {kubernetes.io/metadata.name: ingress-nginx} (or {ns-id: ingress-nginx} before Kubernetes 1.21)"
+    ingress = _selector(
+        p,
+        r,
+        "kubernetes.ingressNamespaceSelector",
+        cfg.get("ingressNamespaceSelector", dict(default.ingress_namespace_selector)),
+        fix,
+    )
+    dns = _selector(
+        p, r, "kubernetes.dnsNamespaceSelector", cfg.get("dnsNamespaceSelector", dict(default.dns_namespace_selector)), fix
+    )
+    quota = (
+        r.mapping("kubernetes.resourceQuota", cfg["resourceQuota"], "give a ResourceQuota spec, e.g. {hard: {pods: '50'}}")
+        if "resourceQuota" in cfg
+        else None
+    )
+    limits = (
+        r.mapping("kubernetes.limitRange", cfg["limitRange"], "give a LimitRange spec, e.g. {limits: [...]}")
+        if "limitRange" in cfg
+        else None
+    )
+    return KubernetesSettings(ingress or default.ingress_namespace_selector, dns or default.dns_namespace_selector, quota, limits)
+
+
+def parse_teams(
+    p: _Problems,
+    r: _Reader,
+    value: Any,
+    env: EnvironmentSpec | None,
+    env_name: str | None,
+    others: Mapping[str, ipaddress.IPv4Network],
+) -> tuple[TeamSpec, ...]:
+    items = (
+        r.listing("teams", value if value is not None else [], "list the teams on-boarded in this environment", minimum=0) or []
+    )
+    teams: list[TeamSpec] = []
+    names: dict[str, int] = {}
+    namespaces: dict[str, int] = {}
+    raw_egress: list[tuple[int, list[Any]]] = []
+    for i, item in enumerate(items):
+        key = f"teams[{i}]"
+        t = r.mapping(key, item, "give {name, namespace, groups, apps, egress}", TEAM_FIELDS)
+        if t is None:
+            continue
+        name = r.string(f"{key}.name", t.get("name"), "name the team, e.g. payments")
+        if name is not None and not DNS_1123_LABEL.match(name):
+            p.add(f"{key}.name", f"'{name}' is not a usable team name", "use lower-case letters, digits and '-'")
+            name = None
+        elif name is not None:
+            if name in names:
+                p.add(f"{key}.name", f"'{name}' is already teams[{names[name]}]", "list each team once")
+            names[name] = i
+        ns = t.get("namespace", f"{name}-{env_name}" if name else None)
+        if ns is not None and (not isinstance(ns, str) or not DNS_1123_LABEL.match(ns)):
+            p.add(
+                f"{key}.namespace",
+                f"{ns!r} is not a Kubernetes namespace name",
+                "use at most 63 lower-case letters, digits and '-'",
+            )
+            ns = None
+        elif ns is not None:
+            if ns in namespaces:
+                p.add(
+                    f"{key}.namespace",
+                    f"namespace {ns} is already the namespace of teams[{namespaces[ns]}]",
+                    "give every team its own namespace",
+                )
+            namespaces[ns] = i
+        groups = r.listing(f"{key}.groups", t.get("groups"), "list the UCP / LDAP groups that get access to the namespace") or []
+        if any(not isinstance(g, str) or not g.strip() for g in groups):
+            p.add(f"{key}.groups", "has an empty or non-string group", "list group names")
+        apps = _parse_apps(p, r, f"{key}.apps", t.get("apps", []))
+        egress = r.mapping(f"{key}.egress", t.get("egress", {}), "give {dns, cidrs, namespaces}", EGRESS_FIELDS) or {}
+        dns = r.boolean(f"{key}.egress.dns", egress.get("dns", True), "set false only for pods that resolve nothing")
+        targets = _parse_cidr_egress(p, r, f"{key}.egress.cidrs", egress.get("cidrs", []), env, others)
+        raw_egress.append(
+            (i, r.listing(f"{key}.egress.namespaces", egress.get("namespaces", []), "list [{namespace, ports}]", minimum=0) or [])
+        )
+        if name and ns:
+            teams.append(TeamSpec(name, ns, tuple(str(g) for g in groups), apps, dns is not False, targets))
+    # Namespace egress can only name this environment's team namespaces: never another environment's.
+    by_index = {namespaces[t.namespace]: t for t in teams}
+    for i, entries in raw_egress:
+        extra = []
+        for j, entry in enumerate(entries):
+            k = f"teams[{i}].egress.namespaces[{j}]"
+            e = r.mapping(k, entry, "give {namespace, ports}", ("namespace", "ports"))
+            if e is None:
+                continue
+            target = e.get("namespace")
+            if target not in namespaces:
+                p.add(
+                    f"{k}.namespace",
+                    f"{target!r} is not a team namespace of this environment ({', '.join(namespaces) or 'none'})",
+                    "name a namespace on-boarded here",
+                )
+                continue
+            extra.append(EgressTarget(namespace=str(target), ports=_ports(p, r, f"{k}.ports", e.get("ports", []), 0)))
+        if i in by_index and extra:
+            team = by_index[i]
+            by_index[i] = TeamSpec(team.name, team.namespace, team.groups, team.apps, team.dns, (*team.egress, *extra))
+    return tuple(by_index[i] for i in sorted(by_index))
+
+
+def _parse_apps(p: _Problems, r: _Reader, key: str, value: Any) -> tuple[AppSpec, ...]:
+    items = r.listing(key, value, "list [{name, podSelector, ports, ingress}]", minimum=0) or []
+    apps, seen = [], set()
+    for i, item in enumerate(items):
+        k = f"{key}[{i}]"
+        a = r.mapping(k, item, "give {name, podSelector, ports, ingress}", APP_FIELDS)
+        if a is None:
+            continue
+        name = r.string(f"{k}.name", a.get("name"), "name the app, e.g. web")
+        if name is not None and (not DNS_1123_LABEL.match(name) or name in seen):
+            p.add(f"{k}.name", f"'{name}' is not a usable app name or is listed twice", "use a unique lower-case name")
+            name = None
+        selector = _selector(
+            p, r, f"{k}.podSelector", a.get("podSelector"), "give the labels of the app's pods, e.g. {app: payments-web}"
+        )
+        ports = _ports(p, r, f"{k}.ports", a.get("ports"), 1)
+        ingress = r.boolean(f"{k}.ingress", a.get("ingress", False), "set true when the ingress controller routes to the app")
+        if name and selector and ports:
+            seen.add(name)
+            apps.append(AppSpec(name, selector, ports, bool(ingress)))
+    return tuple(apps)
+
+
+def _parse_cidr_egress(
+    p: _Problems, r: _Reader, key: str, value: Any, env: EnvironmentSpec | None, others: Mapping[str, ipaddress.IPv4Network]
+) -> tuple[EgressTarget, ...]:
+    items = r.listing(key, value, "list [{cidr, ports}]", minimum=0) or []
+    out = []
+    for i, item in enumerate(items):
+        k = f"{key}[{i}]"
+        e = r.mapping(k, item, "give {cidr, ports}", ("cidr", "ports"))
+        if e is None:
+            continue
+        cidr = r.cidr(f"{k}.cidr", e.get("cidr"), "give the destination block")
+        if cidr is None:
+            continue
+        for other, ocidr in others.items():
+            if cidr.overlaps(ocidr) and cidr.prefixlen > 0:
+                p.add(
+                    f"{k}.cidr",
+                    f"{cidr} reaches environment '{other}' ({ocidr})",
+                    "environments must not reach each other; remove it",
+                )
+        if cidr.prefixlen == 0 and not e.get("ports"):
+            p.add(f"{k}.ports", "0.0.0.0/0 on every port opens the whole internet", "list the ports the team needs")
+        out.append(EgressTarget(cidr=str(cidr), ports=_ports(p, r, f"{k}.ports", e.get("ports", []), 0)))
+    _ = env, labels
+    return tuple(out)
