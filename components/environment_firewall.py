@@ -34,14 +34,14 @@ class EnvironmentFirewall(pulumi.ComponentResource):
             f"{name}-workers",
             vpc_id=args.vpc_id,
             description=f"{env} workers: UCP worker ports from managers, proxy ports from the {env} load balancer",
-            tags=tags(stack, env, f"{name}-workers", collection=topo.env.collection),
+            tags=tags(stack, env, f"{name}-workers", collection=topo.env.collection, role="workers"),
             opts=child,
         )
         self.load_balancer = aws.ec2.SecurityGroup(
             f"{name}-lb",
             vpc_id=args.vpc_id,
             description=f"{env} network load balancer: clients on 80/443, out to the {env} Interlock proxies",
-            tags=tags(stack, env, f"{name}-lb"),
+            tags=tags(stack, env, f"{name}-lb", role="load-balancer"),
             opts=child,
         )
         groups = {

@@ -36,14 +36,14 @@ class ManagementFirewall(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             revoke_rules_on_delete=True,
             description="UCP managers and DTR: admins on 443/6443; each environment's rules are owned by its stack",
-            tags=tags(topo.stack, "shared", f"{name}-management"),
+            tags=tags(topo.stack, "shared", f"{name}-management", role="management"),
             opts=child,
         )
         self.peers_security_group = aws.ec2.SecurityGroup(
             f"{name}-management-peers",
             vpc_id=args.vpc_id,
             description="UCP managers and DTR among themselves, on the UCP manager ports",
-            tags=tags(topo.stack, "shared", f"{name}-management-peers"),
+            tags=tags(topo.stack, "shared", f"{name}-management-peers", role="management-peers"),
             opts=child,
         )
         groups = {"management": self.security_group.id, "management-peers": self.peers_security_group.id}

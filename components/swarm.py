@@ -86,6 +86,7 @@ class EnvironmentSwarm(pulumi.ComponentResource):
             env.name,
             collection,
             [n.hostname for n in topo.ingress_nodes],
+            [n.instance_id for n in topo.ingress_nodes],
             opts=pulumi.ResourceOptions(parent=self),
         )
         spec = ServiceClusterSpec(

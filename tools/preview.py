@@ -4,7 +4,7 @@ file's config, no cloud credentials and no Pulumi CLI.
     python -m tools.preview --stack <name> [--json FILE] [--out DIR] [--interlock-base FILE]
 
 An env stack's StackReference to `shared` is served from an offline preview of the shared
-stack. Exit status: 0 when nothing mandatory is violated, 1 when a mandatory policy is
+stack. The policy pack in policy/ checks the result over the engine's own protocol. Exit status: 0 when nothing mandatory is violated, 1 when a mandatory policy is
 violated, 2 when the stack config is invalid (messages on stderr).
 """
 
@@ -24,7 +24,7 @@ from components.interlock_toml import InterlockConfigError
 from components.providers.interlock import spec_of
 from components.stack_config import InvalidStackConfig
 from components.topology import PROJECT, SECRET_KEYS, InvalidConfig, Problem, parse_shared
-from tools import report
+from tools import policy_config, policy_harness, report
 from tools.mock_runtime import ProgramRun, run_program
 from tools.stack_files import ROOT, offline_config, stack_names
 
@@ -59,6 +59,15 @@ def _shared_stack_file(stack: str, config: dict[str, Any]) -> str:
             ]
         )
     return local
+
+
+def run_policies(p: Preview, overrides: dict[str, Any] | None = None) -> None:
+    """The policy pack over its own protocol, configured from the shared stack's registry
+    (plus a policy-config file's overrides, as `--policy-pack-config` gives the CLI)."""
+    config = policy_config.from_shared_outputs(p.shared.outputs)
+    for name, entry in (overrides or {}).items():
+        config[name] = {**config.get(name, {}), **(entry if isinstance(entry, dict) else {"enforcementLevel": entry})}
+    p.violations = policy_harness.check(p.run.resources, config)
 
 
 def run_preview(stack: str, config: dict[str, Any] | None = None) -> Preview:
@@ -164,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         help="the running Interlock config to merge into (default: the UCP 3.2 default config in tests/fixtures)",
     )  # fmt: skip
     parser.add_argument(
+        "--policy-config", type=Path,
+        help="a policy-config file, as `pulumi preview --policy-pack-config` takes (e.g. to change enforcement levels)",
+    )  # fmt: skip
+    parser.add_argument(
         "--interlock-template", type=Path,
         help="the template the shared stack captured, for a base that no longer has it (`pulumi stack output interlockTemplate -s shared`)",
     )  # fmt: skip
@@ -171,12 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.stack not in stack_names():
         print(f"error: no stack '{args.stack}'; the stacks are {', '.join(stack_names())} (files in stacks/)", file=sys.stderr)
         return EXIT_INVALID
-    for flag, path in (("--interlock-base", args.interlock_base), ("--interlock-template", args.interlock_template)):
+    for flag, path in (
+        ("--interlock-base", args.interlock_base),
+        ("--interlock-template", args.interlock_template),
+        ("--policy-config", args.policy_config),
+    ):
         if path is not None and not path.is_file():
             print(f"error: {flag} {path}: no such file", file=sys.stderr)
             return EXIT_INVALID
     try:
         p = run_preview(args.stack)
+        run_policies(p, json.loads(args.policy_config.read_text()) if args.policy_config else None)
         if args.out:
             written = write_out(p, args.out, args.interlock_base, args.interlock_template)
     except InterlockConfigError as err:

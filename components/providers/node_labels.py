@@ -132,10 +132,17 @@ class NodeLabels(dyn.Resource, module="swarm", name="NodeLabels"):
     """Registers as `pulumi-python:dynamic/swarm:NodeLabels`."""
 
     def __init__(
-        self, name: str, environment: str, collection: str, nodes: list[str], opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        environment: str,
+        collection: str,
+        nodes: list[str],
+        instance_ids: list[str],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "environment": environment, "collection": collection, "nodes": nodes,
+            "instanceIds": instance_ids,  # the same nodes seen from EC2: all the load balancer may target
             "labelKey": labels.SERVICE_CLUSTER_NODE, "labelValue": environment, "nodeIds": None,
         }  # fmt: skip
         super().__init__(NodeLabelsProvider(), name, props, opts)

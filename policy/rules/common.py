@@ -1,0 +1,136 @@
+"""What the rules share: reading properties that may be unknown during a preview, the
+environment registry from policy config, and the resource graph of a stack.
+
+The pack does not import the program: it is the independent check on it. It learns the
+environments from its config (generate it with `python -m tools.policy_config`)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import PolicyConfigSchema, PolicyResource, Secret
+from pulumi_policy.proxy import UnknownValueError
+
+UNKNOWN = object()  # a value the engine does not know yet (a real preview of new resources)
+WORLD = ("0.0.0.0/0", "::/0")
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+REGISTRY_SCHEMA = PolicyConfigSchema(
+    properties={
+        "environments": {
+            "type": "object",
+            "description": "name -> {cidr, collection, httpPort, httpsPort, collectionNodeSelector, encryptedOverlays}",
+        },
+        "managementCidrs": {"type": "array", "items": {"type": "string"}},
+        "naclRulesPerDirection": {"type": "integer", "default": 20},
+    }
+)
+
+
+def get(props: Any, *path: str) -> Any:
+    """`props[a][b]...`, None when absent, UNKNOWN when the engine does not know it yet."""
+    node = props
+    try:
+        for key in path:
+            if isinstance(node, Secret):
+                node = node.value
+            if node is None or not hasattr(node, "get"):
+                return None
+            node = node.get(key)
+        return node
+    except UnknownValueError:
+        return UNKNOWN
+
+
+def plain(value: Any) -> Any:
+    return value.value if isinstance(value, Secret) else value
+
+
+def number(value: Any) -> int | None:
+    """Protobuf hands integers over as floats."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(str(plain(value)), strict=False) if isinstance(plain(value), str) else None
+    except ValueError:
+        return None
+
+
+def stack_of(urn: str) -> str:
+    return urn.split("::")[0].removeprefix("urn:pulumi:")
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    cidr: ipaddress.IPv4Network
+    collection: str
+    http_port: int
+    https_port: int
+    node_selector: str
+    encrypted_overlays: bool
+
+
+@dataclass(frozen=True)
+class Registry:
+    environments: Mapping[str, Environment]
+    management_cidrs: tuple[ipaddress.IPv4Network, ...]
+    nacl_quota: int
+
+    def others(self, env: str) -> list[Environment]:
+        return [e for n, e in self.environments.items() if n != env]
+
+    @property
+    def management_block(self) -> ipaddress.IPv4Network | None:
+        if not self.management_cidrs:
+            return None
+        lo = min(int(n.network_address) for n in self.management_cidrs)
+        hi = max(int(n.broadcast_address) for n in self.management_cidrs)
+        return ipaddress.ip_network((lo, 32 - (lo ^ hi).bit_length()), strict=False)  # type: ignore[return-value]
+
+
+NOT_CONFIGURED = (
+    "the policy pack has no environment registry, so it cannot check isolation. Fix: generate the config from the shared stack "
+    "(`python -m tools.policy_config > policy-config.json`) and pass `--policy-pack-config policy-config.json`"
+)
+
+
+def registry(config: Mapping[str, Any]) -> Registry | None:
+    envs = config.get("environments")
+    if not envs:
+        return None
+    parsed = {}
+    for name, e in envs.items():
+        parsed[name] = Environment(
+            name, ipaddress.ip_network(e["cidr"]), e["collection"], int(e["httpPort"]), int(e["httpsPort"]),
+            e.get("collectionNodeSelector", ""), bool(e.get("encryptedOverlays", name == "prod")),
+        )  # fmt: skip
+    mgmt = tuple(ipaddress.ip_network(c) for c in config.get("managementCidrs") or ())
+    return Registry(parsed, mgmt, int(config.get("naclRulesPerDirection") or 20))  # type: ignore[arg-type]
+
+
+class Stack:
+    """A stack's resources with the lookups the rules need."""
+
+    def __init__(self, resources: Iterable[PolicyResource]) -> None:
+        self.resources = list(resources)
+        self.name = stack_of(self.resources[0].urn) if self.resources else ""
+
+    def of_type(self, *types: str) -> list[PolicyResource]:
+        return [r for r in self.resources if r.resource_type in types]
+
+    @staticmethod
+    def fed_by(resource: PolicyResource, prop: str) -> list[PolicyResource]:
+        """The resources whose outputs feed `prop` (propertyDependencies: known even when the
+        values themselves are not)."""
+        return list((resource.property_dependencies or {}).get(prop) or [])
+
+
+def env_of(stack: str, reg: Registry) -> Environment | None:
+    """Env stacks are named after their environment (`pulumi up -s dev`)."""
+    return reg.environments.get(stack)

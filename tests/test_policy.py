@@ -1,0 +1,208 @@
+"""The policy pack over the engine's own protocol: the reference stacks pass, a mutation of the
+real program fails each rule (exact name and level), and unknown values never make a
+mandatory violation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import STACKS
+from tools.mock_runtime import Registration
+from tools.policy_config import REGISTRY_POLICIES, from_shared_outputs
+from tools.policy_harness import UNKNOWN, PolicyPackProcess
+from tools.stack_files import ROOT
+
+ALL_RULES = {
+    "sg-no-world-ingress", "sg-encapsulation-scoped", "sg-no-cross-environment", "sg-no-all-protocols", "sg-descriptions",
+    "nacl-environment-isolation", "lb-ports-match-service-cluster", "vpc-baseline", "tags-present", "swarm-network-in-collection",
+    "interlock-cluster-consistent", "k8s-namespace-default-deny", "k8s-no-wide-peers", "k8s-namespace-in-collection",
+    "k8s-team-cannot-edit-policy", "secrets-are-secret",
+}  # fmt: skip
+ADVISORY = {"sg-descriptions", "tags-present"}
+
+
+@pytest.fixture(scope="module")
+def pack():
+    with PolicyPackProcess() as process:
+        yield process
+
+
+def test_the_pack_describes_itself_over_the_protocol(pack):
+    info = pack.info()
+    assert info.name == "interlock-platform-isolation"
+    policies = {p.name: p for p in info.policies}
+    assert set(policies) == ALL_RULES
+    for name, policy in policies.items():
+        assert policy.description, name
+        level = "advisory" if name in ADVISORY else "mandatory"
+        assert {0: "advisory", 1: "mandatory"}[policy.enforcementLevel] == level, name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_rule_passes_on_the_reference_stacks(pack, preview, stack):
+    p = preview(stack)
+    pack.configure(from_shared_outputs(p.shared.outputs))
+    assert pack.analyze(p.run.resources) == []
+
+
+def test_an_unconfigured_pack_refuses_rather_than_passes(pack, preview):
+    pack.configure({})
+    violations = pack.analyze(preview("dev").run.resources)
+    assert {v["policy"] for v in violations} >= set(REGISTRY_POLICIES) - {
+        "k8s-namespace-in-collection",
+        "swarm-network-in-collection",
+    }
+    assert all("no environment registry" in v["message"] for v in violations)
+
+
+# --------------------------------------------------------------------------------------------
+# Unknown values: a real preview of a new stack does not know ids, ARNs or names yet.
+
+
+def _unknown_ids(resources: list[Registration]) -> list[Registration]:
+    """Every value that comes from another resource's outputs becomes unknown, as in a real
+    preview of a stack that does not exist yet."""
+    ids = {r.id for r in resources if r.id} | {r.state.get("arn") for r in resources}
+    ids |= {"acme/interlock-platform/shared"}
+
+    def blank(value):
+        if isinstance(value, dict):
+            return {k: blank(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [blank(v) for v in value]
+        if isinstance(value, str) and (value in ids or value.endswith("-id") or value.startswith("arn:")):
+            return UNKNOWN
+        return value
+
+    return [Registration(**{**r.__dict__, "inputs": blank(r.inputs)}) for r in resources]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_unknown_ids_never_make_a_mandatory_violation(pack, preview, stack):
+    p = preview(stack)
+    pack.configure(from_shared_outputs(p.shared.outputs))
+    unknown = _unknown_ids(p.run.resources)
+    assert any(UNKNOWN in json.dumps(r.inputs) for r in unknown)
+    assert [v for v in pack.analyze(unknown) if v["enforcement"] == "mandatory"] == []
+
+
+def test_with_unknown_ids_a_world_rule_is_still_caught(pack, preview):
+    """The rule's group id is unknown; its propertyDependencies still say it is the workers group."""
+    p = preview("dev")
+    unknown = _unknown_ids(p.run.resources)
+    rule = next(r for r in unknown if r.type.endswith("SecurityGroupIngressRule") and r.name.endswith("in-tcp-10250-management"))
+    assert rule.inputs["securityGroupId"] == UNKNOWN and rule.inputs["referencedSecurityGroupId"] == UNKNOWN
+    bad = Registration(**{**rule.__dict__, "urn": rule.urn + "-world", "name": rule.name + "-world",
+                          "inputs": {**{k: v for k, v in rule.inputs.items() if k != "referencedSecurityGroupId"}, "cidrIpv4": "0.0.0.0/0"},
+                          "property_dependencies": {"securityGroupId": rule.property_dependencies["securityGroupId"]}})  # fmt: skip
+    pack.configure(from_shared_outputs(p.shared.outputs))
+    found = [v for v in pack.analyze([*unknown, bad]) if v["urn"] == bad.urn]
+    assert [(v["policy"], v["enforcement"]) for v in found] == [("sg-no-world-ingress", "mandatory")]
+
+
+# --------------------------------------------------------------------------------------------
+# Mutations of the real program, each run through the offline preview and the real protocol.
+
+MUTATIONS = {
+    # policy: (stack, file, old, new)
+    "sg-no-world-ingress": ("dev", "components/firewall_plan.py",
+        '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))',
+        '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))\n'
+        '    rules.append(SgRule("workers", "ingress", "tcp", 22, 22, _cidr(WORLD), "TCP 22 ssh for the on-call"))'),
+    "sg-encapsulation-scoped": ("dev", "components/firewall_plan.py",
+        '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))',
+        '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))\n'
+        '    rules.append(SgRule("workers", "ingress", "4", 0, 0, _cidr(WORLD), "IP-in-IP from anywhere"))'),
+    "sg-no-cross-environment": ("dev", "components/firewall_plan.py",
+        '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))',
+        '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))\n'
+        '    rules.append(SgRule("workers", "ingress", "tcp", 5432, 5432, _cidr("10.40.192.0/18"), "TCP 5432 from prod for a report"))'),
+    "sg-no-all-protocols": ("test", "components/firewall_plan.py",
+        '    rules.append(SgRule("workers", "egress", ALL, None, None, me, f"all traffic between {env} workers"))',
+        '    rules.append(SgRule("workers", "egress", ALL, None, None, _cidr("192.0.2.0/24"), "everything to the corporate network"))'),
+    "sg-descriptions": ("dev", "components/environment_firewall.py",
+        'description=f"{env} network load balancer: clients on 80/443, out to the {env} Interlock proxies",', 'description="",'),
+    "nacl-environment-isolation": ("prod", "components/firewall_plan.py",
+        '    denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments]',
+        '    denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments if o.name != "dev"]'),
+    "lb-ports-match-service-cluster": ("dev", "components/ingress_lb.py",
+        'return (("https", 443, topo.env.https_port), ("http", 80, topo.env.http_port))',
+        'return (("https", 443, 8443), ("http", 80, topo.env.http_port))'),
+    "vpc-baseline": ("shared", "components/shared_network.py", 'traffic_type="ALL"', 'traffic_type="REJECT"'),
+    "tags-present": ("shared", "components/tagging.py",
+        'return {"Name": name, "environment": environment, "managed-by": MANAGED_BY, "stack": stack, **extra}',
+        'return {"Name": name, "stack": stack, **extra}'),
+    "swarm-network-in-collection": ("test", "components/swarm.py",
+        "docker.NetworkLabelArgs(label=labels.UCP_ACCESS, value=collection),", ""),
+    "interlock-cluster-consistent": ("prod", "components/providers/interlock.py", '"publishMode": "host",', '"publishMode": "ingress",'),
+    "k8s-namespace-default-deny": ("dev", "components/k8s_manifests.py",
+        "out = [namespace(team, environment, node_selector), deny_all(ns), allow_internal(ns)]",
+        "out = [namespace(team, environment, node_selector), allow_internal(ns)]"),
+    "k8s-no-wide-peers": ("dev", "components/k8s_manifests.py",
+        '"ingress": [{"from": [{"namespaceSelector": {"matchLabels": dict(ingress_namespace_selector)}}],',
+        '"ingress": [{"from": [{"namespaceSelector": {}}],'),
+    "k8s-namespace-in-collection": ("test", "components/k8s_manifests.py",
+        "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: node_selector}",
+        "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: \"com.docker.ucp.collection.prod=true\"}"),
+    "k8s-team-cannot-edit-policy": ("prod", "components/k8s_manifests.py", '(("networking.k8s.io",), ("ingresses",)),', '(("networking.k8s.io",), ("ingresses", "networkpolicies")),'),
+    "secrets-are-secret": ("dev", "components/kubernetes.py",
+        'kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")', 'kubeconfig = pulumi.Config(PROJECT).get("kubeconfig")'),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("mutant") / "project"
+    shutil.copytree(
+        ROOT,
+        dest,
+        ignore=shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "venv", ".venv", ".ruff_cache", ".hypothesis"),
+    )
+    return dest
+
+
+def test_every_rule_has_a_mutation():
+    assert set(MUTATIONS) == ALL_RULES
+
+
+@pytest.mark.parametrize("policy", sorted(MUTATIONS))
+def test_a_mutation_of_the_program_is_caught(project_copy, policy):
+    stack, file, old, new = MUTATIONS[policy]
+    path = project_copy / file
+    original = path.read_text()
+    assert original.count(old) == 1, f"the mutation's anchor moved in {file}"
+    path.write_text(original.replace(old, new))
+    try:
+        out = project_copy / "preview.json"
+        result = subprocess.run([sys.executable, "-m", "tools.preview", "--stack", stack, "--json", str(out)],
+                                cwd=project_copy, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    finally:
+        path.write_text(original)
+    assert result.returncode in (0, 1), result.stderr
+    violations = json.loads(Path(out).read_text())["violations"]
+    level = "advisory" if policy in ADVISORY else "mandatory"
+    assert (policy, level) in {(v["policy"], v["enforcement"]) for v in violations}, violations
+    assert result.returncode == (0 if all(v["enforcement"] == "advisory" for v in violations) else 1)
+    assert f"[{level}] {policy}:" in result.stdout
+
+
+def test_an_enforcement_level_can_be_overridden(project_copy, tmp_path):
+    stack, file, old, new = MUTATIONS["k8s-no-wide-peers"]
+    path = project_copy / file
+    original = path.read_text()
+    path.write_text(original.replace(old, new))
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"k8s-no-wide-peers": {"enforcementLevel": "advisory"}}))
+    try:
+        result = subprocess.run([sys.executable, "-m", "tools.preview", "--stack", stack, "--policy-config", str(config)],
+                                cwd=project_copy, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    finally:
+        path.write_text(original)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[advisory] k8s-no-wide-peers:" in result.stdout

@@ -1,0 +1,122 @@
+"""Runs the policy pack the way the Pulumi engine does, over its own gRPC protocol, with no CLI.
+
+It starts `python -u -m pulumi.policy <engine-address> policy`, reads the port from the pack's
+first line of output, then calls GetAnalyzerInfo, Configure, Analyze for every resource and
+AnalyzeStack with parents, dependencies and property dependencies. The input is what the
+program registered under the mock runtime (tools.mock_runtime)."""
+
+from __future__ import annotations
+
+import select
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from tools.mock_runtime import Registration
+from tools.stack_files import ROOT
+
+PACK = ROOT / "policy"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value not known yet
+LEVELS = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.DISABLED: "disabled",
+    analyzer_pb2.REMEDIATE: "remediate",
+}
+SKIPPED_TYPES = ("pulumi:pulumi:Stack",)
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    out = struct_pb2.Struct()
+    json_format.ParseDict(_jsonable(value), out)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class PolicyPackProcess:
+    def __init__(self, pack: Path = PACK, timeout: float = 60.0) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=pack,
+        )  # fmt: skip
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
+        if not line.isdigit():
+            self.close()
+            raise RuntimeError(
+                f"the policy pack did not start: {line!r} {self.process.stderr.read() if self.process.stderr else ''}"
+            )
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
+        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if getattr(self, "channel", None) is not None:
+            self.channel.close()
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def info(self) -> analyzer_pb2.AnalyzerInfo:
+        return self.stub.GetAnalyzerInfo(empty_pb2.Empty())
+
+    def configure(self, config: Mapping[str, Mapping[str, Any]]) -> None:
+        """`config` is a policy-config file's content: policy name -> {enforcementLevel, ...properties}."""
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        levels = {v: k for k, v in LEVELS.items()}
+        for name, entry in config.items():
+            props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+            level = levels[entry.get("enforcementLevel", "mandatory")]
+            request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props)))
+        self.stub.Configure(request)
+
+    def analyze(self, resources: Iterable[Registration]) -> list[dict[str, Any]]:
+        resources = [r for r in resources if r.custom and r.type not in SKIPPED_TYPES]
+        violations: list[dict[str, Any]] = []
+        for r in resources:
+            response = self.stub.Analyze(
+                analyzer_pb2.AnalyzeRequest(type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name)
+            )
+            violations += self._violations(response, r.urn)
+        stack = analyzer_pb2.AnalyzeStackRequest(resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name, parent=r.parent, dependencies=r.dependencies,
+                propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v) for k, v in r.property_dependencies.items()},
+            )
+            for r in resources
+        ])  # fmt: skip
+        violations += self._violations(self.stub.AnalyzeStack(stack), "")
+        return violations
+
+    @staticmethod
+    def _violations(response: analyzer_pb2.AnalyzeResponse, urn: str) -> list[dict[str, Any]]:
+        return [
+            {"policy": d.policyName, "enforcement": LEVELS[d.enforcementLevel], "urn": d.urn or urn, "message": d.message}
+            for d in response.diagnostics
+        ]
+
+
+def check(resources: Iterable[Registration], config: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    with PolicyPackProcess() as pack:
+        pack.configure(config)
+        return pack.analyze(resources)
