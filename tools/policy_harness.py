@@ -48,19 +48,28 @@ def _jsonable(value: Any) -> Any:
 
 class PolicyPackProcess:
     def __init__(self, pack: Path = PACK, timeout: float = 60.0) -> None:
+        """Starts the pack at once; connects on first use, so a caller can run the program while
+        the pack's interpreter starts."""
         self.process = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=pack,
         )  # fmt: skip
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
-        if not line.isdigit():
-            self.close()
-            raise RuntimeError(
-                f"the policy pack did not start: {line!r} {self.process.stderr.read() if self.process.stderr else ''}"
-            )
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
-        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        self.timeout = timeout
+        self.channel: grpc.Channel | None = None
+        self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+
+    @property
+    def stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        if self._stub is None:
+            ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
+            line = self.process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
+            if not line.isdigit():
+                error = self.process.stderr.read() if self.process.poll() is not None and self.process.stderr else ""
+                self.close()
+                raise RuntimeError(f"the policy pack did not start: {line!r} {error}")
+            self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
+            self._stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        return self._stub
 
     def __enter__(self) -> PolicyPackProcess:
         return self
@@ -69,7 +78,7 @@ class PolicyPackProcess:
         self.close()
 
     def close(self) -> None:
-        if getattr(self, "channel", None) is not None:
+        if self.channel is not None:
             self.channel.close()
         self.process.kill()
         self.process.wait()
@@ -116,7 +125,10 @@ class PolicyPackProcess:
         ]
 
 
-def check(resources: Iterable[Registration], config: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    with PolicyPackProcess() as pack:
-        pack.configure(config)
-        return pack.analyze(resources)
+def check(
+    resources: Iterable[Registration], config: Mapping[str, Mapping[str, Any]], pack: PolicyPackProcess | None = None
+) -> list[dict[str, Any]]:
+    """Configure the pack and analyze `resources`; a pack started earlier is used, then closed."""
+    with pack or PolicyPackProcess() as running:
+        running.configure(config)
+        return running.analyze(resources)

@@ -61,13 +61,15 @@ def _shared_stack_file(stack: str, config: dict[str, Any]) -> str:
     return local
 
 
-def run_policies(p: Preview, overrides: dict[str, Any] | None = None) -> None:
+def run_policies(
+    p: Preview, overrides: dict[str, Any] | None = None, pack: policy_harness.PolicyPackProcess | None = None
+) -> None:
     """The policy pack over its own protocol, configured from the shared stack's registry
     (plus a policy-config file's overrides, as `--policy-pack-config` gives the CLI)."""
     config = policy_config.from_shared_outputs(p.shared.outputs)
     for name, entry in (overrides or {}).items():
         config[name] = {**config.get(name, {}), **(entry if isinstance(entry, dict) else {"enforcementLevel": entry})}
-    p.violations = policy_harness.check(p.run.resources, config)
+    p.violations = policy_harness.check(p.run.resources, config, pack)
 
 
 def run_preview(stack: str, config: dict[str, Any] | None = None) -> Preview:
@@ -192,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         if path is not None and not path.is_file():
             print(f"error: {flag} {path}: no such file", file=sys.stderr)
             return EXIT_INVALID
+    pack = policy_harness.PolicyPackProcess()  # its interpreter starts while the program runs
     try:
         p = run_preview(args.stack)
-        run_policies(p, json.loads(args.policy_config.read_text()) if args.policy_config else None)
+        run_policies(p, json.loads(args.policy_config.read_text()) if args.policy_config else None, pack)
         if args.out:
             written = write_out(p, args.out, args.interlock_base, args.interlock_template)
     except InterlockConfigError as err:
@@ -209,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_INVALID
+    finally:
+        pack.close()
 
     sg_quota, nacl_quota, projected = _quotas_and_projection(p)
     names = report.security_group_names([p.shared, p.run])
