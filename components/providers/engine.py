@@ -11,6 +11,7 @@ from pathlib import Path
 
 import docker
 import docker.tls
+import pulumi.dynamic as dyn
 from docker.errors import DockerException
 
 from components.topology import PROJECT
@@ -72,3 +73,15 @@ class EngineConnection:
         return docker.tls.TLSConfig(
             client_cert=(paths["cert.pem"], paths["key.pem"]), ca_cert=paths.get("ca.pem"), verify=bool(self.ca_pem)
         )
+
+
+class SwarmProvider(dyn.ResourceProvider):
+    """Base of the dynamic providers: Pulumi hands them the stack config in `configure`."""
+
+    serialize_as_secret_always = False  # it holds no secrets: the connection comes from configure()
+
+    def __init__(self) -> None:
+        self.connection = EngineConnection()
+
+    def configure(self, req: dyn.ConfigureRequest) -> None:
+        self.connection = EngineConnection.from_config(req.config)

@@ -15,7 +15,7 @@ import pulumi.dynamic as dyn
 
 from components import interlock_toml, labels
 from components.interlock_toml import ServiceClusterSpec
-from components.providers.engine import EngineConnection
+from components.providers.engine import SwarmProvider
 from components.providers.rotation import read_current, remove_services, rotate
 
 SPEC_KEYS = ("environment", "httpPort", "httpsPort", "proxyReplicas", "network", "template", "templateToml")
@@ -32,17 +32,7 @@ def spec_of(props: dict[str, Any]) -> ServiceClusterSpec:
     )
 
 
-class _SwarmProvider(dyn.ResourceProvider):
-    serialize_as_secret_always = False  # it holds no secrets: the connection comes from configure()
-
-    def __init__(self) -> None:
-        self.connection = EngineConnection()
-
-    def configure(self, req: dyn.ConfigureRequest) -> None:
-        self.connection = EngineConnection.from_config(req.config)
-
-
-class ServiceClusterProvider(_SwarmProvider):
+class ServiceClusterProvider(SwarmProvider):
     def _rotate_in(self, props: dict[str, Any]) -> dict[str, Any]:
         spec = spec_of(props)
         result = rotate(
@@ -105,7 +95,7 @@ class ServiceCluster(dyn.Resource, module="interlock", name="ServiceCluster"):
         super().__init__(ServiceClusterProvider(), name, props, opts)
 
 
-class InterlockSettingsProvider(_SwarmProvider):
+class InterlockSettingsProvider(SwarmProvider):
     def _apply(self, props: dict[str, Any], previous_template: str | None) -> dict[str, Any]:
         client = self.connection.client()
         current = read_current(client)

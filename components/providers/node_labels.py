@@ -14,7 +14,7 @@ import pulumi.dynamic as dyn
 from docker.errors import APIError
 
 from components import labels
-from components.providers.engine import EngineConnection
+from components.providers.engine import SwarmProvider
 
 RETRIES = 5
 
@@ -78,15 +78,7 @@ def live_labels(client: docker.DockerClient, hostnames: list[str], key: str) -> 
     return {h: ((nodes.get(h) or {}).get("Spec", {}).get("Labels") or {}).get(key) for h in hostnames}
 
 
-class NodeLabelsProvider(dyn.ResourceProvider):
-    serialize_as_secret_always = False  # it holds no secrets: the connection comes from configure()
-
-    def __init__(self) -> None:
-        self.connection = EngineConnection()
-
-    def configure(self, req: dyn.ConfigureRequest) -> None:
-        self.connection = EngineConnection.from_config(req.config)
-
+class NodeLabelsProvider(SwarmProvider):
     def _apply(self, props: dict[str, Any], previous: list[str]) -> dict[str, Any]:
         client = self.connection.client()
         hostnames = list(props["nodes"])

@@ -23,7 +23,7 @@ from .common import (
     WORLD,
     Registry,
     Stack,
-    env_of,
+    environment_stack,
     get,
     network,
     number,
@@ -139,13 +139,10 @@ def _encapsulation_scoped(args: StackValidationArgs, report: ReportViolation) ->
 
 
 def _no_cross_environment(args: StackValidationArgs, report: ReportViolation) -> None:
-    reg = _registry_or_report(args, report)
-    if reg is None:
-        return
-    stack = Stack(args.resources)
-    env = env_of(stack.name, reg)
-    if env is None:
-        return  # the shared stack: it connects environments to management by design
+    found = environment_stack(args, report)
+    if found is None:
+        return  # not an environment's stack (shared connects environments to management by design)
+    stack, reg, env = found
     others = reg.others(env.name)
 
     def foreign(value: object) -> list[str]:
@@ -200,13 +197,10 @@ def _descriptions(args: ResourceValidationArgs, report: ReportViolation) -> None
 
 
 def _nacl_isolation(args: StackValidationArgs, report: ReportViolation) -> None:
-    reg = _registry_or_report(args, report)
-    if reg is None:
-        return
-    stack = Stack(args.resources)
-    env = env_of(stack.name, reg)
-    if env is None:
-        return
+    found = environment_stack(args, report)
+    if found is None:
+        return  # not an environment's stack (shared connects environments to management by design)
+    stack, reg, env = found
     acls = stack.of_type(NACL)
     if not acls:
         report(
@@ -253,13 +247,10 @@ def _nacl_isolation(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 def _lb_ports(args: StackValidationArgs, report: ReportViolation) -> None:
-    reg = _registry_or_report(args, report)
-    if reg is None:
-        return
-    stack = Stack(args.resources)
-    env = env_of(stack.name, reg)
-    if env is None:
-        return
+    found = environment_stack(args, report)
+    if found is None:
+        return  # not an environment's stack (shared connects environments to management by design)
+    stack, _, env = found
     expected = {443: env.https_port, 80: env.http_port}
     for listener in stack.of_type(LISTENER):
         port = number(get(listener.props, "port"))

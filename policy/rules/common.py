@@ -134,3 +134,24 @@ class Stack:
 def env_of(stack: str, reg: Registry) -> Environment | None:
     """Env stacks are named after their environment (`pulumi up -s dev`)."""
     return reg.environments.get(stack)
+
+
+def environment_stack(args: Any, report: Any) -> tuple[Stack, Registry, Environment] | None:
+    """For stack policies about one environment: its resources, the registry and its entry.
+    None for a stack that is no environment (shared); an unconfigured pack says so."""
+    reg = registry(args.get_config())
+    if reg is None:
+        report(NOT_CONFIGURED, None)
+        return None
+    stack = Stack(args.resources)
+    env = env_of(stack.name, reg)
+    return (stack, reg, env) if env is not None else None
+
+
+def resource_environment(args: Any, report: Any) -> Environment | None:
+    """For resource policies: the environment of the resource's stack (None for shared)."""
+    reg = registry(args.get_config())
+    if reg is None:
+        report(NOT_CONFIGURED)
+        return None
+    return env_of(stack_of(args.urn), reg)

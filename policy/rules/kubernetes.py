@@ -13,7 +13,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .common import NOT_CONFIGURED, REGISTRY_SCHEMA, UNKNOWN, WORLD, Stack, env_of, get, registry, stack_of
+from .common import REGISTRY_SCHEMA, UNKNOWN, WORLD, Stack, get, resource_environment
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -77,11 +77,7 @@ def _no_wide_peers(args: ResourceValidationArgs, report: ReportViolation) -> Non
 def _namespace_in_collection(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != NAMESPACE:
         return
-    reg = registry(args.get_config())
-    if reg is None:
-        report(NOT_CONFIGURED)
-        return
-    env = env_of(stack_of(args.urn), reg)
+    env = resource_environment(args, report)
     if env is None:
         return
     selector = get(args.props, "metadata", "annotations", NODE_SELECTOR)

@@ -11,7 +11,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .common import NOT_CONFIGURED, REGISTRY_SCHEMA, UNKNOWN, Stack, env_of, get, number, registry, stack_of
+from .common import NOT_CONFIGURED, REGISTRY_SCHEMA, UNKNOWN, Stack, env_of, get, number, registry, resource_environment, stack_of
 
 NETWORK = "docker:index/network:Network"
 SERVICE_CLUSTER = "pulumi-python:dynamic/interlock:ServiceCluster"
@@ -26,11 +26,10 @@ def _labels(props: object) -> dict[str, object]:
 def _network_in_collection(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != NETWORK:
         return
-    reg = registry(args.get_config())
-    if reg is None:
+    if registry(args.get_config()) is None:
         report(NOT_CONFIGURED)
         return
-    env = env_of(stack_of(args.urn), reg)
+    env = resource_environment(args, report)
     if env is None:
         report(
             f"overlay network {args.name} is in stack {stack_of(args.urn)}, which is no environment. Fix: create networks in their environment's stack"
