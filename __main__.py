@@ -76,6 +76,7 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
     pulumi.export("ingressNetwork", topo.overlay.ingress)
     pulumi.export("overlayNetworks", list(topo.overlay.all))
     pulumi.export("interlockProxyService", swarm.service_cluster.proxyServiceName)
+    pulumi.export("interlockPublishMode", swarm.service_cluster.publishMode)
     pulumi.export("teamNamespaces", {t.name: t.namespace for t in topo.teams})
     for kind, name in swarm.tls_secret_names.items():
         pulumi.export(f"tls{kind.capitalize()}SecretName", name)

@@ -69,7 +69,7 @@ class TeamNamespace(pulumi.ComponentResource):
 
 @dataclass
 class AppIngressPolicyArgs:
-    namespace: str
+    namespace: pulumi.Input[str]  # the team namespace, e.g. from the env stack's teamNamespaces output
     app: AppSpec
     ingress_namespace_selector: Mapping[str, str] = field(
         default_factory=lambda: dict(KubernetesSettings().ingress_namespace_selector)

@@ -36,3 +36,14 @@ ENVIRONMENT = "interlock-platform/environment"
 K8S_MANAGED_BY = "app.kubernetes.io/managed-by"
 NODE_SELECTOR_ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"  # PodNodeSelector admission
 DNS_POD = {"k8s-app": "kube-dns"}
+
+# Service labels Interlock reads (com.docker.lb.*)
+LB_HOSTS = "com.docker.lb.hosts"
+LB_PORT = "com.docker.lb.port"
+LB_NETWORK = "com.docker.lb.network"
+LB_SERVICE_CLUSTER = "com.docker.lb.service_cluster"
+LB_SSL_CERT = "com.docker.lb.ssl_cert"
+LB_SSL_KEY = "com.docker.lb.ssl_key"
+LB_WEBSOCKETS = "com.docker.lb.websocket_endpoints"
+LB_STICKY_COOKIE = "com.docker.lb.sticky_session_cookie"
+LB_IP_HASH = "com.docker.lb.ip_hash"

@@ -74,6 +74,7 @@ class ServiceCluster(dyn.Resource, module="interlock", name="ServiceCluster"):
     """Registers as `pulumi-python:dynamic/interlock:ServiceCluster`: `[Extensions.<env>]`."""
 
     proxyServiceName: pulumi.Output[str]  # noqa: N815 (the output's wire name)
+    publishMode: pulumi.Output[str]  # noqa: N815
     configName: pulumi.Output[str]  # noqa: N815
 
     def __init__(

@@ -1,0 +1,106 @@
+"""The app-team contract: InterlockService and the example app-team project, under the mock
+runtime with the env stack served by StackReference, and the refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from components import labels
+from components.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract, check, service_labels
+from components.interlock_service import InvalidAppSpec
+from tests.conftest import ENVIRONMENTS
+from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
+from tools.stack_files import ROOT
+
+EXAMPLE = ROOT / "examples" / "app-team" / "__main__.py"
+SECRETS = ("ucpCaCert", "ucpClientCert", "ucpClientKey", "kubeconfig")
+
+
+def run_example(preview, env, **overrides):
+    config = {"app-team-demo:platformOrg": "acme", "app-team-demo:team": "payments", "app-team-demo:hostPrefix": "ingress-demo",
+              "app-team-demo:ucpHost": "tcp://ucp.example.com:443", **{f"app-team-demo:{k}": "placeholder" for k in SECRETS}}  # fmt: skip
+    config.update({f"app-team-demo:{k}": v for k, v in overrides.items()})
+    monitor = RecordingMonitor(PlatformMocks({}))
+    run = run_program(env, config, {f"acme/interlock-platform/{env}": preview(env).run.outputs}, program=EXAMPLE,
+                      monitor=monitor, secret_keys=[f"app-team-demo:{k}" for k in SECRETS])  # fmt: skip
+    return run
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_demo_app_gets_its_environments_labels(preview, env):
+    outputs = preview(env).run.outputs
+    run = run_example(preview, env)
+    (service,) = run.of_type("docker:index/service:Service")
+    got = {item["label"]: item["value"] for item in service.inputs["labels"]}
+    assert got == {
+        labels.LB_HOSTS: f"ingress-demo.{outputs['domain']}",
+        labels.LB_PORT: "8080",
+        labels.LB_NETWORK: outputs["ingressNetwork"],
+        labels.LB_SERVICE_CLUSTER: env,
+        labels.UCP_ACCESS: outputs["collection"],
+    }
+    task = service.inputs["taskSpec"]
+    assert [n["id"] for n in task["networksAdvanceds"]] == [outputs["ingressNetwork"]]
+    assert task["placement"]["constraints"] == [f"node.labels.{labels.UCP_ACCESS}=={outputs['collection']}"]
+    assert service.inputs["name"] == f"{env}-demo"
+    (policy,) = run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    assert (
+        policy.inputs["metadata"]["namespace"] == f"payments-{env}" and policy.inputs["metadata"]["name"] == "allow-ingress-demo"
+    )
+    assert run.outputs["hosts"] == [f"ingress-demo.{outputs['domain']}"]
+
+
+def test_a_bad_spec_stops_the_example_before_anything_is_created(preview):
+    monitor = RecordingMonitor(PlatformMocks({}))
+    config = {"app-team-demo:platformOrg": "acme", "app-team-demo:team": "payments", "app-team-demo:hostPrefix": "ingress demo",
+              "app-team-demo:ucpHost": "tcp://ucp.example.com:443"}  # fmt: skip
+    with pytest.raises(InvalidAppSpec) as err:
+        run_program("dev", config, {"acme/interlock-platform/dev": preview("dev").run.outputs}, program=EXAMPLE, monitor=monitor)
+    assert "host prefix 'ingress demo' is not a DNS name" in str(err.value)
+    assert monitor.registrations == []
+
+
+def contract(preview, env="dev", publish_mode=None):
+    outputs = dict(preview(env).run.outputs)
+    if publish_mode:
+        outputs["interlockPublishMode"] = publish_mode
+    base = EnvironmentContract.from_outputs(outputs)
+    others = {n: e for e in ENVIRONMENTS if e != env for n in preview(e).run.outputs["overlayNetworks"]}
+    return EnvironmentContract(**{**base.__dict__, "others": others})
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        (AppServiceSpec("demo", "img", 8080, hosts=("demo.apps.example.com",)), "outside dev's domain dev.apps.example.com"),
+        (AppServiceSpec("demo", "img", 70000), "port 70000 is out of range"),
+        (AppServiceSpec("demo", "img", 0), "port 0 is out of range"),
+        (
+            AppServiceSpec("demo", "img", 8080, networks=("ingress_prod",)),
+            "network ingress_prod is not one of dev's; it belongs to environment prod",
+        ),
+        (AppServiceSpec("demo", "img", 8080, tls=True), "dev stores no wildcard certificate"),
+    ],
+)
+def test_refusals(preview, spec, fragment):
+    with pytest.raises(AppSpecError) as err:
+        check(spec, contract(preview))
+    assert any(fragment in p for p in err.value.problems), err.value.problems
+
+
+def test_ip_hash_needs_host_mode(preview):
+    spec = AppServiceSpec("demo", "img", 8080, ip_hash=True)
+    check(spec, contract(preview))  # the platform's proxies publish in host mode
+    with pytest.raises(AppSpecError, match="ip_hash needs the proxies in host publish mode"):
+        check(spec, contract(preview, publish_mode="ingress"))
+
+
+def test_tls_websockets_and_sticky_sessions_in_prod(preview):
+    env = contract(preview, "prod")
+    spec = AppServiceSpec("shop", "img", 8443, tls=True, websocket_endpoints=("/ws", "/live"), sticky_session_cookie="session")
+    check(spec, env)
+    got = service_labels(spec, env)
+    assert got[labels.LB_SSL_CERT] == preview("prod").run.outputs["tlsCertificateSecretName"]
+    assert got[labels.LB_SSL_KEY] == preview("prod").run.outputs["tlsKeySecretName"]
+    assert got[labels.LB_WEBSOCKETS] == "/ws,/live" and got[labels.LB_STICKY_COOKIE] == "session"
+    assert got[labels.LB_SERVICE_CLUSTER] == "prod" and got[labels.LB_HOSTS] == "shop.apps.example.com"
