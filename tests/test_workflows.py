@@ -1,0 +1,82 @@
+"""The GitHub workflows: valid against the workflow schema (check-jsonschema's vendored copy),
+and doing what the README promises, step by step."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import yaml
+
+from tools import job_summary
+from tools.stack_files import ROOT, stack_names
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def load(name: str) -> dict:
+    doc = yaml.safe_load((WORKFLOWS / name).read_text())
+    doc["on"] = doc.pop(True, doc.get("on"))  # YAML 1.1 reads the key `on` as true
+    return doc
+
+
+def steps(job: dict) -> list[dict]:
+    return job["steps"]
+
+
+def test_workflows_validate_against_the_github_schema():
+    tool = shutil.which("check-jsonschema") or str(__import__("pathlib").Path(sys.executable).parent / "check-jsonschema")
+    files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+    result = subprocess.run(
+        [tool, "--builtin-schema", "vendor.github-workflows", *files], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_preview_runs_every_stack_offline_with_the_pack_and_publishes_the_summary():
+    wf = load("preview.yml")
+    assert "pull_request" in wf["on"]
+    job = wf["jobs"]["offline-preview"]
+    assert sorted(job["strategy"]["matrix"]["stack"]) == stack_names()
+    runs = "\n".join(s.get("run", "") for s in steps(job))
+    assert "python -m tools.preview --stack ${{ matrix.stack }} --json out/preview.json --out out" in runs
+    assert "set -o pipefail" in runs  # the preview's exit code fails the job on a mandatory violation
+    summary = next(s for s in steps(job) if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
+    assert summary["if"] == "always()" and "tools.job_summary" in summary["run"]
+    assert not any("secrets." in str(s) for s in steps(job))  # forks run it too
+
+
+def test_the_real_preview_runs_only_with_cloud_secrets_and_comments_on_the_pr():
+    job = load("preview.yml")["jobs"]["pulumi-preview"]
+    assert "secrets.PULUMI_ACCESS_TOKEN != ''" in job["env"]["HAS_CLOUD_SECRETS"]
+    assert all(s.get("if") == "env.HAS_CLOUD_SECRETS == 'true'" for s in steps(job))
+    preview = next(
+        s for s in steps(job) if s.get("uses", "").startswith("pulumi/actions") and s.get("with", {}).get("command") == "preview"
+    )
+    assert preview["with"]["policyPacks"] == "policy" and preview["with"]["comment-on-pr"] is True
+    assert preview["with"]["stack-name"].endswith("${{ matrix.stack }}")
+
+
+def test_deploy_goes_shared_then_dev_test_prod_each_in_its_environment():
+    wf = load("deploy.yml")
+    assert wf["on"]["push"]["branches"] == ["main"]
+    jobs = wf["jobs"]
+    assert list(jobs) == ["shared", "dev", "test", "prod"]
+    assert [jobs[j].get("needs") for j in jobs] == [None, "shared", "dev", "test"]
+    for name, job in jobs.items():
+        assert job["uses"] == "./.github/workflows/pulumi-up.yml" and job["with"]["stack"] == name
+    up = load("pulumi-up.yml")["jobs"]["up"]
+    assert up["environment"] == "${{ inputs.stack }}"  # prod's environment holds the approval
+    run = next(s for s in steps(up) if s.get("with", {}).get("command") == "up")
+    assert run["with"]["policyPacks"] == "policy"
+
+
+def test_the_job_summary_shows_violations_resources_interlock_and_matrix(tmp_path):
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "tools.preview", "--stack", "dev", "--json", str(out / "preview.json"), "--out", str(out)],
+                   cwd=ROOT, check=True, capture_output=True)  # fmt: skip
+    text = job_summary.render("dev", out)
+    assert "**Policy violations:** 0 (0 mandatory)" in text
+    assert "Resources by type" in text and "`aws:ec2/subnet:Subnet` | 9" in text
+    assert "[Extensions.dev]" in text and "### Security matrix" in text
