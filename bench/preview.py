@@ -1,0 +1,178 @@
+"""Benchmark: the offline preview and the policy pack. Prints its figures from one run (the
+machine is shared: medians, and ratios measured side by side).
+
+    python -m bench.preview [--rounds N] [--sweep 1,10,50,100]
+
+1. Each stack's offline preview (policy pack included), wall time, against the floor that any
+   Pulumi Python program doing this job pays: importing the SDK modules it must load.
+2. Where the rest goes, for the dev stack: imports beyond the floor, the shared program (an env
+   preview serves its StackReference from it), the env program, and the policy pack.
+3. A scaling sweep of the dev stack over N application groups and N teams: resources, wall
+   time, peak memory, and the largest security-group and NACL rule counts against their quotas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from tools.stack_files import ROOT
+
+FLOOR = "import pulumi_aws.ec2, pulumi_aws.lb, pulumi_aws.vpc, pulumi_docker, pulumi_kubernetes.core.v1, pulumi_kubernetes.networking.v1, pulumi_kubernetes.rbac.v1"
+
+
+def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in MiB, stdout of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, _ = proc.communicate()
+    elapsed = time.perf_counter() - start
+    _, _, usage = os.wait4(proc.pid, os.WNOHANG) if proc.returncode is None else (0, 0, None)
+    peak = usage.ru_maxrss // 1024 if usage else _peak_of_last_child()
+    return elapsed, peak, out
+
+
+def _peak_of_last_child() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+
+
+def median_time(args: list[str], rounds: int, cwd: Path = ROOT) -> float:
+    return statistics.median(timed(args, cwd)[0] for _ in range(rounds))
+
+
+BREAKDOWN = """
+import json, sys, time
+t = [time.perf_counter()]
+exec(sys.argv[1]); t.append(time.perf_counter())
+import tools.preview, tools.policy_harness, tools.policy_config; t.append(time.perf_counter())
+from tools.preview import run_preview
+p = run_preview("shared"); t.append(time.perf_counter())
+p = run_preview("dev"); t.append(time.perf_counter())
+tools.policy_harness.check(p.run.resources, tools.policy_config.from_shared_outputs(p.shared.outputs)); t.append(time.perf_counter())
+print(json.dumps([b - a for a, b in zip(t, t[1:])]))
+"""
+PHASES = (
+    "the floor's imports",
+    "further imports (the preview, grpc, docker-py, yaml)",
+    "shared program, first run (pulls in iam, cloudwatch...)",
+    "shared + dev programs (the env preview's two runs)",
+    "policy pack: start, configure, analyze",
+)
+
+
+def breakdown() -> dict[str, float]:
+    """Phases of the dev preview, in one fresh process (python's own start-up not included)."""
+    out = subprocess.run([sys.executable, "-c", BREAKDOWN, FLOOR], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return dict(zip(PHASES, json.loads(out.strip().splitlines()[-1]), strict=True))
+
+
+def sweep_project(n: int) -> Path:
+    """A copy of the project whose dev stack has n application groups and n teams. The VPC's
+    subnet quota is raised to fit (AWS raises it on request); the dev block is a /17 of /28s."""
+    dest = Path(tempfile.mkdtemp(prefix=f"sweep-{n}-")) / "project"
+    shutil.copytree(
+        ROOT, dest, ignore=shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "venv")
+    )
+    shared_path, dev_path = dest / "stacks" / "Pulumi.shared.yaml", dest / "stacks" / "Pulumi.dev.yaml"
+    shared, dev = yaml.safe_load(shared_path.read_text()), yaml.safe_load(dev_path.read_text())
+    envs = shared["config"]["interlock-platform:environments"]
+    envs["dev"]["cidr"] = "10.40.0.0/17"
+    envs["dev"]["maxSubnets"] = 3 * n + 6
+    envs["test"]["cidr"], envs["prod"]["cidr"] = "10.40.128.0/18", "10.40.192.0/18"
+    shared["config"]["interlock-platform:managementCidrs"] = ["10.41.0.0/24", "10.41.1.0/24", "10.41.2.0/24"]
+    shared["config"]["interlock-platform:edgeCidrs"] = ["10.41.4.0/24", "10.41.5.0/24", "10.41.6.0/24"]
+    shared["config"]["interlock-platform:vpcCidr"] = "10.40.0.0/15"
+    shared["config"]["interlock-platform:awsQuotas"] = {"subnetsPerVpc": 3 * n + 200}
+    # the vpc is a /15 here only to give the sweep room: AWS VPCs are /16 at most, so relax that check in the copy
+    topology = dest / "components" / "topology.py"
+    topology.write_text(topology.read_text().replace("AWS_LARGEST_VPC = 16", "AWS_LARGEST_VPC = 15"))
+    dev["config"]["interlock-platform:applicationGroups"] = [
+        {"name": f"group{i}", "prefixLength": 28, "firstSubnet": 3 * i + 3} for i in range(n)
+    ]
+    dev["config"]["interlock-platform:ingressNodes"] = [
+        {
+            "hostname": "ip-10-40-0-4.eu-west-1.compute.internal",
+            "instanceId": "i-0a1b2c3d4e5f6a001",
+            "availabilityZone": "eu-west-1a",
+        },
+        {
+            "hostname": "ip-10-40-0-20.eu-west-1.compute.internal",
+            "instanceId": "i-0a1b2c3d4e5f6a002",
+            "availabilityZone": "eu-west-1b",
+        },
+    ]
+    dev["config"]["interlock-platform:applicationGroups"].insert(0, {"name": "ingress", "prefixLength": 28, "firstSubnet": 0})
+    dev["config"]["interlock-platform:teams"] = [
+        {
+            "name": f"team{i}",
+            "groups": [f"team{i}-developers"],
+            "apps": [{"name": "web", "podSelector": {"app": "web"}, "ports": [8080], "ingress": True}],
+        }
+        for i in range(n)
+    ]
+    shared_path.write_text(yaml.safe_dump(shared, sort_keys=False))
+    dev_path.write_text(yaml.safe_dump(dev, sort_keys=False))
+    return dest
+
+
+def largest_counts(preview_json: Path) -> tuple[int, int]:
+    doc = json.loads(preview_json.read_text())
+    sg: dict[tuple[str, str], int] = {}
+    nacl: dict[tuple[str, bool], int] = {}
+    for r in doc["resources"]:
+        if r["type"].startswith("aws:vpc/securityGroup"):
+            key = (r["inputs"]["securityGroupId"], r["type"])
+            sg[key] = sg.get(key, 0) + 1
+        elif r["type"] == "aws:ec2/networkAclRule:NetworkAclRule":
+            key2 = (r["inputs"]["networkAclId"], bool(r["inputs"]["egress"]))
+            nacl[key2] = nacl.get(key2, 0) + 1
+    return max(sg.values()), max(nacl.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sweep", default="1,10,50,100")
+    args = parser.parse_args()
+    py = sys.executable
+
+    floor = median_time([py, "-c", FLOOR], args.rounds)
+    print(f"floor (python -c '{FLOOR}'): median {floor:.2f} s of {args.rounds}")
+    print("offline preview per stack, policy pack included (median, ratio to the floor):")
+    for stack in ("shared", "dev", "test", "prod"):
+        t = median_time([py, "-m", "tools.preview", "--stack", stack], args.rounds)
+        print(f"  {stack:<7} {t:5.2f} s   ratio {t / floor:4.2f}")
+
+    print("where the dev preview's time goes (one process, in order):")
+    for phase, seconds in breakdown().items():
+        print(f"  {phase:<42} {seconds:5.2f} s")
+
+    print("scaling sweep of the dev stack (application groups = teams = N):")
+    print(f"  {'N':>4} {'resources':>9} {'wall s':>7} {'peak MiB':>8} {'max SG rules':>12} {'max NACL entries':>16}")
+    for n in (int(x) for x in args.sweep.split(",")):
+        project = sweep_project(n)
+        out = project / "preview.json"
+        seconds, peak, stdout = timed([py, "-m", "tools.preview", "--stack", "dev", "--json", str(out)], cwd=project)
+        if not out.exists():
+            print(f"  {n:>4} the preview failed: {stdout.strip()[-300:]}")
+            continue
+        resources = sum(1 for r in json.loads(out.read_text())["resources"] if r["custom"])
+        sg, nacl = largest_counts(out)
+        print(f"  {n:>4} {resources:>9} {seconds:>7.2f} {peak:>8} {sg:>9}/60 {nacl:>13}/20")
+        shutil.rmtree(project.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
