@@ -7,6 +7,7 @@ import base64
 import subprocess
 import sys
 import threading
+import time
 
 import docker
 import pulumi.dynamic as dyn
@@ -277,6 +278,16 @@ def test_providers_survive_pulumis_serialization(interlock):
     assert provider.create(dict(DEV)).outs["configName"] == "com.docker.ucp.interlock.conf-2"
 
 
+def _allocated(client, network_id, timeout=30.0):
+    """Swarm allocates a new network asynchronously: until then its driver reads as ''."""
+    deadline = time.monotonic() + timeout
+    while True:
+        inspected = client.api.inspect_network(network_id, scope="swarm")
+        if inspected.get("Driver") or time.monotonic() > deadline:
+            return inspected
+        time.sleep(0.2)
+
+
 def test_the_encrypted_overlay_networks_prod_registers_are_accepted_by_the_engine(client, preview):
     """pulumi-docker's provider does not run here: give the engine exactly what the program
     registers for prod and check that it makes encrypted, attachable, labelled overlays."""
@@ -290,7 +301,7 @@ def test_the_encrypted_overlay_networks_prod_registers_are_accepted_by_the_engin
                 i["name"], driver=i["driver"], options=i.get("options"), attachable=i["attachable"],
                 labels={item["label"]: item["value"] for item in i["labels"]}, scope="swarm",
             )["Id"])  # fmt: skip
-            inspected = client.api.inspect_network(created[-1], scope="swarm")  # the cluster store, not a node's copy
+            inspected = _allocated(client, created[-1])
             assert inspected["Driver"] == "overlay" and inspected["Attachable"] is True, (i, inspected)
             assert inspected["Options"].get("encrypted") == "true"
             assert inspected["Labels"][labels.UCP_ACCESS] == "/prod"
