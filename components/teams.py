@@ -8,9 +8,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from components import labels
 from components.k8s_manifests import AppSpec, EgressTarget, KubernetesSettings, Port, TeamSpec
-from components.topology import LABEL_KEY_RE, LABEL_VALUE_RE, EnvironmentSpec, _Problems, _Reader
+from components.topology import LABEL_KEY_RE, LABEL_VALUE_RE, _Problems, _Reader
 
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 TEAM_FIELDS = ("name", "namespace", "groups", "apps", "egress")
@@ -88,7 +87,6 @@ def parse_teams(
     p: _Problems,
     r: _Reader,
     value: Any,
-    env: EnvironmentSpec | None,
     env_name: str | None,
     others: Mapping[str, ipaddress.IPv4Network],
 ) -> tuple[TeamSpec, ...]:
@@ -134,7 +132,7 @@ def parse_teams(
         apps = _parse_apps(p, r, f"{key}.apps", t.get("apps", []))
         egress = r.mapping(f"{key}.egress", t.get("egress", {}), "give {dns, cidrs, namespaces}", EGRESS_FIELDS) or {}
         dns = r.boolean(f"{key}.egress.dns", egress.get("dns", True), "set false only for pods that resolve nothing")
-        targets = _parse_cidr_egress(p, r, f"{key}.egress.cidrs", egress.get("cidrs", []), env, others)
+        targets = _parse_cidr_egress(p, r, f"{key}.egress.cidrs", egress.get("cidrs", []), others)
         raw_egress.append(
             (i, r.listing(f"{key}.egress.namespaces", egress.get("namespaces", []), "list [{namespace, ports}]", minimum=0) or [])
         )
@@ -188,7 +186,7 @@ def _parse_apps(p: _Problems, r: _Reader, key: str, value: Any) -> tuple[AppSpec
 
 
 def _parse_cidr_egress(
-    p: _Problems, r: _Reader, key: str, value: Any, env: EnvironmentSpec | None, others: Mapping[str, ipaddress.IPv4Network]
+    p: _Problems, r: _Reader, key: str, value: Any, others: Mapping[str, ipaddress.IPv4Network]
 ) -> tuple[EgressTarget, ...]:
     items = r.listing(key, value, "list [{cidr, ports}]", minimum=0) or []
     out = []
@@ -210,5 +208,4 @@ def _parse_cidr_egress(
         if cidr.prefixlen == 0 and not e.get("ports"):
             p.add(f"{k}.ports", "0.0.0.0/0 on every port opens the whole internet", "list the ports the team needs")
         out.append(EgressTarget(cidr=str(cidr), ports=_ports(p, r, f"{k}.ports", e.get("ports", []), 0)))
-    _ = env, labels
     return tuple(out)

@@ -993,7 +993,7 @@ def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mappin
     from components import teams as team_config  # imports this module: loaded on first use
 
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
-    teams = team_config.parse_teams(p, r, raw.get("teams"), env, name, others)
+    teams = team_config.parse_teams(p, r, raw.get("teams"), name, others)
     kubernetes = team_config.parse_kubernetes(p, r, raw.get("kubernetes"))
     if teams and raw.get("kubeconfig") is None:
         p.add(

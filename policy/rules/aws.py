@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 
 from pulumi_policy import (
@@ -341,4 +340,3 @@ POLICIES = [
     ResourceValidationPolicy(name="tags-present", description="AWS resources carry the environment and managed-by tags.", validate=_tags,
                              enforcement_level=EnforcementLevel.ADVISORY),
 ]  # fmt: skip
-_ = ipaddress
