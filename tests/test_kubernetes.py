@@ -18,7 +18,7 @@ from pulumi.runtime.rpc import is_rpc_secret
 
 from components import k8s_manifests, labels
 from components.topology import InvalidConfig, parse_environment
-from tests.conftest import ENVIRONMENTS, raw, reference_shared, shared_outputs
+from tests.conftest import ENVIRONMENTS, console_script, raw, reference_shared, shared_outputs
 from tools import report
 from tools.vendor_k8s_schemas import KINDS
 
@@ -113,7 +113,7 @@ class Cluster:
 
     def connectivity(self) -> dict[tuple[str, str], str]:
         out = subprocess.run(
-            ["nca", "--connectivity", str(self.tmp / "policies.yaml"), "--ns_list", str(self.tmp / "ns.yaml"),
+            [console_script("nca"), "--connectivity", str(self.tmp / "policies.yaml"), "--ns_list", str(self.tmp / "ns.yaml"),
              "--pod_list", str(self.tmp / "pods.yaml"), "--output_format", "txt_no_fw_rules"],
             capture_output=True, text=True, check=True, timeout=120,
         ).stdout  # fmt: skip

@@ -3,12 +3,12 @@ and doing what the README promises, step by step."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import yaml
 
+from tests.conftest import console_script
 from tools import job_summary
 from tools.stack_files import ROOT, stack_names
 
@@ -26,7 +26,7 @@ def steps(job: dict) -> list[dict]:
 
 
 def test_workflows_validate_against_the_github_schema():
-    tool = shutil.which("check-jsonschema") or str(__import__("pathlib").Path(sys.executable).parent / "check-jsonschema")
+    tool = console_script("check-jsonschema")
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
     result = subprocess.run(
         [tool, "--builtin-schema", "vendor.github-workflows", *files], capture_output=True, text=True, check=False

@@ -22,5 +22,5 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
   docker swarm init --advertise-addr 127.0.0.1 >/dev/null
 fi
 
-ruff check .
+python3 -m ruff check .
 python3 -m pytest "$@"
