@@ -72,6 +72,15 @@ def test_covering_block():
 Mutation = Callable[[dict[str, Any]], None]
 
 
+def assert_refused(err: InvalidConfig, stack: str, key: str, fragment: str) -> None:
+    """One problem names the key and says the fragment, as `stack '<s>': <ns>:<key>: ... Fix: ...`."""
+    matching = [p for p in err.problems if p.key == key and fragment in str(p)]
+    assert matching, f"no problem for {key} containing {fragment!r}: {err}"
+    text = str(matching[0])
+    assert text.startswith(f"stack '{stack}': interlock-platform:{key}: ")
+    assert "Fix: " in text and matching[0].fix
+
+
 def _set(path: str, value: Any) -> Mutation:
     def mutate(cfg: dict[str, Any]) -> None:
         node: Any = cfg
@@ -165,11 +174,7 @@ def test_bad_shared_config_is_refused(case):
     mutate(cfg)
     with pytest.raises(InvalidConfig) as err:
         parse_shared("shared", cfg)
-    matching = [p for p in err.value.problems if p.key == key and fragment in str(p)]
-    assert matching, f"no problem for {key} containing {fragment!r}: {err.value}"
-    text = str(matching[0])
-    assert text.startswith(f"stack 'shared': interlock-platform:{key}: ")
-    assert "Fix: " in text and matching[0].fix
+    assert_refused(err.value, "shared", key, fragment)
 
 
 ENV_CASES: dict[str, tuple[Mutation, str, str]] = {
@@ -265,9 +270,7 @@ def test_bad_environment_config_is_refused(case):
     mutate(cfg)
     with pytest.raises(InvalidConfig) as err:
         parse_environment("dev", cfg, shared_outputs())
-    matching = [p for p in err.value.problems if p.key == key and fragment in str(p)]
-    assert matching, f"no problem for {key} containing {fragment!r}: {err.value}"
-    assert str(matching[0]).startswith(f"stack 'dev': interlock-platform:{key}: ")
+    assert_refused(err.value, "dev", key, fragment)
 
 
 def test_every_problem_is_listed_not_just_the_first():
