@@ -32,20 +32,15 @@ FLOOR = "import pulumi_aws.ec2, pulumi_aws.lb, pulumi_aws.vpc, pulumi_docker, pu
 
 
 def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in MiB, stdout of one child process."""
+    """Wall seconds, peak RSS in MiB (of this child alone, from wait4), output of one child."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, _ = proc.communicate()
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: Popen.wait would discard the rusage
     elapsed = time.perf_counter() - start
-    _, _, usage = os.wait4(proc.pid, os.WNOHANG) if proc.returncode is None else (0, 0, None)
-    peak = usage.ru_maxrss // 1024 if usage else _peak_of_last_child()
-    return elapsed, peak, out
-
-
-def _peak_of_last_child() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()  # type: ignore[union-attr]
+    return elapsed, usage.ru_maxrss // 1024, out
 
 
 def median_time(args: list[str], rounds: int, cwd: Path = ROOT) -> float:
