@@ -4,17 +4,32 @@ config plus the defaults the project file declares. Offline, secrets the CLI wou
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+# libyaml's parser when PyYAML was built with it: the pure-Python one takes ~25 ms per Pulumi.yaml
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "offline-preview-placeholder"
 
 
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # a safe loader: SafeLoader or its libyaml twin
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> Any:
+    return load_yaml(text)
+
+
 def project_file(root: Path = ROOT) -> dict[str, Any]:
-    return yaml.safe_load((root / "Pulumi.yaml").read_text())
+    # read on every call (tests edit copies of the project); parsed once per distinct content
+    return copy.deepcopy(_parsed((root / "Pulumi.yaml").read_text()))
 
 
 def stack_names(root: Path = ROOT) -> list[str]:
@@ -37,7 +52,7 @@ def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
     path = root / project.get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.relative_to(root)}; the stacks are {', '.join(stack_names(root))}")
-    config = dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
+    config = dict((load_yaml(path.read_text()) or {}).get("config") or {})
     for key, decl in _declared(root).items():
         if "default" in decl:
             config.setdefault(key, decl["default"])
