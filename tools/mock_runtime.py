@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from tools import sdk_speedups
 from tools.stack_files import ROOT, project_file
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -80,29 +81,32 @@ class PlatformMocks(pulumi_mocks.Mocks):
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping what the engine would get: parents and dependencies."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+    def __init__(self, mocks: pulumi_mocks.Mocks, on_register: Callable[[Registration], None] | None = None) -> None:
+        """`on_register` sees each registration as it happens, as the engine's analyzers do."""
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        self.on_register = on_register
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             state = self.resources[response.urn]
             inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
-            self.registrations.append(
-                Registration(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    parent=request.parent,
-                    custom=bool(request.custom),
-                    inputs=inputs,
-                    id=state.id or "",
-                    state=dict(state.state or {}),
-                    dependencies=list(request.dependencies),
-                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                )
+            registration = Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=bool(request.custom),
+                inputs=inputs,
+                id=state.id or "",
+                state=dict(state.state or {}),
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             )
+            self.registrations.append(registration)
+            if self.on_register is not None:
+                self.on_register(registration)
         return response
 
 
@@ -117,13 +121,16 @@ def run_program(
     program: Path = ROOT / "__main__.py",
     monitor: RecordingMonitor | None = None,
     secret_keys: list[str] | None = None,
+    on_register: Callable[[Registration], None] | None = None,
 ) -> ProgramRun:
     """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...);
-    pass a `monitor` to see what was registered before that."""
+    pass a `monitor` to see what was registered before that, or `on_register` to see each
+    registration as it happens."""
     project = project_file(program.parent)["name"]
     mocks = PlatformMocks(stack_outputs or {})
-    monitor = monitor or RecordingMonitor(mocks)
+    monitor = monitor or RecordingMonitor(mocks, on_register)
     monitor.mocks = mocks
+    sdk_speedups.install()  # the SDK's answers at a fraction of its cost; see that module
     pulumi_settings.ROOT.set(None)  # a fresh root stack resource for every run
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config({k: _config_value(v) for k, v in config.items()}, list(secret_keys or []))
