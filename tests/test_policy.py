@@ -106,6 +106,27 @@ def test_with_unknown_ids_a_world_rule_is_still_caught(pack, preview):
     assert [(v["policy"], v["enforcement"]) for v in found] == [("sg-no-world-ingress", "mandatory")]
 
 
+def test_streamed_analysis_gives_what_analysis_after_the_run_gives(pack, preview):
+    """The offline preview submits each resource as it registers; the answers, their order and
+    the stack-level ones must be those of analyzing the whole run afterwards."""
+    p = preview("dev")
+    rule = next(r for r in p.run.resources if r.type.endswith("SecurityGroupIngressRule"))
+    bad = Registration(**{**rule.__dict__, "inputs": {**rule.inputs, "cidrIpv4": "0.0.0.0/0"}})
+    resources = [*p.run.resources, bad]
+    pack.configure(from_shared_outputs(p.shared.outputs))
+    afterwards = pack.analyze(resources)
+    assert any(v["urn"] == bad.urn and v["policy"] == "sg-no-world-ingress" for v in afterwards)
+    pack.configure(from_shared_outputs(p.shared.outputs))
+    for r in reversed(resources):  # answers arrive in any order
+        pack.submit(r)
+    assert pack.analyze(resources) == afterwards
+
+
+def test_submitting_before_configuring_is_refused():
+    with PolicyPackProcess() as fresh, pytest.raises(RuntimeError, match="configure the policy pack"):
+        fresh.submit(Registration("urn:x", "aws:ec2/vpc:Vpc", "x", "", True, {}))
+
+
 # --------------------------------------------------------------------------------------------
 # Mutations of the real program, each run through the offline preview and the real protocol.
 

@@ -57,6 +57,8 @@ class PolicyPackProcess:
         self.timeout = timeout
         self.channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self._pending: list[tuple[Registration, grpc.Future]] = []  # Analyze calls in flight (submit)
+        self._configured = False
 
     @property
     def stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
@@ -98,15 +100,33 @@ class PolicyPackProcess:
             level = levels[entry.get("enforcementLevel", "mandatory")]
             request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props)))
         self.stub.Configure(request)
+        self._pending = []  # answers given under an earlier config no longer count
+        self._configured = True
+
+    def submit(self, resource: Registration) -> None:
+        """Send one resource's Analyze now, without waiting for the answer: the engine analyzes
+        each resource as the program registers it, so the pack works while the program runs.
+        After `configure`; `analyze` collects the answers."""
+        if not self._configured:
+            raise RuntimeError("configure the policy pack before submitting resources")
+        if self._analyzable(resource):
+            self._pending.append((resource, self._send(resource)))
+
+    def _send(self, r: Registration) -> grpc.Future:
+        return self.stub.Analyze.future(
+            analyzer_pb2.AnalyzeRequest(type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name)
+        )
 
     def analyze(self, resources: Iterable[Registration]) -> list[dict[str, Any]]:
-        resources = [r for r in resources if r.custom and r.type not in SKIPPED_TYPES]
+        """Analyze each resource (one already submitted is not sent again), then the stack.
+        Violations come in the order of `resources`, whatever order the answers arrived in."""
+        resources = [r for r in resources if self._analyzable(r)]
+        submitted = {id(r): future for r, future in self._pending}  # the registrations themselves, not equal copies
+        self._pending = []
+        answers = [submitted.pop(id(r)) if id(r) in submitted else self._send(r) for r in resources]
         violations: list[dict[str, Any]] = []
-        for r in resources:
-            response = self.stub.Analyze(
-                analyzer_pb2.AnalyzeRequest(type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name)
-            )
-            violations += self._violations(response, r.urn)
+        for r, answer in zip(resources, answers, strict=True):
+            violations += self._violations(answer.result(timeout=self.timeout), r.urn)
         stack = analyzer_pb2.AnalyzeStackRequest(resources=[
             analyzer_pb2.AnalyzerResource(
                 type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name, parent=r.parent, dependencies=r.dependencies,
@@ -116,6 +136,10 @@ class PolicyPackProcess:
         ])  # fmt: skip
         violations += self._violations(self.stub.AnalyzeStack(stack), "")
         return violations
+
+    @staticmethod
+    def _analyzable(resource: Registration) -> bool:
+        return resource.custom and resource.type not in SKIPPED_TYPES
 
     @staticmethod
     def _violations(response: analyzer_pb2.AnalyzeResponse, urn: str) -> list[dict[str, Any]]:
