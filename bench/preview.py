@@ -1,13 +1,21 @@
 """Benchmark: the offline preview and the policy pack. Prints its figures from one run (the
-machine is shared: medians, and ratios measured side by side).
+machine is shared: medians, and every ratio measured side by side, round by round).
 
     python -m bench.preview [--rounds N] [--sweep 1,10,50,100]
 
-1. Each stack's offline preview (policy pack included), wall time, against the floor that any
-   Pulumi Python program doing this job pays: importing the SDK modules it must load.
-2. Where the rest goes, for the dev stack: imports beyond the floor, the shared program (an env
-   preview serves its StackReference from it), the env program, and the policy pack.
-3. A scaling sweep of the dev stack over N application groups and N teams: resources, wall
+1. Each stack's offline preview (policy pack included), wall time, against two floors:
+   - the issue's command, `python -c "import pulumi_aws.ec2, ..."`. pulumi_aws loads its
+     submodules lazily, so that command does not load `pulumi_aws.ec2`, `lb` or `vpc`: it
+     leaves 2 of ec2's ~190 modules in sys.modules;
+   - the loaded floor: the same command, then one class of each of those three
+     (`pulumi_aws.ec2.Vpc`...), which loads what the command names. A Pulumi program that
+     creates an ec2 resource pays at least this, as the Pulumi CLI runs it;
+   - the loaded floor tuned as the preview tunes itself (tools/sdk_speedups.py: the collector's
+     thresholds, and no interpreter teardown). The preview's own work is what it takes beyond
+     this one.
+2. Where the rest goes, for the dev preview, in one process, in the order the preview runs.
+3. The policy pack alone per stack: start, configure, analyze every resource, AnalyzeStack.
+4. A scaling sweep of the dev stack over N application groups and N teams: resources, wall
    time, peak memory, and the largest security-group and NACL rule counts against their quotas.
 """
 
@@ -29,6 +37,14 @@ import yaml
 from tools.stack_files import ROOT
 
 FLOOR = "import pulumi_aws.ec2, pulumi_aws.lb, pulumi_aws.vpc, pulumi_docker, pulumi_kubernetes.core.v1, pulumi_kubernetes.networking.v1, pulumi_kubernetes.rbac.v1"
+LOADED = "pulumi_aws.ec2.Vpc, pulumi_aws.lb.LoadBalancer, pulumi_aws.vpc.SecurityGroupIngressRule"
+LOADED_FLOOR = f"{FLOOR}; {LOADED}"
+TUNED_FLOOR = (
+    "import gc, os, sys; from tools.sdk_speedups import SHORT_RUN_GC_THRESHOLDS; gc.set_threshold(*SHORT_RUN_GC_THRESHOLDS); "
+    f"{LOADED_FLOOR}; sys.stdout.flush(); os._exit(0)"
+)
+COUNT_EC2 = "import sys; print(sum(m.startswith('pulumi_aws.ec2.') for m in sys.modules))"
+STACKS = ("shared", "dev", "test", "prod")
 
 
 def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str]:
@@ -50,27 +66,66 @@ def median_time(args: list[str], rounds: int, cwd: Path = ROOT) -> float:
 BREAKDOWN = """
 import json, sys, time
 t = [time.perf_counter()]
+from tools import sdk_speedups, policy_harness
+sdk_speedups.tune_gc_for_a_short_run(); sdk_speedups.install()
+pack = policy_harness.PolicyPackProcess(); t.append(time.perf_counter())
 exec(sys.argv[1]); t.append(time.perf_counter())
-import tools.preview, tools.policy_harness, tools.policy_config; t.append(time.perf_counter())
-from tools.preview import run_preview
-p = run_preview("shared"); t.append(time.perf_counter())
-p = run_preview("dev"); t.append(time.perf_counter())
-tools.policy_harness.check(p.run.resources, tools.policy_config.from_shared_outputs(p.shared.outputs)); t.append(time.perf_counter())
+exec(sys.argv[2]); t.append(time.perf_counter())
+import tools.preview; t.append(time.perf_counter())
+from tools.mock_runtime import run_program
+from tools.stack_files import offline_config
+config, secrets, _ = offline_config("shared")
+shared = run_program("shared", config, secret_keys=secrets); t.append(time.perf_counter())
+pack.configure(tools.preview.policy_configuration(shared.outputs)); t.append(time.perf_counter())
+config, secrets, _ = offline_config("dev")
+run = run_program("dev", config, {config["interlock-platform:sharedStack"]: shared.outputs}, secret_keys=secrets, on_register=pack.submit)
+t.append(time.perf_counter())
+pack.analyze(run.resources); t.append(time.perf_counter())
+pack.close()
 print(json.dumps([b - a for a, b in zip(t, t[1:])]))
 """
 PHASES = (
+    "import pulumi and grpc, spawn the policy pack (it starts alongside)",
     "the floor's imports",
-    "further imports (the preview, grpc, docker-py, yaml)",
-    "shared program, first run (pulls in iam, cloudwatch...)",
-    "shared + dev programs (the env preview's two runs)",
-    "policy pack: start, configure, analyze",
+    "load pulumi_aws.ec2, lb and vpc (the loaded floor's rest)",
+    "the preview's own imports (grpc, docker-py, yaml)",
+    "shared program (for the StackReference; loads iam, cloudwatch)",
+    "configure the pack (waits for its interpreter)",
+    "dev program, streaming each resource to the pack",
+    "the pack's last answers and AnalyzeStack",
 )
 
 
 def breakdown() -> dict[str, float]:
-    """Phases of the dev preview, in one fresh process (python's own start-up not included)."""
-    out = subprocess.run([sys.executable, "-c", BREAKDOWN, FLOOR], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    """Phases of the dev preview, in one fresh process (python's start-up and exit not included)."""
+    out = subprocess.run(
+        [sys.executable, "-c", BREAKDOWN, FLOOR, LOADED], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return dict(zip(PHASES, json.loads(out.strip().splitlines()[-1]), strict=True))
+
+
+PACK_ALONE = """
+import json, sys, time
+from tools.preview import policy_configuration, run_preview
+from tools.policy_harness import PolicyPackProcess
+p = run_preview(sys.argv[1])
+times = []
+for _ in range(int(sys.argv[2])):
+    start = time.perf_counter()
+    with PolicyPackProcess() as pack:
+        pack.configure(policy_configuration(p.shared.outputs))
+        pack.analyze(p.run.resources)
+    times.append(time.perf_counter() - start)
+print(json.dumps([len(p.run.resources), times]))
+"""
+
+
+def pack_alone(stack: str, rounds: int) -> tuple[int, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", PACK_ALONE, stack, str(rounds)], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    resources, times = json.loads(out.strip().splitlines()[-1])
+    return resources, statistics.median(times)
 
 
 def sweep_project(n: int) -> Path:
@@ -143,16 +198,35 @@ def main() -> None:
     args = parser.parse_args()
     py = sys.executable
 
-    floor = median_time([py, "-c", FLOOR], args.rounds)
-    print(f"floor (python -c '{FLOOR}'): median {floor:.2f} s of {args.rounds}")
-    print("offline preview per stack, policy pack included (median, ratio to the floor):")
-    for stack in ("shared", "dev", "test", "prod"):
-        t = median_time([py, "-m", "tools.preview", "--stack", stack], args.rounds)
-        print(f"  {stack:<7} {t:5.2f} s   ratio {t / floor:4.2f}")
+    commands = {"floor": [py, "-c", FLOOR], "loaded floor": [py, "-c", LOADED_FLOOR], "tuned": [py, "-c", TUNED_FLOOR]}
+    commands |= {stack: [py, "-m", "tools.preview", "--stack", stack] for stack in STACKS}
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.rounds):  # round by round, so drift in the machine's load hits every figure alike
+        for name, command in commands.items():
+            times[name].append(timed(command)[0])
+    median = {name: statistics.median(t) for name, t in times.items()}
+    ec2 = [subprocess.run([py, "-c", f"{cmd}; {COUNT_EC2}"], capture_output=True, text=True, check=True).stdout.strip()
+           for cmd in (FLOOR, LOADED_FLOOR)]  # fmt: skip
+    print(f"floor: python -c '{FLOOR}'")
+    print(f"  median {median['floor']:.2f} s of {args.rounds}; pulumi_aws.ec2 modules loaded: {ec2[0]}")
+    print(f"loaded floor: the same, then {LOADED}")
+    print(f"  median {median['loaded floor']:.2f} s; pulumi_aws.ec2 modules loaded: {ec2[1]}")
+    print("tuned loaded floor: the loaded floor with the preview's GC thresholds, without teardown")
+    print(f"  median {median['tuned']:.2f} s")
+    print("offline preview per stack, policy pack included (median; ratios to the floor, loaded floor, tuned loaded floor):")
+    for stack in STACKS:
+        t = median[stack]
+        ratios = "   ".join(f"{t / median[floor]:4.2f}" for floor in ("floor", "loaded floor", "tuned"))
+        print(f"  {stack:<7} {t:5.2f} s   {ratios}")
 
     print("where the dev preview's time goes (one process, in order):")
     for phase, seconds in breakdown().items():
-        print(f"  {phase:<42} {seconds:5.2f} s")
+        print(f"  {phase:<64} {seconds:5.2f} s")
+
+    print("the policy pack alone: start, configure, Analyze per resource, AnalyzeStack (median):")
+    for stack in STACKS:
+        resources, seconds = pack_alone(stack, args.rounds)
+        print(f"  {stack:<7} {seconds:5.2f} s for {resources} resources")
 
     print("scaling sweep of the dev stack (application groups = teams = N):")
     print(f"  {'N':>4} {'resources':>9} {'wall s':>7} {'peak MiB':>8} {'max SG rules':>12} {'max NACL entries':>16}")

@@ -4,8 +4,12 @@ file's config, no cloud credentials and no Pulumi CLI.
     python -m tools.preview --stack <name> [--json FILE] [--out DIR] [--interlock-base FILE]
 
 An env stack's StackReference to `shared` is served from an offline preview of the shared
-stack. The policy pack in policy/ checks the result over the engine's own protocol. Exit status: 0 when nothing mandatory is violated, 1 when a mandatory policy is
-violated, 2 when the stack config is invalid (messages on stderr).
+stack. The policy pack in policy/ checks the result over the engine's own protocol, each
+resource as it registers. Exit status: 0 when nothing mandatory is violated, 1 when a
+mandatory policy is violated, 2 when the stack config is invalid (messages on stderr).
+
+Where its time goes, and what tools/sdk_speedups.py does about it: bench/preview.py and the
+README's Benchmarks section.
 """
 
 from __future__ import annotations
