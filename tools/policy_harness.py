@@ -1,9 +1,10 @@
 """Runs the policy pack the way the Pulumi engine does, over its own gRPC protocol, with no CLI.
 
 It starts `python -u -m pulumi.policy <engine-address> policy`, reads the port from the pack's
-first line of output, then calls GetAnalyzerInfo, Configure, Analyze for every resource and
-AnalyzeStack with parents, dependencies and property dependencies. The input is what the
-program registered under the mock runtime (tools.mock_runtime)."""
+first line of output, then calls GetAnalyzerInfo, Configure, Analyze for every resource (each
+as it registers, with `submit`, or all at once) and AnalyzeStack with parents, dependencies and
+property dependencies. The input is what the program registered under the mock runtime
+(tools.mock_runtime)."""
 
 from __future__ import annotations
 
@@ -147,12 +148,3 @@ class PolicyPackProcess:
             {"policy": d.policyName, "enforcement": LEVELS[d.enforcementLevel], "urn": d.urn or urn, "message": d.message}
             for d in response.diagnostics
         ]
-
-
-def check(
-    resources: Iterable[Registration], config: Mapping[str, Mapping[str, Any]], pack: PolicyPackProcess | None = None
-) -> list[dict[str, Any]]:
-    """Configure the pack and analyze `resources`; a pack started earlier is used, then closed."""
-    with pack or PolicyPackProcess() as running:
-        running.configure(config)
-        return running.analyze(resources)
