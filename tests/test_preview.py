@@ -146,3 +146,28 @@ def test_interlock_base_keeps_the_running_clusters(tmp_path):
     config = (tmp_path / "out" / "interlock" / "config.toml").read_text()
     assert config.startswith(running)
     assert interlock_toml.service_clusters(config) == ["test", "dev"]
+
+
+def test_a_pack_that_cannot_start_exits_3_without_a_traceback(tmp_path):
+    project = _copy_project(tmp_path)
+    main = project / "policy" / "__main__.py"
+    main.write_text("raise ImportError('pulumi_policy is not installed')\n" + main.read_text())
+    result = run_preview("--stack", "dev", "--json", str(tmp_path / "p.json"), cwd=project)
+    assert result.returncode == 3, result.stderr
+    assert "stack 'dev': the policy pack in" in result.stderr and "did not start" in result.stderr
+    assert "ImportError: pulumi_policy is not installed" in result.stderr  # the pack's own reason
+    assert "the policies were not checked" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "p.json").exists()
+
+
+def test_a_rule_that_raises_exits_3_rather_than_passing(tmp_path):
+    project = _copy_project(tmp_path)
+    rules = project / "policy" / "rules" / "aws.py"
+    text = rules.read_text()
+    old = "def _descriptions(args: ResourceValidationArgs, report: ReportViolation) -> None:\n"
+    assert old in text
+    rules.write_text(text.replace(old, old + "    raise ValueError('a bug in a rule')\n"))
+    result = run_preview("--stack", "dev", cwd=project)
+    assert result.returncode == 3, result.stderr
+    assert "the policy pack failed while analyzing" in result.stderr and "a bug in a rule" in result.stderr
+    assert "Traceback" not in result.stderr

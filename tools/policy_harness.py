@@ -33,6 +33,10 @@ LEVELS = {
 SKIPPED_TYPES = ("pulumi:pulumi:Stack",)
 
 
+class PolicyPackError(RuntimeError):
+    """The pack could not run: its interpreter did not start, or it stopped answering."""
+
+
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     out = struct_pb2.Struct()
     json_format.ParseDict(_jsonable(value), out)
@@ -56,6 +60,7 @@ class PolicyPackProcess:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=pack,
         )  # fmt: skip
         self.timeout = timeout
+        self.pack = pack
         self.channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._pending: list[tuple[Registration, grpc.Future]] = []  # Analyze calls in flight (submit)
@@ -67,9 +72,13 @@ class PolicyPackProcess:
             ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
             line = self.process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
             if not line.isdigit():
-                error = self.process.stderr.read() if self.process.poll() is not None and self.process.stderr else ""
+                try:
+                    self.process.wait(timeout=5)  # it printed no port: let it finish dying, then read why
+                    why = (self.process.stderr.read() if self.process.stderr else "").strip().splitlines()
+                except subprocess.TimeoutExpired:
+                    why = [f"no port on its first line within {self.timeout:.0f} s" if not line else f"it printed {line!r}"]
                 self.close()
-                raise RuntimeError(f"the policy pack did not start: {line!r} {error}")
+                raise PolicyPackError(f"the policy pack in {self.pack} did not start: {why[-1] if why else 'no output'}")
             self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
             self._stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
         return self._stub
@@ -100,7 +109,11 @@ class PolicyPackProcess:
             props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
             level = levels[entry.get("enforcementLevel", "mandatory")]
             request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props)))
-        self.stub.Configure(request)
+        try:
+            self.stub.Configure(request)
+        except grpc.RpcError as err:
+            why = err.details() if isinstance(err, grpc.Call) else str(err)
+            raise PolicyPackError(f"the policy pack refused its config: {why}") from err
         self._pending = []  # answers given under an earlier config no longer count
         self._configured = True
 
@@ -126,17 +139,24 @@ class PolicyPackProcess:
         self._pending = []
         answers = [submitted.pop(id(r)) if id(r) in submitted else self._send(r) for r in resources]
         violations: list[dict[str, Any]] = []
-        for r, answer in zip(resources, answers, strict=True):
-            violations += self._violations(answer.result(timeout=self.timeout), r.urn)
-        stack = analyzer_pb2.AnalyzeStackRequest(resources=[
+        try:
+            for r, answer in zip(resources, answers, strict=True):
+                violations += self._violations(answer.result(timeout=self.timeout), r.urn)
+            stack_answer = self.stub.AnalyzeStack(self._stack_request(resources))
+        except (grpc.RpcError, grpc.FutureTimeoutError) as err:  # a rule that raised, or a pack that died
+            why = err.details() if isinstance(err, grpc.Call) else f"no answer within {self.timeout:.0f} s"
+            raise PolicyPackError(f"the policy pack failed while analyzing: {why}") from err
+        return violations + self._violations(stack_answer, "")
+
+    @staticmethod
+    def _stack_request(resources: list[Registration]) -> analyzer_pb2.AnalyzeStackRequest:
+        return analyzer_pb2.AnalyzeStackRequest(resources=[
             analyzer_pb2.AnalyzerResource(
                 type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name, parent=r.parent, dependencies=r.dependencies,
                 propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v) for k, v in r.property_dependencies.items()},
             )
             for r in resources
         ])  # fmt: skip
-        violations += self._violations(self.stub.AnalyzeStack(stack), "")
-        return violations
 
     @staticmethod
     def _analyzable(resource: Registration) -> bool:

@@ -6,7 +6,8 @@ file's config, no cloud credentials and no Pulumi CLI.
 An env stack's StackReference to `shared` is served from an offline preview of the shared
 stack. The policy pack in policy/ checks the result over the engine's own protocol, each
 resource as it registers. Exit status: 0 when nothing mandatory is violated, 1 when a
-mandatory policy is violated, 2 when the stack config is invalid (messages on stderr).
+mandatory policy is violated, 2 when the stack config is invalid, 3 when the policy pack could
+not run, so nothing was checked (messages on stderr).
 
 Where its time goes, and what tools/sdk_speedups.py does about it: bench/preview.py and the
 README's Benchmarks section.
@@ -34,7 +35,7 @@ from tools.mock_runtime import ProgramRun, run_program
 from tools.sdk_speedups import tune_gc_for_a_short_run
 from tools.stack_files import ROOT, offline_config, stack_names
 
-EXIT_OK, EXIT_VIOLATION, EXIT_INVALID = 0, 1, 2
+EXIT_OK, EXIT_VIOLATION, EXIT_INVALID, EXIT_PACK_FAILED = 0, 1, 2, 3
 SECRET = "[secret]"
 
 
@@ -228,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.out:
             written = write_out(p, args.out, args.interlock_base, args.interlock_template)
+    except policy_harness.PolicyPackError as err:
+        print(f"error: stack '{args.stack}': {err}", file=sys.stderr)
+        print(
+            "  the policies were not checked; install the pack's requirements (pip install -r policy/requirements.txt)",
+            file=sys.stderr,
+        )
+        return EXIT_PACK_FAILED
     except InterlockConfigError as err:
         print(f"error: stack '{args.stack}': the Interlock config would be refused: {err}", file=sys.stderr)
         return EXIT_INVALID
