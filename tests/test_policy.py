@@ -122,6 +122,34 @@ def test_streamed_analysis_gives_what_analysis_after_the_run_gives(pack, preview
     assert pack.analyze(resources) == afterwards
 
 
+def test_the_preview_streams_every_resource_and_analyze_resends_none(preview, monkeypatch):
+    """Over a real env preview: each analyzable resource is sent once, while the program runs
+    (from `submit`), and the analysis afterwards only collects the answers."""
+    from tools.preview import run_preview
+
+    sent: list[tuple[str, str]] = []
+    phase = ["program"]
+    original_send = PolicyPackProcess._send
+
+    def counting_send(self, r):
+        sent.append((phase[0], r.urn))
+        return original_send(self, r)
+
+    original_analyze = PolicyPackProcess.analyze
+
+    def analyze(self, resources):
+        phase[0] = "analyze"
+        return original_analyze(self, resources)
+
+    monkeypatch.setattr(PolicyPackProcess, "_send", counting_send)
+    monkeypatch.setattr(PolicyPackProcess, "analyze", analyze)
+    with PolicyPackProcess() as fresh:
+        p = run_preview("dev", pack=fresh)
+    analyzable = [r.urn for r in p.run.resources if r.custom]
+    assert p.violations == [] and len(analyzable) > 100
+    assert sent == [("program", urn) for urn in analyzable]  # each once, in registration order, none from analyze
+
+
 def test_submitting_before_configuring_is_refused():
     with PolicyPackProcess() as fresh, pytest.raises(RuntimeError, match="configure the policy pack"):
         fresh.submit(Registration("urn:x", "aws:ec2/vpc:Vpc", "x", "", True, {}))

@@ -156,8 +156,23 @@ def test_a_pack_that_cannot_start_exits_3_without_a_traceback(tmp_path):
     assert result.returncode == 3, result.stderr
     assert "stack 'dev': the policy pack in" in result.stderr and "did not start" in result.stderr
     assert "ImportError: pulumi_policy is not installed" in result.stderr  # the pack's own reason
-    assert "the policies were not checked" in result.stderr
+    assert "the policies were not checked" in result.stderr and "policy/requirements.txt" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "p.json").exists()
+
+
+def test_with_a_broken_pack_an_invalid_config_still_says_what_is_wrong(tmp_path):
+    """The pack is configured before the env program runs; its failure must not hide the
+    config's problems (exit 2, every problem), which the user has to fix first."""
+    project = _copy_project(tmp_path)
+    main = project / "policy" / "__main__.py"
+    main.write_text("raise ImportError('pulumi_policy is not installed')\n" + main.read_text())
+    path = project / "stacks" / "Pulumi.dev.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["interlock-platform:domain"] = "not a domain"
+    path.write_text(yaml.safe_dump(doc))
+    result = run_preview("--stack", "dev", cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert "stack 'dev': interlock-platform:domain:" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_rule_that_raises_exits_3_rather_than_passing(tmp_path):
@@ -170,4 +185,4 @@ def test_a_rule_that_raises_exits_3_rather_than_passing(tmp_path):
     result = run_preview("--stack", "dev", cwd=project)
     assert result.returncode == 3, result.stderr
     assert "the policy pack failed while analyzing" in result.stderr and "a bug in a rule" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and "requirements.txt" not in result.stderr  # not an install problem

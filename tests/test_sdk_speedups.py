@@ -26,6 +26,7 @@ def test_stack_trace_is_the_sdks_for_every_registration(monkeypatch):
         return theirs
 
     monkeypatch.setattr(sdk_speedups, "stack_trace", both)
+    monkeypatch.setattr(pulumi_resource, "_get_stack_trace", pulumi_resource._get_stack_trace)  # restored after
     preview = run_preview("dev")
     registered = len(preview.run.resources) + len(preview.shared.resources)
     assert len(compared) >= registered and max(compared) > 3  # every resource, with user frames

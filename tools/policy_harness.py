@@ -37,6 +37,10 @@ class PolicyPackError(RuntimeError):
     """The pack could not run: its interpreter did not start, or it stopped answering."""
 
 
+class PolicyPackDidNotStart(PolicyPackError):
+    """Its interpreter printed no port: a missing requirement, or an error importing the pack."""
+
+
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     out = struct_pb2.Struct()
     json_format.ParseDict(_jsonable(value), out)
@@ -78,7 +82,7 @@ class PolicyPackProcess:
                 except subprocess.TimeoutExpired:
                     why = [f"no port on its first line within {self.timeout:.0f} s" if not line else f"it printed {line!r}"]
                 self.close()
-                raise PolicyPackError(f"the policy pack in {self.pack} did not start: {why[-1] if why else 'no output'}")
+                raise PolicyPackDidNotStart(f"the policy pack in {self.pack} did not start: {why[-1] if why else 'no output'}")
             self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
             self._stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
         return self._stub
@@ -110,7 +114,7 @@ class PolicyPackProcess:
             level = levels[entry.get("enforcementLevel", "mandatory")]
             request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props)))
         try:
-            self.stub.Configure(request)
+            self.stub.Configure(request, timeout=self.timeout)
         except grpc.RpcError as err:
             why = err.details() if isinstance(err, grpc.Call) else str(err)
             raise PolicyPackError(f"the policy pack refused its config: {why}") from err
@@ -142,7 +146,7 @@ class PolicyPackProcess:
         try:
             for r, answer in zip(resources, answers, strict=True):
                 violations += self._violations(answer.result(timeout=self.timeout), r.urn)
-            stack_answer = self.stub.AnalyzeStack(self._stack_request(resources))
+            stack_answer = self.stub.AnalyzeStack(self._stack_request(resources), timeout=self.timeout)
         except (grpc.RpcError, grpc.FutureTimeoutError) as err:  # a rule that raised, or a pack that died
             why = err.details() if isinstance(err, grpc.Call) else f"no answer within {self.timeout:.0f} s"
             raise PolicyPackError(f"the policy pack failed while analyzing: {why}") from err

@@ -97,15 +97,18 @@ def run_preview(
         shared_name = _shared_stack_file(stack, config)
         shared_config, shared_secrets, _ = offline_config(shared_name)
         shared = run_program(shared_name, shared_config, secret_keys=shared_secrets)
+        streaming, pack_failed = None, None
         if pack is not None:
-            pack.configure(policy_configuration(shared.outputs, policy_overrides))
+            try:
+                pack.configure(policy_configuration(shared.outputs, policy_overrides))
+                streaming = pack.submit
+            except policy_harness.PolicyPackError as err:
+                pack_failed = err  # raised after the program, so its config problems come first
         run = run_program(
-            stack,
-            config,
-            {config[f"{PROJECT}:sharedStack"]: shared.outputs},
-            secret_keys=secrets,
-            on_register=pack.submit if pack is not None else None,
+            stack, config, {config[f"{PROJECT}:sharedStack"]: shared.outputs}, secret_keys=secrets, on_register=streaming
         )
+        if pack_failed is not None:
+            raise pack_failed
     p = Preview(run, shared, stood_in=stood_in)
     if pack is not None:
         p.violations = pack.analyze(run.resources)
@@ -231,10 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             written = write_out(p, args.out, args.interlock_base, args.interlock_template)
     except policy_harness.PolicyPackError as err:
         print(f"error: stack '{args.stack}': {err}", file=sys.stderr)
-        print(
-            "  the policies were not checked; install the pack's requirements (pip install -r policy/requirements.txt)",
-            file=sys.stderr,
-        )
+        print("  the policies were not checked", file=sys.stderr)
+        if isinstance(err, policy_harness.PolicyPackDidNotStart):
+            print("  install the pack's requirements: python3 -m pip install -r policy/requirements.txt", file=sys.stderr)
         return EXIT_PACK_FAILED
     except InterlockConfigError as err:
         print(f"error: stack '{args.stack}': the Interlock config would be refused: {err}", file=sys.stderr)
