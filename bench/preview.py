@@ -59,10 +59,6 @@ def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str]:
     return elapsed, usage.ru_maxrss // 1024, out
 
 
-def median_time(args: list[str], rounds: int, cwd: Path = ROOT) -> float:
-    return statistics.median(timed(args, cwd)[0] for _ in range(rounds))
-
-
 BREAKDOWN = """
 import json, sys, time
 t = [time.perf_counter()]
