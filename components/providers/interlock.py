@@ -16,7 +16,9 @@ import pulumi.dynamic as dyn
 from components import interlock_toml, labels
 from components.interlock_toml import ServiceClusterSpec
 from components.providers.engine import SwarmProvider
-from components.providers.rotation import read_current, remove_services, rotate
+
+# The rotation engine (and with it docker-py) is imported by the methods that talk to the
+# engine: registering these resources, as a preview does, never needs it. See engine.py.
 
 SPEC_KEYS = ("environment", "httpPort", "httpsPort", "proxyReplicas", "network", "template", "templateToml")
 
@@ -34,6 +36,8 @@ def spec_of(props: dict[str, Any]) -> ServiceClusterSpec:
 
 class ServiceClusterProvider(SwarmProvider):
     def _rotate_in(self, props: dict[str, Any]) -> dict[str, Any]:
+        from components.providers.rotation import rotate
+
         spec = spec_of(props)
         result = rotate(
             self.connection.client(), lambda text: interlock_toml.merge(text, spec, props.get("templateToml")),
@@ -49,6 +53,8 @@ class ServiceClusterProvider(SwarmProvider):
             return dyn.DiffResult(changes=True, replaces=["environment"], stables=[], delete_before_replace=True)
         changed = any(olds.get(k) != news.get(k) for k in (*SPEC_KEYS, "keepConfigs", "stack"))
         if not changed:  # inputs as before: is the running config still what they describe?
+            from components.providers.rotation import read_current
+
             current = read_current(self.connection.client()).text
             changed = interlock_toml.merge(current, spec_of(news), news.get("templateToml")) != current
         return dyn.DiffResult(changes=changed, replaces=[], stables=["environment"], delete_before_replace=True)
@@ -57,12 +63,16 @@ class ServiceClusterProvider(SwarmProvider):
         return dyn.UpdateResult(self._rotate_in(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
+        from components.providers.rotation import remove_services, rotate
+
         client = self.connection.client()
         name = props["environment"]
         rotate(client, lambda text: interlock_toml.remove(text, name), stack=props["stack"], keep=int(props["keepConfigs"]))
         remove_services(client, [labels.extension_service(name), labels.proxy_service(name)])
 
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
+        from components.providers.rotation import read_current
+
         current = read_current(self.connection.client())
         return dyn.ReadResult(
             id_,
@@ -98,6 +108,8 @@ class ServiceCluster(dyn.Resource, module="interlock", name="ServiceCluster"):
 
 class InterlockSettingsProvider(SwarmProvider):
     def _apply(self, props: dict[str, Any], previous_template: str | None) -> dict[str, Any]:
+        from components.providers.rotation import read_current, remove_services, rotate
+
         client = self.connection.client()
         current = read_current(client)
         template = interlock_toml.template_section(current.text, props["template"]) or previous_template
@@ -118,6 +130,8 @@ class InterlockSettingsProvider(SwarmProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
         changed = any(olds.get(k) != news.get(k) for k in ("retireDefaultExtension", "keepConfigs", "template", "stack"))
         if not changed and news["retireDefaultExtension"]:
+            from components.providers.rotation import read_current
+
             changed = interlock_toml.section(read_current(self.connection.client()).text, "default") is not None
         return dyn.DiffResult(changes=changed, replaces=[], stables=[], delete_before_replace=False)
 

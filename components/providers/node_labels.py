@@ -6,15 +6,16 @@ with the node's version index (retrying on conflict), and deletes only its own k
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
 import pulumi
 import pulumi.dynamic as dyn
-from docker.errors import APIError
 
 from components import labels
 from components.providers.engine import SwarmProvider
+
+if TYPE_CHECKING:
+    import docker  # imported where the engine is called: see components/providers/engine.py
 
 RETRIES = 5
 
@@ -52,6 +53,8 @@ def verify(client: docker.DockerClient, hostnames: list[str], collection: str) -
 
 def _edit(client: docker.DockerClient, node_id: str, change: dict[str, str | None]) -> None:
     """Set (or, with None, remove) label keys, leaving every other label as it is."""
+    from docker.errors import APIError
+
     for attempt in range(RETRIES):
         node = client.api.inspect_node(node_id)
         spec = node["Spec"]
