@@ -4,15 +4,18 @@ machine is shared: medians, and every ratio measured side by side, round by roun
     python -m bench.preview [--rounds N] [--sweep 1,10,50,100]
 
 1. Each stack's offline preview (policy pack included), wall time, against three floors:
-   - the issue's command, `python -c "import pulumi_aws.ec2, ..."`. pulumi_aws loads its
+   - the issue's command, `python -c "import pulumi_aws.ec2, ..."`. pulumi_aws registers its
      submodules lazily, so that command does not load `pulumi_aws.ec2`, `lb` or `vpc`: it
      loads none of ec2's 182 modules (the benchmark prints the count);
-   - the loaded floor: the same command, then one class of each of those three
-     (`pulumi_aws.ec2.Vpc`...), which loads what the command names. A Pulumi program that
-     creates an ec2 resource pays at least this, as the Pulumi CLI runs it;
-   - the loaded floor tuned as the preview tunes itself (tools/sdk_speedups.py: the collector's
-     thresholds, the faster empty-function check, and no interpreter teardown): the comparison
-     on equal terms. The preview's own work is what it takes beyond this one.
+   - the job floor, per stack: a process that imports exactly the Pulumi SDK modules that
+     stack's preview loads (pulumi, pulumi_aws, pulumi_kubernetes, pulumi_docker; read from a
+     preview's sys.modules, lazily registered stubs left out, the same set checked), in the
+     same order, and nothing else. Any Pulumi program that registers those resources pays it,
+     as the Pulumi CLI runs it;
+   - the tuned job floor: the same with the preview's own process settings
+     (tools/sdk_speedups.py: the collector's thresholds, the faster empty-function check, and
+     no interpreter teardown): the comparison on equal terms. The preview's own work is what
+     it takes beyond this one.
 2. Where the rest goes, for the dev preview, in one process, in the order the preview runs.
 3. The policy pack alone per stack: start, configure, analyze every resource, AnalyzeStack.
 4. A scaling sweep of the dev stack over N application groups and N teams: resources, wall
@@ -37,14 +40,38 @@ import yaml
 from tools.stack_files import ROOT
 
 FLOOR = "import pulumi_aws.ec2, pulumi_aws.lb, pulumi_aws.vpc, pulumi_docker, pulumi_kubernetes.core.v1, pulumi_kubernetes.networking.v1, pulumi_kubernetes.rbac.v1"
-LOADED = "pulumi_aws.ec2.Vpc, pulumi_aws.lb.LoadBalancer, pulumi_aws.vpc.SecurityGroupIngressRule"
-LOADED_FLOOR = f"{FLOOR}; {LOADED}"
-TUNED_FLOOR = (
-    "import os, sys; from tools import sdk_speedups; sdk_speedups.tune_gc_for_a_short_run(); sdk_speedups.install(); "
-    f"{LOADED_FLOOR}; sys.stdout.flush(); os._exit(0)"
-)
+LOADED = "pulumi_aws.ec2.Vpc, pulumi_aws.lb.LoadBalancer, pulumi_aws.vpc.SecurityGroupIngressRule"  # for the breakdown
 COUNT_EC2 = "import sys; print(sum(m.startswith('pulumi_aws.ec2.') for m in sys.modules))"
+SDK_PACKAGES = ("pulumi", "pulumi_aws", "pulumi_kubernetes", "pulumi_docker")
+# What a process has loaded of the SDKs: pulumi's lazily registered subpackages sit in
+# sys.modules as stubs (`_LazyModule`) until first used; those are not loaded.
+SDK_LOADED = (
+    f"[n for n, m in list(sys.modules.items()) if n.split('.')[0] in {SDK_PACKAGES!r} and type(m).__name__ != '_LazyModule']"
+)
+PREVIEW_LOADS = f"""
+import contextlib, io, json, sys
+from tools import preview
+with contextlib.redirect_stdout(io.StringIO()):
+    code = preview.main(["--stack", sys.argv[1]])
+assert code == 0, f"the preview of {{sys.argv[1]}} exited {{code}}"
+print(json.dumps({SDK_LOADED}))
+"""
+JOB_FLOOR = """
+import importlib, json, sys
+for name in json.load(open(sys.argv[1])):
+    module = importlib.import_module(name)
+    if type(module).__name__ == "_LazyModule":
+        getattr(module, "__all__", None)  # any attribute but the introspection ones loads it
+"""
+TUNED_JOB_FLOOR = (
+    "import os, sys; from tools import sdk_speedups; sdk_speedups.tune_gc_for_a_short_run(); sdk_speedups.install()\n"
+    f"{JOB_FLOOR}\nsys.stdout.flush(); os._exit(0)"
+)
 STACKS = ("shared", "dev", "test", "prod")
+
+
+def _output(args: list[str]) -> str:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str]:
@@ -82,9 +109,9 @@ print(json.dumps([b - a for a, b in zip(t, t[1:])]))
 """
 PHASES = (
     "import pulumi and grpc, spawn the policy pack (it starts alongside)",
-    "the floor's imports",
-    "load pulumi_aws.ec2, lb and vpc (the loaded floor's rest)",
-    "the preview's own imports (docker-py, yaml, the components)",
+    "the issue's command's imports",
+    "load pulumi_aws.ec2, lb and vpc (named by the command, not loaded by it)",
+    "the preview's own imports (yaml, tomlkit, the components)",
     "shared program (for the StackReference; loads iam, cloudwatch)",
     "configure the pack (waits for its interpreter)",
     "dev program, streaming each resource to the pack",
@@ -194,30 +221,54 @@ def main() -> None:
     args = parser.parse_args()
     py = sys.executable
 
-    commands = {"floor": [py, "-c", FLOOR], "loaded floor": [py, "-c", LOADED_FLOOR], "tuned": [py, "-c", TUNED_FLOOR]}
-    commands |= {stack: [py, "-m", "tools.preview", "--stack", stack] for stack in STACKS}
+    workdir = Path(tempfile.mkdtemp(prefix="bench-preview-"))
+    job_floor: dict[str, list[str]] = {}
+    for stack in STACKS:  # what each stack's preview loads of the SDKs, and the floor that loads exactly that
+        loads = json.loads(_output([py, "-c", PREVIEW_LOADS, stack]).splitlines()[-1])
+        modules = workdir / f"{stack}.json"
+        modules.write_text(json.dumps(loads))
+        floor_loads = json.loads(_output([py, "-c", f"{JOB_FLOOR}\nprint(json.dumps({SDK_LOADED}))", str(modules)]))
+        if sorted(floor_loads) != sorted(loads):
+            sys.exit(
+                f"the job floor of {stack} does not load what its preview loads: {sorted(set(floor_loads) ^ set(loads))[:5]}"
+            )
+        job_floor[stack] = [str(modules), str(len(loads))]
+
+    commands = {"command": [py, "-c", FLOOR]}
+    for stack in STACKS:
+        commands[f"{stack} floor"] = [py, "-c", JOB_FLOOR, job_floor[stack][0]]
+        commands[f"{stack} tuned"] = [py, "-c", TUNED_JOB_FLOOR, job_floor[stack][0]]
+        commands[stack] = [py, "-m", "tools.preview", "--stack", stack]
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.rounds):  # round by round, so drift in the machine's load hits every figure alike
         for name, command in commands.items():
             times[name].append(timed(command)[0])
     median = {name: statistics.median(t) for name, t in times.items()}
-    ec2 = [subprocess.run([py, "-c", f"{cmd}; {COUNT_EC2}"], capture_output=True, text=True, check=True).stdout.strip()
-           for cmd in (FLOOR, LOADED_FLOOR)]  # fmt: skip
-    print(f"floor: python -c '{FLOOR}'")
-    print(f"  median {median['floor']:.2f} s of {args.rounds}; pulumi_aws.ec2 modules loaded: {ec2[0]}")
-    print(f"loaded floor: the same, then {LOADED}")
-    print(f"  median {median['loaded floor']:.2f} s; pulumi_aws.ec2 modules loaded: {ec2[1]}")
-    print("tuned loaded floor: the loaded floor with the preview's own settings (GC thresholds, sdk_speedups, no teardown)")
-    print(f"  median {median['tuned']:.2f} s")
-    print("offline preview per stack, policy pack included (median; ratios to the floor, loaded floor, tuned loaded floor):")
+    ec2 = _output([py, "-c", f"{FLOOR}; {COUNT_EC2}"]).strip()
+    print(f"the issue's command: python -c '{FLOOR}'")
+    print(f"  median {median['command']:.2f} s of {args.rounds} rounds; pulumi_aws.ec2 modules it loads: {ec2}")
+    print("job floor: import exactly the Pulumi SDK modules the stack's preview loads (checked: the same set)")
+    print("tuned job floor: the same with the preview's own settings (GC thresholds, sdk_speedups, no teardown)")
+    print("offline preview per stack, policy pack included (medians):")
+    print(
+        f"  {'stack':<7} {'SDK modules':>11} {'preview':>8} {'job floor':>10} {'tuned':>6}   ratio to: {'command':>7} {'job floor':>9} {'tuned':>6}"
+    )
     for stack in STACKS:
-        t = median[stack]
-        ratios = "   ".join(f"{t / median[floor]:4.2f}" for floor in ("floor", "loaded floor", "tuned"))
-        print(f"  {stack:<7} {t:5.2f} s   {ratios}")
+        t, floor, tuned = median[stack], median[f"{stack} floor"], median[f"{stack} tuned"]
+        print(
+            f"  {stack:<7} {job_floor[stack][1]:>11} {t:>7.2f}s {floor:>9.2f}s {tuned:>5.2f}s             "
+            f"{t / median['command']:>7.2f} {t / floor:>9.2f} {t / tuned:>6.2f}"
+        )
+    print("the imports alone, as ratios to the issue's command (job floor, tuned job floor):")
+    for stack in STACKS:
+        print(
+            f"  {stack:<7} {median[f'{stack} floor'] / median['command']:.2f}  {median[f'{stack} tuned'] / median['command']:.2f}"
+        )
+    shutil.rmtree(workdir, ignore_errors=True)
 
     print("where the dev preview's time goes (one process, in order):")
     for phase, seconds in breakdown().items():
-        print(f"  {phase:<64} {seconds:5.2f} s")
+        print(f"  {phase:<76} {seconds:5.2f} s")
 
     print("the policy pack alone: start, configure, Analyze per resource, AnalyzeStack (median):")
     for stack in STACKS:
