@@ -63,19 +63,44 @@ for name in json.load(open(sys.argv[1])):
     if type(module).__name__ == "_LazyModule":
         getattr(module, "__all__", None)  # any attribute but the introspection ones loads it
 """
-TUNED_JOB_FLOOR = (
-    "import os, sys; from tools import sdk_speedups; sdk_speedups.tune_gc_for_a_short_run(); sdk_speedups.install()\n"
-    f"{JOB_FLOOR}\nsys.stdout.flush(); os._exit(0)"
-)
+TUNED = "import os, sys; from tools import sdk_speedups; sdk_speedups.tune_gc_for_a_short_run(); sdk_speedups.install()\n"
+NO_TEARDOWN = "\nsys.stdout.flush(); os._exit(0)"
+TUNED_JOB_FLOOR = TUNED + JOB_FLOOR + NO_TEARDOWN
+REPORT_LOADED = f"\nprint(json.dumps({SDK_LOADED}))"
 STACKS = ("shared", "dev", "test", "prod")
+# The SDK subpackages this job's resources live in (pulumi_aws and pulumi_kubernetes load
+# these lazily, whole): the issue's list, plus iam and cloudwatch (the shared stack's flow
+# logs) and route53 (an environment's DNS record). An env preview also runs the shared program
+# for its StackReference, so it loads shared's as well. The benchmark stops if a preview loads
+# any other, so the job floor, read from the previews, cannot grow with import bloat unseen.
+JOB_SUBPACKAGES = {
+    "pulumi_aws.ec2", "pulumi_aws.lb", "pulumi_aws.vpc", "pulumi_aws.iam", "pulumi_aws.cloudwatch", "pulumi_aws.route53",
+    "pulumi_kubernetes.core", "pulumi_kubernetes.networking", "pulumi_kubernetes.rbac", "pulumi_kubernetes.meta",
+}  # fmt: skip
+
+
+def _subpackages(modules: list[str]) -> set[str]:
+    return {
+        ".".join(m.split(".")[:2])
+        for m in modules
+        if m.split(".")[0] in ("pulumi_aws", "pulumi_kubernetes") and m.count(".") >= 2
+    }
 
 
 def _output(args: list[str]) -> str:
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
-def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in MiB (of this child alone, from wait4), output of one child."""
+def timed_ok(name: str, args: list[str]) -> float:
+    """Wall seconds of one run that must succeed: a failed run is not a fast one."""
+    seconds, _, out, code = timed(args)
+    if code != 0:
+        sys.exit(f"{name} exited {code} while being timed:\n{out.strip()[-1000:]}")
+    return seconds
+
+
+def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str, int]:
+    """Wall seconds, peak RSS in MiB (of this child alone, from wait4), output and exit code of one child."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = proc.stdout.read()  # type: ignore[union-attr]
@@ -83,7 +108,7 @@ def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str]:
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     proc.stdout.close()  # type: ignore[union-attr]
-    return elapsed, usage.ru_maxrss // 1024, out
+    return elapsed, usage.ru_maxrss // 1024, out, proc.returncode
 
 
 BREAKDOWN = """
@@ -103,9 +128,10 @@ pack.configure(tools.preview.policy_configuration(shared.outputs)); t.append(tim
 config, secrets, _ = offline_config("dev")
 run = run_program("dev", config, {config["interlock-platform:sharedStack"]: shared.outputs}, secret_keys=secrets, on_register=pack.submit)
 t.append(time.perf_counter())
+outstanding = [sum(not answer.done() for _, answer in pack._pending), len(pack._pending)]  # does the pack keep up?
 pack.analyze(run.resources); t.append(time.perf_counter())
 pack.close()
-print(json.dumps([b - a for a, b in zip(t, t[1:])]))
+print(json.dumps([[b - a for a, b in zip(t, t[1:])], outstanding]))
 """
 PHASES = (
     "import pulumi and grpc, spawn the policy pack (it starts alongside)",
@@ -119,12 +145,14 @@ PHASES = (
 )
 
 
-def breakdown() -> dict[str, float]:
-    """Phases of the dev preview, in one fresh process (python's start-up and exit not included)."""
+def breakdown() -> tuple[dict[str, float], list[int]]:
+    """Phases of the dev preview, in one fresh process (python's start-up and exit not included),
+    and how many of the streamed Analyze calls were still unanswered when the program ended."""
     out = subprocess.run(
         [sys.executable, "-c", BREAKDOWN, FLOOR, LOADED], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    return dict(zip(PHASES, json.loads(out.strip().splitlines()[-1]), strict=True))
+    phases, outstanding = json.loads(out.strip().splitlines()[-1])
+    return dict(zip(PHASES, phases, strict=True)), outstanding
 
 
 PACK_ALONE = """
@@ -227,12 +255,19 @@ def main() -> None:
         loads = json.loads(_output([py, "-c", PREVIEW_LOADS, stack]).splitlines()[-1])
         modules = workdir / f"{stack}.json"
         modules.write_text(json.dumps(loads))
-        floor_loads = json.loads(_output([py, "-c", f"{JOB_FLOOR}\nprint(json.dumps({SDK_LOADED}))", str(modules)]))
-        if sorted(floor_loads) != sorted(loads):
-            sys.exit(
-                f"the job floor of {stack} does not load what its preview loads: {sorted(set(floor_loads) ^ set(loads))[:5]}"
-            )
-        job_floor[stack] = [str(modules), str(len(loads))]
+        beyond = _subpackages(loads) - JOB_SUBPACKAGES
+        if beyond:
+            sys.exit(f"the {stack} preview loads SDK subpackages its resources do not live in: {sorted(beyond)}")
+        for floor_name, check in (
+            ("job floor", JOB_FLOOR + REPORT_LOADED),
+            ("tuned job floor", TUNED + JOB_FLOOR + REPORT_LOADED + NO_TEARDOWN),
+        ):
+            floor_loads = json.loads(_output([py, "-c", check, str(modules)]))
+            if sorted(floor_loads) != sorted(loads):
+                sys.exit(
+                    f"the {floor_name} of {stack} does not load what its preview loads: {sorted(set(floor_loads) ^ set(loads))[:5]}"
+                )
+        job_floor[stack] = [str(modules), str(len(loads)), ", ".join(sorted(_subpackages(loads)))]
 
     commands = {"command": [py, "-c", FLOOR]}
     for stack in STACKS:
@@ -242,12 +277,14 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.rounds):  # round by round, so drift in the machine's load hits every figure alike
         for name, command in commands.items():
-            times[name].append(timed(command)[0])
+            times[name].append(timed_ok(name, command))
     median = {name: statistics.median(t) for name, t in times.items()}
     ec2 = _output([py, "-c", f"{FLOOR}; {COUNT_EC2}"]).strip()
     print(f"the issue's command: python -c '{FLOOR}'")
     print(f"  median {median['command']:.2f} s of {args.rounds} rounds; pulumi_aws.ec2 modules it loads: {ec2}")
     print("job floor: import exactly the Pulumi SDK modules the stack's preview loads (checked: the same set)")
+    for stack in STACKS:
+        print(f"  {stack}: {job_floor[stack][1]} modules; lazily loaded subpackages: {job_floor[stack][2]}")
     print("tuned job floor: the same with the preview's own settings (GC thresholds, sdk_speedups, no teardown)")
     print("offline preview per stack, policy pack included (medians):")
     print(
@@ -267,8 +304,10 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
     print("where the dev preview's time goes (one process, in order):")
-    for phase, seconds in breakdown().items():
+    phases, (unanswered, streamed) = breakdown()
+    for phase, seconds in phases.items():
         print(f"  {phase:<76} {seconds:5.2f} s")
+    print(f"  Analyze calls still unanswered when the dev program ended: {unanswered} of {streamed} streamed")
 
     print("the policy pack alone: start, configure, Analyze per resource, AnalyzeStack (median):")
     for stack in STACKS:
@@ -280,8 +319,8 @@ def main() -> None:
     for n in (int(x) for x in args.sweep.split(",")):
         project = sweep_project(n)
         out = project / "preview.json"
-        seconds, peak, stdout = timed([py, "-m", "tools.preview", "--stack", "dev", "--json", str(out)], cwd=project)
-        if not out.exists():
+        seconds, peak, stdout, code = timed([py, "-m", "tools.preview", "--stack", "dev", "--json", str(out)], cwd=project)
+        if code != 0 or not out.exists():
             print(f"  {n:>4} the preview failed: {stdout.strip()[-300:]}")
             continue
         resources = sum(1 for r in json.loads(out.read_text())["resources"] if r["custom"])

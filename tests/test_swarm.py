@@ -3,7 +3,7 @@ tools/test.sh): Interlock config rotation, node labels, overlay networks, failur
 
 from __future__ import annotations
 
-import base64
+import json
 import subprocess
 import sys
 import threading
@@ -262,20 +262,29 @@ def test_the_connection_comes_from_stack_config_and_never_shows_keys():
     assert conn.host == "tcp://ucp:443" and "BEGIN KEY" not in repr(conn)
 
 
-def test_providers_survive_pulumis_serialization(interlock):
-    """Pulumi pickles the provider into the state with dill and runs it in another process."""
-    import dill
-
+def test_providers_survive_pulumis_serialization(interlock, client):
+    """Pulumi pickles the provider into the state with dill and runs it in another process: the
+    provider host, started in the project directory. That process imports docker-py only when
+    the provider first calls the engine, and the rotation works from there."""
     serialized = serialize_provider(ServiceClusterProvider())
-    # the provider host is another process, started in the project directory
-    loaded = subprocess.run(
-        [sys.executable, "-c", "import base64, dill, sys; p = dill.loads(base64.b64decode(sys.stdin.read())); print(type(p).__module__)"],
-        input=serialized, capture_output=True, text=True, cwd=ROOT, check=True,
+    provider_host = (
+        "import base64, json, sys, dill, pulumi.dynamic as dyn\n"
+        "provider = dill.loads(base64.b64decode(sys.stdin.readline()))\n"
+        "docker_before = 'docker' in sys.modules\n"
+        "provider.configure(dyn.ConfigureRequest(dyn.Config({}, 'interlock-platform')))\n"
+        "outs = provider.create(json.loads(sys.stdin.readline())).outs\n"
+        "print(json.dumps([type(provider).__module__, docker_before, outs['configName']]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", provider_host], input=f"{serialized}\n{json.dumps(DEV)}\n",
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
-    assert loaded.stdout.strip() == "components.providers.interlock"
-    provider = dill.loads(base64.b64decode(serialized))
-    provider.configure(dyn.ConfigureRequest(dyn.Config({}, "interlock-platform")))
-    assert provider.create(dict(DEV)).outs["configName"] == "com.docker.ucp.interlock.conf-2"
+    assert result.returncode == 0, result.stderr
+    module, docker_before, config_name = json.loads(result.stdout.strip().splitlines()[-1])
+    assert module == "components.providers.interlock"
+    assert docker_before is False
+    assert config_name == "com.docker.ucp.interlock.conf-2"
+    assert running_section(client, "dev") is not None
 
 
 def _allocated(client, network_id, timeout=30.0):
