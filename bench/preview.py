@@ -9,14 +9,17 @@ machine is shared: medians, and every ratio measured side by side, round by roun
      loads none of ec2's 182 modules (the benchmark prints the count);
    - the job floor, per stack: a process that imports exactly the Pulumi SDK modules that
      stack's preview loads (pulumi, pulumi_aws, pulumi_kubernetes, pulumi_docker; read from a
-     preview's sys.modules, lazily registered stubs left out, the same set checked), in the
-     same order, and nothing else. Any Pulumi program that registers those resources pays it,
-     as the Pulumi CLI runs it;
+     preview's sys.modules in its order, lazily registered stubs left out, the same set
+     checked), and nothing else, under the interpreter's defaults as the command runs. For an
+     env stack that includes what the shared program loads (iam, cloudwatch), since the
+     offline preview runs it for the StackReference. The benchmark stops if a preview loads an
+     SDK subpackage outside JOB_SUBPACKAGES, so the floor cannot follow import bloat unseen;
    - the tuned job floor: the same with the preview's own process settings
      (tools/sdk_speedups.py: the collector's thresholds, the faster empty-function check, and
      no interpreter teardown): the comparison on equal terms. The preview's own work is what
      it takes beyond this one.
-2. Where the rest goes, for the dev preview, in one process, in the order the preview runs.
+2. Where the rest goes, for the dev preview, in one process, in the order the preview runs,
+   and how many streamed Analyze calls the pack had yet to answer when the program ended.
 3. The policy pack alone per stack: start, configure, analyze every resource, AnalyzeStack.
 4. A scaling sweep of the dev stack over N application groups and N teams: resources, wall
    time, peak memory, and the largest security-group and NACL rule counts against their quotas.
