@@ -66,9 +66,16 @@ for name in json.load(open(sys.argv[1])):
     if type(module).__name__ == "_LazyModule":
         getattr(module, "__all__", None)  # any attribute but the introspection ones loads it
 """
-TUNED = "import os, sys; from tools import sdk_speedups; sdk_speedups.tune_gc_for_a_short_run(); sdk_speedups.install()\n"
-NO_TEARDOWN = "\nsys.stdout.flush(); os._exit(0)"
-TUNED_JOB_FLOOR = TUNED + JOB_FLOOR + NO_TEARDOWN
+
+
+def with_preview_settings(script: str) -> str:
+    """`script` with the preview's own process settings: its GC thresholds, sdk_speedups and no teardown."""
+    return (
+        "import os, sys; from tools import sdk_speedups; sdk_speedups.tune_gc_for_a_short_run(); sdk_speedups.install()\n"
+        f"{script}\nsys.stdout.flush(); os._exit(0)"
+    )
+
+
 REPORT_LOADED = f"\nprint(json.dumps({SDK_LOADED}))"
 STACKS = ("shared", "dev", "test", "prod")
 # The SDK subpackages this job's resources live in (pulumi_aws and pulumi_kubernetes load
@@ -253,7 +260,8 @@ def main() -> None:
     py = sys.executable
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-preview-"))
-    job_floor: dict[str, list[str]] = {}
+    modules_file: dict[str, Path] = {}  # per stack: the SDK modules its preview loads, as JSON
+    loaded: dict[str, list[str]] = {}
     for stack in STACKS:  # what each stack's preview loads of the SDKs, and the floor that loads exactly that
         loads = json.loads(_output([py, "-c", PREVIEW_LOADS, stack]).splitlines()[-1])
         modules = workdir / f"{stack}.json"
@@ -263,19 +271,19 @@ def main() -> None:
             sys.exit(f"the {stack} preview loads SDK subpackages its resources do not live in: {sorted(beyond)}")
         for floor_name, check in (
             ("job floor", JOB_FLOOR + REPORT_LOADED),
-            ("tuned job floor", TUNED + JOB_FLOOR + REPORT_LOADED + NO_TEARDOWN),
+            ("tuned job floor", with_preview_settings(JOB_FLOOR + REPORT_LOADED)),
         ):
             floor_loads = json.loads(_output([py, "-c", check, str(modules)]))
             if sorted(floor_loads) != sorted(loads):
                 sys.exit(
                     f"the {floor_name} of {stack} does not load what its preview loads: {sorted(set(floor_loads) ^ set(loads))[:5]}"
                 )
-        job_floor[stack] = [str(modules), str(len(loads)), ", ".join(sorted(_subpackages(loads)))]
+        modules_file[stack], loaded[stack] = modules, loads
 
     commands = {"command": [py, "-c", FLOOR]}
     for stack in STACKS:
-        commands[f"{stack} floor"] = [py, "-c", JOB_FLOOR, job_floor[stack][0]]
-        commands[f"{stack} tuned"] = [py, "-c", TUNED_JOB_FLOOR, job_floor[stack][0]]
+        commands[f"{stack} floor"] = [py, "-c", JOB_FLOOR, str(modules_file[stack])]
+        commands[f"{stack} tuned"] = [py, "-c", with_preview_settings(JOB_FLOOR), str(modules_file[stack])]
         commands[stack] = [py, "-m", "tools.preview", "--stack", stack]
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.rounds):  # round by round, so drift in the machine's load hits every figure alike
@@ -287,7 +295,9 @@ def main() -> None:
     print(f"  median {median['command']:.2f} s of {args.rounds} rounds; pulumi_aws.ec2 modules it loads: {ec2}")
     print("job floor: import exactly the Pulumi SDK modules the stack's preview loads (checked: the same set)")
     for stack in STACKS:
-        print(f"  {stack}: {job_floor[stack][1]} modules; lazily loaded subpackages: {job_floor[stack][2]}")
+        print(
+            f"  {stack}: {len(loaded[stack])} modules; lazily loaded subpackages: {', '.join(sorted(_subpackages(loaded[stack])))}"
+        )
     print("tuned job floor: the same with the preview's own settings (GC thresholds, sdk_speedups, no teardown)")
     print("offline preview per stack, policy pack included (medians):")
     print(
@@ -296,7 +306,7 @@ def main() -> None:
     for stack in STACKS:
         t, floor, tuned = median[stack], median[f"{stack} floor"], median[f"{stack} tuned"]
         print(
-            f"  {stack:<7} {job_floor[stack][1]:>11} {t:>7.2f}s {floor:>9.2f}s {tuned:>5.2f}s             "
+            f"  {stack:<7} {len(loaded[stack]):>11} {t:>7.2f}s {floor:>9.2f}s {tuned:>5.2f}s             "
             f"{t / median['command']:>7.2f} {t / floor:>9.2f} {t / tuned:>6.2f}"
         )
     print("the imports alone, as ratios to the issue's command (job floor, tuned job floor):")
