@@ -84,13 +84,13 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
 
 def main() -> None:
     stack = pulumi.get_stack()
-    raw = stack_config.read()
+    raw, region = stack_config.read(), stack_config.aws_region()
     try:
         if topology.stack_role(stack, raw) == "shared":
-            shared_stack(topology.parse_shared(stack, raw))
+            shared_stack(topology.parse_shared(stack, raw, aws_region=region))
             return
         ref = pulumi.StackReference("shared", stack_name=topology.shared_stack_name(stack, raw))
-        topo = topology.parse_environment(stack, raw, stack_config.read_stack_outputs(ref))
+        topo = topology.parse_environment(stack, raw, stack_config.read_stack_outputs(ref), aws_region=region)
     except topology.InvalidConfig as err:
         stack_config.fail(err)
     environment_stack(topo, ref)

@@ -40,6 +40,11 @@ def read() -> dict[str, Any]:
     }
 
 
+def aws_region() -> str:
+    """The region the AWS provider creates everything in ("" when the stack does not set it)."""
+    return pulumi.Config("aws").get("region") or ""
+
+
 def read_stack_outputs(ref: pulumi.StackReference) -> dict[str, Any]:
     """The referenced stack's outputs as plain values, before any resource is registered, so
     validation can use them. StackReference outputs are known even during a preview."""

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import ports
+from components.config_keys import DEFAULT_EGRESS, ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
 
-PROJECT = "interlock-platform"
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 GROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 AZ_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d[a-z]$")
@@ -64,56 +64,9 @@ AWS_SMALLEST_SUBNET = 28  # AWS subnets and VPCs are /16 .. /28
 AWS_LARGEST_VPC = 16
 WORLD = "0.0.0.0/0"
 
-# One table of config keys: which stack role reads each. Pulumi.yaml describes the same keys
-# (a test keeps the two in step).
-SHARED_KEYS = (
-    "role",
-    "vpcCidr",
-    "availabilityZones",
-    "managementCidrs",
-    "edgeCidrs",
-    "adminCidrs",
-    "ucpVersion",
-    "calicoIpInIp",
-    "natGateways",
-    "flowLogRetentionDays",
-    "awsQuotas",
-    "environments",
-    "ucpHost",
-    "ucpCaCert",
-    "ucpClientCert",
-    "ucpClientKey",
-    "interlock",
-)
-ENVIRONMENT_KEYS = (
-    "role",
-    "environment",
-    "sharedStack",
-    "applicationGroups",
-    "ingressNodes",
-    "domain",
-    "hostedZoneId",
-    "loadBalancer",
-    "egress",
-    "ucpHost",
-    "ucpCaCert",
-    "ucpClientCert",
-    "ucpClientKey",
-    "interlock",
-    "overlayNetworks",
-    "tls",
-    "tlsCertificate",
-    "tlsKey",
-    "kubeconfig",
-    "kubernetes",
-    "teams",
-)
-# Secrets: the program only checks they are set, and reads them with require_secret.
-SECRET_KEYS = ("ucpCaCert", "ucpClientCert", "ucpClientKey", "tlsCertificate", "tlsKey", "kubeconfig")
 UCP_BUNDLE_KEYS = ("ucpCaCert", "ucpClientCert", "ucpClientKey")
 UCP_HOST_RE = re.compile(r"^(unix|tcp|ssh)://\S+$")
 NETWORK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-ALL_KEYS = tuple(dict.fromkeys(SHARED_KEYS + ENVIRONMENT_KEYS))
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,7 +81,8 @@ class Problem:
     fix: str
 
     def __str__(self) -> str:
-        return f"stack '{self.stack}': {PROJECT}:{self.key}: {self.message}. Fix: {self.fix}."
+        key = self.key if ":" in self.key.split(".")[0] else f"{PROJECT}:{self.key}"  # aws:region is not ours
+        return f"stack '{self.stack}': {key}: {self.message}. Fix: {self.fix}."
 
 
 class InvalidConfig(Exception):
@@ -470,6 +424,18 @@ def _valid_dns_name(name: str) -> bool:
 # The shared stack
 
 
+def _check_region(p: _Problems, aws_region: str, expected: str, whose: str) -> None:
+    """The AWS provider creates everything in aws:region; zones of another region do not exist there."""
+    if not aws_region:
+        p.add("aws:region", "is not set", f"set it to {expected}: `pulumi config set aws:region {expected} -s {p.stack}`")
+    elif aws_region != expected:
+        p.add(
+            "aws:region",
+            f"is {aws_region}, but {whose} in {expected}",
+            f"set aws:region to {expected} (`pulumi config set aws:region {expected} -s {p.stack}`), or use zones of {aws_region}",
+        )
+
+
 def _check_role_keys(p: _Problems, raw: Mapping[str, Any], role: str) -> None:
     own, other = (SHARED_KEYS, ENVIRONMENT_KEYS) if role == "shared" else (ENVIRONMENT_KEYS, SHARED_KEYS)
     for key in raw:
@@ -484,11 +450,15 @@ def _check_role_keys(p: _Problems, raw: Mapping[str, Any], role: str) -> None:
             p.add(key, "is not a known key", f"remove or rename it ({hint})")
 
 
-def parse_shared(stack: str, raw: Mapping[str, Any], *, from_outputs: bool = False) -> SharedTopology:
-    """Validate the shared stack's config (or, from an env stack, the shared stack's outputs)."""
+def parse_shared(
+    stack: str, raw: Mapping[str, Any], *, from_outputs: bool = False, aws_region: str | None = None
+) -> SharedTopology:
+    """Validate the shared stack's config (or, from an env stack, the shared stack's outputs).
+    `aws_region`, when given ("" when unset), must hold the availability zones."""
     p = _Problems(stack)
     r = _Reader(p)
     if not from_outputs:
+        raw = without_defaults(dict(raw))
         _check_role_keys(p, raw, "shared")
 
     vpc = r.cidr("vpcCidr", raw.get("vpcCidr"), "set the VPC's IPv4 block, a /16 to /28")
@@ -513,6 +483,8 @@ def parse_shared(stack: str, raw: Mapping[str, Any], *, from_outputs: bool = Fal
         regions = {az[:-1] for az in azs}
         if len(regions) > 1:
             p.add("availabilityZones", f"zones span several regions ({', '.join(sorted(regions))})", "list zones of one region")
+        elif regions and aws_region is not None:
+            _check_region(p, aws_region, regions.pop(), "the availability zones are")
 
     def per_az(key: str, what: str) -> list[ipaddress.IPv4Network]:
         nets = r.cidr_list(key, raw.get(key), f"list one {what} subnet per availability zone")
@@ -910,9 +882,6 @@ GROUP_FIELDS = ("name", "prefixLength", "firstSubnet")
 NODE_FIELDS = ("hostname", "instanceId", "availabilityZone")
 LB_FIELDS = ("scheme", "clientCidrs", "deletionProtection")
 EGRESS_FIELDS = ("description", "cidr", "protocol", "port", "fromPort", "toPort")
-DEFAULT_EGRESS = (
-    {"description": "HTTPS to container registries for image pulls", "cidr": WORLD, "protocol": "tcp", "port": 443},
-)
 
 
 def stack_role(stack: str, raw: Mapping[str, Any]) -> str:
@@ -931,10 +900,14 @@ def stack_role(stack: str, raw: Mapping[str, Any]) -> str:
     return str(role)
 
 
-def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mapping[str, Any] | None) -> EnvironmentTopology:
-    """Validate an env stack's config against the shared stack's exported registry."""
+def parse_environment(
+    stack: str, raw: Mapping[str, Any], shared_outputs: Mapping[str, Any] | None, *, aws_region: str | None = None
+) -> EnvironmentTopology:
+    """Validate an env stack's config against the shared stack's exported registry. `aws_region`,
+    when given ("" when unset), must be the shared stack's region."""
     p = _Problems(stack)
     r = _Reader(p)
+    raw = without_defaults(dict(raw))
     _check_role_keys(p, raw, "environment")
     shared_stack = r.string(
         "sharedStack", raw.get("sharedStack"), "give the shared stack's fully qualified name, <org>/interlock-platform/shared"
@@ -957,6 +930,8 @@ def parse_environment(stack: str, raw: Mapping[str, Any], shared_outputs: Mappin
                     f"the shared stack exports an unusable value: {prob.key}: {prob.message}",
                     "run `pulumi up -s shared` with a valid config first",
                 )
+    if shared is not None and shared.availability_zones and aws_region is not None:
+        _check_region(p, aws_region, shared.availability_zones[0][:-1], "the shared stack's zones are")
     env: EnvironmentSpec | None = None
     if shared is not None and name is not None:
         env = shared.environments.get(name)

@@ -62,6 +62,20 @@ def preview():
     return _preview
 
 
+def copy_project(dest: Path) -> Path:
+    """A scratch copy of the project to edit (stack files, program), without caches or venvs."""
+    from tools.stack_files import ROOT
+
+    shutil.copytree(
+        ROOT,
+        dest,
+        ignore=shutil.ignore_patterns(
+            ".git", "__pycache__", ".pytest_cache", "venv", ".venv", ".ruff_cache", ".hypothesis", "out"
+        ),
+    )
+    return dest
+
+
 def console_script(name: str) -> str:
     """A tool pip installed next to this interpreter. pyenv's shims may not know it yet (no
     rehash after `python -m pip install`), so look beside sys.executable first."""

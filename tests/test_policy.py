@@ -5,18 +5,16 @@ mandatory violation."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import STACKS
+from tests.conftest import STACKS, copy_project
 from tools.mock_runtime import Registration
 from tools.policy_config import REGISTRY_POLICIES, from_shared_outputs
 from tools.policy_harness import UNKNOWN, PolicyPackProcess
-from tools.stack_files import ROOT
 
 ALL_RULES = {
     "sg-no-world-ingress", "sg-encapsulation-scoped", "sg-no-cross-environment", "sg-no-all-protocols", "sg-descriptions",
@@ -207,13 +205,7 @@ MUTATIONS = {
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory):
-    dest = tmp_path_factory.mktemp("mutant") / "project"
-    shutil.copytree(
-        ROOT,
-        dest,
-        ignore=shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "venv", ".venv", ".ruff_cache", ".hypothesis"),
-    )
-    return dest
+    return copy_project(tmp_path_factory.mktemp("mutant") / "project")
 
 
 def test_every_rule_has_a_mutation():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 import yaml
 
 from components import interlock_toml
-from tests.conftest import STACKS
+from tests.conftest import STACKS, copy_project
 from tools.stack_files import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "interlock" / "ucp-3.2-default.toml"
@@ -68,13 +67,7 @@ def test_reference_stack_previews_clean(stack, tmp_path):
 
 
 def _copy_project(tmp_path: Path) -> Path:
-    dest = tmp_path / "project"
-    shutil.copytree(
-        ROOT,
-        dest,
-        ignore=shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "venv", ".venv", ".ruff_cache", ".hypothesis"),
-    )
-    return dest
+    return copy_project(tmp_path / "project")
 
 
 def test_broken_config_exits_2_with_its_message_and_no_traceback(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from components import topology
+from components import config_keys
 from tests.conftest import STACKS
 from tools.stack_files import ROOT, project_file, stack_names
 
@@ -15,7 +15,7 @@ def test_pulumi_yaml_declares_every_key_with_a_description():
     assert project["runtime"]["name"] == "python" and project["runtime"]["options"]["virtualenv"]
     assert project["stackConfigDir"] == "stacks"
     declared = project["config"]
-    assert set(declared) == set(topology.ALL_KEYS)
+    assert set(declared) == set(config_keys.ALL_KEYS)
     for key, decl in declared.items():
         assert decl.get("description"), key
         assert decl["type"] in ("string", "integer", "boolean", "array", "object"), key

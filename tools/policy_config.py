@@ -13,7 +13,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from tools.stack_files import FileProblem, InvalidProjectFiles
+
+# The levels `pulumi preview --policy-pack-config` accepts (pulumi/pulumi apitype.EnforcementLevel)
+ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 
 REGISTRY_POLICIES = (
     "sg-encapsulation-scoped", "sg-no-cross-environment", "nacl-environment-isolation", "lb-ports-match-service-cluster",
@@ -29,6 +35,60 @@ def from_shared_outputs(outputs: Mapping[str, Any], encrypted: tuple[str, ...] =
         "naclRulesPerDirection": int(outputs.get("awsQuotas", {}).get("naclRulesPerDirection", 20)),
     }
     return {name: {"enforcementLevel": "mandatory", **registry} for name in REGISTRY_POLICIES}
+
+
+def read_overrides(path: Path) -> dict[str, Any]:
+    """A policy-config file (`--policy-pack-config`): policy name -> level, or -> {enforcementLevel,
+    ...properties}; InvalidProjectFiles naming the line and the fix when it is not one."""
+    where = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise InvalidProjectFiles(
+            [FileProblem(where, None, f"--policy-config: cannot be read ({err.strerror})", "give a JSON file")]
+        ) from None
+    except UnicodeDecodeError:
+        raise InvalidProjectFiles(
+            [FileProblem(where, None, "--policy-config: is not UTF-8 text", "save it as UTF-8 JSON")]
+        ) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidProjectFiles([
+            FileProblem(where, err.lineno, f"--policy-config: is not JSON (column {err.colno}: {err.msg})", 'write {"<policy>": {"enforcementLevel": "advisory"}}')
+        ]) from None  # fmt: skip
+    if not isinstance(doc, dict):
+        raise InvalidProjectFiles(
+            [
+                FileProblem(
+                    where, 1, "--policy-config: is not a JSON object", 'write {"<policy>": {"enforcementLevel": "advisory"}}'
+                )
+            ]
+        )
+    problems = []
+    for name, entry in doc.items():
+        level = entry.get("enforcementLevel", "mandatory") if isinstance(entry, dict) else entry
+        if not isinstance(entry, (dict, str)):
+            problems.append(
+                FileProblem(
+                    where,
+                    None,
+                    f"--policy-config: {name}: is {type(entry).__name__}",
+                    'give a level or {"enforcementLevel": ...}',
+                )
+            )
+        elif level not in ENFORCEMENT_LEVELS:
+            problems.append(
+                FileProblem(
+                    where,
+                    None,
+                    f"--policy-config: {name}: {level!r} is not an enforcement level",
+                    f"use one of {', '.join(ENFORCEMENT_LEVELS)}",
+                )
+            )
+    if problems:
+        raise InvalidProjectFiles(problems)
+    return doc
 
 
 def main() -> None:

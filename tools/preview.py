@@ -16,6 +16,7 @@ README's Benchmarks section.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -26,14 +27,15 @@ from typing import Any, NoReturn
 import yaml
 
 from components import firewall_plan, interlock_toml
+from components.config_keys import SECRET_KEYS
 from components.interlock_toml import InterlockConfigError
 from components.providers.interlock import spec_of
 from components.stack_config import InvalidStackConfig
-from components.topology import PROJECT, SECRET_KEYS, InvalidConfig, Problem, parse_shared
+from components.topology import PROJECT, InvalidConfig, Problem, parse_shared
 from tools import policy_config, policy_harness, report
 from tools.mock_runtime import ProgramRun, run_program
 from tools.sdk_speedups import tune_gc_for_a_short_run
-from tools.stack_files import ROOT, offline_config, stack_names
+from tools.stack_files import ROOT, FileProblem, InvalidProjectFiles, offline_config, offline_stack, stack_names
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INVALID, EXIT_PACK_FAILED = 0, 1, 2, 3
 SECRET = "[secret]"
@@ -77,18 +79,41 @@ def policy_configuration(shared_outputs: dict[str, Any], overrides: dict[str, An
     return config
 
 
+def _check_policy_names(pack: policy_harness.PolicyPackProcess, overrides: dict[str, Any] | None) -> None:
+    """A misspelt policy name in a policy config would change nothing, silently."""
+    if not overrides:
+        return
+    known = sorted(policy.name for policy in pack.info().policies)
+    problems = []
+    for name in overrides:
+        if name not in known and name != "all":
+            near = difflib.get_close_matches(name, known, n=1)
+            problems.append(FileProblem(
+                "--policy-config", None, f"{name!r} is not a policy of the pack",
+                f"write '{near[0]}'" if near else f"use one of {', '.join(known)}",
+            ))  # fmt: skip
+    if problems:
+        raise InvalidProjectFiles(problems)
+
+
 def run_preview(
     stack: str,
     config: dict[str, Any] | None = None,
     pack: policy_harness.PolicyPackProcess | None = None,
     policy_overrides: dict[str, Any] | None = None,
+    offline: tuple[dict[str, Any], list[str], list[str]] | None = None,
 ) -> Preview:
     """Raises InvalidStackConfig / InvalidConfig when this stack's (or shared's) config is invalid.
 
     With a `pack`, the preview's violations are filled in. For an env stack the pack is
     configured from the shared stack's run and analyzes each resource as it registers, as the
     engine does, so the pack works while the program runs; for the shared stack, after its run."""
-    config, secrets, stood_in = offline_config(stack) if config is None else (config, _secret_keys(config), [])
+    if pack is not None:
+        _check_policy_names(pack, policy_overrides)
+    if config is None:
+        config, secrets, stood_in = offline or offline_config(stack)
+    else:
+        secrets, stood_in = _secret_keys(config), []
     if config.get(f"{PROJECT}:role") != "environment":
         run = shared = run_program(stack, config, secret_keys=secrets)
         if pack is not None:
@@ -164,6 +189,7 @@ def render_interlock(p: Preview, base: str, captured_template: str | None = None
     """The config ucp-interlock runs after this stack's change: the shared stack's settings
     (capture the template, retire `default`), then this stack's section, applied to `base` by
     the same transform the provider runs. None for a stack without a service cluster."""
+    interlock_toml.parse(base)  # a base the provider would refuse is refused for every stack
     clusters = p.run.of_type(SERVICE_CLUSTER)
     if not clusters:
         return None
@@ -175,10 +201,10 @@ def render_interlock(p: Preview, base: str, captured_template: str | None = None
     return text
 
 
-def write_out(p: Preview, out: Path, interlock_base: Path, interlock_template: Path | None = None) -> list[Path]:
+def write_out(p: Preview, out: Path, interlock: str | None) -> list[Path]:
+    """`interlock`: the rendered Interlock config (`render_interlock`), None for the shared stack."""
     names = report.security_group_names([p.shared, p.run])
     files = {out / "security" / "matrix.md": report.security_matrix_markdown(p.run, names)}
-    interlock = render_interlock(p, interlock_base.read_text(), interlock_template.read_text() if interlock_template else None)
     if interlock is not None:
         files[out / "interlock" / "config.toml"] = interlock
     for relative, manifest in report.kubernetes_manifests(p.run).items():
@@ -194,7 +220,7 @@ def write_out(p: Preview, out: Path, interlock_base: Path, interlock_template: P
 def main(argv: list[str] | None = None) -> int:
     tune_gc_for_a_short_run()  # before the program loads the provider SDKs
     parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help=f"the stack to preview ({', '.join(stack_names())})")
+    parser.add_argument("--stack", required=True, help="the stack to preview: a stacks/Pulumi.<stack>.yaml file")
     parser.add_argument("--json", type=Path, help="write resources, outputs and violations as JSON to this file")
     parser.add_argument(
         "--out",
@@ -214,24 +240,29 @@ def main(argv: list[str] | None = None) -> int:
         help="the template the shared stack captured, for a base that no longer has it (`pulumi stack output interlockTemplate -s shared`)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.stack not in stack_names():
-        print(f"error: no stack '{args.stack}'; the stacks are {', '.join(stack_names())} (files in stacks/)", file=sys.stderr)
-        return EXIT_INVALID
-    for flag, path in (
-        ("--interlock-base", args.interlock_base),
-        ("--interlock-template", args.interlock_template),
-        ("--policy-config", args.policy_config),
-    ):
-        if path is not None and not path.is_file():
-            print(f"error: {flag} {path}: no such file", file=sys.stderr)
+    try:
+        stacks = stack_names()
+        if args.stack not in stacks:
+            print(f"error: no stack '{args.stack}'; the stacks are {', '.join(stacks)} (files in stacks/)", file=sys.stderr)
             return EXIT_INVALID
+        config, secrets, stood_in, warnings = offline_stack(args.stack)
+        overrides = policy_config.read_overrides(args.policy_config) if args.policy_config else None
+        base = _read_text(args.interlock_base, "--interlock-base", "the running Interlock config (`docker config inspect`)")
+        template = (
+            _read_text(args.interlock_template, "--interlock-template", "the captured template")
+            if args.interlock_template
+            else None
+        )
+    except InvalidProjectFiles as err:
+        return _invalid(err.problems)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     pack = policy_harness.PolicyPackProcess()  # its interpreter starts while the program runs
     try:
-        p = run_preview(
-            args.stack, pack=pack, policy_overrides=json.loads(args.policy_config.read_text()) if args.policy_config else None
-        )
+        p = run_preview(args.stack, pack=pack, policy_overrides=overrides, offline=(config, secrets, stood_in))
+        interlock = render_interlock(p, base, template)  # checked with or without --out
         if args.out:
-            written = write_out(p, args.out, args.interlock_base, args.interlock_template)
+            written = write_out(p, args.out, interlock)
     except policy_harness.PolicyPackError as err:
         print(f"error: stack '{args.stack}': {err}", file=sys.stderr)
         print("  the policies were not checked", file=sys.stderr)
@@ -239,17 +270,14 @@ def main(argv: list[str] | None = None) -> int:
             print("  install the pack's requirements: python3 -m pip install -r policy/requirements.txt", file=sys.stderr)
         return EXIT_PACK_FAILED
     except InterlockConfigError as err:
-        print(f"error: stack '{args.stack}': the Interlock config would be refused: {err}", file=sys.stderr)
-        return EXIT_INVALID
-    except (InvalidStackConfig, InvalidConfig) as err:
-        problems = err.problems
         print(
-            f"error: the configuration is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}); nothing was registered:",
-            file=sys.stderr,
+            f"error: stack '{args.stack}': {args.interlock_base}: the Interlock config would be refused: {err}", file=sys.stderr
         )
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
         return EXIT_INVALID
+    except InvalidProjectFiles as err:
+        return _invalid(err.problems)
+    except (InvalidStackConfig, InvalidConfig) as err:
+        return _invalid(err.problems)
     finally:
         pack.close()
 
@@ -268,6 +296,32 @@ def main(argv: list[str] | None = None) -> int:
         for path in written:
             print(f"  wrote {path}")
     return p.exit_code
+
+
+def _invalid(problems: list[Any]) -> int:
+    print(
+        f"error: the configuration is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}); nothing was registered:",
+        file=sys.stderr,
+    )
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _read_text(path: Path, flag: str, what: str) -> str:
+    """A file named on the command line, as UTF-8 text, or InvalidProjectFiles naming the flag."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InvalidProjectFiles(
+            [FileProblem(str(path), None, f"{flag}: cannot be read ({err.strerror})", f"give {what}")]
+        ) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidProjectFiles([
+            FileProblem(str(path), data.count(b"\n", 0, err.start) + 1, f"{flag}: is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})", f"give {what} as UTF-8")
+        ]) from None  # fmt: skip
 
 
 def exit_without_teardown(code: int) -> NoReturn:

@@ -1,35 +1,353 @@
-"""Reads the project's Pulumi.yaml and stack files as the Pulumi CLI would: the stack file's
-config plus the defaults the project file declares. Offline, secrets the CLI would decrypt
-(or that a user sets with `pulumi config set --secret`) are stood in for by a placeholder."""
+"""Reads the project's Pulumi.yaml and stack files as the Pulumi CLI does before it runs a
+program, and refuses what it would refuse, in its own words.
+
+The CLI's rules are those of pulumi/pulumi `sdk/go/common/workspace`: `Project.Validate` for the
+project file's `config:` block, and `mergeConfig` (called by
+`ValidateStackConfigAndApplyProjectConfig` before every preview and update) for each stack:
+  - a key declared in the project's namespace with neither `default` nor `value`, that the stack
+    does not set, is missing: "Stack 'dev' is missing configuration values 'a' and 'b'";
+  - a `default` or `value` fills the stack's config where the stack does not set the key;
+  - a declared `type` is enforced on the stack's value, scalars being read as strings, as the CLI
+    reads them ("Stack 'dev' with configuration key 'x' must be of type 'array<string>'");
+  - a key declared `secret: true` must be `secure:` in the stack ("... must be encrypted as it's secret").
+YAML is read as the CLI's parser (yaml.v3) reads it: a duplicated key is an error, and only
+true/false are booleans (`yes` stays a string).
+
+On top of the CLI: the project's secrets (components/config_keys.py) are refused in plain text,
+and keys under a namespace no provider of this project reads are warned about.
+
+Offline, secrets the CLI would decrypt are stood in for by a placeholder.
+"""
 
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-# libyaml's parser when PyYAML was built with it: the pure-Python one takes ~25 ms per Pulumi.yaml
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from components.config_keys import BY_NAME, ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "offline-preview-placeholder"
+# The namespaces this project's program and providers read; a key under any other is ignored by all of them.
+KNOWN_NAMESPACES = (PROJECT, "aws", "docker", "kubernetes", "pulumi")
+CONFIG_TYPES = ("string", "integer", "boolean", "array", "object")
 
 
-def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # a safe loader: SafeLoader or its libyaml twin
+# --------------------------------------------------------------------------------------------
+# Problems
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    path: str  # relative to the project
+    line: int | None
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}. Fix: {self.fix}."
+
+
+class InvalidProjectFiles(Exception):
+    """Pulumi.yaml or a stack file that the CLI (or this project) refuses; nothing ran."""
+
+    def __init__(self, problems: list[FileProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# --------------------------------------------------------------------------------------------
+# YAML as the CLI reads it
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser where PyYAML has it; duplicate keys refused with their lines."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key is itself a list or mapping", key_node.start_mark
+                ) from None
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKey(key, line, seen[key])
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+# yaml.v3 (YAML 1.2): only true/false are booleans and dates stay strings; PyYAML's YAML 1.1
+# would read `tls: yes` as true where the CLI reads the string "yes".
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int, first: int) -> None:
+        self.key, self.line, self.first = key, line, first
+
+
+def _line_of_offset(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def load_yaml_text(data: bytes, path: str, what: str) -> Any:
+    """Parse one YAML file, or raise InvalidProjectFiles naming the line and the fix."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidProjectFiles([
+            FileProblem(
+                path, _line_of_offset(data, err.start), f"is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})",
+                f"save the {what} as UTF-8",
+            )
+        ]) from None  # fmt: skip
+    try:
+        return yaml.load(text, Loader=_Loader)  # a safe loader: SafeLoader's constructors only
+    except DuplicateKey as err:
+        raise InvalidProjectFiles([
+            FileProblem(path, err.line, f"key '{err.key}' is already defined at line {err.first}", "keep one of the two; YAML mappings cannot repeat a key")
+        ]) from None  # fmt: skip
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        column = f", column {mark.column + 1}" if mark else ""
+        problem = err.problem or err.context or "not valid YAML"
+        raise InvalidProjectFiles([
+            FileProblem(path, line, f"is not valid YAML{column}: {problem}", "correct the YAML at that line (indentation, quotes, a missing ':')")
+        ]) from None  # fmt: skip
+    except yaml.YAMLError as err:
+        raise InvalidProjectFiles([FileProblem(path, None, f"is not valid YAML: {err}", f"correct the {what}")]) from None
+
+
+def _read(path: Path, root: Path, what: str) -> Any:
+    relative = _relative(path, root)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidProjectFiles([FileProblem(relative, None, "does not exist", f"create the {what}")]) from None
+    except OSError as err:
+        raise InvalidProjectFiles(
+            [FileProblem(relative, None, f"cannot be read ({err.strerror})", f"make the {what} readable")]
+        ) from None
+    return load_yaml_text(data, relative, what)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Pulumi.yaml: the CLI's Project.Validate for the config block
 
 
 @functools.lru_cache(maxsize=16)
-def _parsed(text: str) -> Any:
-    return load_yaml(text)
+def _parsed_project(data: bytes, relative: str) -> Any:
+    return load_yaml_text(data, relative, "project file")
 
 
 def project_file(root: Path = ROOT) -> dict[str, Any]:
-    # read on every call (tests edit copies of the project); parsed once per distinct content
-    return copy.deepcopy(_parsed((root / "Pulumi.yaml").read_text()))
+    """Pulumi.yaml, checked as the CLI checks it, with shorthand config rewritten as it does."""
+    path = root / "Pulumi.yaml"
+    relative = _relative(path, root)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidProjectFiles([
+            FileProblem(relative, None, "does not exist: this is not a Pulumi project directory", "run from the project directory, which holds Pulumi.yaml")
+        ]) from None  # fmt: skip
+    doc = copy.deepcopy(_parsed_project(data, relative))  # read each call (tests edit copies); parsed once per content
+    problems: list[FileProblem] = []
+    if not isinstance(doc, dict):
+        raise InvalidProjectFiles([
+            FileProblem(relative, None, f"holds {_kind(doc)}, not a project", "write a mapping with at least name: and runtime:")
+        ])  # fmt: skip
+    if not isinstance(doc.get("name"), str) or not doc["name"]:
+        problems.append(FileProblem(relative, None, "project is missing a 'name' attribute", "add name: interlock-platform"))
+    if not doc.get("runtime"):
+        problems.append(FileProblem(relative, None, "project is missing a 'runtime' attribute", "add runtime: python"))
+    config = doc.get("config")
+    if isinstance(config, str):  # the CLI's old spelling of stackConfigDir
+        if doc.get("stackConfigDir"):
+            problems.append(FileProblem(
+                relative, None, "Should not use both config and stackConfigDir to define the stack directory", "use only stackConfigDir"
+            ))  # fmt: skip
+        doc["stackConfigDir"], doc["config"] = config, {}
+    elif config is not None and not isinstance(config, dict):
+        problems.append(
+            FileProblem(relative, None, f"#/config: expected object, but got {_kind(config)}", "make config: a mapping of keys")
+        )
+    else:
+        doc["config"] = _checked_declarations(relative, str(doc.get("name") or ""), config or {}, problems)
+    if problems:
+        raise InvalidProjectFiles(problems)
+    return doc
+
+
+def _checked_declarations(relative: str, project: str, config: dict[str, Any], problems: list[FileProblem]) -> dict[str, Any]:
+    out = {}
+    for key, decl in config.items():
+        own = ":" not in key or key.split(":", 1)[0] == project
+        if isinstance(decl, dict):
+            unknown = set(decl) - {"type", "items", "description", "secret", "default", "value"}
+            if unknown:
+                problems.append(FileProblem(
+                    relative, None, f"#/config/{key}: additionalProperties '{sorted(unknown)[0]}' not allowed",
+                    "declare only type, items, description, secret, default or value",
+                ))  # fmt: skip
+                continue
+        elif isinstance(decl, (str, int, float, bool, list)) and not isinstance(decl, float):
+            decl = {"default": decl} if own else {"value": decl}  # the CLI's shorthand
+        else:
+            problems.append(
+                FileProblem(
+                    relative, None, f"#/config/{key}: oneOf failed", "declare the key as a mapping: {type, description, default}"
+                )
+            )
+            continue
+        type_ = decl.get("type")
+        if type_ is not None and type_ not in CONFIG_TYPES:
+            problems.append(FileProblem(
+                relative, None, f"#/config/{key}/type: value must be one of {', '.join(repr(t) for t in CONFIG_TYPES)}", "use one of those types"
+            ))  # fmt: skip
+            continue
+        if "default" in decl and "value" in decl:
+            problems.append(
+                FileProblem(
+                    relative, None, f"project config '{key}' cannot have both a 'default' and 'value' attribute", "keep one"
+                )
+            )
+        if own:
+            if type_ == "array" and not decl.get("items"):
+                problems.append(FileProblem(
+                    relative, None,
+                    f"The configuration key '{key}' declares an array but does not specify the underlying type via the 'items' attribute",
+                    "add items: {type: ...}",
+                ))  # fmt: skip
+            elif (
+                type_ is not None
+                and decl.get("default") is not None
+                and not _valid(type_, decl.get("items"), _as_cli_value(decl["default"]))
+            ):
+                problems.append(FileProblem(
+                    relative, None, f"The default value specified for configuration key '{key}' is not of the expected type '{_type_name(type_, decl.get('items'))}'",
+                    "make the default match the type",
+                ))  # fmt: skip
+        else:
+            if type_ is not None:
+                problems.append(
+                    FileProblem(
+                        relative,
+                        None,
+                        f"Configuration key '{key}' is not namespaced by the project and should not define a type",
+                        "remove its type",
+                    )
+                )
+            if "default" in decl:
+                problems.append(FileProblem(
+                    relative, None,
+                    f"Configuration key '{key}' is not namespaced by the project and should not define a default value. Did you mean to use the 'value' attribute instead of 'default'?",
+                    "write value: instead of default:",
+                ))  # fmt: skip
+            elif "value" not in decl:
+                problems.append(
+                    FileProblem(
+                        relative,
+                        None,
+                        f"Configuration key '{key}' is namespaced and must provide an attribute 'value'",
+                        "add value:",
+                    )
+                )
+        out[key] = decl
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The CLI's type rules (project.go ValidateConfigValue): scalars arrive as strings, lists and
+# mappings as decoded JSON (numbers become floats)
+
+
+def _as_cli_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return _json_like(value)
+
+
+def _json_like(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, list):
+        return [_json_like(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_like(v) for k, v in value.items()}
+    return str(value)
+
+
+def _valid(type_: str, items: Any, value: Any) -> bool:
+    if type_ == "string":
+        return isinstance(value, str)
+    if type_ == "integer":
+        if isinstance(value, float):
+            return value == int(value)
+        return isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value) is not None and abs(int(value)) < 2**63
+    if type_ == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    if type_ == "object":
+        return isinstance(value, dict)
+    if type_ == "array":
+        if not isinstance(value, list) or not isinstance(items, dict) or "type" not in items:
+            return False
+        return all(_valid(items["type"], items.get("items"), v) for v in value)
+    return False
+
+
+def _type_name(type_: str, items: Any) -> str:
+    if type_ == "array" and isinstance(items, dict):
+        return f"array<{_type_name(items.get('type', ''), items.get('items'))}>"
+    return type_
+
+
+def _format_missing(keys: list[str]) -> str:
+    quoted = [f"'{k}'" for k in sorted(keys)]
+    if len(quoted) == 1:
+        return quoted[0]
+    return f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), "nothing" if value is None else type(value).__name__
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Stack files
 
 
 def stack_names(root: Path = ROOT) -> list[str]:
@@ -37,41 +355,143 @@ def stack_names(root: Path = ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in cfg_dir.glob("Pulumi.*.yaml"))
 
 
-def _declared(root: Path) -> dict[str, dict[str, Any]]:
-    project = project_file(root)
-    return {
-        (key if ":" in key else f"{project['name']}:{key}"): decl
-        for key, decl in (project.get("config") or {}).items()
-        if isinstance(decl, dict)
-    }
+def stack_file(stack: str, root: Path = ROOT) -> Path:
+    return root / project_file(root).get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
 
 
-def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
-    """Fully qualified keys (`project:key`, `aws:region`) -> values, defaults applied."""
+@dataclass(frozen=True)
+class StackConfig:
+    """A stack's config after the CLI's merge: fully qualified keys (`project:key`, `aws:region`)
+    to values (secure values as `{"secure": ...}`), and the warnings that do not stop a run."""
+
+    values: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+
+def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
+    """The stack's config as the program would get it from the CLI, or InvalidProjectFiles."""
     project = project_file(root)
-    path = root / project.get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
+    name = project["name"]
+    path = stack_file(stack, root)
+    relative = _relative(path, root)
     if not path.exists():
-        raise FileNotFoundError(f"no stack file {path.relative_to(root)}; the stacks are {', '.join(stack_names(root))}")
-    config = dict((load_yaml(path.read_text()) or {}).get("config") or {})
-    for key, decl in _declared(root).items():
-        if "default" in decl:
-            config.setdefault(key, decl["default"])
-    return config
+        raise InvalidProjectFiles([
+            FileProblem(relative, None, "does not exist", f"create it (`pulumi stack init {stack}`), or use one of: {', '.join(stack_names(root))}")
+        ])  # fmt: skip
+    doc = _read(path, root, "stack file")
+    lines = _key_lines(path.read_bytes())
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise InvalidProjectFiles([
+            FileProblem(relative, 1, f"holds {_kind(doc)}, not a stack's settings", "write a mapping whose config: key maps each setting to its value")
+        ])  # fmt: skip
+    raw_config = doc.get("config")
+    if raw_config is not None and not isinstance(raw_config, dict):
+        raise InvalidProjectFiles([
+            FileProblem(relative, lines.get("config"), f"config: holds {_kind(raw_config)}", "make config: a mapping of setting -> value")
+        ])  # fmt: skip
+    problems: list[FileProblem] = []
+    warnings: list[str] = []
+    config: dict[str, Any] = {}
+    for key, value in (raw_config or {}).items():
+        key = str(key)
+        qualified = key if ":" in key else f"{name}:{key}"  # the CLI namespaces bare keys with the project
+        config[qualified] = value
+        namespace = qualified.split(":", 1)[0]
+        if namespace not in KNOWN_NAMESPACES:
+            near = difflib.get_close_matches(namespace, KNOWN_NAMESPACES, n=1)
+            hint = f"did you mean '{near[0]}'?" if near else f"this project reads {', '.join(KNOWN_NAMESPACES)}"
+            warnings.append(
+                f"{relative}:{lines.get(key, '?')}: warning: {key}: nothing in this project reads the namespace '{namespace}' ({hint})"
+            )
+
+    declared = project["config"]
+    missing = []
+    for key in sorted(declared):
+        decl = declared[key]
+        qualified = key if ":" in key else f"{name}:{key}"
+        if qualified in config:
+            continue
+        if "value" in decl or "default" in decl:
+            config[qualified] = copy.deepcopy(decl["default"] if "default" in decl else decl["value"])
+        elif qualified.split(":", 1)[0] == name:
+            missing.append(key)
+    if missing:
+        problems.append(FileProblem(
+            relative, None, f"Stack '{stack}' is missing configuration value{'s' if len(missing) > 1 else ''} {_format_missing(missing)}",
+            "set " + ("them" if len(missing) > 1 else "it") + f" in {relative} (`pulumi config set -s {stack} {name}:<key> <value>`)",
+        ))  # fmt: skip
+    for key in sorted(declared):
+        decl = declared[key]
+        qualified = key if ":" in key else f"{name}:{key}"
+        if qualified not in config or decl.get("type") is None:
+            continue  # the CLI checks only declared types
+        value = config[qualified]
+        line = lines.get(key) or lines.get(qualified)
+        if decl.get("secret") and not _is_secure(value):
+            problems.append(FileProblem(
+                relative, line, f"Stack '{stack}' with configuration key '{key}' must be encrypted as it's secret",
+                f"remove it from the file and run `pulumi config set --secret -s {stack} {qualified} <value>`",
+            ))  # fmt: skip
+            continue
+        if _is_secure(value):
+            continue  # the CLI checks the decrypted value; offline it stays encrypted
+        if not _valid(decl["type"], decl.get("items"), _as_cli_value(value)):
+            problems.append(FileProblem(
+                relative, line, f"Stack '{stack}' with configuration key '{key}' must be of type '{_type_name(decl['type'], decl.get('items'))}'",
+                f"give {_type_name(decl['type'], decl.get('items'))} (now {_kind(value)}: {_short(value)})",
+            ))  # fmt: skip
+    for key, value in (raw_config or {}).items():  # ours: a secret never sits in the stack file in plain text
+        qualified = str(key) if ":" in str(key) else f"{name}:{key}"
+        namespace, _, bare = qualified.partition(":")
+        if namespace == name and bare in BY_NAME and BY_NAME[bare].secret and value not in ("", None) and not _is_secure(value):
+            problems.append(FileProblem(
+                relative, lines.get(str(key)), f"{qualified} is a secret, but it is written here in plain text",
+                f"remove it from the file and run `pulumi config set --secret -s {stack} {qualified} < <file>`; treat the value as leaked and rotate it",
+            ))  # fmt: skip
+    if problems:
+        raise InvalidProjectFiles(problems)
+    return StackConfig(config, tuple(warnings))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _key_lines(data: bytes) -> dict[str, int]:
+    """Where each setting under `config:` starts, for messages (the first occurrence)."""
+    lines: dict[str, int] = {}
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        match = re.match(r"^\s{1,8}([\"']?)([A-Za-z0-9_.:/-]+)\1\s*:", line)
+        if match and match.group(2) not in lines:
+            lines[match.group(2)] = number
+            lines.setdefault(match.group(2).split(":", 1)[-1], number)
+        elif line.startswith("config:"):
+            lines.setdefault("config", number)
+    return lines
 
 
 def offline_config(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], list[str], list[str]]:
     """The stack's config for an offline run: (config, its secret keys, the keys stood in for).
-    Every secret the project declares is present, as the placeholder when it is encrypted
-    (`secure:`) or not in the file."""
-    from components.topology import ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS
+    Every secret of the stack's role is present, as the placeholder when it is encrypted
+    (`secure:`) or not in the stack file."""
+    config, _secret, stood_in, _warnings = offline_stack(stack, root)
+    return config, _secret, stood_in
 
-    config = stack_config(stack, root)
-    role_keys = SHARED_KEYS if config.get(f"{PROJECT}:role") == "shared" else ENVIRONMENT_KEYS
-    secret = [k for k, d in _declared(root).items() if d.get("secret") and k.split(":", 1)[1] in role_keys]
+
+def offline_stack(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], list[str], list[str], tuple[str, ...]]:
+    """`offline_config` and the stack file's warnings."""
+    merged = merged_config(stack, root)
+    config = dict(merged.values)
+    name = project_file(root)["name"]
+    role_keys = SHARED_KEYS if config.get(f"{name}:role") == "shared" else ENVIRONMENT_KEYS
+    secret = [f"{name}:{k}" for k in role_keys if BY_NAME[k].secret]
     stood_in = []
     for key in secret:
         value = config.get(key)
-        if value is None or isinstance(value, dict):
+        if value is None or _is_secure(value) or BY_NAME[key.split(":", 1)[1]].holds_default(value):
             config[key] = SECRET_PLACEHOLDER
             stood_in.append(key)
-    return config, secret, stood_in
+    return config, secret, stood_in, merged.warnings
