@@ -84,7 +84,7 @@ STACKS = ("shared", "dev", "test", "prod")
 # for its StackReference, so it loads shared's as well. The benchmark stops if a preview loads
 # any other, so the job floor, read from the previews, cannot grow with import bloat unseen.
 JOB_SUBPACKAGES = {
-    "pulumi_aws.ec2", "pulumi_aws.lb", "pulumi_aws.vpc", "pulumi_aws.iam", "pulumi_aws.cloudwatch", "pulumi_aws.route53",
+    "pulumi_aws.ec2", "pulumi_aws.lb", "pulumi_aws.vpc", "pulumi_aws.iam", "pulumi_aws.cloudwatch", "pulumi_aws.route53", "pulumi_aws.kms",
     "pulumi_kubernetes.core", "pulumi_kubernetes.networking", "pulumi_kubernetes.rbac", "pulumi_kubernetes.meta",
 }  # fmt: skip
 

@@ -107,6 +107,11 @@ KEYS: tuple[ConfigKey, ...] = (
     ),
     ConfigKey("flowLogRetentionDays", "integer", (SHARED,), "Retention of the VPC flow log group in CloudWatch Logs.", 365),
     ConfigKey(
+        "flowLogKmsKeyArn", "string", (SHARED,),
+        "The customer-managed KMS key that encrypts the VPC flow log group; its policy must let CloudWatch Logs use it. "
+        "Default: the stack creates one, with rotation on.", "",
+    ),
+    ConfigKey(
         "awsQuotas", "object", (SHARED,),
         "Your account's quotas, used by validation: {securityGroupRulesPerDirection: 60, naclRulesPerDirection: 20, "
         "subnetsPerVpc: 200}. Raise them only after AWS raised yours.", {},

@@ -214,6 +214,15 @@ def environment_security_groups(topo: EnvironmentTopology) -> dict[str, list[SgR
 DENY_BASE = 100  # denies first, so no later allow can re-open another environment
 ALLOW_BASE = 1000
 EPHEMERAL = ports.EPHEMERAL_PORTS
+NODE_EPHEMERAL = ports.NODE_EPHEMERAL_PORTS
+
+
+def _replies(protocol: str, sources: list[tuple[str, str]]) -> list[tuple[str, str, int, int, str, str]]:
+    """Stateless return traffic for connections the nodes open: only from where it can come
+    (the NAT gateways' edge subnets for the internet, the VLANs and CIDRs they talk to), only
+    on the nodes' ephemeral range."""
+    upper = protocol.upper()
+    return [("allow", protocol, *NODE_EPHEMERAL, cidr, f"{upper} replies {why}") for cidr, why in dict(sources).items()]
 
 
 def _number(entries: list[tuple[str, str, int, int, str, str]], egress: bool) -> list[NaclEntry]:
@@ -246,9 +255,15 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
         ("allow", "tcp", p, p, edge, f"TCP {p} Interlock proxy port from the load balancer subnets")
         for p in (env.http_port, env.https_port)
     ]
-    inbound.append(("allow", "tcp", *EPHEMERAL, WORLD, "TCP replies to connections the workers opened"))
-    if any(e.protocol is ports.Protocol.UDP for e in topo.egress):
-        inbound.append(("allow", "udp", *EPHEMERAL, WORLD, "UDP replies to the UDP egress allow-list"))
+    for protocol in ("tcp", "udp"):
+        egress = [e for e in topo.egress if e.protocol.value == protocol]
+        sources = [(mgmt, "from managers")] if protocol == "tcp" else []
+        # Outside the VPC, the only route is the NAT gateways; a range the bank routes over a
+        # VPN or transit gateway answers from its own addresses, so it is admitted too.
+        if any(not e.cidr.subnet_of(s.vpc_cidr) for e in egress):
+            sources.append((edge, "from outside the VPC, through the NAT gateways"))
+        sources += [(str(e.cidr), f"from {e.description}") for e in egress if e.cidr.prefixlen]
+        inbound += _replies(protocol, sources)
 
     outbound = list(denies)
     outbound.append(("allow", ALL, 0, 0, own, f"within {env.name}"))
@@ -278,12 +293,12 @@ def management_nacl(shared: SharedTopology) -> list[NaclEntry]:
         ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")
         for e in shared.environments.values()
     ]
-    inbound.append(("allow", "tcp", *EPHEMERAL, WORLD, "TCP replies to connections managers opened"))
+    inbound += _replies("tcp", [(str(shared.edge_block), "from the internet, through the NAT gateways")])
     outbound = [("allow", ALL, 0, 0, mgmt, "within the management VLAN")]
     outbound += [
         ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")
         for e in shared.environments.values()
     ]
     outbound.append(("allow", "tcp", 443, 443, WORLD, "HTTPS to registries and AWS APIs"))
-    outbound.append(("allow", "tcp", *EPHEMERAL, WORLD, "TCP replies to admin clients"))
+    outbound += [("allow", "tcp", *EPHEMERAL, str(c), "TCP replies to admin clients") for c in shared.admin_cidrs]
     return _number(inbound, False) + _number(outbound, True)

@@ -35,7 +35,7 @@ class ManagementFirewall(pulumi.ComponentResource):
             f"{name}-management",
             vpc_id=args.vpc_id,
             revoke_rules_on_delete=True,
-            description="UCP managers and DTR: admins on 443/6443; each environment's rules are owned by its stack",
+            description="UCP managers and DTR: admins on 443 and 6443; the rules of each environment are owned by its stack",
             tags=tags(topo.stack, "shared", f"{name}-management", role="management"),
             opts=child,
         )

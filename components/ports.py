@@ -94,7 +94,11 @@ IP_IN_IP = PortRule(Protocol.IP_IN_IP, 0, 0, True, True, frozenset({Scope.INTERN
 ESP = PortRule(Protocol.ESP, 0, 0, True, True, frozenset({Scope.INTERNAL}), "IPsec ESP for encrypted overlay networks")
 
 # Ports UCP itself publishes on managers and workers: an Interlock proxy port must avoid them.
-EPHEMERAL_PORTS = (1024, 65535)
+EPHEMERAL_PORTS = (1024, 65535)  # what any client may use (Windows and macOS from 49152, the NLB from 1024)
+# The nodes' own ephemeral range (Linux net.ipv4.ip_local_port_range): replies to connections a
+# node opens land here, also through a NAT gateway, which restores the node's port. It holds no
+# platform port (all below 32768), so a NACL allow of it shadows none of them.
+NODE_EPHEMERAL_PORTS = (32768, 60999)
 ADMIN_PORTS = (443, 6443)
 
 

@@ -112,9 +112,50 @@ class SharedNetwork(pulumi.ComponentResource):
             }
         )
 
+    def _flow_log_key(self, name: str, region: str, t, child: pulumi.ResourceOptions) -> aws.kms.Key:  # noqa: ANN001
+        """A customer-managed key for the flow logs: the account administers it; CloudWatch Logs of
+        this region may use it only for log groups of this account (AWS's documented key policy)."""
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+
+        def policy(args: list[str]) -> str:
+            part, acct = args
+            reg = region
+            return json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": f"arn:{part}:iam::{acct}:root"},
+                     "Action": "kms:*", "Resource": "*"},
+                    {"Sid": "CloudWatchLogsEncrypts", "Effect": "Allow", "Principal": {"Service": f"logs.{reg}.amazonaws.com"},
+                     "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                     "Resource": "*",
+                     "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{part}:logs:{reg}:{acct}:log-group:*"}}},
+                    # Grants only for AWS services acting on AWS resources (Control Tower CT.KMS.PR.3)
+                    {"Sid": "GrantsOnlyForAwsServices", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant",
+                     "Resource": "*",
+                     "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}},
+                ],
+            })  # fmt: skip
+
+        return aws.kms.Key(
+            f"{name}-flow-logs",
+            description="Encrypts the VPC flow log group of interlock-platform",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.all(partition, account).apply(policy),
+            tags=t("flow-logs-key"),
+            opts=child,
+        )
+
     def _flow_logs(self, name: str, topo: SharedTopology, t, child: pulumi.ResourceOptions) -> None:  # noqa: ANN001
+        region = topo.availability_zones[0][:-1]  # validation holds aws:region to the zones
+        key_arn = topo.flow_log_kms_key_arn or self._flow_log_key(name, region, t, child).arn
         group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", retention_in_days=topo.flow_log_retention_days, tags=t("flow-logs"), opts=child
+            f"{name}-flow-logs",
+            retention_in_days=topo.flow_log_retention_days,
+            kms_key_id=key_arn,
+            tags=t("flow-logs"),
+            opts=child,
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",

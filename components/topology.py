@@ -25,6 +25,9 @@ ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 GROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 AZ_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d[a-z]$")
 INSTANCE_ID_RE = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d:\d{12}:key/[A-Za-z0-9-]{1,64}$")
+# What EC2 accepts in a security group's or rule's description (the provider checks only the length)
+EC2_DESCRIPTION_RE = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
 HOSTED_ZONE_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
 STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 COLLECTION_RE = re.compile(r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -176,6 +179,7 @@ class SharedTopology:
     environments: Mapping[str, EnvironmentSpec]
     interlock: InterlockSettings = InterlockSettings()
     ucp: UcpConnection | None = None  # None when read back from the shared stack's outputs
+    flow_log_kms_key_arn: str | None = None  # None: the stack creates the key
 
     @property
     def management_block(self) -> ipaddress.IPv4Network:
@@ -579,6 +583,21 @@ def parse_shared(
             f"use one of {', '.join(map(str, FLOW_LOG_RETENTION_DAYS))}",
         )
 
+    kms_key = raw.get("flowLogKmsKeyArn")
+    if kms_key is not None and (not isinstance(kms_key, str) or not KMS_KEY_ARN_RE.match(kms_key)):
+        p.add(
+            "flowLogKmsKeyArn",
+            f"{kms_key!r} is not a KMS key ARN",
+            "give arn:aws:kms:<region>:<account>:key/<key-id> (a key, not an alias), or remove it to let the stack create one",
+        )
+        kms_key = None
+    elif kms_key is not None and azs and kms_key.split(":")[3] != azs[0][:-1]:
+        p.add(
+            "flowLogKmsKeyArn",
+            f"the key is in {kms_key.split(':')[3]}, the flow logs in {azs[0][:-1]}",
+            "give a key of the stack's region: CloudWatch Logs cannot use a key of another region",
+        )
+
     quotas = _parse_quotas(r, raw.get("awsQuotas"))
     envs = _parse_registry(p, r, raw.get("environments"), vpc, mgmt, edge, blocks, version, quotas, len(mgmt) + len(edge))
     interlock = _parse_interlock_settings(r, raw.get("interlock"))
@@ -601,6 +620,7 @@ def parse_shared(
         environments=envs,
         interlock=interlock,
         ucp=ucp,
+        flow_log_kms_key_arn=kms_key,
     )
     if not from_outputs:
         _check_shared_quotas(p, shared)
@@ -1234,6 +1254,14 @@ def _parse_egress(
             e.get("description"),
             "say what the workers reach there (AWS and auditors want a description on every rule)",
         )
+        if desc is not None and not EC2_DESCRIPTION_RE.match(desc):
+            bad = sorted({c for c in desc if not EC2_DESCRIPTION_RE.match(c)}) if len(desc) <= 255 else []
+            p.add(
+                f"{key}.description",
+                f"{desc!r} would be refused by EC2: " + (f"it may not contain {' '.join(map(repr, bad))}" if bad else "over 255 characters"),
+                "use letters, digits, spaces and . _ - : / ( ) # , @ [ ] + = & ; { } ! $ * only",
+            )
+            desc = None
         cidr = r.cidr(f"{key}.cidr", e.get("cidr"), "give the destination block")
         proto = e.get("protocol", "tcp")
         if proto not in ("tcp", "udp"):

@@ -215,9 +215,29 @@ def test_the_environment_nacl_admits_the_ucp_ports_from_management_and_proxy_por
     from_mgmt = {
         (e["protocol"], e["fromPort"], e["toPort"]) for e in inbound if e["cidrBlock"] == mgmt and e["ruleAction"] == "allow"
     }
-    assert from_mgmt == WORKER_PORTS_FROM_MANAGERS
+    replies = ("tcp", 32768, 60999)  # the nodes' own ephemeral range: no platform port lies in it
+    assert from_mgmt == {*WORKER_PORTS_FROM_MANAGERS, replies}
     edge = [e for e in inbound if e["cidrBlock"] == str(reference_shared().edge_block)]
-    assert {(e["protocol"], e["fromPort"]) for e in edge} == {("tcp", 8082), ("tcp", 8445)}
+    assert {(e["protocol"], e["fromPort"], e["toPort"]) for e in edge} == {("tcp", 8082, 8082), ("tcp", 8445, 8445), replies}
+
+
+@pytest.mark.parametrize("stack", ["shared", "dev", "test", "prod"])
+def test_no_nacl_admits_the_world_and_no_allow_shadows_a_port_specific_one(preview, stack):
+    """NACLs are stateless: an allow of TCP 1024-65535 from 0.0.0.0/0 "for replies" admitted every
+    platform port (and SSH/RDP, cfn-guard's CT.EC2.PR.5) from anywhere, and made every
+    port-specific allow moot: allows add up, whatever their order."""
+    inbound = [r.inputs for r in preview(stack).run.of_type(NACL_RULE) if not r.inputs["egress"] and r.inputs["ruleAction"] == "allow"]
+    assert not [e for e in inbound if ipaddress.ip_network(e["cidrBlock"]).prefixlen == 0]
+    shadowed = [
+        (narrow["ruleNumber"], wide["ruleNumber"])
+        for narrow in inbound
+        for wide in inbound
+        if wide is not narrow
+        and wide["protocol"] in (narrow["protocol"], "-1")
+        and ipaddress.ip_network(narrow["cidrBlock"]).subnet_of(ipaddress.ip_network(wide["cidrBlock"]))
+        and (wide["protocol"] == "-1" or wide["fromPort"] <= narrow["fromPort"] <= narrow["toPort"] <= wide["toPort"])
+    ]
+    assert shadowed == []
 
 
 TAGGED = {

@@ -24,6 +24,7 @@ from tools import sdk_speedups
 from tools.stack_files import ROOT, project_file
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+MOCK_ACCOUNT = "123456789012"  # the AWS account the offline preview pretends to deploy into
 
 
 @dataclass
@@ -74,8 +75,13 @@ class PlatformMocks(pulumi_mocks.Mocks):
             state.update(dnsName=f"{args.name}.elb.mock.amazonaws.com", zoneId="ZMOCKELBZONE")
         return rid, state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # what the provider answers without a cloud call: the account and partition of the credentials
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/offline", "userId": "OFFLINE", "id": MOCK_ACCOUNT}, []
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        return {}, []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

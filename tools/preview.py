@@ -32,7 +32,7 @@ from components.interlock_toml import InterlockConfigError
 from components.providers.interlock import spec_of
 from components.stack_config import InvalidStackConfig
 from components.topology import PROJECT, InvalidConfig, Problem, parse_shared
-from tools import policy_config, policy_harness, report
+from tools import cloudformation, policy_config, policy_harness, report
 from tools.mock_runtime import ProgramRun, run_program
 from tools.sdk_speedups import tune_gc_for_a_short_run
 from tools.stack_files import ROOT, FileProblem, InvalidProjectFiles, offline_config, offline_stack, stack_names
@@ -209,6 +209,9 @@ def write_out(p: Preview, out: Path, interlock: str | None) -> list[Path]:
         files[out / "interlock" / "config.toml"] = interlock
     for relative, manifest in report.kubernetes_manifests(p.run).items():
         files[out / "kubernetes" / relative] = yaml.safe_dump(manifest, sort_keys=False)
+    foreign = [] if p.shared is p.run else p.shared.resources  # the stacks it reads by StackReference
+    template = cloudformation.render(p.run.stack, p.run.resources, foreign)
+    files[out / "cloudformation" / "template.json"] = json.dumps(template, indent=2) + "\n"
     if report.load_balancer_map(p.run):
         files[out / "security" / "load-balancer.md"] = report.load_balancer_markdown(p.run)
     for path, text in files.items():

@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
+# The CloudFormation scanners the tests run: Checkov in its own venv, cfn-guard from npm (.scanners/)
+if ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq nodejs npm >/dev/null
+fi
+python3 -m tools.scan --install
+
 # A real Docker engine (Debian's docker.io) and a static busybox for the test image.
 if ! command -v dockerd >/dev/null || ! command -v busybox >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
