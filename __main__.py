@@ -78,6 +78,7 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
     pulumi.export("interlockProxyService", swarm.service_cluster.proxyServiceName)
     pulumi.export("interlockPublishMode", swarm.service_cluster.publishMode)
     pulumi.export("teamNamespaces", {t.name: t.namespace for t in topo.teams})
+    pulumi.export("ingressControllerNamespaceSelector", topo.kubernetes.ingress_selector)
     for kind, name in swarm.tls_secret_names.items():
         pulumi.export(f"tls{kind.capitalize()}SecretName", name)
 

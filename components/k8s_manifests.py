@@ -11,7 +11,7 @@ app's ports. The team's Role manages workloads but not policy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from components import labels
@@ -80,12 +80,41 @@ class TeamSpec:
     egress: tuple[EgressTarget, ...] = ()
 
 
+# Kubernetes sets `kubernetes.io/metadata.name` on every namespace, and no one can change it, from 1.21.
+METADATA_NAME_SINCE = (1, 21)
+
+
+def namespace_selector(name: str, kubernetes_version: tuple[int, int]) -> dict[str, str]:
+    """Labels that select namespace `name`. The platform's own `ns-id` (on team namespaces, and
+    put on kube-system and the ingress controller's namespace by the platform) works on every
+    version; from 1.21 the name Kubernetes itself sets is required too, so a foreign namespace
+    that copies the `ns-id` label is not selected."""
+    selector = {labels.NS_ID: name}
+    if kubernetes_version >= METADATA_NAME_SINCE:
+        selector[labels.K8S_NAMESPACE_NAME] = name
+    return selector
+
+
 @dataclass(frozen=True)
 class KubernetesSettings:
-    ingress_namespace_selector: Mapping[str, str] = field(default_factory=lambda: {labels.K8S_NAMESPACE_NAME: "ingress-nginx"})
-    dns_namespace_selector: Mapping[str, str] = field(default_factory=lambda: {labels.K8S_NAMESPACE_NAME: "kube-system"})
+    ingress_namespace: str = "ingress-nginx"  # the ingress controller's namespace
+    dns_namespace: str = "kube-system"  # where the cluster DNS pods run
+    kubernetes_version: tuple[int, int] = (1, 14)  # what the UCP release ships (UCP 3.2: 1.14)
     resource_quota: Mapping[str, Any] | None = None  # a ResourceQuota spec
     limit_range: Mapping[str, Any] | None = None  # a LimitRange spec
+
+    @property
+    def ingress_selector(self) -> dict[str, str]:
+        return namespace_selector(self.ingress_namespace, self.kubernetes_version)
+
+    @property
+    def dns_selector(self) -> dict[str, str]:
+        return namespace_selector(self.dns_namespace, self.kubernetes_version)
+
+    @property
+    def platform_namespaces(self) -> tuple[str, ...]:
+        """Namespaces the platform labels but does not own."""
+        return tuple(dict.fromkeys((self.dns_namespace, self.ingress_namespace)))
 
 
 def _meta(name: str, namespace: str | None = None, **extra: Any) -> Manifest:
@@ -108,10 +137,19 @@ def namespace(team: TeamSpec, environment: str, node_selector: str) -> Manifest:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
-def own_namespace_peer(ns: str) -> Manifest:
-    # ONE item holding both selectors: "these pods AND in this namespace". Two items (a stray
-    # '-') would mean "this namespace OR these pods", which widens access.
-    return {"namespaceSelector": {"matchLabels": {labels.NS_ID: ns}}, "podSelector": {}}
+def platform_label(name: str) -> Manifest:
+    """The label the platform puts on a namespace it does not own (kube-system, the ingress
+    controller's), so team policies can select it before Kubernetes 1.21. Applied as a patch:
+    the namespace and its other labels stay as they are."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {labels.NS_ID: name}}}
+
+
+def own_namespace_peer() -> Manifest:
+    # A podSelector alone means "pods of the policy's own namespace", on every Kubernetes
+    # version, and no other namespace can pass for it by copying labels. (The runbook's form,
+    # namespaceSelector by ns-id AND podSelector, admits any namespace wearing the label; and
+    # written as two items, a stray '-', it means OR and widens access further.)
+    return {"podSelector": {}}
 
 
 def deny_all(ns: str) -> Manifest:
@@ -119,7 +157,7 @@ def deny_all(ns: str) -> Manifest:
 
 
 def allow_internal(ns: str) -> Manifest:
-    peer = own_namespace_peer(ns)
+    peer = own_namespace_peer()
     return _policy("allow-internal", ns, {
         "podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{"from": [peer]}], "egress": [{"to": [peer]}],
     })  # fmt: skip
@@ -127,7 +165,7 @@ def allow_internal(ns: str) -> Manifest:
 
 def allow_dns_egress(ns: str, settings: KubernetesSettings) -> Manifest:
     peer = {
-        "namespaceSelector": {"matchLabels": dict(settings.dns_namespace_selector)},
+        "namespaceSelector": {"matchLabels": settings.dns_selector},
         "podSelector": {"matchLabels": dict(labels.DNS_POD)},
     }
     ports = [Port(53, "UDP").manifest(), Port(53, "TCP").manifest()]
@@ -136,14 +174,14 @@ def allow_dns_egress(ns: str, settings: KubernetesSettings) -> Manifest:
     )
 
 
-def allow_egress(team: TeamSpec) -> Manifest | None:
+def allow_egress(team: TeamSpec, settings: KubernetesSettings) -> Manifest | None:
     """The team's egress allow-list; None when it has none beyond DNS."""
     rules = []
     for target in team.egress:
         peer = (
             {"ipBlock": {"cidr": target.cidr}}
             if target.cidr
-            else {"namespaceSelector": {"matchLabels": {labels.NS_ID: target.namespace}}, "podSelector": {}}
+            else {"namespaceSelector": {"matchLabels": namespace_selector(str(target.namespace), settings.kubernetes_version)}}
         )
         rule: Manifest = {"to": [peer]}
         if target.ports:
@@ -155,11 +193,13 @@ def allow_egress(team: TeamSpec) -> Manifest | None:
 
 
 def app_ingress_policy(ns: str, app: AppSpec, ingress_namespace_selector: Mapping[str, str]) -> Manifest:
-    """`allow-ingress-<app>`: the ingress controller's namespace to this app's pods, on its ports only."""
+    """`allow-ingress-<app>`: the ingress controller's namespace to this app's pods, on its ports only.
+    The selector may be a Pulumi Output (the env stack's `ingressControllerNamespaceSelector`)."""
+    selector = dict(ingress_namespace_selector) if isinstance(ingress_namespace_selector, Mapping) else ingress_namespace_selector
     return _policy(f"allow-ingress-{app.name}", ns, {
         "podSelector": {"matchLabels": dict(app.pod_selector)},
         "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": dict(ingress_namespace_selector)}}], "ports": [p.manifest() for p in app.ports]}],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": selector}}], "ports": [p.manifest() for p in app.ports]}],
     })  # fmt: skip
 
 
@@ -193,7 +233,7 @@ def onboarding(team: TeamSpec, environment: str, node_selector: str, settings: K
     out = [namespace(team, environment, node_selector), deny_all(ns), allow_internal(ns)]
     if team.dns:
         out.append(allow_dns_egress(ns, settings))
-    egress = allow_egress(team)
+    egress = allow_egress(team, settings)
     if egress is not None:
         out.append(egress)
     out += [team_role(ns), team_role_binding(ns, team.groups)]

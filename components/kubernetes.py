@@ -27,6 +27,8 @@ def create(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulum
     kind, meta = manifest["kind"], manifest["metadata"]
     if kind == "Namespace":
         return k8s.core.v1.Namespace(name, metadata=meta, opts=opts)
+    if kind == "NamespacePatch":  # a namespace the platform labels but does not own (server-side apply)
+        return k8s.core.v1.NamespacePatch(name, metadata=meta, opts=opts)
     if kind == "NetworkPolicy":
         return k8s.networking.v1.NetworkPolicy(name, metadata=meta, spec=manifest["spec"], opts=opts)
     if kind == "Role":
@@ -71,8 +73,9 @@ class TeamNamespace(pulumi.ComponentResource):
 class AppIngressPolicyArgs:
     namespace: pulumi.Input[str]  # the team namespace, e.g. from the env stack's teamNamespaces output
     app: AppSpec
-    ingress_namespace_selector: Mapping[str, str] = field(
-        default_factory=lambda: dict(KubernetesSettings().ingress_namespace_selector)
+    # the env stack's `ingressControllerNamespaceSelector` output; the default suits UCP 3.x (before Kubernetes 1.21)
+    ingress_namespace_selector: pulumi.Input[Mapping[str, str]] = field(
+        default_factory=lambda: KubernetesSettings().ingress_selector
     )
     provider: pulumi.ProviderResource | None = None
     depends_on: list[Any] = field(default_factory=list)
@@ -83,7 +86,7 @@ class AppIngressPolicy(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppIngressPolicyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:kubernetes:AppIngressPolicy", name, None, opts)
-        manifest = k8s_manifests.app_ingress_policy(args.namespace, args.app, args.ingress_namespace_selector)
+        manifest = k8s_manifests.app_ingress_policy(args.namespace, args.app, args.ingress_namespace_selector)  # type: ignore[arg-type]
         create(
             f"{name}-policy", manifest, pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
         )
@@ -104,6 +107,17 @@ class EnvironmentKubernetes(pulumi.ComponentResource):
     def __init__(self, name: str, args: EnvironmentKubernetesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:kubernetes:EnvironmentKubernetes", name, None, opts)
         provider = kubernetes_provider(f"{name}-cluster", self)
+        # kube-system and the ingress controller's namespace get the platform's label, so team
+        # policies can select them on clusters older than Kubernetes 1.21. Each env stack applies
+        # the same label with its own field manager: removing one stack leaves the others' hold.
+        labelled = [
+            create(
+                f"{name}-label-{ns}",
+                {**k8s_manifests.platform_label(ns), "kind": "NamespacePatch"},
+                pulumi.ResourceOptions(parent=self, provider=provider),
+            )
+            for ns in args.settings.platform_namespaces
+        ]
         for team in args.teams:
             child = pulumi.ResourceOptions(parent=self)
             ns = TeamNamespace(
@@ -116,7 +130,7 @@ class EnvironmentKubernetes(pulumi.ComponentResource):
                     AppIngressPolicy(
                         f"{name}-{team.name}-{app.name}",
                         AppIngressPolicyArgs(
-                            team.namespace, app, args.settings.ingress_namespace_selector, provider, [ns.namespace]
+                            team.namespace, app, args.settings.ingress_selector, provider, [ns.namespace, *labelled]
                         ),
                         child,
                     )

@@ -88,6 +88,8 @@ _MKE_3_7: tuple[PortRule, ...] = (
 )
 
 PORT_TABLES: dict[str, tuple[PortRule, ...]] = {"3.0": _UCP_3_0, "3.2": _UCP_3_2, "3.7": _MKE_3_7}
+# The Kubernetes each release ships (its release notes): which NetworkPolicy selectors work there.
+KUBERNETES_VERSIONS: dict[str, tuple[int, int]] = {"3.0": (1, 8), "3.2": (1, 14), "3.7": (1, 27)}
 
 # IP protocols that cross between the management VLAN and the application VLANs.
 IP_IN_IP = PortRule(Protocol.IP_IN_IP, 0, 0, True, True, frozenset({Scope.INTERNAL}), "Calico IP-in-IP pod network")

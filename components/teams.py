@@ -3,6 +3,7 @@ Pure; called by topology.parse_environment so its problems are listed with all t
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 TEAM_FIELDS = ("name", "namespace", "groups", "apps", "egress")
 APP_FIELDS = ("name", "podSelector", "ports", "ingress")
 EGRESS_FIELDS = ("dns", "cidrs", "namespaces")
-K8S_FIELDS = ("ingressNamespaceSelector", "dnsNamespaceSelector", "resourceQuota", "limitRange")
+K8S_FIELDS = ("ingressControllerNamespace", "dnsNamespace", "resourceQuota", "limitRange")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
@@ -50,26 +51,35 @@ def _ports(p: _Problems, r: _Reader, key: str, value: Any, minimum: int) -> tupl
     return tuple(out)
 
 
-def parse_kubernetes(p: _Problems, r: _Reader, value: Any) -> KubernetesSettings:
+def parse_kubernetes(p: _Problems, r: _Reader, value: Any, kubernetes_version: tuple[int, int] | None) -> KubernetesSettings:
+    """`kubernetes_version`: what the shared stack's UCP release ships (None when unknown)."""
     cfg = (
-        r.mapping(
-            "kubernetes", value, "give {ingressNamespaceSelector, dnsNamespaceSelector, resourceQuota, limitRange}", K8S_FIELDS
-        )
+        r.mapping("kubernetes", value, "give {ingressControllerNamespace, dnsNamespace, resourceQuota, limitRange}")
         if value is not None
         else {}
     ) or {}
+    for old, new in (("ingressNamespaceSelector", "ingressControllerNamespace"), ("dnsNamespaceSelector", "dnsNamespace")):
+        if old in cfg:  # selectors by kubernetes.io/metadata.name matched nothing before Kubernetes 1.21
+            p.add(
+                f"kubernetes.{old}",
+                "is replaced: the platform labels that namespace itself and derives the selector for the cluster's Kubernetes",
+                f"write kubernetes.{new}: <the namespace's name>",
+            )
+    for key in cfg:
+        if key not in K8S_FIELDS and key not in ("ingressNamespaceSelector", "dnsNamespaceSelector"):
+            near = difflib.get_close_matches(key, K8S_FIELDS, n=1)
+            hint = f"did you mean '{near[0]}'?" if near else f"allowed keys are {', '.join(K8S_FIELDS)}"
+            p.add(f"kubernetes.{key}", "is not a known setting", f"remove it ({hint})")
     default = KubernetesSettings()
-    fix = "give label=value pairs, e.g. {kubernetes.io/metadata.name: ingress-nginx} (or {ns-id: ingress-nginx} before Kubernetes 1.21)"
-    ingress = _selector(
-        p,
-        r,
-        "kubernetes.ingressNamespaceSelector",
-        cfg.get("ingressNamespaceSelector", dict(default.ingress_namespace_selector)),
-        fix,
-    )
-    dns = _selector(
-        p, r, "kubernetes.dnsNamespaceSelector", cfg.get("dnsNamespaceSelector", dict(default.dns_namespace_selector)), fix
-    )
+    names = {}
+    for key, fallback in (("ingressControllerNamespace", default.ingress_namespace), ("dnsNamespace", default.dns_namespace)):
+        name = cfg.get(key, fallback)
+        if not isinstance(name, str) or not DNS_1123_LABEL.match(name):
+            p.add(
+                f"kubernetes.{key}", f"{name!r} is not a Kubernetes namespace name", "give the namespace's name, e.g. " + fallback
+            )
+            name = fallback
+        names[key] = name
     quota = (
         r.mapping("kubernetes.resourceQuota", cfg["resourceQuota"], "give a ResourceQuota spec, e.g. {hard: {pods: '50'}}")
         if "resourceQuota" in cfg
@@ -80,7 +90,13 @@ def parse_kubernetes(p: _Problems, r: _Reader, value: Any) -> KubernetesSettings
         if "limitRange" in cfg
         else None
     )
-    return KubernetesSettings(ingress or default.ingress_namespace_selector, dns or default.dns_namespace_selector, quota, limits)
+    return KubernetesSettings(
+        names["ingressControllerNamespace"],
+        names["dnsNamespace"],
+        kubernetes_version or default.kubernetes_version,
+        quota,
+        limits,
+    )
 
 
 def parse_teams(

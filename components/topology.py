@@ -989,7 +989,9 @@ def parse_environment(
 
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
     teams = team_config.parse_teams(p, r, raw.get("teams"), name, others)
-    kubernetes = team_config.parse_kubernetes(p, r, raw.get("kubernetes"))
+    kubernetes = team_config.parse_kubernetes(
+        p, r, raw.get("kubernetes"), ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None
+    )
     if teams and raw.get("kubeconfig") is None:
         p.add(
             "kubeconfig",

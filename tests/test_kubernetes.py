@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from pulumi.runtime.rpc import is_rpc_secret
 
 from components import k8s_manifests, labels
 from components.topology import InvalidConfig, parse_environment
-from tests.conftest import ENVIRONMENTS, console_script, raw, reference_shared, shared_outputs
+from tests.conftest import ENVIRONMENTS, raw, reference_shared, shared_outputs
 from tools import report
 from tools.vendor_k8s_schemas import KINDS
 
@@ -77,33 +78,74 @@ def test_schema_validation_catches_a_typo(preview):
 
 INGRESS_NS, DNS_NS = "ingress-nginx", "kube-system"
 WORLD = "0.0.0.0-255.255.255.255"
+# Version families of the Kubernetes the port table's releases ship: UCP 3.0 and 3.2 (1.8, 1.14)
+# put no label on a namespace; from 1.21 (MKE 3.7: 1.27) the API server sets kubernetes.io/metadata.name.
+PRE_1_21, FROM_1_21 = "before 1.21", "1.21 and later"
+FAMILIES = {PRE_1_21: "3.2", FROM_1_21: "3.7"}
 
 
-def _namespace(name, extra=None):
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": name, "labels": {labels.K8S_NAMESPACE_NAME: name, **(extra or {})}},
-    }
+# How network-config-analyzer is run. Two of its conveniences model a world other than the one
+# each test builds, so they are turned off; everything else is nca's own:
+# - "LiveSim": when a policy selects DNS or ingress-controller pods the pod list lacks, nca adds
+#   simulated ones, with a kube-system namespace labelled kubernetes.io/metadata.name. That
+#   hides exactly the case where a selector matches nothing. Every pod of the cluster is listed.
+# - nca models Kubernetes from 1.21 on: it gives every namespace kubernetes.io/metadata.name
+#   (nca/Resources/OtherResources/K8sNamespace.py). An API server before 1.21 sets no label, so
+#   for that family its namespaces start without it.
+NCA = """
+import sys
+from nca.NetworkConfig.ResourcesHandler import ResourcesHandler
+from nca.Resources.OtherResources.K8sNamespace import K8sNamespace
+from nca.nca_cli import nca_main
+
+ResourcesHandler.analyze_livesim = staticmethod(lambda policy_finder: [])
+if sys.argv[1] == "before-1.21":
+    def without_the_name_label(self, name):
+        self.name = name if name else "default"
+        self.labels = {}
+
+    K8sNamespace.__init__ = without_the_name_label
+sys.argv[0:2] = ["nca"]
+sys.exit(nca_main())
+"""
+
+
+def _namespace(name, extra=None, family=PRE_1_21):
+    own = {labels.K8S_NAMESPACE_NAME: name} if family == FROM_1_21 else {}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {**(extra or {}), **own}}}
 
 
 class Cluster:
-    """Namespaces from the manifests (plus the ingress controller's and kube-system), one pod per
-    app and one unselected pod per team namespace, and the policies; then nca's truth table."""
+    """What a cluster of one version family holds: the namespaces the program creates, the
+    cluster's own (kube-system, the ingress controller's) with only the labels the platform's
+    patches put on them, and intruders; one pod per app and one unselected pod per team
+    namespace; then nca's truth table. Nothing here adds a label the cluster would not carry."""
 
-    def __init__(self, tmp: Path, rendered: list[dict], teams: list):
-        self.tmp, self.teams, self.pods = tmp, teams, []
-        namespaces = [_namespace(m["metadata"]["name"], m["metadata"]["labels"]) for m in rendered if m["kind"] == "Namespace"]
-        namespaces += [_namespace(INGRESS_NS), _namespace(DNS_NS)]
+    def __init__(self, tmp: Path, rendered: dict[str, dict], teams: list, family: str = PRE_1_21, intruders: dict | None = None):
+        self.tmp, self.teams, self.pods, self.family = tmp, teams, [], family
+        namespaces = {INGRESS_NS: {}, DNS_NS: {}}  # the cluster's own: no labels of their own
+        patches = []
+        for path, m in rendered.items():
+            if m["kind"] == "Namespace" and "/namespacepatch-" in path:
+                patches.append(m)
+            elif m["kind"] == "Namespace":
+                namespaces[m["metadata"]["name"]] = dict(m["metadata"].get("labels", {}))
+        for patch in patches:  # server-side apply merges the labels into the existing namespace
+            namespaces[patch["metadata"]["name"]].update(patch["metadata"]["labels"])
+        for name, (ns_labels, pods) in (intruders or {}).items():
+            namespaces[name] = dict(ns_labels)
+            for pod, pod_labels in pods.items():
+                self._pod(name, pod, pod_labels)
         for team in teams:
             for app in team.apps:
                 self._pod(team.namespace, app.name, dict(app.pod_selector))
             self._pod(team.namespace, "other", {"app": "unselected"})
         self._pod(INGRESS_NS, "controller", {"app.kubernetes.io/name": "ingress-nginx"})
         self._pod(DNS_NS, "coredns", dict(labels.DNS_POD))
-        (tmp / "ns.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "NamespaceList", "items": namespaces}))
+        items = [_namespace(n, ls, family) for n, ls in namespaces.items()]
+        (tmp / "ns.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "NamespaceList", "items": items}))
         (tmp / "pods.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "PodList", "items": self.pods}))
-        (tmp / "policies.yaml").write_text(yaml.safe_dump_all([m for m in rendered if m["kind"] == "NetworkPolicy"]))
+        (tmp / "policies.yaml").write_text(yaml.safe_dump_all([m for m in rendered.values() if m["kind"] == "NetworkPolicy"]))
 
     def _pod(self, ns, name, pod_labels):
         self.pods.append({
@@ -112,11 +154,15 @@ class Cluster:
         })  # fmt: skip
 
     def connectivity(self) -> dict[tuple[str, str], str]:
+        args = ["--connectivity", str(self.tmp / "policies.yaml"), "--ns_list", str(self.tmp / "ns.yaml"),
+                "--pod_list", str(self.tmp / "pods.yaml"), "--output_format", "txt_no_fw_rules"]  # fmt: skip
         out = subprocess.run(
-            [console_script("nca"), "--connectivity", str(self.tmp / "policies.yaml"), "--ns_list", str(self.tmp / "ns.yaml"),
-             "--pod_list", str(self.tmp / "pods.yaml"), "--output_format", "txt_no_fw_rules"],
-            capture_output=True, text=True, check=True, timeout=120,
-        ).stdout  # fmt: skip
+            [sys.executable, "-c", NCA, "before-1.21" if self.family == PRE_1_21 else "from-1.21", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
         table = {}
         for line in out.splitlines():
             if " => " in line:
@@ -157,12 +203,55 @@ def expected_table(teams) -> dict[tuple[str, str], str]:
     return expect
 
 
-def test_the_whole_truth_table_across_environments(preview, tmp_path):
-    rendered, teams = [], []
+def _environments(family):
+    """The three environments' manifests and teams, on a cluster whose UCP release is of `family`."""
+    shared = shared_outputs()
+    shared["ucpVersion"] = FAMILIES[family]
+    rendered, teams = {}, []
     for env in ENVIRONMENTS:
-        rendered += list(manifests(preview, env).values())
-        teams += list(parse_environment(env, raw(env), shared_outputs()).teams)
-    table = Cluster(tmp_path, rendered, teams).connectivity()
+        topo = parse_environment(env, raw(env), shared)
+        teams += list(topo.teams)
+        for team in topo.teams:
+            for m in k8s_manifests.onboarding(team, env, topo.env.collection_node_selector, topo.kubernetes):
+                rendered[
+                    f"{m['metadata'].get('namespace', m['metadata']['name'])}/{m['kind'].lower()}-{m['metadata']['name']}.yaml"
+                ] = m
+            for app in team.apps:
+                if app.ingress:
+                    m = k8s_manifests.app_ingress_policy(team.namespace, app, topo.kubernetes.ingress_selector)
+                    rendered[f"{team.namespace}/networkpolicy-{m['metadata']['name']}.yaml"] = m
+        for ns in topo.kubernetes.platform_namespaces:
+            rendered[f"{ns}/namespacepatch-{ns}.yaml"] = k8s_manifests.platform_label(ns)
+    return rendered, teams
+
+
+# A namespace someone else made, copying a team's namespace labels (its ns-id too) and running
+# pods that wear a team app's labels and the cluster DNS's.
+def _intruders(teams):
+    victim = teams[0]
+    copied = {labels.TEAM: victim.name, labels.ENVIRONMENT: "dev", labels.NS_ID: victim.namespace}
+    return {"intruder": (copied, {"fake-web": dict(victim.apps[0].pod_selector), "fake-dns": dict(labels.DNS_POD)})}
+
+
+def test_the_program_renders_what_the_analyzer_is_given(preview):
+    """The analyzer tests below build the manifests from the pure functions for each version
+    family; for the reference release (UCP 3.2) they are exactly what the program registers."""
+    rendered, _ = _environments(PRE_1_21)
+    registered = {}
+    for env in ENVIRONMENTS:
+        registered.update(manifests(preview, env))
+    assert {p: m for p, m in registered.items() if m["kind"] in ("Namespace", "NetworkPolicy")} == {
+        p: m for p, m in rendered.items() if m["kind"] in ("Namespace", "NetworkPolicy")
+    }
+
+
+@pytest.mark.parametrize("family", [PRE_1_21, FROM_1_21])
+def test_the_whole_truth_table_across_environments(tmp_path, family):
+    """On each version family, with only the labels the cluster and the platform put on
+    namespaces: teams reach their own pods and DNS, the ingress controller reaches ingress apps
+    on their ports, and nothing else crosses; an intruder wearing a team's labels gets nothing."""
+    rendered, teams = _environments(family)
+    table = Cluster(tmp_path, rendered, teams, family, _intruders(teams)).connectivity()
     team_namespaces = {t.namespace for t in teams}
     touching = {pair: conn for pair, conn in table.items() if any(p.split("/")[0] in team_namespaces for p in pair)}
     assert touching == expected_table(teams)
@@ -172,6 +261,41 @@ def test_the_whole_truth_table_across_environments(preview, tmp_path):
         if s_ns in team_namespaces and d_ns in team_namespaces:
             assert s_ns == d_ns, f"{src} reaches {dst}"
         assert not src.startswith("0.0.0.0"), f"the world reaches {dst}"
+        assert "intruder" not in (s_ns, d_ns), f"{src} reaches {dst}"
+
+
+def test_without_the_platform_label_a_ucp_3_2_cluster_has_no_dns_or_ingress_path(tmp_path):
+    """What the last round shipped, seen by the analyzer: selectors by kubernetes.io/metadata.name
+    on a cluster before 1.21 match nothing, so team pods resolve no name and get no traffic."""
+    rendered, teams = _environments(PRE_1_21)
+    old = {}
+    for path, m in rendered.items():
+        if "/namespacepatch-" in path:
+            continue  # the platform did not label kube-system or the ingress controller's namespace
+        m = json.loads(json.dumps(m).replace('"ns-id": "kube-system"', f'"{labels.K8S_NAMESPACE_NAME}": "kube-system"')
+                       .replace('"ns-id": "ingress-nginx"', f'"{labels.K8S_NAMESPACE_NAME}": "ingress-nginx"'))  # fmt: skip
+        old[path] = m
+    table = Cluster(tmp_path, old, teams, PRE_1_21).connectivity()
+    team_namespaces = {t.namespace for t in teams}
+    assert not [(s, d) for s, d in table if s.split("/")[0] in team_namespaces and d == f"{DNS_NS}/coredns"]
+    assert not [(s, d) for s, d in table if s == f"{INGRESS_NS}/controller" and d.split("/")[0] in team_namespaces]
+    # while the platform's label gives both paths back
+    table = Cluster(tmp_path, rendered, teams, PRE_1_21).connectivity()
+    assert [(s, d) for s, d in table if s.split("/")[0] in team_namespaces and d == f"{DNS_NS}/coredns"]
+    assert [(s, d) for s, d in table if s == f"{INGRESS_NS}/controller" and d.split("/")[0] in team_namespaces]
+
+
+def test_a_namespace_copying_the_platform_label_is_refused_from_1_21(tmp_path):
+    """From 1.21 the selectors also require the name Kubernetes sets, which no one can copy.
+    Before 1.21 a namespace labelled ns-id=kube-system by someone who may label namespaces would
+    be selected: that is why only the platform labels namespaces (teams get no rights on them)
+    and the policy pack refuses an ns-id that is not the namespace's own name."""
+    rendered, teams = _environments(FROM_1_21)
+    fake = {"fake-kube-system": ({labels.NS_ID: DNS_NS}, {"coredns": dict(labels.DNS_POD)})}
+    table = Cluster(tmp_path, rendered, teams, FROM_1_21, fake).connectivity()
+    team_namespaces = {t.namespace for t in teams}
+    assert not [(s, d) for s, d in table if s.split("/")[0] in team_namespaces and d == "fake-kube-system/coredns"]
+    assert [(s, d) for s, d in table if s.split("/")[0] in team_namespaces and d == f"{DNS_NS}/coredns"]  # the real one is
 
 
 SEED = """
@@ -203,19 +327,15 @@ spec:
 """
 
 
-def _seed_cluster(tmp_path, policies):
+def _seed_cluster(tmp_path, policies, intruders=None):
     team = k8s_manifests.TeamSpec("app1", "ns-app1", ("app1",), (
         k8s_manifests.AppSpec("web", {"project": "app1-web"}, (k8s_manifests.Port(8080),), True),
         k8s_manifests.AppSpec("api", {"project": "project-app1"}, (k8s_manifests.Port(9090),), False),
     ))  # fmt: skip
-    ns = _namespace("ns-app1", {labels.NS_ID: "ns-app1"})
-    rendered = [ns, *policies]
-    cluster = Cluster(tmp_path, rendered, [team])
-    ingress = _namespace(INGRESS_NS, {labels.NS_ID: INGRESS_NS})
-    (tmp_path / "ns.yaml").write_text(
-        yaml.safe_dump({"apiVersion": "v1", "kind": "NamespaceList", "items": [ns, ingress, _namespace(DNS_NS)]})
-    )
-    return cluster.connectivity()
+    rendered = {"ns-app1/namespace-ns-app1.yaml": _namespace("ns-app1", {labels.NS_ID: "ns-app1"})}
+    rendered |= {f"{n}/namespacepatch-{n}.yaml": k8s_manifests.platform_label(n) for n in (INGRESS_NS, DNS_NS)}
+    rendered |= {f"ns-app1/networkpolicy-{m['metadata']['name']}.yaml": m for m in policies}
+    return Cluster(tmp_path, rendered, [team], PRE_1_21, intruders).connectivity()
 
 
 def test_the_seed_recipe_leaves_egress_closed(tmp_path):
@@ -229,7 +349,7 @@ def test_the_seed_recipe_leaves_egress_closed(tmp_path):
 
 
 def test_our_onboarding_fixes_the_seed(tmp_path):
-    settings = k8s_manifests.KubernetesSettings(ingress_namespace_selector={labels.NS_ID: INGRESS_NS})
+    settings = k8s_manifests.KubernetesSettings()  # UCP 3.2's Kubernetes 1.14
     team = k8s_manifests.TeamSpec("app1", "ns-app1", ("app1",), (
         k8s_manifests.AppSpec("web", {"project": "app1-web"}, (k8s_manifests.Port(8080),), True),
         k8s_manifests.AppSpec("api", {"project": "project-app1"}, (k8s_manifests.Port(9090),), False),
@@ -239,7 +359,7 @@ def test_our_onboarding_fixes_the_seed(tmp_path):
         for m in k8s_manifests.onboarding(team, "dev", "com.docker.ucp.collection.dev=true", settings)
         if m["kind"] == "NetworkPolicy"
     ]
-    ours.append(k8s_manifests.app_ingress_policy("ns-app1", team.apps[0], settings.ingress_namespace_selector))
+    ours.append(k8s_manifests.app_ingress_policy("ns-app1", team.apps[0], settings.ingress_selector))
     table = _seed_cluster(tmp_path, ours)
     assert table[("ns-app1/api", "ns-app1/web")] == "All connections"
     assert table[("ns-app1/web", f"{DNS_NS}/coredns")] == "{protocols:TCP, UDP,dst_ports:53}"
@@ -262,7 +382,17 @@ def test_the_two_item_selector_widens_access(tmp_path):
     wide = _seed_cluster(tmp_path, [two_items])
     assert ("ns-app1/other", "ns-app1/api") not in narrow  # an unlabelled pod is kept out...
     assert wide[("ns-app1/other", "ns-app1/api")] == "All connections"  # ...until the '-' slips in
-    assert set(k8s_manifests.own_namespace_peer("ns-app1")) == {"namespaceSelector", "podSelector"}
+    assert k8s_manifests.own_namespace_peer() == {"podSelector": {}}
+
+
+def test_our_own_namespace_peer_admits_no_namespace_copying_the_label(tmp_path):
+    """The runbook's allow-internal selects its namespace by ns-id: any namespace wearing that
+    label is admitted. Ours (a podSelector alone) admits the policy's own namespace only."""
+    copycat = {"copycat": ({labels.NS_ID: "ns-app1"}, {"spy": {"project": "project-app1"}})}
+    runbook = _seed_cluster(tmp_path, [list(yaml.safe_load_all(SEED))[1]], copycat)
+    assert runbook[("copycat/spy", "ns-app1/api")] == "All connections"
+    ours = _seed_cluster(tmp_path, [k8s_manifests.allow_internal("ns-app1")], copycat)
+    assert ("copycat/spy", "ns-app1/api") not in ours and ("ns-app1/other", "ns-app1/api") in ours
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,9 +459,19 @@ def test_the_kubeconfig_is_a_secret(preview):
             "not a team namespace of this environment",
         ),
         (
-            lambda c: c.update(kubernetes={"ingressNamespaceSelector": {"bad key!": "x"}}),
-            "kubernetes.ingressNamespaceSelector.bad key!",
-            "not a valid Kubernetes label",
+            lambda c: c.update(kubernetes={"ingressNamespaceSelector": {"kubernetes.io/metadata.name": "ingress-nginx"}}),
+            "kubernetes.ingressNamespaceSelector",
+            "write kubernetes.ingressControllerNamespace",
+        ),
+        (
+            lambda c: c.update(kubernetes={"dnsNamespace": "Kube System"}),
+            "kubernetes.dnsNamespace",
+            "not a Kubernetes namespace name",
+        ),
+        (
+            lambda c: c.update(kubernetes={"ingresControllerNamespace": "x"}),
+            "kubernetes.ingresControllerNamespace",
+            "did you mean",
         ),
         (lambda c: c.pop("kubeconfig"), "kubeconfig", "teams are on-boarded"),
     ],

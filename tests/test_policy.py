@@ -20,7 +20,7 @@ ALL_RULES = {
     "sg-no-world-ingress", "sg-encapsulation-scoped", "sg-no-cross-environment", "sg-no-all-protocols", "sg-descriptions",
     "nacl-environment-isolation", "lb-ports-match-service-cluster", "vpc-baseline", "tags-present", "swarm-network-in-collection",
     "interlock-cluster-consistent", "k8s-namespace-default-deny", "k8s-no-wide-peers", "k8s-namespace-in-collection",
-    "k8s-team-cannot-edit-policy", "secrets-are-secret",
+    "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -192,11 +192,13 @@ MUTATIONS = {
         "out = [namespace(team, environment, node_selector), deny_all(ns), allow_internal(ns)]",
         "out = [namespace(team, environment, node_selector), allow_internal(ns)]"),
     "k8s-no-wide-peers": ("dev", "components/k8s_manifests.py",
-        '"ingress": [{"from": [{"namespaceSelector": {"matchLabels": dict(ingress_namespace_selector)}}],',
+        '"ingress": [{"from": [{"namespaceSelector": {"matchLabels": selector}}],',
         '"ingress": [{"from": [{"namespaceSelector": {}}],'),
     "k8s-namespace-in-collection": ("test", "components/k8s_manifests.py",
         "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: node_selector}",
         "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: \"com.docker.ucp.collection.prod=true\"}"),
+    "k8s-namespace-identity": ("dev", "components/k8s_manifests.py",
+        '"metadata": {"name": name, "labels": {labels.NS_ID: name}}}', '"metadata": {"name": name, "labels": {labels.NS_ID: "kube-system"}}}'),
     "k8s-team-cannot-edit-policy": ("prod", "components/k8s_manifests.py", '(("networking.k8s.io",), ("ingresses",)),', '(("networking.k8s.io",), ("ingresses", "networkpolicies")),'),
     "secrets-are-secret": ("dev", "components/kubernetes.py",
         'kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")', 'kubeconfig = pulumi.Config(PROJECT).get("kubeconfig")'),

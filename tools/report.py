@@ -230,7 +230,8 @@ def _plain(value: Any) -> Any:
 
 
 def kubernetes_manifests(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    """`<namespace>/<kind>-<name>.yaml` -> the manifest, as registered."""
+    """`<namespace>/<kind>-<name>.yaml` -> the manifest, as registered (`namespacepatch-<name>.yaml`
+    for the labels the platform puts on a namespace it does not own)."""
     out = {}
     for r in run.resources:
         if not r.type.startswith("kubernetes:") or not r.custom:
@@ -239,5 +240,7 @@ def kubernetes_manifests(run: ProgramRun) -> dict[str, dict[str, Any]]:
         manifest = {"apiVersion": body.pop("apiVersion"), "kind": body.pop("kind"), "metadata": body.pop("metadata"), **body}
         meta = manifest["metadata"]
         namespace = meta.get("namespace") or meta["name"]
-        out[f"{namespace}/{manifest['kind'].lower()}-{meta['name']}.yaml"] = manifest
+        # a patch (server-side apply of some fields of an object the platform does not own) is named so
+        kind = r.type.rsplit(":", 1)[-1] if r.type.endswith("Patch") else manifest["kind"]
+        out[f"{namespace}/{kind.lower()}-{meta['name']}.yaml"] = manifest
     return dict(sorted(out.items()))

@@ -30,7 +30,13 @@ app = InterlockService("demo", InterlockServiceArgs(platform, demo, ucp))
 cluster = k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))
 namespace = platform.get_output("teamNamespaces").apply(lambda namespaces: namespaces[config.require("team")])
 AppIngressPolicy(
-    "demo", AppIngressPolicyArgs(namespace, AppSpec("demo", {"app": "demo"}, (Port(8080),), ingress=True), provider=cluster)
+    "demo",
+    AppIngressPolicyArgs(
+        namespace,
+        AppSpec("demo", {"app": "demo"}, (Port(8080),), ingress=True),
+        ingress_namespace_selector=platform.get_output("ingressControllerNamespaceSelector"),
+        provider=cluster,
+    ),
 )
 
 pulumi.export("hosts", list(app.hosts))

@@ -16,6 +16,10 @@ from pulumi_policy import (
 from .common import REGISTRY_SCHEMA, UNKNOWN, WORLD, Stack, get, resource_environment
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
+NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
+# The platform's namespace identity: team policies select namespaces by it where Kubernetes
+# (before 1.21) sets no name label of its own.
+NS_ID = "ns-id"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
@@ -86,6 +90,18 @@ def _namespace_in_collection(args: ResourceValidationArgs, report: ReportViolati
                f"Fix: annotate it {NODE_SELECTOR}: {env.node_selector}, so its pods run only on the collection's nodes")  # fmt: skip
 
 
+def _namespace_identity(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in (NAMESPACE, NAMESPACE_PATCH):
+        return
+    name = get(args.props, "metadata", "name")
+    value = get(args.props, "metadata", "labels", NS_ID)
+    if value is None or UNKNOWN in (name, value):
+        return
+    if value != name:
+        report(f"namespace {name} is labelled {NS_ID}={value}: policies that select {value} would admit it. "
+               f"Fix: label a namespace {NS_ID}=<its own name> only")  # fmt: skip
+
+
 def _team_cannot_edit_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type == ROLE:
         for i, rule in enumerate(get(args.props, "rules") or []):
@@ -114,6 +130,8 @@ POLICIES = [
                              validate=_no_wide_peers),
     ResourceValidationPolicy(name="k8s-namespace-in-collection", description="Every team namespace is pinned to its environment's collection.",
                              validate=_namespace_in_collection, config_schema=REGISTRY_SCHEMA),
+    ResourceValidationPolicy(name="k8s-namespace-identity", description="A namespace's ns-id label is its own name: no namespace passes for another.",
+                             validate=_namespace_identity),
     ResourceValidationPolicy(name="k8s-team-cannot-edit-policy", description="No Role or RoleBinding in a team namespace grants write on NetworkPolicies.",
                              validate=_team_cannot_edit_policy),
 ]  # fmt: skip
