@@ -6,9 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
 
-from tests.conftest import console_script
+from tests.conftest import console_script, copy_project
 from tools import job_summary
 from tools.stack_files import ROOT, stack_names
 
@@ -41,10 +42,42 @@ def test_preview_runs_every_stack_offline_with_the_pack_and_publishes_the_summar
     assert sorted(job["strategy"]["matrix"]["stack"]) == stack_names()
     runs = "\n".join(s.get("run", "") for s in steps(job))
     assert "python -m tools.preview --stack ${{ matrix.stack }} --json out/preview.json --out out" in runs
-    assert "set -o pipefail" in runs  # the preview's exit code fails the job on a mandatory violation
     summary = next(s for s in steps(job) if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
     assert summary["if"] == "always()" and "tools.job_summary" in summary["run"]
     assert not any("secrets." in str(s) for s in steps(job))  # forks run it too
+
+
+@pytest.mark.parametrize(("broken", "code"), [(False, 0), (True, 2)])
+def test_the_preview_step_fails_the_job_with_the_preview_and_keeps_its_errors(tmp_path, broken, code):
+    """The step's own script, run as GitHub runs it (bash -eo pipefail), on a scratch project."""
+    root = copy_project(tmp_path / "project")
+    if broken:
+        path = root / "stacks" / "Pulumi.dev.yaml"
+        path.write_text(
+            path.read_text().replace(
+                "  interlock-platform:role: environment\n",
+                "  interlock-platform:role: environment\n  interlock-platform:tls: maybe\n",
+            )
+        )
+    job = load("preview.yml")["jobs"]["offline-preview"]
+    step = next(s for s in steps(job) if "tools.preview" in s.get("run", ""))
+    script = step["run"].replace("${{ matrix.stack }}", "dev").replace("python -m", f"{sys.executable} -m")
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == code, result.stderr
+    assert (root / "out" / "exit-code").read_text().strip() == str(code)
+    if broken:
+        assert "must be of type 'boolean'" in (root / "out" / "errors.txt").read_text()
+        summary = job_summary.render("dev", root / "out")
+        assert "exit status 2" in summary and "must be of type 'boolean'" in summary
+    else:
+        assert (root / "out" / "cloudformation" / "template.json").exists()
 
 
 def test_the_real_preview_runs_only_with_cloud_secrets_and_comments_on_the_pr():

@@ -15,9 +15,15 @@ from pathlib import Path
 def render(stack: str, out: Path) -> str:
     lines = [f"## interlock-platform / {stack}", ""]
     preview = out / "preview.json"
+    errors = (out / "errors.txt").read_text().strip() if (out / "errors.txt").exists() else ""
+    code = (out / "exit-code").read_text().strip() if (out / "exit-code").exists() else "?"
     if not preview.exists():
-        summary = (out / "summary.txt").read_text() if (out / "summary.txt").exists() else "(no output)"
-        return "\n".join([*lines, "The preview did not finish:", "", "```", summary.strip(), "```", ""])
+        why = {"2": "the input is invalid", "3": "the policy pack could not run"}.get(code, "it stopped")
+        summary = (out / "summary.txt").read_text().strip() if (out / "summary.txt").exists() else ""
+        text = "\n".join(t for t in (summary, errors) if t) or "(no output)"
+        return "\n".join([*lines, f"The preview did not finish (exit status {code}: {why}):", "", "```", text, "```", ""])
+    if errors:  # warnings (e.g. a config key under a namespace nothing reads)
+        lines += ["```", errors, "```", ""]
     doc = json.loads(preview.read_text())
     violations = doc["violations"]
     mandatory = [v for v in violations if v["enforcement"] == "mandatory"]

@@ -274,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PACK_FAILED
     except InterlockConfigError as err:
         print(
-            f"error: stack '{args.stack}': {args.interlock_base}: the Interlock config would be refused: {err}", file=sys.stderr
+            f"error: stack '{args.stack}': {args.interlock_base}: the Interlock config would be refused: {err}. "
+            "Fix: give --interlock-base the config ucp-interlock runs, as TOML "
+            "(docker config inspect --format '{{printf \"%s\" .Spec.Data}}' <its config>), or change what the message names",
+            file=sys.stderr,
         )
         return EXIT_INVALID
     except InvalidProjectFiles as err:
