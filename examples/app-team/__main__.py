@@ -1,4 +1,4 @@
-"""An app team's program: the runbook's demo app (seed 000, step 9) on its environment.
+"""An app team's program: the demo app of the Interlock service-cluster runbook, on its environment.
 
 Everything environment-specific comes from the platform's env stack, by StackReference: the
 domain, the ingress network, the service cluster, the collection, the TLS secrets, the team's
