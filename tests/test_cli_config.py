@@ -268,3 +268,14 @@ def test_the_preview_refuses_what_the_cli_refuses_with_exit_2(tmp_path):
     line = path.read_text().splitlines().index("  interlock-platform:tls: yes") + 1
     assert f"stacks/Pulumi.prod.yaml:{line}: Stack 'prod' with configuration key 'tls' must be of type 'boolean'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("stack", ["dev", "test", "prod"])
+def test_the_app_team_example_needs_only_its_client_bundle_secrets(stack):
+    """The example's stacks set everything but the secrets every app team sets itself with
+    `pulumi config set --secret` (its README's step): the CLI asks for those and nothing else."""
+    with pytest.raises(InvalidProjectFiles) as err:
+        merged_config(stack, ROOT / "examples" / "app-team")
+    (problem,) = err.value.problems
+    assert problem.message == f"Stack '{stack}' is missing configuration values 'kubeconfig', 'ucpCaCert', 'ucpClientCert' and 'ucpClientKey'"
+    assert "pulumi config set --secret" in problem.fix

@@ -418,10 +418,18 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
         elif qualified.split(":", 1)[0] == name:
             missing.append(key)
     if missing:
-        problems.append(FileProblem(
-            relative, None, f"Stack '{stack}' is missing configuration value{'s' if len(missing) > 1 else ''} {_format_missing(missing)}",
-            "set " + ("them" if len(missing) > 1 else "it") + f" in {relative} (`pulumi config set -s {stack} {name}:<key> <value>`)",
-        ))  # fmt: skip
+        secret = [k for k in missing if declared[k].get("secret")]
+        how = f"`pulumi config set -s {stack} {name}:<key> <value>`" + (
+            f"; the secrets with `pulumi config set --secret -s {stack} {name}:<key> < <file>`" if secret else ""
+        )
+        problems.append(
+            FileProblem(
+                relative,
+                None,
+                f"Stack '{stack}' is missing configuration value{'s' if len(missing) > 1 else ''} {_format_missing(missing)}",
+                f"set {'them' if len(missing) > 1 else 'it'} in {relative} ({how})",
+            )
+        )
     for key in sorted(declared):
         decl = declared[key]
         qualified = key if ":" in key else f"{name}:{key}"
