@@ -218,11 +218,14 @@ NODE_EPHEMERAL = ports.NODE_EPHEMERAL_PORTS
 
 
 def _replies(protocol: str, sources: list[tuple[str, str]]) -> list[tuple[str, str, int, int, str, str]]:
-    """Stateless return traffic for connections the nodes open: only from where it can come
-    (the NAT gateways' edge subnets for the internet, the VLANs and CIDRs they talk to), only
-    on the nodes' ephemeral range."""
-    upper = protocol.upper()
-    return [("allow", protocol, *NODE_EPHEMERAL, cidr, f"{upper} replies {why}") for cidr, why in dict(sources).items()]
+    """Stateless return traffic for connections the nodes open: only from the destinations they
+    may connect to, only on the nodes' ephemeral range (which holds no platform port). A NAT
+    gateway rewrites the destination of a reply, not its source: a reply from the internet
+    still comes from the internet, so an egress to 0.0.0.0/0 needs its replies from 0.0.0.0/0."""
+    upper, by_cidr = protocol.upper(), dict(sources)
+    if WORLD in by_cidr:  # it holds every other source: one entry, none shadowed
+        by_cidr = {WORLD: by_cidr[WORLD]}
+    return [("allow", protocol, *NODE_EPHEMERAL, cidr, f"{upper} replies {why}") for cidr, why in by_cidr.items()]
 
 
 def _number(entries: list[tuple[str, str, int, int, str, str]], egress: bool) -> list[NaclEntry]:
@@ -256,13 +259,8 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
         for p in (env.http_port, env.https_port)
     ]
     for protocol in ("tcp", "udp"):
-        egress = [e for e in topo.egress if e.protocol.value == protocol]
         sources = [(mgmt, "from managers")] if protocol == "tcp" else []
-        # Outside the VPC, the only route is the NAT gateways; a range the bank routes over a
-        # VPN or transit gateway answers from its own addresses, so it is admitted too.
-        if any(not e.cidr.subnet_of(s.vpc_cidr) for e in egress):
-            sources.append((edge, "from outside the VPC, through the NAT gateways"))
-        sources += [(str(e.cidr), f"from {e.description}") for e in egress if e.cidr.prefixlen]
+        sources += [(str(e.cidr), f"from {e.description}") for e in topo.egress if e.protocol.value == protocol]
         inbound += _replies(protocol, sources)
 
     outbound = list(denies)
@@ -293,7 +291,7 @@ def management_nacl(shared: SharedTopology) -> list[NaclEntry]:
         ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")
         for e in shared.environments.values()
     ]
-    inbound += _replies("tcp", [(str(shared.edge_block), "from the internet, through the NAT gateways")])
+    inbound += _replies("tcp", [(WORLD, "to HTTPS the managers open (registries, AWS APIs)")])
     outbound = [("allow", ALL, 0, 0, mgmt, "within the management VLAN")]
     outbound += [
         ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")

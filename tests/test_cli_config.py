@@ -90,7 +90,7 @@ def test_untyped_project_config_values_with_only_default_or_only_value(tmp_path)
 
 
 def test_untyped_stack_config_values_do_not_need_a_project_declaration(tmp_path):
-    assert merged(tmp_path, "createVpc: true\n", "instanceSize: 42\n")["test:instanceSize"] == 42
+    assert merged(tmp_path, "createVpc: true\n", "instanceSize: 42\n")["test:instanceSize"] == "42"  # the text written
 
 
 def test_untyped_object_values_are_passed_down_to_the_stack(tmp_path):
@@ -137,7 +137,9 @@ def test_a_stack_value_of_the_wrong_type_is_refused(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(("value", "ok"), [("20", True), ("'20'", True), ("hello", False), ("2.5", False), ("[1]", False)])
+@pytest.mark.parametrize(
+    ("value", "ok"), [("20", True), ("'20'", True), ("hello", False), ("2.5", False), ("[1]", False), ("0x16D", False)]
+)
 def test_integer_values_are_validated_as_the_cli_does(tmp_path, value, ok):
     config, stack = "importantNumber: {type: integer}\n", f"test:importantNumber: {value}\n"
     if ok:
@@ -150,7 +152,8 @@ def test_integer_values_are_validated_as_the_cli_does(tmp_path, value, ok):
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("true", True), ("false", True), ("yes", False), ("on", False), ("1", False)],  # yaml.v3 reads `yes` as a string
+    # the CLI keeps a top-level scalar as written: `yes`, `True` and `1` are not the strings "true"/"false"
+    [("true", True), ("false", True), ("yes", False), ("on", False), ("1", False), ("True", False)],
 )
 def test_booleans_are_read_as_the_cli_reads_them(tmp_path, value, ok):
     config, stack = "protect: {type: boolean, default: false}\n", f"test:protect: {value}\n"
@@ -171,6 +174,10 @@ def test_booleans_are_read_as_the_cli_reads_them(tmp_path, value, ok):
 def test_missing_stack_values_are_named_as_the_cli_names_them(tmp_path, keys, message):
     config = "".join(f"{k}: {{type: string}}\n" for k in keys)
     assert refused(tmp_path, config) == [message]
+
+
+def test_a_null_scalar_is_the_empty_string(tmp_path):
+    assert merged(tmp_path, "zone: {type: string, default: Z1}\n", "test:zone: ~\n")["test:zone"] == ""
 
 
 def test_no_project_config_accepts_any_stack_config(tmp_path):

@@ -215,19 +215,25 @@ def test_the_environment_nacl_admits_the_ucp_ports_from_management_and_proxy_por
     from_mgmt = {
         (e["protocol"], e["fromPort"], e["toPort"]) for e in inbound if e["cidrBlock"] == mgmt and e["ruleAction"] == "allow"
     }
-    replies = ("tcp", 32768, 60999)  # the nodes' own ephemeral range: no platform port lies in it
-    assert from_mgmt == {*WORKER_PORTS_FROM_MANAGERS, replies}
+    assert from_mgmt == WORKER_PORTS_FROM_MANAGERS  # replies from managers: in the one from the world (below)
     edge = [e for e in inbound if e["cidrBlock"] == str(reference_shared().edge_block)]
-    assert {(e["protocol"], e["fromPort"], e["toPort"]) for e in edge} == {("tcp", 8082, 8082), ("tcp", 8445, 8445), replies}
+    assert {(e["protocol"], e["fromPort"], e["toPort"]) for e in edge} == {("tcp", 8082, 8082), ("tcp", 8445, 8445)}
+
+
+PLATFORM_PORTS = (22, 179, 443, 2376, 2377, 3389, 4789, 6443, 7946, 8080, 8081, 8082, 8443, 8444, 8445, 10250, 12376, 12388)
 
 
 @pytest.mark.parametrize("stack", ["shared", "dev", "test", "prod"])
-def test_no_nacl_admits_the_world_and_no_allow_shadows_a_port_specific_one(preview, stack):
+def test_no_nacl_admits_a_platform_port_from_the_world_and_no_allow_shadows_another(preview, stack):
     """NACLs are stateless: an allow of TCP 1024-65535 from 0.0.0.0/0 "for replies" admitted every
     platform port (and SSH/RDP, cfn-guard's CT.EC2.PR.5) from anywhere, and made every
-    port-specific allow moot: allows add up, whatever their order."""
+    port-specific allow moot: allows add up, whatever their order. Replies from the world (a NAT
+    gateway keeps the internet's source address) are admitted on the nodes' ephemeral range only."""
     inbound = [r.inputs for r in preview(stack).run.of_type(NACL_RULE) if not r.inputs["egress"] and r.inputs["ruleAction"] == "allow"]
-    assert not [e for e in inbound if ipaddress.ip_network(e["cidrBlock"]).prefixlen == 0]
+    from_world = [e for e in inbound if ipaddress.ip_network(e["cidrBlock"]).prefixlen == 0]
+    assert from_world and all((e["fromPort"], e["toPort"]) == (32768, 60999) for e in from_world)
+    for e in from_world:
+        assert not [p for p in PLATFORM_PORTS if e["fromPort"] <= p <= e["toPort"]]
     shadowed = [
         (narrow["ruleNumber"], wide["ruleNumber"])
         for narrow in inbound

@@ -260,6 +260,9 @@ def test_the_connection_comes_from_stack_config_and_never_shows_keys():
         {"interlock-platform:ucpHost": "tcp://ucp:443", "interlock-platform:ucpClientKey": "-----BEGIN KEY-----"}.get
     )
     assert conn.host == "tcp://ucp:443" and "BEGIN KEY" not in repr(conn)
+    # the CLI merges Pulumi.yaml's default "" into a stack that does not set ucpHost: the engine is DOCKER_HOST's
+    merged = EngineConnection.from_config({"interlock-platform:ucpHost": "", "interlock-platform:ucpClientKey": ""}.get)
+    assert merged.host is None and merged.key_pem is None
 
 
 def test_providers_survive_pulumis_serialization(interlock, client):
@@ -271,7 +274,9 @@ def test_providers_survive_pulumis_serialization(interlock, client):
         "import base64, json, sys, dill, pulumi.dynamic as dyn\n"
         "provider = dill.loads(base64.b64decode(sys.stdin.readline()))\n"
         "docker_before = 'docker' in sys.modules\n"
-        "provider.configure(dyn.ConfigureRequest(dyn.Config({}, 'interlock-platform')))\n"
+        # what the CLI hands a stack without ucpHost: Pulumi.yaml's defaults, "" (the engine from DOCKER_HOST)
+        "unset = {f'interlock-platform:{k}': '' for k in ('ucpHost', 'ucpCaCert', 'ucpClientCert', 'ucpClientKey')}\n"
+        "provider.configure(dyn.ConfigureRequest(dyn.Config(unset, 'interlock-platform')))\n"
         "outs = provider.create(json.loads(sys.stdin.readline())).outs\n"
         "print(json.dumps([type(provider).__module__, docker_before, outs['configName']]))\n"
     )

@@ -380,6 +380,7 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
         ])  # fmt: skip
     doc = _read(path, root, "stack file")
     lines = _key_lines(path.read_bytes())
+    literal = _literal_scalars(path.read_bytes().decode("utf-8"))
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
@@ -397,7 +398,7 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
     for key, value in (raw_config or {}).items():
         key = str(key)
         qualified = key if ":" in key else f"{name}:{key}"  # the CLI namespaces bare keys with the project
-        config[qualified] = value
+        config[qualified] = literal.get(key, value)
         namespace = qualified.split(":", 1)[0]
         if namespace not in KNOWN_NAMESPACES:
             near = difflib.get_close_matches(namespace, KNOWN_NAMESPACES, n=1)
@@ -466,6 +467,20 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _literal_scalars(text: str) -> dict[str, str]:
+    """The CLI keeps a stack's top-level scalar as the text written (`config.Value`): `True`
+    and `0x16D` stay those strings, and fail its boolean and integer checks; `~` is "".
+    Lists and mappings it reads as values (JSON), as PyYAML does."""
+    node = yaml.compose(text, Loader=_Loader)
+    top = node.value if isinstance(node, yaml.MappingNode) else []
+    config = next((v for k, v in top if k.value == "config"), None)
+    out = {}
+    for key, value in getattr(config, "value", []) if isinstance(config, yaml.MappingNode) else []:
+        if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+            out[key.value] = "" if value.tag == "tag:yaml.org,2002:null" else value.value
+    return out
 
 
 def _key_lines(data: bytes) -> dict[str, int]:

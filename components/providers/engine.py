@@ -43,7 +43,8 @@ class EngineConnection:
     def from_config(cls, get: object) -> EngineConnection:
         """`get(key)` reads the stack config (pulumi.dynamic.Config.get in a provider)."""
         read = get.get if hasattr(get, "get") else get  # type: ignore[attr-defined]
-        values = [read(f"{PROJECT}:{k}") for k in (HOST_KEY, CA_KEY, CERT_KEY, KEY_KEY)]
+        # `or None`: the CLI merges Pulumi.yaml's default "" into every stack that does not set a key
+        values = [read(f"{PROJECT}:{k}") or None for k in (HOST_KEY, CA_KEY, CERT_KEY, KEY_KEY)]
         return cls(*values)
 
     @property
