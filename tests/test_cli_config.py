@@ -176,6 +176,13 @@ def test_missing_stack_values_are_named_as_the_cli_names_them(tmp_path, keys, me
     assert refused(tmp_path, config) == [message]
 
 
+def test_a_merge_key_is_read_as_yaml_v3_reads_it(tmp_path):
+    values = merged(
+        tmp_path, "lb: {type: object, default: {}}\n", "test:base: &base {scheme: internal}\ntest:lb:\n  <<: *base\n  port: 443\n"
+    )
+    assert values["test:lb"] == {"scheme": "internal", "port": 443}
+
+
 def test_a_null_scalar_is_the_empty_string(tmp_path):
     assert merged(tmp_path, "zone: {type: string, default: Z1}\n", "test:zone: ~\n")["test:zone"] == ""
 
@@ -284,5 +291,8 @@ def test_the_app_team_example_needs_only_its_client_bundle_secrets(stack):
     with pytest.raises(InvalidProjectFiles) as err:
         merged_config(stack, ROOT / "examples" / "app-team")
     (problem,) = err.value.problems
-    assert problem.message == f"Stack '{stack}' is missing configuration values 'kubeconfig', 'ucpCaCert', 'ucpClientCert' and 'ucpClientKey'"
+    assert (
+        problem.message
+        == f"Stack '{stack}' is missing configuration values 'kubeconfig', 'ucpCaCert', 'ucpClientCert' and 'ucpClientKey'"
+    )
     assert "pulumi config set --secret" in problem.fix

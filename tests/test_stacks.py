@@ -229,7 +229,9 @@ def test_no_nacl_admits_a_platform_port_from_the_world_and_no_allow_shadows_anot
     platform port (and SSH/RDP, cfn-guard's CT.EC2.PR.5) from anywhere, and made every
     port-specific allow moot: allows add up, whatever their order. Replies from the world (a NAT
     gateway keeps the internet's source address) are admitted on the nodes' ephemeral range only."""
-    inbound = [r.inputs for r in preview(stack).run.of_type(NACL_RULE) if not r.inputs["egress"] and r.inputs["ruleAction"] == "allow"]
+    inbound = [
+        r.inputs for r in preview(stack).run.of_type(NACL_RULE) if not r.inputs["egress"] and r.inputs["ruleAction"] == "allow"
+    ]
     from_world = [e for e in inbound if ipaddress.ip_network(e["cidrBlock"]).prefixlen == 0]
     assert from_world and all((e["fromPort"], e["toPort"]) == (32768, 60999) for e in from_world)
     for e in from_world:

@@ -251,7 +251,7 @@ ENV_CASES: dict[str, tuple[Mutation, str, str]] = {
     "egress description EC2 refuses": (
         _set("egress.0.description", "the team's registry"),
         "egress[0].description",
-        "would be refused by EC2: it may not contain \"'\"",
+        'would be refused by EC2: it may not contain "\'"',
     ),
     "all-protocol egress": (_set("egress.0.protocol", "-1"), "egress[0].protocol", "never allowed from workers"),
     "load balancer clients from another environment": (

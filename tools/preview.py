@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import jsonschema
 import yaml
+from google.protobuf import json_format
 
 from components import firewall_plan, interlock_toml
 from components.config_keys import SECRET_KEYS
@@ -79,19 +81,31 @@ def policy_configuration(shared_outputs: dict[str, Any], overrides: dict[str, An
     return config
 
 
-def _check_policy_names(pack: policy_harness.PolicyPackProcess, overrides: dict[str, Any] | None) -> None:
-    """A misspelt policy name in a policy config would change nothing, silently."""
+def _check_policy_config(pack: policy_harness.PolicyPackProcess, overrides: dict[str, Any] | None) -> None:
+    """As the CLI checks `--policy-pack-config` against the pack: every name is a policy of the pack
+    (a misspelt one would change nothing, silently), and its properties match the policy's
+    config schema (GetAnalyzerInfo's configSchema)."""
     if not overrides:
         return
-    known = sorted(policy.name for policy in pack.info().policies)
+    policies = {policy.name: policy for policy in pack.info().policies}
+    known = sorted(policies)
     problems = []
-    for name in overrides:
-        if name not in known and name != "all":
+    for name, entry in overrides.items():
+        if name not in policies and name != "all":
             near = difflib.get_close_matches(name, known, n=1)
             problems.append(FileProblem(
                 "--policy-config", None, f"{name!r} is not a policy of the pack",
                 f"write '{near[0]}'" if near else f"use one of {', '.join(known)}",
             ))  # fmt: skip
+            continue
+        properties = {k: v for k, v in entry.items() if k != "enforcementLevel"} if isinstance(entry, dict) else {}
+        schema = json_format.MessageToDict(policies[name].configSchema) if name in policies else {}
+        if properties and schema:
+            for error in jsonschema.Draft7Validator({"type": "object", **schema}).iter_errors(properties):
+                where = ".".join(str(p) for p in error.absolute_path) or "(the entry)"
+                problems.append(FileProblem(
+                    "--policy-config", None, f"{name}: {where}: {error.message}", "give each property the type the policy's schema declares"
+                ))  # fmt: skip
     if problems:
         raise InvalidProjectFiles(problems)
 
@@ -109,7 +123,7 @@ def run_preview(
     configured from the shared stack's run and analyzes each resource as it registers, as the
     engine does, so the pack works while the program runs; for the shared stack, after its run."""
     if pack is not None:
-        _check_policy_names(pack, policy_overrides)
+        _check_policy_config(pack, policy_overrides)
     if config is None:
         config, secrets, stood_in = offline or offline_config(stack)
     else:

@@ -74,6 +74,8 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`, which yaml.v3 accepts too
+                continue
             key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
             try:
                 hash(key)
@@ -185,6 +187,13 @@ def project_file(root: Path = ROOT) -> dict[str, Any]:
     if not doc.get("runtime"):
         problems.append(FileProblem(relative, None, "project is missing a 'runtime' attribute", "add runtime: python"))
     config = doc.get("config")
+    config_dir = doc.get("stackConfigDir", ".")
+    if not isinstance(config_dir, str) or not config_dir:
+        problems.append(
+            FileProblem(
+                relative, None, f"#/stackConfigDir: expected string, but got {_kind(config_dir)}", "write stackConfigDir: stacks"
+            )
+        )
     if isinstance(config, str):  # the CLI's old spelling of stackConfigDir
         if doc.get("stackConfigDir"):
             problems.append(FileProblem(
@@ -205,6 +214,13 @@ def project_file(root: Path = ROOT) -> dict[str, Any]:
 def _checked_declarations(relative: str, project: str, config: dict[str, Any], problems: list[FileProblem]) -> dict[str, Any]:
     out = {}
     for key, decl in config.items():
+        if not isinstance(key, str):
+            problems.append(
+                FileProblem(
+                    relative, None, f"#/config: the key {key!r} is not a string", "name config keys with letters, e.g. vpcCidr"
+                )
+            )
+            continue
         own = ":" not in key or key.split(":", 1)[0] == project
         if isinstance(decl, dict):
             unknown = set(decl) - {"type", "items", "description", "secret", "default", "value"}
