@@ -12,7 +12,7 @@ stack, are not mistaken for settings.
 
 Secrets are not declared `secret: true` in Pulumi.yaml: the CLI refuses a `secret: true` key
 that a stack does not set (its default is not encrypted), and no stack needs all of them. The
-offline preview and the program check instead that a secret is never given in plain text.
+offline preview, which every pull request runs, refuses instead a secret written in plain text.
 """
 
 from __future__ import annotations

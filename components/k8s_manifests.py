@@ -82,6 +82,11 @@ class TeamSpec:
 
 # Kubernetes sets `kubernetes.io/metadata.name` on every namespace, and no one can change it, from 1.21.
 METADATA_NAME_SINCE = (1, 21)
+# A peer of namespaceSelector AND podSelector (pods of other namespaces), from 1.11.
+NAMESPACE_AND_POD_PEERS_SINCE = (1, 11)
+# Server-side apply, which pulumi-kubernetes's Patch resources need: on by default from 1.16 (beta),
+# supported by pulumi-kubernetes from 1.18 (its server-side apply guide).
+SERVER_SIDE_APPLY_SINCE = (1, 18)
 
 
 def namespace_selector(name: str, kubernetes_version: tuple[int, int]) -> dict[str, str]:
@@ -112,6 +117,10 @@ class KubernetesSettings:
         return namespace_selector(self.dns_namespace, self.kubernetes_version)
 
     @property
+    def server_side_apply(self) -> bool:
+        return self.kubernetes_version >= SERVER_SIDE_APPLY_SINCE
+
+    @property
     def platform_namespaces(self) -> tuple[str, ...]:
         """Namespaces the platform labels but does not own."""
         return tuple(dict.fromkeys((self.dns_namespace, self.ingress_namespace)))
@@ -135,6 +144,11 @@ def namespace(team: TeamSpec, environment: str, node_selector: str) -> Manifest:
     # Pins every pod of the namespace to its collection's nodes (PodNodeSelector).
     meta["annotations"] = {labels.NODE_SELECTOR_ANNOTATION: node_selector}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def label_command(name: str) -> str:
+    """What a cluster admin runs once where the platform cannot patch (Kubernetes before 1.18)."""
+    return f"kubectl label namespace {name} {labels.NS_ID}={name} --overwrite"
 
 
 def platform_label(name: str) -> Manifest:

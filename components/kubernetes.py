@@ -16,10 +16,13 @@ from components.k8s_manifests import AppSpec, KubernetesSettings, Manifest, Team
 from components.topology import PROJECT
 
 
-def kubernetes_provider(name: str, parent: pulumi.Resource) -> k8s.Provider:
-    """The client bundle's kubeconfig reaches the provider only as a Pulumi secret."""
+def kubernetes_provider(name: str, parent: pulumi.Resource, server_side_apply: bool) -> k8s.Provider:
+    """The client bundle's kubeconfig reaches the provider only as a Pulumi secret. Server-side
+    apply only where the cluster's Kubernetes has it."""
     kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")
-    return k8s.Provider(name, kubeconfig=kubeconfig, enable_server_side_apply=True, opts=pulumi.ResourceOptions(parent=parent))
+    return k8s.Provider(
+        name, kubeconfig=kubeconfig, enable_server_side_apply=server_side_apply, opts=pulumi.ResourceOptions(parent=parent)
+    )
 
 
 def create(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
@@ -106,18 +109,28 @@ class EnvironmentKubernetes(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EnvironmentKubernetesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:kubernetes:EnvironmentKubernetes", name, None, opts)
-        provider = kubernetes_provider(f"{name}-cluster", self)
+        provider = kubernetes_provider(f"{name}-cluster", self, args.settings.server_side_apply)
         # kube-system and the ingress controller's namespace get the platform's label, so team
         # policies can select them on clusters older than Kubernetes 1.21. Each env stack applies
         # the same label with its own field manager: removing one stack leaves the others' hold.
-        labelled = [
-            create(
-                f"{name}-label-{ns}",
-                {**k8s_manifests.platform_label(ns), "kind": "NamespacePatch"},
-                pulumi.ResourceOptions(parent=self, provider=provider),
-            )
-            for ns in args.settings.platform_namespaces
-        ]
+        # Before server-side apply (UCP 3.2 ships 1.14) nothing can patch a namespace the stack
+        # does not own: an admin labels it once, and every run says how.
+        labelled = []
+        for ns in args.settings.platform_namespaces:
+            if args.settings.server_side_apply:
+                labelled.append(
+                    create(
+                        f"{name}-label-{ns}",
+                        {**k8s_manifests.platform_label(ns), "kind": "NamespacePatch"},
+                        pulumi.ResourceOptions(parent=self, provider=provider),
+                    )
+                )
+            else:
+                pulumi.log.warn(
+                    f"Kubernetes {'.'.join(map(str, args.settings.kubernetes_version))} cannot apply a patch: the team policies "
+                    f"select namespace {ns} by a label a cluster admin puts on it once: {k8s_manifests.label_command(ns)}",
+                    resource=self,
+                )
         for team in args.teams:
             child = pulumi.ResourceOptions(parent=self)
             ns = TeamNamespace(

@@ -3,6 +3,7 @@ stack's outputs as plain values, and turns invalid config into a clean Pulumi er
 
 from __future__ import annotations
 
+import os
 from typing import Any, NoReturn
 
 import pulumi
@@ -41,8 +42,9 @@ def read() -> dict[str, Any]:
 
 
 def aws_region() -> str:
-    """The region the AWS provider creates everything in ("" when the stack does not set it)."""
-    return pulumi.Config("aws").get("region") or ""
+    """The region the AWS provider creates everything in: aws:region, or the environment variables
+    the provider reads when the stack does not set it ("" when none is set)."""
+    return pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
 
 
 def read_stack_outputs(ref: pulumi.StackReference) -> dict[str, Any]:

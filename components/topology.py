@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import ports
-from components.config_keys import DEFAULT_EGRESS, ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
+from components.config_keys import BY_NAME, DEFAULT_EGRESS, ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
+from components.k8s_manifests import NAMESPACE_AND_POD_PEERS_SINCE
 
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 GROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -428,6 +429,11 @@ def _valid_dns_name(name: str) -> bool:
 # The shared stack
 
 
+def _default(key: str) -> Any:
+    """A key's declared default (components/config_keys.py): one value, whether the CLI merged it or not."""
+    return BY_NAME[key].default
+
+
 def _check_region(p: _Problems, aws_region: str, expected: str, whose: str) -> None:
     """The AWS provider creates everything in aws:region; zones of another region do not exist there."""
     if not aws_region:
@@ -557,7 +563,7 @@ def parse_shared(
         )
         version = None
     calico = (
-        True
+        _default("calicoIpInIp")
         if raw.get("calicoIpInIp") is None
         else r.boolean(
             "calicoIpInIp",
@@ -566,7 +572,7 @@ def parse_shared(
         )
     )
 
-    nat = raw.get("natGateways", "perAz")
+    nat = raw.get("natGateways", _default("natGateways"))
     if nat not in ("perAz", "single"):
         p.add(
             "natGateways",
@@ -574,7 +580,11 @@ def parse_shared(
             "use perAz (one NAT gateway per zone, survives a zone outage) or single",
         )
     retention = r.integer(
-        "flowLogRetentionDays", raw.get("flowLogRetentionDays", 365), "use a CloudWatch Logs retention", 1, 3653
+        "flowLogRetentionDays",
+        raw.get("flowLogRetentionDays", _default("flowLogRetentionDays")),
+        "use a CloudWatch Logs retention",
+        1,
+        3653,
     )
     if retention is not None and retention not in FLOW_LOG_RETENTION_DAYS:
         p.add(
@@ -992,6 +1002,13 @@ def parse_environment(
     kubernetes = team_config.parse_kubernetes(
         p, r, raw.get("kubernetes"), ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None
     )
+    if teams and kubernetes.kubernetes_version < NAMESPACE_AND_POD_PEERS_SINCE and shared is not None:
+        p.add(
+            "teams",
+            f"UCP {shared.ucp_version} ships Kubernetes {'.'.join(map(str, kubernetes.kubernetes_version))}, whose NetworkPolicies cannot "
+            "select pods of another namespace (the DNS pods in kube-system), so team isolation cannot be built there",
+            "upgrade to UCP 3.2 or later, or remove teams from this stack",
+        )
     if teams and raw.get("kubeconfig") is None:
         p.add(
             "kubeconfig",
@@ -1260,7 +1277,8 @@ def _parse_egress(
             bad = sorted({c for c in desc if not EC2_DESCRIPTION_RE.match(c)}) if len(desc) <= 255 else []
             p.add(
                 f"{key}.description",
-                f"{desc!r} would be refused by EC2: " + (f"it may not contain {' '.join(map(repr, bad))}" if bad else "over 255 characters"),
+                f"{desc!r} would be refused by EC2: "
+                + (f"it may not contain {' '.join(map(repr, bad))}" if bad else "over 255 characters"),
                 "use letters, digits, spaces and . _ - : / ( ) # , @ [ ] + = & ; { } ! $ * only",
             )
             desc = None
@@ -1353,7 +1371,9 @@ def _parse_overlay(
 
 
 def _parse_tls(p: _Problems, r: _Reader, raw: Mapping[str, Any]) -> bool:
-    tls = r.boolean("tls", raw.get("tls", False), "set true to store the domain's wildcard certificate as Swarm secrets")
+    tls = r.boolean(
+        "tls", raw.get("tls", _default("tls")), "set true to store the domain's wildcard certificate as Swarm secrets"
+    )
     if tls:
         for key in ("tlsCertificate", "tlsKey"):
             if raw.get(key) is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -76,8 +75,3 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
-def console_script(name: str) -> str:
-    """A tool pip installed next to this interpreter. pyenv's shims may not know it yet (no
-    rehash after `python -m pip install`), so look beside sys.executable first."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else (shutil.which(name) or name)

@@ -19,8 +19,9 @@ from pulumi.runtime.rpc import is_rpc_secret
 
 from components import k8s_manifests, labels
 from components.topology import InvalidConfig, parse_environment
-from tests.conftest import ENVIRONMENTS, raw, reference_shared, shared_outputs
+from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, reference_shared, shared_outputs
 from tools import report
+from tools.mock_runtime import run_program
 from tools.vendor_k8s_schemas import KINDS
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "k8s-schemas"
@@ -240,8 +241,9 @@ def test_the_program_renders_what_the_analyzer_is_given(preview):
     registered = {}
     for env in ENVIRONMENTS:
         registered.update(manifests(preview, env))
+    # (UCP 3.2 gets no NamespacePatch: an admin applies that label, see the test below)
     assert {p: m for p, m in registered.items() if m["kind"] in ("Namespace", "NetworkPolicy")} == {
-        p: m for p, m in rendered.items() if m["kind"] in ("Namespace", "NetworkPolicy")
+        p: m for p, m in rendered.items() if m["kind"] in ("Namespace", "NetworkPolicy") and "/namespacepatch-" not in p
     }
 
 
@@ -483,3 +485,31 @@ def test_kubernetes_config_errors_name_the_key(mutate, key, fragment):
         parse_environment("dev", cfg, shared_outputs())
     problems = {p.key: str(p) for p in err.value.problems}
     assert key in problems and fragment in problems[key], problems
+
+
+@pytest.mark.parametrize(("ucp", "patched"), [("3.2", False), ("3.7", True)])
+def test_namespaces_are_patched_only_where_server_side_apply_exists(preview, ucp, patched):
+    """pulumi-kubernetes patches an object it does not own by server-side apply (Kubernetes 1.18
+    and later): MKE 3.7 gets the NamespacePatches; on UCP 3.2 (1.14) an admin labels once."""
+    outputs = json.loads(json.dumps(preview("shared").run.outputs))
+    outputs["ucpVersion"] = ucp
+    run = run_program("dev", full_config("dev"), {SHARED_REF: outputs})
+    patches = run.of_type("kubernetes:core/v1:NamespacePatch")
+    (provider,) = run.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs.get("enableServerSideApply") == str(patched).lower()  # provider inputs travel as strings
+    if patched:
+        assert {(p.inputs["metadata"]["name"], p.inputs["metadata"]["labels"][labels.NS_ID]) for p in patches} == {
+            (DNS_NS, DNS_NS),
+            (INGRESS_NS, INGRESS_NS),
+        }
+    else:
+        assert patches == []
+        assert k8s_manifests.label_command(DNS_NS) == "kubectl label namespace kube-system ns-id=kube-system --overwrite"
+
+
+def test_teams_are_refused_where_kubernetes_cannot_isolate_them():
+    outputs = shared_outputs()
+    outputs["ucpVersion"] = "3.0"
+    with pytest.raises(InvalidConfig) as err:
+        parse_environment("dev", raw("dev"), outputs)
+    assert [(p.key, "Kubernetes 1.8" in p.message) for p in err.value.problems] == [("teams", True)]

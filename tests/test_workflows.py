@@ -9,8 +9,9 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import console_script, copy_project
+from tests.conftest import copy_project
 from tools import job_summary
+from tools.scan import console_script
 from tools.stack_files import ROOT, stack_names
 
 WORKFLOWS = ROOT / ".github" / "workflows"
