@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import shutil
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 
 from components.topology import PROJECT, SharedTopology, parse_shared
 from tools.preview import Preview, run_preview
-from tools.stack_files import offline_config
+from tools.stack_files import ROOT, offline_config
 
 STACKS = ("shared", "dev", "test", "prod")
 ENVIRONMENTS = ("dev", "test", "prod")
@@ -61,10 +63,20 @@ def preview():
     return _preview
 
 
+def preview_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """`python -m tools.preview ARGS` as a user runs it, in `cwd` (the project, or a scratch copy)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tools.preview", *args],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def copy_project(dest: Path) -> Path:
     """A scratch copy of the project to edit (stack files, program), without caches or venvs."""
-    from tools.stack_files import ROOT
-
     shutil.copytree(
         ROOT,
         dest,
@@ -73,5 +85,3 @@ def copy_project(dest: Path) -> Path:
         ),
     )
     return dest
-
-

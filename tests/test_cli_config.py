@@ -12,8 +12,6 @@ this project's Pulumi.yaml and stack files to those rules: the test that would h
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import yaml
 from components import config_keys
 from components.config_keys import PROJECT
 from components.topology import InvalidConfig, parse_environment, parse_shared
-from tests.conftest import STACKS, copy_project, shared_outputs
+from tests.conftest import STACKS, copy_project, preview_cli, shared_outputs
 from tools import project_file
 from tools.stack_files import ROOT, InvalidProjectFiles, merged_config, offline_config
 
@@ -270,14 +268,7 @@ def test_the_preview_refuses_what_the_cli_refuses_with_exit_2(tmp_path):
     root = copy_project(tmp_path / "project")
     path = root / "stacks" / "Pulumi.prod.yaml"
     path.write_text(path.read_text().replace("interlock-platform:tls: true", "interlock-platform:tls: yes"))
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.preview", "--stack", "prod"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = preview_cli("--stack", "prod", cwd=root)
     assert result.returncode == 2, result.stderr
     line = path.read_text().splitlines().index("  interlock-platform:tls: yes") + 1
     assert f"stacks/Pulumi.prod.yaml:{line}: Stack 'prod' with configuration key 'tls' must be of type 'boolean'" in result.stderr

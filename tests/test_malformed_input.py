@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_project
+from tests.conftest import copy_project, preview_cli
 
 
 def _edit(path: str, old: str, new: str) -> Callable[[Path], None]:
@@ -120,14 +120,7 @@ def test_an_unknown_namespace_is_a_warning_not_an_error(scratch):
     original = path.read_text()
     path.write_text(original.replace("  aws:region: eu-west-1\n", "  aws:region: eu-west-1\n  awz:profile: prod\n"))
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "tools.preview", "--stack", "dev"],
-            cwd=scratch,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        result = preview_cli("--stack", "dev", cwd=scratch)
     finally:
         path.write_text(original)
     assert result.returncode == 0, result.stderr

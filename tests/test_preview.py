@@ -11,17 +11,14 @@ import pytest
 import yaml
 
 from components import interlock_toml
-from tests.conftest import STACKS, copy_project
+from tests.conftest import STACKS, copy_project, preview_cli
 from tools.stack_files import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "interlock" / "ucp-3.2-default.toml"
 DESIGN_KEYS = {"urn", "type", "name", "parent", "custom", "inputs"}
 
 
-def run_preview(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.preview", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
+run_preview = preview_cli
 
 
 @pytest.mark.parametrize("stack", STACKS)

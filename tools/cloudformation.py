@@ -296,20 +296,19 @@ def _route(c: Renderer, r: Registration) -> list[tuple[str, Resource]]:
     return [(c.logical(r), _route_props(c, r, r.inputs, c.ref(r.inputs.get("routeTableId"), r, "routeTableId")))]
 
 
-def _route_table_association(c: Renderer, r: Registration) -> list[tuple[str, Resource]]:
-    i = r.inputs
-    return [
-        (
-            c.logical(r),
-            _one(
-                "AWS::EC2::SubnetRouteTableAssociation",
-                {
-                    "SubnetId": c.ref(i.get("subnetId"), r, "subnetId"),
-                    "RouteTableId": c.ref(i.get("routeTableId"), r, "routeTableId"),
-                },
-            ),
-        )
-    ]
+def _association(kind: str, target_key: str, target_input: str) -> Callable[[Renderer, Registration], list[tuple[str, Resource]]]:
+    """A subnet's association with a route table or a NACL."""
+
+    def render(c: Renderer, r: Registration) -> list[tuple[str, Resource]]:
+        i = r.inputs
+        props = {"SubnetId": c.ref(i.get("subnetId"), r, "subnetId"), target_key: c.ref(i.get(target_input), r, target_input)}
+        return [(c.logical(r), _one(kind, props))]
+
+    return render
+
+
+_route_table_association = _association("AWS::EC2::SubnetRouteTableAssociation", "RouteTableId", "routeTableId")
+_network_acl_association = _association("AWS::EC2::SubnetNetworkAclAssociation", "NetworkAclId", "networkAclId")
 
 
 def _protocol_number(protocol: Any) -> Any:
@@ -354,22 +353,6 @@ def _network_acl_rule(c: Renderer, r: Registration) -> list[tuple[str, Resource]
         (
             c.logical(r),
             _nacl_entry(c, c.ref(r.inputs.get("networkAclId"), r, "networkAclId"), r.inputs, bool(r.inputs.get("egress"))),
-        )
-    ]
-
-
-def _network_acl_association(c: Renderer, r: Registration) -> list[tuple[str, Resource]]:
-    i = r.inputs
-    return [
-        (
-            c.logical(r),
-            _one(
-                "AWS::EC2::SubnetNetworkAclAssociation",
-                {
-                    "SubnetId": c.ref(i.get("subnetId"), r, "subnetId"),
-                    "NetworkAclId": c.ref(i.get("networkAclId"), r, "networkAclId"),
-                },
-            ),
         )
     ]
 
