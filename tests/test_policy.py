@@ -198,7 +198,7 @@ MUTATIONS = {
         "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: node_selector}",
         "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: \"com.docker.ucp.collection.prod=true\"}"),
     "k8s-namespace-identity": ("dev", "components/k8s_manifests.py",
-        '"metadata": {"name": name, "labels": {labels.NS_ID: name}}}', '"metadata": {"name": name, "labels": {labels.NS_ID: "kube-system"}}}'),
+        "labels.NS_ID: team.namespace}", 'labels.NS_ID: "kube-system"}'),
     "k8s-team-cannot-edit-policy": ("prod", "components/k8s_manifests.py", '(("networking.k8s.io",), ("ingresses",)),', '(("networking.k8s.io",), ("ingresses", "networkpolicies")),'),
     "secrets-are-secret": ("dev", "components/kubernetes.py",
         'kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")', 'kubeconfig = pulumi.Config(PROJECT).get("kubeconfig")'),
