@@ -420,7 +420,9 @@ class _Reader:
 
 
 def _valid_dns_name(name: str) -> bool:
-    if len(name) > 253 or name.endswith(".") or not name:
+    """A domain of two labels or more whose top-level label is not all digits (RFC 3696 2):
+    `65535` or `10.40.0.1` would make `*.65535` records no one can resolve."""
+    if len(name) > 253 or name.endswith(".") or not name or "." not in name or name.rsplit(".", 1)[-1].isdigit():
         return False
     return all(DNS_LABEL_RE.match(label) for label in name.split("."))
 

@@ -60,6 +60,10 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
                           ("must be of type 'boolean'",)),
     "a secret in plain text": ("dev", _edit(DEV, "  interlock-platform:ucpHost:", "  interlock-platform:ucpClientKey: not-encrypted\n  interlock-platform:ucpHost:"), (),
                                ("interlock-platform:ucpClientKey is a secret, but it is written here in plain text",)),
+    "a YAML alias bomb": ("dev", _edit(DEV, "config:\n", "config:\n" + "".join(
+        f"  x-{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * 9)}]\n" for i in range(9)
+    )), (), ("expands to more than 100,000 elements",)),
+    "infinity in a value": ("dev", _edit(DEV, "pods: \"50\"", "pods: .inf"), (), ("holds inf, which JSON cannot carry",)),
     "no role": ("dev", _edit(DEV, "  interlock-platform:role: environment\n", ""), (), ("Stack 'dev' is missing configuration value 'role'",)),
     "no Pulumi.yaml": ("dev", _remove("Pulumi.yaml"), (), ("Pulumi.yaml: does not exist",)),
     "a broken Pulumi.yaml": ("dev", _edit("Pulumi.yaml", "runtime:\n", "runtime: [\n"), (), ("Pulumi.yaml:", "is not valid YAML")),

@@ -260,6 +260,7 @@ ENV_CASES: dict[str, tuple[Mutation, str, str]] = {
         "admits environment 'prod'",
     ),
     "malformed domain": (_set("domain", "Dev Apps"), "domain", "not a DNS name"),
+    "a number for a domain": (_set("domain", "65535"), "domain", "not a DNS name"),
     "malformed hosted zone": (_set("hostedZoneId", "zone-1"), "hostedZoneId", "not a Route 53 hosted zone id"),
     "shared key in an environment stack": (_set("vpcCidr", "10.40.0.0/16"), "vpcCidr", "belongs to the shared stack"),
     "misspelt key": (_set("ingresNodes", []), "ingresNodes", "did you mean 'ingressNodes'"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -410,6 +411,12 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
         ])  # fmt: skip
     problems: list[FileProblem] = []
     warnings: list[str] = []
+    for key, value in (raw_config or {}).items():
+        problem = _unencodable(value)
+        if problem:
+            problems.append(FileProblem(relative, lines.get(str(key)), f"{key}: {problem}", "write the value out plainly"))
+    if problems:
+        raise InvalidProjectFiles(problems)
     config: dict[str, Any] = {}
     for key, value in (raw_config or {}).items():
         key = str(key)
@@ -478,6 +485,27 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
     if problems:
         raise InvalidProjectFiles(problems)
     return StackConfig(config, tuple(warnings))
+
+
+MAX_VALUE_ELEMENTS = 100_000  # far above any real setting; a YAML alias bomb expands past it at once
+
+
+def _unencodable(value: Any) -> str | None:
+    """What the CLI could not hand the program as JSON: inf and nan (Go's json.Marshal refuses
+    them), and aliases that expand a few lines into millions of elements (bounded here)."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_VALUE_ELEMENTS:
+            return f"expands to more than {MAX_VALUE_ELEMENTS:,} elements (YAML aliases repeating aliases?)"
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"holds {item}, which JSON cannot carry"
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def _short(value: Any) -> str:
