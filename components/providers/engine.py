@@ -4,11 +4,15 @@ UCP client bundle's env.sh sets it). Never from resource inputs: those land in s
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi.dynamic as dyn
 
@@ -23,6 +27,29 @@ if TYPE_CHECKING:
 # calls it, and the import costs ~0.13 s.
 
 HOST_KEY, CA_KEY, CERT_KEY, KEY_KEY = "ucpHost", "ucpCaCert", "ucpClientCert", "ucpClientKey"
+
+
+def _client_trusting_the_bundle(host: str, tls: docker.tls.TLSConfig, timeout: int) -> docker.DockerClient:
+    """A client that verifies UCP against the bundle's CA, whatever the environment says.
+    requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE (set on many corporate machines) replace
+    a session's CA, so UCP's own CA would be ignored and the connection refused; the client
+    keeps the environment's proxies and the rest."""
+    import docker
+
+    class BundleApiClient(docker.APIClient):
+        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            settings = super().merge_environment_settings(*args, **kwargs)
+            if isinstance(self.verify, str):
+                settings["verify"] = self.verify
+            return settings
+
+    client = docker.DockerClient.__new__(docker.DockerClient)
+    client.api = BundleApiClient(base_url=host, tls=tls, timeout=timeout)  # what DockerClient.__init__ does
+    return client
+
+
+def _nothing_to_release() -> None:
+    """A connection without a client bundle writes nothing."""
 
 
 class EngineUnreachable(RuntimeError):
@@ -55,36 +82,76 @@ class EngineConnection:
         import docker
         from docker.errors import DockerException
 
+        release: Callable[[], None] = _nothing_to_release
         try:
             if self.host is None:
                 client = docker.from_env(timeout=timeout)
             elif self.cert_pem and self.key_pem:
-                client = docker.DockerClient(base_url=self.host, tls=self._tls(), timeout=timeout)
+                tls, release = self._tls()
+                client = _client_trusting_the_bundle(self.host, tls, timeout)
             else:
                 client = docker.DockerClient(base_url=self.host, timeout=timeout)
             client.ping()
         except (DockerException, OSError) as err:
+            release()  # no key material outlives a failed connection
             raise EngineUnreachable(
                 f"cannot reach the Docker engine at {self.where}: {err}. Check interlock-platform:ucpHost and the client bundle "
                 "(ucpCaCert, ucpClientCert, ucpClientKey) in the stack config, or source the bundle's env.sh"
             ) from None
+        # the bundle lives as long as the client: closed, or collected when the provider call returns
+        weakref.finalize(client, release)
+        close = client.close
+
+        def close_and_release() -> None:
+            close()
+            release()
+
+        client.close = close_and_release  # type: ignore[method-assign]
         return client
 
-    def _tls(self) -> docker.tls.TLSConfig:
+    def _tls(self) -> tuple[docker.tls.TLSConfig, Callable[[], None]]:
+        """docker-py reads the client bundle from files, at every new connection. On Linux they
+        are memory files (memfd), reached as /proc/self/fd/N: nothing touches a disk. Elsewhere a
+        private temporary directory. Either way the returned `release` removes them, and the
+        client calls it when it is closed or collected."""
         import docker.tls
 
-        # docker-py reads certificates from files: write them to a private directory.
-        folder = Path(tempfile.mkdtemp(prefix="ucp-bundle-"))
-        paths = {}
-        for name, pem in (("ca.pem", self.ca_pem), ("cert.pem", self.cert_pem), ("key.pem", self.key_pem)):
-            if pem:
+        pems = {
+            name: pem for name, pem in (("ca.pem", self.ca_pem), ("cert.pem", self.cert_pem), ("key.pem", self.key_pem)) if pem
+        }
+        paths: dict[str, str] = {}
+        if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
+            fds = []
+            for name, pem in pems.items():
+                fd = os.memfd_create(f"ucp-bundle-{name}", os.MFD_CLOEXEC)
+                os.write(fd, pem.encode())
+                fds.append(fd)
+                paths[name] = f"/proc/self/fd/{fd}"
+
+            def release() -> None:
+                for fd in fds:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                fds.clear()
+        else:
+            folder = Path(tempfile.mkdtemp(prefix="ucp-bundle-"))
+            for name, pem in pems.items():
                 path = folder / name
                 path.touch(mode=0o600)
                 path.write_text(pem)
                 paths[name] = str(path)
-        return docker.tls.TLSConfig(
-            client_cert=(paths["cert.pem"], paths["key.pem"]), ca_cert=paths.get("ca.pem"), verify=bool(self.ca_pem)
-        )
+
+            def release() -> None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        try:
+            tls = docker.tls.TLSConfig(
+                client_cert=(paths["cert.pem"], paths["key.pem"]), ca_cert=paths.get("ca.pem"), verify=bool(self.ca_pem)
+            )
+        except Exception:
+            release()
+            raise
+        return tls, release
 
 
 class SwarmProvider(dyn.ResourceProvider):
