@@ -28,7 +28,7 @@ def shared_stack(topo: topology.SharedTopology) -> None:
     pulumi.export("managementSubnetIds", list(network.management_subnet_ids.values()))
     pulumi.export("edgeSubnetIds", list(network.edge_subnet_ids.values()))
     pulumi.export("natGatewayIds", network.nat_gateway_ids)
-    pulumi.export("interlockTemplate", swarm.settings.templateToml)
+    pulumi.export("interlockTemplate", pulumi.Output.secret(swarm.settings.templateToml))  # may hold AdminPass
     for key, value in topo.to_outputs().items():  # the registry and settings, for env stacks
         pulumi.export(key, value)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
@@ -151,6 +152,28 @@ def merge(current: str, spec: ServiceClusterSpec, template_toml: str | None = No
     _put(section, "PublishMode", "host", "Networks")
     _put(section, "PublishedPort", spec.http_port, "PublishMode")
     _put(section, "PublishedSSLPort", spec.https_port, "TargetPort")
+    return tomlkit.dumps(doc)
+
+
+# Keys of an Interlock config whose values are credentials (AdminPass and the like), not paths.
+SECRET_KEY_WORDS = ("pass", "secret", "token")
+REDACTED = "[secret]"
+
+
+def redacted(text: str) -> str:
+    """The config with every credential's value replaced, formatting and comments kept: for
+    files people read. Paths to TLS files (TLSKey) are not credentials and stay."""
+    doc = parse(text)
+
+    def walk(table: Any) -> None:
+        for key in list(table.keys()):
+            value = table[key]
+            if isinstance(value, dict):
+                walk(value)
+            elif any(word in str(key).lower() for word in SECRET_KEY_WORDS) and value not in ("", None):
+                table[key] = REDACTED
+
+    walk(doc)
     return tomlkit.dumps(doc)
 
 

@@ -6,8 +6,10 @@ import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
 from components import labels
+from components.interlock_toml import redacted
 from components.topology import InvalidConfig, parse_environment
-from tests.conftest import ENVIRONMENTS, raw, reference_shared, shared_outputs
+from tests.conftest import ENVIRONMENTS, preview_cli, raw, reference_shared, shared_outputs
+from tools.stack_files import ROOT
 
 NETWORK = "docker:index/network:Network"
 SECRET = "docker:index/secret:Secret"
@@ -127,3 +129,39 @@ def test_swarm_settings_are_validated(field, value, key, fragment):
     cfg = raw("dev")
     cfg[field] = value
     assert fragment in _refused(cfg)[key]
+
+
+SETTINGS, CLUSTER = "pulumi-python:dynamic/interlock:Settings", "pulumi-python:dynamic/interlock:ServiceCluster"
+
+
+def test_the_captured_template_is_a_secret_everywhere(preview):
+    """The template extension is copied from the running config, which may hold AdminPass: the
+    engine is told to encrypt it in state, the shared stack exports it as a secret, and env
+    stacks receive it as one through their StackReference."""
+    shared, dev = preview("shared").run, preview("dev").run
+    (settings,) = shared.of_type(SETTINGS)
+    (cluster,) = dev.of_type(CLUSTER)
+    assert settings.additional_secret_outputs == ["templateToml"]
+    assert cluster.additional_secret_outputs == ["templateToml"]
+    assert "interlockTemplate" in shared.secret_outputs
+    assert is_rpc_secret(cluster.inputs["templateToml"])
+
+
+def test_no_interlock_credential_reaches_what_reviewers_read(tmp_path):
+    """A running config with AdminPass, given as --interlock-base: the rendered config keeps
+    every other byte but shows no password; nor does the JSON."""
+    base = (ROOT / "tests" / "fixtures" / "interlock" / "ucp-3.2-default.toml").read_text()
+    password = "s3cr3t-Interlock-admin"
+    with_pass = base.replace(
+        'PollInterval = "3s"\n', f'PollInterval = "3s"\nAdminUser = "admin"\nAdminPass = "{password}"  # set by UCP\n'
+    )
+    with_pass = with_pass.replace("    [Extensions.default.Config]\n", f'    [Extensions.default.Config]\n      AuthPassword = "{password}"\n')
+    assert redacted(with_pass).count(password) == 0
+    assert redacted(with_pass).replace('"[secret]"', "X") == with_pass.replace(f'"{password}"', "X")  # nothing else changed
+    (tmp_path / "base.toml").write_text(with_pass)
+    result = preview_cli("--stack", "dev", "--interlock-base", str(tmp_path / "base.toml"), "--out", str(tmp_path / "out"),
+                         "--json", str(tmp_path / "p.json"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rendered = (tmp_path / "out" / "interlock" / "config.toml").read_text()
+    assert password not in rendered and 'AdminUser = "admin"' in rendered and "[Extensions.dev]" in rendered
+    assert password not in (tmp_path / "p.json").read_text() and password not in result.stdout + result.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ class Registration:
     state: dict[str, Any] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -57,8 +58,11 @@ class ProgramRun:
 
 
 class PlatformMocks(pulumi_mocks.Mocks):
-    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(
+        self, stack_outputs: Mapping[str, Mapping[str, Any]], secret_outputs: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
         self.stack_outputs = stack_outputs
+        self.secret_outputs = secret_outputs or {}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
@@ -67,7 +71,8 @@ class PlatformMocks(pulumi_mocks.Mocks):
                 raise LookupError(
                     f"stack reference {target!r} is not available offline (known: {', '.join(self.stack_outputs) or 'none'})"
                 )
-            return target, {"name": target, "outputs": dict(self.stack_outputs[target]), "secretOutputNames": []}
+            secret = sorted(self.secret_outputs.get(target, ()))  # as the engine reads them from the stack's state
+            return target, {"name": target, "outputs": dict(self.stack_outputs[target]), "secretOutputNames": secret}
         rid = f"{args.name}-id"
         state = dict(args.inputs)
         state.setdefault("arn", f"arn:aws:mock:::{args.typ.split(':')[-1].lower()}/{args.name}")
@@ -78,7 +83,12 @@ class PlatformMocks(pulumi_mocks.Mocks):
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         # what the provider answers without a cloud call: the account and partition of the credentials
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/offline", "userId": "OFFLINE", "id": MOCK_ACCOUNT}, []
+            return {
+                "accountId": MOCK_ACCOUNT,
+                "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/offline",
+                "userId": "OFFLINE",
+                "id": MOCK_ACCOUNT,
+            }, []
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []
@@ -109,6 +119,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 state=dict(state.state or {}),
                 dependencies=list(request.dependencies),
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                additional_secret_outputs=list(request.additionalSecretOutputs),
             )
             self.registrations.append(registration)
             if self.on_register is not None:
@@ -128,12 +139,13 @@ def run_program(
     monitor: RecordingMonitor | None = None,
     secret_keys: list[str] | None = None,
     on_register: Callable[[Registration], None] | None = None,
+    secret_outputs: Mapping[str, Iterable[str]] | None = None,
 ) -> ProgramRun:
     """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...);
     pass a `monitor` to see what was registered before that, or `on_register` to see each
     registration as it happens."""
     project = project_file(program.parent)["name"]
-    mocks = PlatformMocks(stack_outputs or {})
+    mocks = PlatformMocks(stack_outputs or {}, secret_outputs)
     monitor = monitor or RecordingMonitor(mocks, on_register)
     monitor.mocks = mocks
     sdk_speedups.install()  # the SDK's answers at a fraction of its cost; see that module

@@ -143,9 +143,11 @@ def run_preview(
                 streaming = pack.submit
             except policy_harness.PolicyPackError as err:
                 pack_failed = err  # raised after the program, so its config problems come first
+        reference = config[f"{PROJECT}:sharedStack"]
         run = run_program(
-            stack, config, {config[f"{PROJECT}:sharedStack"]: shared.outputs}, secret_keys=secrets, on_register=streaming
-        )
+            stack, config, {reference: shared.outputs}, secret_keys=secrets, on_register=streaming,
+            secret_outputs={reference: shared.secret_outputs},
+        )  # fmt: skip
         if pack_failed is not None:
             raise pack_failed
     p = Preview(run, shared, stood_in=stood_in)
@@ -219,8 +221,8 @@ def write_out(p: Preview, out: Path, interlock: str | None) -> list[Path]:
     """`interlock`: the rendered Interlock config (`render_interlock`), None for the shared stack."""
     names = report.security_group_names([p.shared, p.run])
     files = {out / "security" / "matrix.md": report.security_matrix_markdown(p.run, names)}
-    if interlock is not None:
-        files[out / "interlock" / "config.toml"] = interlock
+    if interlock is not None:  # a file reviewers and job summaries show: no Interlock credential in it
+        files[out / "interlock" / "config.toml"] = interlock_toml.redacted(interlock)
     for relative, manifest in report.kubernetes_manifests(p.run).items():
         files[out / "kubernetes" / relative] = yaml.safe_dump(manifest, sort_keys=False)
     foreign = [] if p.shared is p.run else p.shared.resources  # the stacks it reads by StackReference

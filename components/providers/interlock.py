@@ -23,6 +23,12 @@ from components.providers.engine import SwarmProvider
 SPEC_KEYS = ("environment", "httpPort", "httpsPort", "proxyReplicas", "network", "template", "templateToml")
 
 
+def _template_is_secret(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """The template extension is copied from the running config, which may hold Interlock's
+    AdminPass or other credentials: the engine keeps it encrypted in state and in outputs."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["templateToml"]))
+
+
 def spec_of(props: dict[str, Any]) -> ServiceClusterSpec:
     return ServiceClusterSpec(
         props["environment"],
@@ -103,7 +109,7 @@ class ServiceCluster(dyn.Resource, module="interlock", name="ServiceCluster"):
             "constraint": spec.constraint, "serviceName": spec.service_name, "proxyServiceName": spec.proxy_service_name,
             "templateToml": template_toml, "stack": stack, "keepConfigs": keep_configs, "configName": None, "rotated": None,
         }  # fmt: skip
-        super().__init__(ServiceClusterProvider(), name, props, opts)
+        super().__init__(ServiceClusterProvider(), name, props, _template_is_secret(opts))
 
 
 class InterlockSettingsProvider(SwarmProvider):
@@ -161,4 +167,4 @@ class InterlockSettings(dyn.Resource, module="interlock", name="Settings"):
             "retireDefaultExtension": retire_default, "template": template, "stack": stack, "keepConfigs": keep_configs,
             "templateToml": None, "configName": None, "removedServices": None,
         }  # fmt: skip
-        super().__init__(InterlockSettingsProvider(), name, props, opts)
+        super().__init__(InterlockSettingsProvider(), name, props, _template_is_secret(opts))
