@@ -80,16 +80,8 @@ def parse_kubernetes(p: _Problems, r: _Reader, value: Any, kubernetes_version: t
             )
             name = fallback
         names[key] = name
-    quota = (
-        r.mapping("kubernetes.resourceQuota", cfg["resourceQuota"], "give a ResourceQuota spec, e.g. {hard: {pods: '50'}}")
-        if "resourceQuota" in cfg
-        else None
-    )
-    limits = (
-        r.mapping("kubernetes.limitRange", cfg["limitRange"], "give a LimitRange spec, e.g. {limits: [...]}")
-        if "limitRange" in cfg
-        else None
-    )
+    quota = _resource_quota(p, r, cfg["resourceQuota"]) if "resourceQuota" in cfg else None
+    limits = _limit_range(p, r, cfg["limitRange"]) if "limitRange" in cfg else None
     return KubernetesSettings(
         names["ingressControllerNamespace"],
         names["dnsNamespace"],
@@ -97,6 +89,67 @@ def parse_kubernetes(p: _Problems, r: _Reader, value: Any, kubernetes_version: t
         quota,
         limits,
     )
+
+
+# A Kubernetes quantity (k8s.io/apimachinery resource.Quantity): 500m, 16Gi, 2, 1.5
+QUANTITY_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
+LIMIT_TYPES = ("Container", "Pod", "PersistentVolumeClaim")
+LIMIT_FIELDS = ("type", "max", "min", "default", "defaultRequest", "maxLimitRequestRatio")
+
+
+def _quantities(p: _Problems, key: str, value: Any) -> bool:
+    """A map of resource name -> quantity, as ResourceQuota's `hard` and LimitRange's limits take."""
+    if not isinstance(value, dict):
+        p.add(key, f"must be a map of resource -> quantity, got {value!r}", "write e.g. {cpu: 500m, memory: 512Mi}")
+        return False
+    ok = True
+    for name, quantity in value.items():
+        text = str(quantity) if isinstance(quantity, (int, float)) and not isinstance(quantity, bool) else quantity
+        if not isinstance(name, str) or not isinstance(text, str) or not QUANTITY_RE.match(text):
+            p.add(
+                f"{key}.{name}",
+                f"{quantity!r} is not a Kubernetes quantity",
+                "write a number with an optional unit, e.g. 8, 500m, 16Gi",
+            )
+            ok = False
+    return ok
+
+
+def _resource_quota(p: _Problems, r: _Reader, value: Any) -> dict[str, Any] | None:
+    spec = r.mapping(
+        "kubernetes.resourceQuota", value, "give a ResourceQuota spec, e.g. {hard: {pods: '50'}}", ("hard", "scopes")
+    )
+    if spec is None:
+        return None
+    ok = _quantities(p, "kubernetes.resourceQuota.hard", spec.get("hard", {}))
+    scopes = spec.get("scopes", [])
+    if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
+        p.add("kubernetes.resourceQuota.scopes", f"{scopes!r} is not a list of scope names", "write e.g. [NotTerminating]")
+        ok = False
+    return spec if ok else None
+
+
+def _limit_range(p: _Problems, r: _Reader, value: Any) -> dict[str, Any] | None:
+    spec = r.mapping(
+        "kubernetes.limitRange", value, "give a LimitRange spec, e.g. {limits: [{type: Container, ...}]}", ("limits",)
+    )
+    if spec is None:
+        return None
+    items = r.listing("kubernetes.limitRange.limits", spec.get("limits"), "list [{type: Container, default: {...}}]")
+    ok = items is not None
+    for i, item in enumerate(items or []):
+        key = f"kubernetes.limitRange.limits[{i}]"
+        limit = r.mapping(key, item, "give {type, max, min, default, defaultRequest, maxLimitRequestRatio}", LIMIT_FIELDS)
+        if limit is None:
+            ok = False
+            continue
+        if limit.get("type") not in LIMIT_TYPES:
+            p.add(f"{key}.type", f"{limit.get('type')!r} is not a LimitRange type", f"use one of {', '.join(LIMIT_TYPES)}")
+            ok = False
+        for field_name in LIMIT_FIELDS[1:]:
+            if field_name in limit:
+                ok = _quantities(p, f"{key}.{field_name}", limit[field_name]) and ok
+    return spec if ok else None
 
 
 def parse_teams(

@@ -476,6 +476,26 @@ def test_the_kubeconfig_is_a_secret(preview):
             "did you mean",
         ),
         (lambda c: c.pop("kubeconfig"), "kubeconfig", "teams are on-boarded"),
+        (
+            lambda c: c["kubernetes"].update(resourceQuota={"hard": 5}),
+            "kubernetes.resourceQuota.hard",
+            "map of resource -> quantity",
+        ),
+        (
+            lambda c: c["kubernetes"].update(resourceQuota={"hard": {"pods": [1]}}),
+            "kubernetes.resourceQuota.hard.pods",
+            "not a Kubernetes quantity",
+        ),
+        (
+            lambda c: c["kubernetes"]["limitRange"]["limits"][0].update(type="Containr"),
+            "kubernetes.limitRange.limits[0].type",
+            "not a LimitRange type",
+        ),
+        (
+            lambda c: c["kubernetes"]["limitRange"]["limits"][0].update(default={"cpu": "lots"}),
+            "kubernetes.limitRange.limits[0].default.cpu",
+            "not a Kubernetes quantity",
+        ),
     ],
 )
 def test_kubernetes_config_errors_name_the_key(mutate, key, fragment):
