@@ -98,7 +98,15 @@ def _put(table: Table, key: str, value: object, after: str | None) -> None:
 
 
 def _constraints(template_value: object, spec: ServiceClusterSpec) -> list[str]:
-    inherited = [str(c) for c in (template_value or []) if not str(c).startswith(OWNED_CONSTRAINT_PREFIX)]  # type: ignore[union-attr]
+    if template_value is None:
+        template_value = []
+    if not isinstance(template_value, list) or not all(isinstance(c, str) for c in template_value):
+        # a string would be split into characters, each a constraint no node satisfies
+        raise InterlockConfigError(
+            f"the template extension's constraints are {template_value!r}, not a list of strings; Interlock expects e.g. "
+            '["node.platform.os==linux"]: correct the running config, or pass the captured template'
+        )
+    inherited = [c for c in template_value if not c.startswith(OWNED_CONSTRAINT_PREFIX)]
     return [*inherited, spec.constraint]
 
 

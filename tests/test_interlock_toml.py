@@ -75,6 +75,17 @@ def test_constraints_are_not_doubled_when_cloning_a_managed_section():
     assert section(out, "dev")["Constraints"].count("node.labels.com.docker.interlock.service.cluster==dev") == 1
 
 
+def test_constraints_that_are_a_string_are_refused_not_split_into_characters():
+    broken = FIXTURE.replace(
+        'Constraints = ["node.labels.com.docker.ucp.orchestrator.swarm==true", "node.platform.os==linux"]',
+        'Constraints = "node.platform.os==linux"',
+        1,
+    )
+    assert broken != FIXTURE
+    with pytest.raises(InterlockConfigError, match="not a list of strings"):
+        merge(broken, DEV)
+
+
 def test_comments_survive():
     commented = FIXTURE.replace(
         'PollInterval = "3s"', 'PollInterval = "3s"  # tuned by ops, ticket 4711\n# keep this file in git'
