@@ -226,6 +226,48 @@ def test_a_node_outside_the_collection_is_refused(client, node):
     assert labels.SERVICE_CLUSTER_NODE not in node_labels(client, node_id)
 
 
+def test_a_node_moved_to_another_collection_loses_the_environment_label(client, node):
+    """Labelled in /dev, then moved to /prod in UCP: `diff` sees it, the next `up` takes dev's
+    label off (a prod node must not run dev's proxies) and stops with the fix; `read` no longer
+    counts it as dev's."""
+    hostname, node_id, set_labels = node
+    provider = NodeLabelsProvider()
+    created = provider.create(node_props(hostname))
+    set_labels({**node_labels(client, node_id), labels.UCP_ACCESS: "/prod"})
+    assert provider.diff(created.id, created.outs, node_props(hostname)).changes is True
+    assert provider.read(created.id, created.outs).outs["nodes"] == []
+    with pytest.raises(NodeLabelError, match=f"node {hostname} is in collection /prod, not /dev"):
+        provider.update(created.id, created.outs, node_props(hostname))
+    assert labels.SERVICE_CLUSTER_NODE not in node_labels(client, node_id)
+    assert node_labels(client, node_id)["com.example.rack"] == "r12"  # nothing else touched
+
+
+def test_a_move_between_the_check_and_the_write_is_not_labelled(client, node, monkeypatch):
+    """The write carries the version index of the inspection that checked the collection: a move
+    in between (here, just before the write reaches the engine) makes the engine refuse it as out
+    of sequence, and the retry sees the move and refuses."""
+    hostname, node_id, set_labels = node
+    real_client, moved = EngineConnection.client, []
+
+    def racing_client(self, timeout=60):
+        c = real_client(self, timeout)
+        update = c.api.update_node
+
+        def move_then_update(node_id_, version, spec):
+            if not moved:  # UCP moves the node to /prod after our check, before our write
+                moved.append(True)
+                set_labels({**node_labels(client, node_id), labels.UCP_ACCESS: "/prod"})
+            return update(node_id_, version, spec)
+
+        c.api.update_node = move_then_update
+        return c
+
+    monkeypatch.setattr(EngineConnection, "client", racing_client)
+    with pytest.raises(NodeLabelError, match=f"node {hostname} left collection /dev"):
+        NodeLabelsProvider().create(node_props(hostname))
+    assert moved and labels.SERVICE_CLUSTER_NODE not in node_labels(client, node_id)
+
+
 def test_an_unknown_node_is_refused(client, node):
     with pytest.raises(NodeLabelError, match=r"node ip-10-40-64-99\.eu-west-1\.compute\.internal is not in the swarm"):
         NodeLabelsProvider().create(node_props("ip-10-40-64-99.eu-west-1.compute.internal"))

@@ -51,14 +51,23 @@ def verify(client: docker.DockerClient, hostnames: list[str], collection: str) -
     return {h: nodes[h] for h in hostnames}
 
 
-def _edit(client: docker.DockerClient, node_id: str, change: dict[str, str | None]) -> None:
-    """Set (or, with None, remove) label keys, leaving every other label as it is."""
+def _edit(client: docker.DockerClient, node_id: str, change: dict[str, str | None], collection: str | None = None) -> None:
+    """Set (or, with None, remove) label keys, leaving every other label as it is. With
+    `collection`, the write holds only while the node is still in it: the check and the write
+    read the same version index, so a node moved in between makes the write out of sequence,
+    and the retry sees the move and refuses."""
     from docker.errors import APIError
 
     for attempt in range(RETRIES):
         node = client.api.inspect_node(node_id)
         spec = node["Spec"]
         current = dict(spec.get("Labels") or {})
+        if collection is not None and current.get(labels.UCP_ACCESS) != collection:
+            host = node.get("Description", {}).get("Hostname", node_id)
+            raise NodeLabelError(
+                f"node {host} left collection {collection} (it is in {current.get(labels.UCP_ACCESS) or '(none)'}) while it was "
+                f"being labelled; move it back in UCP, or take it out of ingressNodes"
+            )
         wanted = dict(current)
         for key, value in change.items():
             if value is None:
@@ -72,8 +81,24 @@ def _edit(client: docker.DockerClient, node_id: str, change: dict[str, str | Non
             return
         except APIError as err:
             if "update out of sequence" not in str(err) or attempt == RETRIES - 1:
-                raise
+                raise NodeLabelError(
+                    f"node {node_id}: the engine refused the label change ({err.explanation or err}); "
+                    "run `pulumi up` again, or check the node in UCP"
+                ) from None
             time.sleep(0.05 * (attempt + 1))
+
+
+def moved_out(client: docker.DockerClient, hostnames: list[str], collection: str, key: str, value: str) -> list[str]:
+    """Nodes that carry this environment's label but are no longer in its collection: a node
+    moved to another collection after it was labelled would run this environment's proxies there."""
+    nodes = _nodes_by_hostname(client)
+    return [
+        h
+        for h in hostnames
+        if h in nodes
+        and (nodes[h]["Spec"].get("Labels") or {}).get(key) == value
+        and (nodes[h]["Spec"].get("Labels") or {}).get(labels.UCP_ACCESS) != collection
+    ]
 
 
 def live_labels(client: docker.DockerClient, hostnames: list[str], key: str) -> dict[str, str | None]:
@@ -85,6 +110,11 @@ class NodeLabelsProvider(SwarmProvider):
     def _apply(self, props: dict[str, Any], previous: list[str]) -> dict[str, Any]:
         client = self.connection.client()
         hostnames = list(props["nodes"])
+        key, value = props["labelKey"], props["labelValue"]
+        # First take this environment's label off nodes that left its collection, then refuse
+        # (verify) with the fix: never leave a prod node running dev's proxies.
+        for host in moved_out(client, hostnames, props["collection"], key, value):
+            _edit(client, _nodes_by_hostname(client)[host]["ID"], {key: None})
         nodes = verify(client, hostnames, props["collection"])
         for host in previous:
             if host not in hostnames:  # dropped from ingressNodes: take our label off
@@ -92,7 +122,7 @@ class NodeLabelsProvider(SwarmProvider):
                 if gone is not None:
                     _edit(client, gone["ID"], {props["labelKey"]: None})
         for node in nodes.values():
-            _edit(client, node["ID"], {props["labelKey"]: props["labelValue"]})
+            _edit(client, node["ID"], {key: value}, collection=props["collection"])
         return {**props, "nodeIds": {h: n["ID"] for h, n in nodes.items()}}
 
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
@@ -102,9 +132,12 @@ class NodeLabelsProvider(SwarmProvider):
         keys = ("environment", "collection", "nodes", "labelKey", "labelValue")
         changed = [k for k in keys if olds.get(k) != news.get(k)]
         if not changed:
-            live = live_labels(self.connection.client(), list(news["nodes"]), news["labelKey"])
+            client = self.connection.client()
+            live = live_labels(client, list(news["nodes"]), news["labelKey"])
             if any(v != news["labelValue"] for v in live.values()):
                 changed = ["nodes"]  # someone took a label off: put it back
+            elif moved_out(client, list(news["nodes"]), news["collection"], news["labelKey"], news["labelValue"]):
+                changed = ["collection"]  # a labelled node left the collection: take the label off, and say so
         return dyn.DiffResult(changes=bool(changed), replaces=[], stables=["environment"], delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
@@ -119,8 +152,14 @@ class NodeLabelsProvider(SwarmProvider):
                 _edit(client, node["ID"], {props["labelKey"]: None})
 
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
-        live = live_labels(self.connection.client(), list(props.get("nodes", [])), props["labelKey"])
-        return dyn.ReadResult(id_, {**props, "nodes": [h for h, v in live.items() if v == props["labelValue"]]})
+        """The nodes that really are this environment's ingress nodes: labelled, and in its collection."""
+        client = self.connection.client()
+        hosts = list(props.get("nodes", []))
+        live = live_labels(client, hosts, props["labelKey"])
+        moved = set(moved_out(client, hosts, props["collection"], props["labelKey"], props["labelValue"]))
+        return dyn.ReadResult(
+            id_, {**props, "nodes": [h for h, v in live.items() if v == props["labelValue"] and h not in moved]}
+        )
 
 
 class NodeLabels(dyn.Resource, module="swarm", name="NodeLabels"):
