@@ -8,6 +8,7 @@ groups are named by role: `management` and `management-peers` (shared stack), `w
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -217,27 +218,42 @@ EPHEMERAL = ports.EPHEMERAL_PORTS
 NODE_EPHEMERAL = ports.NODE_EPHEMERAL_PORTS
 
 
-def _replies(protocol: str, sources: list[tuple[str, str]]) -> list[tuple[str, str, int, int, str, str]]:
+def _replies(
+    protocol: str, sources: list[tuple[str, str]], vpc: ipaddress.IPv4Network
+) -> list[tuple[str, str, int, int, str, str]]:
     """Stateless return traffic for connections the nodes open: only from the destinations they
     may connect to, only on the nodes' ephemeral range (which holds no platform port). A NAT
     gateway rewrites the destination of a reply, not its source: a reply from the internet
     still comes from the internet, so an egress to 0.0.0.0/0 needs its replies from 0.0.0.0/0."""
     upper, by_cidr = protocol.upper(), dict(sources)
-    if WORLD in by_cidr:  # it holds every other source: one entry, none shadowed
-        by_cidr = {WORLD: by_cidr[WORLD]}
+    if WORLD in by_cidr:  # it holds every source beyond the VPC; those within come before the VPC's deny
+        by_cidr = {c: why for c, why in by_cidr.items() if c == WORLD or ipaddress.ip_network(c).subnet_of(vpc)}
     return [("allow", protocol, *NODE_EPHEMERAL, cidr, f"{upper} replies {why}") for cidr, why in by_cidr.items()]
 
 
 def _number(entries: list[tuple[str, str, int, int, str, str]], egress: bool) -> list[NaclEntry]:
+    """The leading denies at 100+, then every other entry in the order given at 1000+ (step 10)."""
     out: list[NaclEntry] = []
-    denies = allows = 0
+    denies = rest = 0
     for action, proto, lo, hi, cidr, desc in entries:
-        if action == "deny":
+        if action == "deny" and rest == 0:
             number, denies = DENY_BASE + denies, denies + 1
         else:
-            number, allows = ALLOW_BASE + 10 * allows, allows + 1
+            number, rest = ALLOW_BASE + 10 * rest, rest + 1
         out.append(NaclEntry(egress, number, action, proto, lo, hi, cidr, desc))  # type: ignore[arg-type]
     return out
+
+
+def _inside_then_rest(
+    entries: list[tuple[str, str, int, int, str, str]], vpc: ipaddress.IPv4Network
+) -> list[tuple[str, str, int, int, str, str]]:
+    """The allows within the VPC, then a deny of the rest of the VPC, then the allows beyond it
+    (the internet, on the few ports it may use). So no address of the VPC gets in through an
+    allow meant for the internet: the environments the registry lists, and those it does not
+    (a retired one, one someone added by hand), alike."""
+    inside = [e for e in entries if ipaddress.ip_network(e[4]).subnet_of(vpc)]
+    beyond = [e for e in entries if not ipaddress.ip_network(e[4]).subnet_of(vpc)]
+    return [*inside, ("deny", ALL, 0, 0, str(vpc), "the rest of the VPC: no other environment, listed or not"), *beyond]
 
 
 def _row(rule: ports.PortRule, cidr: str, desc: str) -> tuple[str, str, int, int, str, str]:
@@ -261,7 +277,8 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     for protocol in ("tcp", "udp"):
         sources = [(mgmt, "from managers")] if protocol == "tcp" else []
         sources += [(str(e.cidr), f"from {e.description}") for e in topo.egress if e.protocol.value == protocol]
-        inbound += _replies(protocol, sources)
+        inbound += _replies(protocol, sources, s.vpc_cidr)
+    inbound = denies + _inside_then_rest(inbound[len(denies) :], s.vpc_cidr)
 
     outbound = list(denies)
     outbound.append(("allow", ALL, 0, 0, own, f"within {env.name}"))
@@ -276,6 +293,7 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     ]
     outbound.append(("allow", "tcp", *EPHEMERAL, edge, "TCP replies to the load balancer"))
     outbound += [("allow", e.protocol.value, e.from_port, e.to_port, str(e.cidr), e.description) for e in topo.egress]
+    outbound = denies + _inside_then_rest(outbound[len(denies) :], s.vpc_cidr)
     return _number(inbound, False) + _number(outbound, True)
 
 
@@ -291,7 +309,7 @@ def management_nacl(shared: SharedTopology) -> list[NaclEntry]:
         ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")
         for e in shared.environments.values()
     ]
-    inbound += _replies("tcp", [(WORLD, "to HTTPS the managers open (registries, AWS APIs)")])
+    inbound += _replies("tcp", [(WORLD, "to HTTPS the managers open (registries, AWS APIs)")], shared.vpc_cidr)
     outbound = [("allow", ALL, 0, 0, mgmt, "within the management VLAN")]
     outbound += [
         ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")

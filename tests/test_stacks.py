@@ -3,6 +3,7 @@ environments cannot reach each other."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import ipaddress
 from collections import Counter
@@ -215,9 +216,33 @@ def test_the_environment_nacl_admits_the_ucp_ports_from_management_and_proxy_por
     from_mgmt = {
         (e["protocol"], e["fromPort"], e["toPort"]) for e in inbound if e["cidrBlock"] == mgmt and e["ruleAction"] == "allow"
     }
-    assert from_mgmt == WORKER_PORTS_FROM_MANAGERS  # replies from managers: in the one from the world (below)
+    replies = ("tcp", 32768, 60999)  # the nodes' own ephemeral range: no platform port lies in it
+    assert from_mgmt == {*WORKER_PORTS_FROM_MANAGERS, replies}
     edge = [e for e in inbound if e["cidrBlock"] == str(reference_shared().edge_block)]
     assert {(e["protocol"], e["fromPort"], e["toPort"]) for e in edge} == {("tcp", 8082, 8082), ("tcp", 8445, 8445)}
+
+
+def _covers(wide, narrow) -> bool:
+    return (
+        wide["protocol"] in (narrow["protocol"], "-1")
+        and ipaddress.ip_network(narrow["cidrBlock"]).subnet_of(ipaddress.ip_network(wide["cidrBlock"]))
+        and (wide["protocol"] == "-1" or wide["fromPort"] <= narrow["fromPort"] <= narrow["toPort"] <= wide["toPort"])
+    )
+
+
+def _shadows(wide, narrow, denies) -> bool:
+    """`narrow` decides nothing when `wide` admits all it admits: before it, or after it with no
+    deny in between that could have stopped what `narrow` admits (NACLs stop at the first match)."""
+    if wide is narrow or not _covers(wide, narrow):
+        return False
+    if wide["ruleNumber"] < narrow["ruleNumber"]:
+        return True
+    between = [d for d in denies if narrow["ruleNumber"] < d["ruleNumber"] < wide["ruleNumber"]]
+    return not any(
+        ipaddress.ip_network(d["cidrBlock"]).overlaps(ipaddress.ip_network(narrow["cidrBlock"]))
+        and d["protocol"] in ("-1", narrow["protocol"])
+        for d in between
+    )
 
 
 PLATFORM_PORTS = (22, 179, 443, 2376, 2377, 3389, 4789, 6443, 7946, 8080, 8081, 8082, 8443, 8444, 8445, 10250, 12376, 12388)
@@ -227,23 +252,17 @@ PLATFORM_PORTS = (22, 179, 443, 2376, 2377, 3389, 4789, 6443, 7946, 8080, 8081, 
 def test_no_nacl_admits_a_platform_port_from_the_world_and_no_allow_shadows_another(preview, stack):
     """NACLs are stateless: an allow of TCP 1024-65535 from 0.0.0.0/0 "for replies" admitted every
     platform port (and SSH/RDP, cfn-guard's CT.EC2.PR.5) from anywhere, and made every
-    port-specific allow moot: allows add up, whatever their order. Replies from the world (a NAT
-    gateway keeps the internet's source address) are admitted on the nodes' ephemeral range only."""
-    inbound = [
-        r.inputs for r in preview(stack).run.of_type(NACL_RULE) if not r.inputs["egress"] and r.inputs["ruleAction"] == "allow"
-    ]
+    port-specific allow before it moot. Replies from the world (a NAT gateway keeps the internet's
+    source address) are admitted on the nodes' ephemeral range only."""
+    entries = [r.inputs for r in preview(stack).run.of_type(NACL_RULE) if not r.inputs["egress"]]
+    inbound = [e for e in entries if e["ruleAction"] == "allow"]
+    denies = [e for e in entries if e["ruleAction"] == "deny"]
     from_world = [e for e in inbound if ipaddress.ip_network(e["cidrBlock"]).prefixlen == 0]
     assert from_world and all((e["fromPort"], e["toPort"]) == (32768, 60999) for e in from_world)
     for e in from_world:
         assert not [p for p in PLATFORM_PORTS if e["fromPort"] <= p <= e["toPort"]]
     shadowed = [
-        (narrow["ruleNumber"], wide["ruleNumber"])
-        for narrow in inbound
-        for wide in inbound
-        if wide is not narrow
-        and wide["protocol"] in (narrow["protocol"], "-1")
-        and ipaddress.ip_network(narrow["cidrBlock"]).subnet_of(ipaddress.ip_network(wide["cidrBlock"]))
-        and (wide["protocol"] == "-1" or wide["fromPort"] <= narrow["fromPort"] <= narrow["toPort"] <= wide["toPort"])
+        (narrow["ruleNumber"], wide["ruleNumber"]) for narrow in inbound for wide in inbound if _shadows(wide, narrow, denies)
     ]
     assert shadowed == []
 
@@ -329,3 +348,35 @@ def test_invalid_config_registers_nothing(preview, stack, overrides, key):
     assert monitor.registrations == []
     assert any(p.key == key for p in err.value.problems)
     assert f"interlock-platform:{key}" in str(err.value)
+
+
+def nacl_decision(entries, egress, address, protocol, port):
+    """How AWS evaluates a NACL: the lowest-numbered matching entry decides; none matching, deny."""
+    for e in sorted((e for e in entries if bool(e["egress"]) == egress), key=lambda e: e["ruleNumber"]):
+        if ipaddress.ip_address(address) not in ipaddress.ip_network(e["cidrBlock"]):
+            continue
+        if e["protocol"] != "-1" and e["protocol"] != protocol:
+            continue
+        if protocol in ("tcp", "udp") and e["protocol"] != "-1" and not e["fromPort"] <= port <= e["toPort"]:
+            continue
+        return e["ruleAction"]
+    return "deny"
+
+
+@pytest.mark.parametrize("registry", ["full", "prod retired from the registry"])
+def test_an_environment_left_out_of_the_registry_stays_shut_out(preview, registry):
+    """Deleting prod from the shared stack's registry once took the deny of prod's CIDR out of
+    every other environment's NACL, and the allows meant for the internet (replies on 32768-60999,
+    HTTPS out) then admitted it. Now the rest of the VPC is denied before any such allow."""
+    outputs = copy.deepcopy(preview("shared").run.outputs)
+    if registry != "full":
+        del outputs["environments"]["prod"]
+    run = run_program("dev", full_config("dev"), {SHARED_REF: outputs})
+    entries = [r.inputs for r in run.of_type(NACL_RULE)]
+    prod_host, internet_host = "10.40.192.10", "203.0.113.7"
+    assert nacl_decision(entries, False, prod_host, "tcp", 40000) == "deny"
+    assert nacl_decision(entries, True, prod_host, "tcp", 443) == "deny"
+    assert nacl_decision(entries, False, internet_host, "tcp", 40000) == "allow"  # replies to image pulls
+    assert nacl_decision(entries, True, internet_host, "tcp", 443) == "allow"
+    assert nacl_decision(entries, False, "10.40.0.10", "tcp", 10250) == "allow"  # managers to kubelet
+    assert nacl_decision(entries, False, "10.40.0.10", "tcp", 40000) == "allow"  # managers' replies
