@@ -138,17 +138,16 @@ def load_yaml_text(data: bytes, path: str, what: str) -> Any:
         raise InvalidProjectFiles([FileProblem(path, None, f"is not valid YAML: {err}", f"correct the {what}")]) from None
 
 
-def _read(path: Path, root: Path, what: str) -> Any:
+def _read_bytes(path: Path, root: Path, what: str) -> bytes:
     relative = _relative(path, root)
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InvalidProjectFiles([FileProblem(relative, None, "does not exist", f"create the {what}")]) from None
     except OSError as err:
         raise InvalidProjectFiles(
             [FileProblem(relative, None, f"cannot be read ({err.strerror})", f"make the {what} readable")]
         ) from None
-    return load_yaml_text(data, relative, what)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -395,9 +394,10 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
         raise InvalidProjectFiles([
             FileProblem(relative, None, "does not exist", f"create it (`pulumi stack init {stack}`), or use one of: {', '.join(stack_names(root))}")
         ])  # fmt: skip
-    doc = _read(path, root, "stack file")
-    lines = _key_lines(path.read_bytes())
-    literal = _literal_scalars(path.read_bytes().decode("utf-8"))
+    data = _read_bytes(path, root, "stack file")  # read once: parsed, and searched for lines and literal scalars
+    doc = load_yaml_text(data, relative, "stack file")
+    lines = _key_lines(data)
+    literal = _literal_scalars(data.decode("utf-8"))
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
