@@ -175,9 +175,15 @@ MUTATIONS = {
         '    rules.append(SgRule("workers", "egress", ALL, None, None, _cidr("192.0.2.0/24"), "everything to the corporate network"))'),
     "sg-descriptions": ("dev", "components/environment_firewall.py",
         'description=f"{env} network load balancer: clients on 80/443, out to the {env} Interlock proxies",', 'description="",'),
-    "nacl-environment-isolation": ("prod", "components/firewall_plan.py",
-        '    denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments]',
-        '    denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments if o.name != "dev"]'),
+    # both layers of the NACL's isolation must go for dev to get in: its deny, and the deny of the rest of the VPC
+    "nacl-environment-isolation": ("prod", [
+        ("components/firewall_plan.py",
+         '    denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments]',
+         '    denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments if o.name != "dev"]'),
+        ("components/firewall_plan.py",
+         '    return [*inside, ("deny", ALL, 0, 0, str(vpc), "the rest of the VPC: no other environment, listed or not"), *beyond]',
+         "    return [*inside, *beyond]"),
+    ]),
     "lb-ports-match-service-cluster": ("dev", "components/ingress_lb.py",
         'return (("https", 443, topo.env.https_port), ("http", 80, topo.env.http_port))',
         'return (("https", 443, 8443), ("http", 80, topo.env.http_port))'),
@@ -214,19 +220,28 @@ def test_every_rule_has_a_mutation():
     assert set(MUTATIONS) == ALL_RULES
 
 
+def _edits(mutation: tuple) -> tuple[str, list[tuple[str, str, str]]]:
+    """(stack, file, old, new), or (stack, [(file, old, new), ...]) for a change in several places."""
+    return (mutation[0], [mutation[1:]]) if len(mutation) == 4 else (mutation[0], list(mutation[1]))
+
+
 @pytest.mark.parametrize("policy", sorted(MUTATIONS))
 def test_a_mutation_of_the_program_is_caught(project_copy, policy):
-    stack, file, old, new = MUTATIONS[policy]
-    path = project_copy / file
-    original = path.read_text()
-    assert original.count(old) == 1, f"the mutation's anchor moved in {file}"
-    path.write_text(original.replace(old, new))
+    stack, edits = _edits(MUTATIONS[policy])
+    originals = {}
+    for file, old, new in edits:
+        path = project_copy / file
+        originals.setdefault(path, path.read_text())
+        text = path.read_text()
+        assert text.count(old) == 1, f"the mutation's anchor moved in {file}"
+        path.write_text(text.replace(old, new))
     try:
         out = project_copy / "preview.json"
         result = subprocess.run([sys.executable, "-m", "tools.preview", "--stack", stack, "--json", str(out)],
                                 cwd=project_copy, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     finally:
-        path.write_text(original)
+        for path, text in originals.items():
+            path.write_text(text)
     assert result.returncode in (0, 1), result.stderr
     violations = json.loads(Path(out).read_text())["violations"]
     level = "advisory" if policy in ADVISORY else "mandatory"
