@@ -48,6 +48,22 @@ class ServiceClusterSpec:
         return labels.node_constraint(self.name)
 
 
+def decode(data: bytes, source: str) -> str:
+    """An Interlock config's bytes as text. Interlock reads UTF-8 TOML; anything else is refused
+    with the reason rather than read wrongly (a UTF-16 file is NUL bytes to a UTF-8 reader, and
+    a byte-order mark is not TOML)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InterlockConfigError(f"{source} is UTF-16 (it starts with a UTF-16 byte-order mark); Interlock reads UTF-8 TOML")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise InterlockConfigError(f"{source} starts with a UTF-8 byte-order mark, which is not TOML; save it without one")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InterlockConfigError(
+            f"{source} is not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); Interlock reads UTF-8 TOML"
+        ) from None
+
+
 def parse(text: str) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)

@@ -73,10 +73,13 @@ def reset(client: docker.DockerClient) -> None:
         time.sleep(0.5)
 
 
-def start_interlock(client: docker.DockerClient, text: str | None = None) -> str:
-    """The stand-in ucp-interlock with `text` (default: the UCP 3.2 fixture) as conf-1."""
+def start_interlock(client: docker.DockerClient, text: str | None = None, data: bytes | None = None, wait: bool = True) -> str:
+    """The stand-in ucp-interlock with `text` (default: the UCP 3.2 fixture), or raw `data`, as
+    conf-1; `wait=False` for a config it cannot run with."""
     reset(client)
-    config = client.api.create_config(f"{labels.INTERLOCK_CONFIG_PREFIX}1", (text or FIXTURE.read_text()).encode())
+    config = client.api.create_config(
+        f"{labels.INTERLOCK_CONFIG_PREFIX}1", data if data is not None else (text or FIXTURE.read_text()).encode()
+    )
     svc = client.api.create_service(
         {
             "ContainerSpec": {
@@ -91,7 +94,8 @@ def start_interlock(client: docker.DockerClient, text: str | None = None) -> str
         update_config={"Parallelism": 1, "FailureAction": "rollback", "Monitor": MONITOR_NS, "Order": "stop-first"},
         rollback_config={"Parallelism": 1, "Monitor": MONITOR_NS},
     )  # fmt: skip
-    wait_running(client, svc["ID"])
+    if wait:
+        wait_running(client, svc["ID"])
     return svc["ID"]
 
 

@@ -87,7 +87,11 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
     "Interlock base not TOML, without --out": ("dev", _write("base.toml", b"[Extensions\n"), ("--interlock-base", "base.toml"),
                                                ("base.toml", "the Interlock config would be refused")),
     "Interlock base not UTF-8": ("shared", _write("base.toml", b"ListenAddr = \"\xff\"\n"), ("--interlock-base", "base.toml"),
-                                 ("base.toml:1", "is not UTF-8 text")),
+                                 ("base.toml", "is not UTF-8 (byte 0xff")),
+    "Interlock base in UTF-16": ("dev", _write("base.toml", 'ListenAddr = ":8080"\n'.encode("utf-16")), ("--interlock-base", "base.toml"),
+                                 ("base.toml", "is UTF-16")),
+    "Interlock base with a byte-order mark": ("dev", _write("base.toml", b'\xef\xbb\xbfListenAddr = ":8080"\n'), ("--interlock-base", "base.toml"),
+                                              ("base.toml", "byte-order mark")),
 }  # fmt: skip
 
 

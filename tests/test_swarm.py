@@ -15,7 +15,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components import interlock_toml, labels
-from components.interlock_toml import ServiceClusterSpec
+from components.interlock_toml import InterlockConfigError, ServiceClusterSpec
 from components.providers.engine import EngineConnection, EngineUnreachable
 from components.providers.interlock import InterlockSettingsProvider, ServiceClusterProvider
 from components.providers.node_labels import NodeLabelError, NodeLabelsProvider
@@ -128,6 +128,33 @@ def test_a_bad_config_rolls_back_with_the_reason_and_leaves_no_orphan(interlock)
     after = read_current(client)
     assert after.config_id == before.config_id and after.text == before.text
     assert interlock_configs(client) == ["com.docker.ucp.interlock.conf-1"]
+
+
+FIXTURE_TEXT = FIXTURE.read_text()
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (FIXTURE_TEXT.encode("utf-16"), "is UTF-16"),
+        (b"\xef\xbb\xbf" + FIXTURE_TEXT.encode(), "byte-order mark"),
+        (FIXTURE_TEXT.replace("3s", "3\xe9s").encode("latin-1"), "is not UTF-8"),
+    ],
+    ids=["utf-16", "utf-8-bom", "latin-1"],
+)
+def test_a_running_config_in_another_encoding_is_refused_with_the_reason(client, data, reason):
+    """What the engine holds is read as Interlock reads it; the provider says why, never a
+    UnicodeDecodeError, and rotates nothing."""
+    try:
+        start_interlock(client, data=data, wait=False)
+        provider = ServiceClusterProvider()
+        with pytest.raises(InterlockConfigError, match=reason):
+            provider.diff("interlock-dev", cluster_props("dev", 8082, 8445), cluster_props("dev", 8082, 8445))
+        with pytest.raises(InterlockConfigError, match=reason):
+            provider.create(cluster_props("dev", 8082, 8445))
+        assert interlock_configs(client) == [f"{labels.INTERLOCK_CONFIG_PREFIX}1"]
+    finally:
+        reset(client)
 
 
 def test_ports_taken_by_default_are_refused_before_any_rotation(interlock):

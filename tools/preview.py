@@ -331,7 +331,8 @@ def _invalid(problems: list[Any]) -> int:
 
 
 def _read_text(path: Path, flag: str, what: str) -> str:
-    """A file named on the command line, as UTF-8 text, or InvalidProjectFiles naming the flag."""
+    """An Interlock config named on the command line, as text (UTF-8, as Interlock reads it), or
+    InvalidProjectFiles naming the flag."""
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -339,11 +340,9 @@ def _read_text(path: Path, flag: str, what: str) -> str:
             [FileProblem(str(path), None, f"{flag}: cannot be read ({err.strerror})", f"give {what}")]
         ) from None
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InvalidProjectFiles([
-            FileProblem(str(path), data.count(b"\n", 0, err.start) + 1, f"{flag}: is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})", f"give {what} as UTF-8")
-        ]) from None  # fmt: skip
+        return interlock_toml.decode(data, "the file")
+    except InterlockConfigError as err:
+        raise InvalidProjectFiles([FileProblem(str(path), None, f"{flag}: {err}", f"give {what} as UTF-8 TOML")]) from None
 
 
 def exit_without_teardown(code: int) -> NoReturn:

@@ -21,7 +21,7 @@ from typing import Any
 import docker
 from docker.errors import APIError, NotFound
 
-from components import labels
+from components import interlock_toml, labels
 
 CONFIG_NAME_RE = re.compile(rf"^{re.escape(labels.INTERLOCK_CONFIG_PREFIX)}(\d+)$")
 DEFAULT_MONITOR_NS = 5_000_000_000  # Swarm's own default, made explicit
@@ -69,9 +69,8 @@ def read_current(client: docker.DockerClient, service: str = labels.INTERLOCK_SE
     if ref is None:
         raise RotationError(f"{service} has no config mounted at {labels.INTERLOCK_CONFIG_PATH}")
     data = client.api.inspect_config(ref["ConfigID"])["Spec"]["Data"]
-    return CurrentConfig(
-        svc["ID"], svc["Version"]["Index"], ref["ConfigID"], ref["ConfigName"], base64.b64decode(data).decode(), spec
-    )
+    text = interlock_toml.decode(base64.b64decode(data), f"the running config {ref['ConfigName']}")
+    return CurrentConfig(svc["ID"], svc["Version"]["Index"], ref["ConfigID"], ref["ConfigName"], text, spec)
 
 
 def _next_name(client: docker.DockerClient, current: str) -> str:
