@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        help="write what a reviewer reads (security matrix, load balancer port map, Interlock config, Kubernetes manifests) under this directory",
+        help="write what a reviewer reads (security matrix, load balancer port map, Interlock config, Kubernetes manifests, CloudFormation rendering) under this directory",
     )
     parser.add_argument(
         "--interlock-base", type=Path, default=DEFAULT_INTERLOCK_BASE,
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--interlock-template", type=Path,
-        help="the template the shared stack captured, for a base that no longer has it (`pulumi stack output interlockTemplate -s shared`)",
+        help="the template the shared stack captured, for a base that no longer has it (`pulumi stack output interlockTemplate --show-secrets -s shared`)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     try:
@@ -296,9 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INVALID
-    except InvalidProjectFiles as err:
-        return _invalid(err.problems)
-    except (InvalidStackConfig, InvalidConfig) as err:
+    except (InvalidProjectFiles, InvalidStackConfig, InvalidConfig) as err:
         return _invalid(err.problems)
     finally:
         pack.close()
