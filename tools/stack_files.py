@@ -371,8 +371,9 @@ def stack_names(root: Path = ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in cfg_dir.glob("Pulumi.*.yaml"))
 
 
-def stack_file(stack: str, root: Path = ROOT) -> Path:
-    return root / project_file(root).get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
+def stack_file(stack: str, root: Path = ROOT, project: dict[str, Any] | None = None) -> Path:
+    """`project`: Pulumi.yaml as `project_file` returned it, when the caller has it already."""
+    return root / (project or project_file(root)).get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
 
 
 @dataclass(frozen=True)
@@ -381,6 +382,7 @@ class StackConfig:
     to values (secure values as `{"secure": ...}`), and the warnings that do not stop a run."""
 
     values: dict[str, Any]
+    project: str  # the project's name, the namespace of its own keys
     warnings: tuple[str, ...] = ()
 
 
@@ -388,7 +390,7 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
     """The stack's config as the program would get it from the CLI, or InvalidProjectFiles."""
     project = project_file(root)
     name = project["name"]
-    path = stack_file(stack, root)
+    path = stack_file(stack, root, project)
     relative = _relative(path, root)
     if not path.exists():
         raise InvalidProjectFiles([
@@ -484,7 +486,7 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
             ))  # fmt: skip
     if problems:
         raise InvalidProjectFiles(problems)
-    return StackConfig(config, tuple(warnings))
+    return StackConfig(config, name, tuple(warnings))
 
 
 MAX_VALUE_ELEMENTS = 100_000  # far above any real setting; a YAML alias bomb expands past it at once
@@ -551,8 +553,7 @@ def offline_config(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], list[
 def offline_stack(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], list[str], list[str], tuple[str, ...]]:
     """`offline_config` and the stack file's warnings."""
     merged = merged_config(stack, root)
-    config = dict(merged.values)
-    name = project_file(root)["name"]
+    config, name = dict(merged.values), merged.project
     role_keys = SHARED_KEYS if config.get(f"{name}:role") == "shared" else ENVIRONMENT_KEYS
     secret = [f"{name}:{k}" for k in role_keys if BY_NAME[k].secret]
     stood_in = []
