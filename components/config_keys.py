@@ -125,7 +125,8 @@ KEYS: tuple[ConfigKey, ...] = (
         "interlock", "object", BOTH,
         "Shared stack: cluster-wide Interlock settings {retireDefaultExtension (default false; removes "
         "[Extensions.default] and its stale services), template (default 'default'; the extension new service "
-        "clusters are cloned from), keepConfigs (default 3)}. Environment stacks: {proxyReplicas (default 2)}.", {},
+        "clusters are cloned from), keepConfigs (default 3), healthSeconds (default 20; how long Interlock must run a new "
+        "config without failing before a rotation succeeds)}. Environment stacks: {proxyReplicas (default 2)}.", {},
     ),
     # Every stack: how it reaches UCP (the dynamic providers read the same keys)
     ConfigKey("ucpHost", "string", BOTH, "The UCP address from the client bundle, e.g. tcp://ucp.example.com:443.", ""),

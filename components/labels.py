@@ -9,6 +9,8 @@ SERVICE_CLUSTER_NODE = "com.docker.interlock.service.cluster"  # which service c
 
 # Ours: which stack made a Swarm object
 MANAGED_BY_STACK = "com.docker.interlock-platform.stack"
+# On ucp-interlock: the config objects it ran healthily, newest first; pruning never removes them
+KNOWN_GOOD_CONFIGS = "com.docker.interlock-platform.known-good-configs"
 
 # Interlock's config objects and services
 INTERLOCK_SERVICE = "ucp-interlock"

@@ -47,7 +47,8 @@ class SharedSwarm(pulumi.ComponentResource):
         topo = args.topology
         self.settings = InterlockSettings(
             f"{name}-interlock-settings", retire_default=topo.interlock.retire_default_extension, template=topo.interlock.template,
-            stack=topo.stack, keep_configs=topo.interlock.keep_configs, opts=pulumi.ResourceOptions(parent=self),
+            stack=topo.stack, keep_configs=topo.interlock.keep_configs, health_seconds=topo.interlock.health_seconds,
+            opts=pulumi.ResourceOptions(parent=self),
         )  # fmt: skip
         self.register_outputs({"interlockTemplate": self.settings.templateToml})
 
@@ -95,7 +96,7 @@ class EnvironmentSwarm(pulumi.ComponentResource):
         # The proxies attach to the ingress network and are placed on the labelled nodes: both first.
         self.service_cluster = ServiceCluster(
             f"{name}-service-cluster", spec=spec, stack=topo.stack, keep_configs=topo.shared.interlock.keep_configs,
-            template_toml=args.template_toml,
+            health_seconds=topo.shared.interlock.health_seconds, template_toml=args.template_toml,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[nodes, self.networks[topo.overlay.ingress]]),
         )  # fmt: skip
 

@@ -162,6 +162,8 @@ class InterlockSettings:
     retire_default_extension: bool = False
     template: str = "default"
     keep_configs: int = 3
+    # How long Interlock must run a new config without failing before a rotation reports success
+    health_seconds: int = 20
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,7 @@ class SharedTopology:
                 "retireDefaultExtension": self.interlock.retire_default_extension,
                 "template": self.interlock.template,
                 "keepConfigs": self.interlock.keep_configs,
+                "healthSeconds": self.interlock.health_seconds,
             },
         }
 
@@ -665,9 +668,11 @@ def _parse_ucp(p: _Problems, r: _Reader, raw: Mapping[str, Any]) -> UcpConnectio
 
 
 def _parse_interlock_settings(r: _Reader, value: Any) -> InterlockSettings:
-    fields = ("retireDefaultExtension", "template", "keepConfigs")
+    fields = ("retireDefaultExtension", "template", "keepConfigs", "healthSeconds")
     cfg = (
-        r.mapping("interlock", value, "give {retireDefaultExtension, template, keepConfigs}", fields) if value is not None else {}
+        r.mapping("interlock", value, "give {retireDefaultExtension, template, keepConfigs, healthSeconds}", fields)
+        if value is not None
+        else {}
     ) or {}
     default = InterlockSettings()
     retire = r.boolean(
@@ -681,8 +686,18 @@ def _parse_interlock_settings(r: _Reader, value: Any) -> InterlockSettings:
     keep = r.integer(
         "interlock.keepConfigs", cfg.get("keepConfigs", 3), "give how many Interlock config objects to keep for rollback", 2, 50
     )
+    health = r.integer(
+        "interlock.healthSeconds",
+        cfg.get("healthSeconds", default.health_seconds),
+        "give how many seconds Interlock must run a new config without failing (it must cover Interlock's start)",
+        5,
+        600,
+    )
     return InterlockSettings(
-        default.retire_default_extension if retire is None else retire, template or default.template, keep or default.keep_configs
+        default.retire_default_extension if retire is None else retire,
+        template or default.template,
+        keep or default.keep_configs,
+        health or default.health_seconds,
     )
 
 

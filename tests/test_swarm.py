@@ -36,10 +36,14 @@ def interlock(client):
     reset(client)
 
 
+HEALTH_SECONDS = 2  # the stand-in fails within a second of starting, or 7 s in (see its script)
+
+
 def cluster_props(env: str, http: int, https: int, replicas: int = 2, template_toml: str | None = None) -> dict:
     return {
         "environment": env, "serviceCluster": env, "httpPort": http, "httpsPort": https, "proxyReplicas": replicas,
         "network": f"ingress_{env}", "template": "default", "templateToml": template_toml, "stack": env, "keepConfigs": 3,
+        "healthSeconds": HEALTH_SECONDS,
     }  # fmt: skip
 
 
@@ -79,7 +83,8 @@ def test_service_cluster_create_noop_update_delete(interlock):
 
     # drift: someone edited the running config by hand -> diff sees it
     rotate(
-        client, lambda text: interlock_toml.merge(text, ServiceClusterSpec("dev", 8082, 8445, 1, "ingress_dev")), stack="someone"
+        client, lambda text: interlock_toml.merge(text, ServiceClusterSpec("dev", 8082, 8445, 1, "ingress_dev")), stack="someone",
+        health_seconds=HEALTH_SECONDS,
     )
     assert provider.diff(created.id, updated.outs, bigger).changes is True
 
@@ -120,7 +125,7 @@ def test_a_bad_config_rolls_back_with_the_reason_and_leaves_no_orphan(interlock)
     client = interlock
     before = read_current(client)
     with pytest.raises(RotationFailed) as err:
-        rotate(client, lambda text: text.replace("ProxyReplicas = 2\n", ""), stack="dev")
+        rotate(client, lambda text: text.replace("ProxyReplicas = 2\n", ""), stack="dev", health_seconds=HEALTH_SECONDS)
     message = str(err.value)
     assert "rolled back to com.docker.ucp.interlock.conf-1" in message
     assert "ProxyReplicas is missing in [Extensions.default]" in message  # from the failing task's log
@@ -169,7 +174,7 @@ def test_shared_settings_retire_default_and_its_stale_services(interlock):
     dummy_service(client, labels.extension_service(None))
     dummy_service(client, labels.proxy_service(None))
     settings = InterlockSettingsProvider().create(
-        {"retireDefaultExtension": True, "template": "default", "stack": "shared", "keepConfigs": 3}
+        {"retireDefaultExtension": True, "template": "default", "stack": "shared", "keepConfigs": 3, "healthSeconds": 2}
     )
     assert running_section(client, "default") is None
     assert set(settings.outs["removedServices"]) == {"ucp-interlock-extension", "ucp-interlock-proxy"}
@@ -191,6 +196,7 @@ def test_old_configs_are_pruned_to_the_last_k(interlock):
             lambda text, r=replicas: interlock_toml.merge(text, ServiceClusterSpec("dev", 8082, 8445, r, "ingress_dev")),
             stack="dev",
             keep=3,
+            health_seconds=HEALTH_SECONDS,
         )
     assert interlock_configs(client) == [f"com.docker.ucp.interlock.conf-{n}" for n in (3, 4, 5)]
 

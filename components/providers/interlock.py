@@ -29,6 +29,11 @@ def _template_is_secret(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceO
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["templateToml"]))
 
 
+def rotation_settings(props: dict[str, Any]) -> dict[str, Any]:
+    """How a rotation runs, from the shared stack's interlock settings."""
+    return {"stack": props["stack"], "keep": int(props["keepConfigs"]), "health_seconds": float(props["healthSeconds"])}
+
+
 def spec_of(props: dict[str, Any]) -> ServiceClusterSpec:
     return ServiceClusterSpec(
         props["environment"],
@@ -47,7 +52,7 @@ class ServiceClusterProvider(SwarmProvider):
         spec = spec_of(props)
         result = rotate(
             self.connection.client(), lambda text: interlock_toml.merge(text, spec, props.get("templateToml")),
-            stack=props["stack"], keep=int(props["keepConfigs"]),
+            **rotation_settings(props),
         )  # fmt: skip
         return {**props, "configName": result.config_name, "rotated": result.changed}
 
@@ -73,7 +78,7 @@ class ServiceClusterProvider(SwarmProvider):
 
         client = self.connection.client()
         name = props["environment"]
-        rotate(client, lambda text: interlock_toml.remove(text, name), stack=props["stack"], keep=int(props["keepConfigs"]))
+        rotate(client, lambda text: interlock_toml.remove(text, name), **rotation_settings(props))
         remove_services(client, [labels.extension_service(name), labels.proxy_service(name)])
 
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
@@ -100,6 +105,7 @@ class ServiceCluster(dyn.Resource, module="interlock", name="ServiceCluster"):
         spec: ServiceClusterSpec,
         stack: str,
         keep_configs: int,
+        health_seconds: float,
         template_toml: pulumi.Input[str | None],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -107,7 +113,8 @@ class ServiceCluster(dyn.Resource, module="interlock", name="ServiceCluster"):
             "environment": spec.name, "serviceCluster": spec.name, "httpPort": spec.http_port, "httpsPort": spec.https_port,
             "proxyReplicas": spec.proxy_replicas, "network": spec.network, "template": spec.template, "publishMode": "host",
             "constraint": spec.constraint, "serviceName": spec.service_name, "proxyServiceName": spec.proxy_service_name,
-            "templateToml": template_toml, "stack": stack, "keepConfigs": keep_configs, "configName": None, "rotated": None,
+            "templateToml": template_toml, "stack": stack, "keepConfigs": keep_configs, "healthSeconds": health_seconds,
+            "configName": None, "rotated": None,
         }  # fmt: skip
         super().__init__(ServiceClusterProvider(), name, props, _template_is_secret(opts))
 
@@ -122,9 +129,7 @@ class InterlockSettingsProvider(SwarmProvider):
         removed: list[str] = []
         config_name = current.config_name
         if props["retireDefaultExtension"]:
-            result = rotate(
-                client, lambda text: interlock_toml.remove(text, "default"), stack=props["stack"], keep=int(props["keepConfigs"])
-            )
+            result = rotate(client, lambda text: interlock_toml.remove(text, "default"), **rotation_settings(props))
             config_name = result.config_name
             # Interlock leaves the default cluster's services running, still publishing 8080/8443.
             removed = remove_services(client, [labels.extension_service(None), labels.proxy_service(None)])
@@ -161,10 +166,12 @@ class InterlockSettings(dyn.Resource, module="interlock", name="Settings"):
         template: str,
         stack: str,
         keep_configs: int,
+        health_seconds: float,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "retireDefaultExtension": retire_default, "template": template, "stack": stack, "keepConfigs": keep_configs,
+            "healthSeconds": health_seconds,
             "templateToml": None, "configName": None, "removedServices": None,
         }  # fmt: skip
         super().__init__(InterlockSettingsProvider(), name, props, _template_is_secret(opts))
