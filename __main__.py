@@ -7,14 +7,15 @@ before the first resource is registered.
 
 import pulumi
 
-from components import stack_config, topology
-from components.environment_firewall import EnvironmentFirewall, EnvironmentFirewallArgs
-from components.environment_network import EnvironmentNetwork, EnvironmentNetworkArgs
-from components.ingress_lb import IngressLoadBalancer, IngressLoadBalancerArgs
-from components.kubernetes import EnvironmentKubernetes, EnvironmentKubernetesArgs
-from components.management_firewall import ManagementFirewall, ManagementFirewallArgs
-from components.shared_network import SharedNetwork, SharedNetworkArgs
-from components.swarm import EnvironmentSwarm, EnvironmentSwarmArgs, SharedSwarm, SharedSwarmArgs
+from interlock_platform import stack_config
+from interlock_platform.aws.environment_firewall import EnvironmentFirewall, EnvironmentFirewallArgs
+from interlock_platform.aws.environment_network import EnvironmentNetwork, EnvironmentNetworkArgs
+from interlock_platform.aws.ingress_lb import IngressLoadBalancer, IngressLoadBalancerArgs
+from interlock_platform.aws.management_firewall import ManagementFirewall, ManagementFirewallArgs
+from interlock_platform.aws.shared_network import SharedNetwork, SharedNetworkArgs
+from interlock_platform.core import topology
+from interlock_platform.kubernetes.layer import EnvironmentKubernetes, EnvironmentKubernetesArgs
+from interlock_platform.swarm.layer import EnvironmentSwarm, EnvironmentSwarmArgs, SharedSwarm, SharedSwarmArgs
 
 
 def shared_stack(topo: topology.SharedTopology) -> None:

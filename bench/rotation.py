@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from components import interlock_toml, labels
-from components.interlock_toml import ServiceClusterSpec
-from components.providers.interlock import ServiceClusterProvider
-from components.providers.rotation import read_current, rotate
+from interlock_platform.core import interlock_toml, labels
+from interlock_platform.core.interlock_toml import ServiceClusterSpec
+from interlock_platform.swarm.providers.interlock import ServiceClusterProvider
+from interlock_platform.swarm.providers.rotation import read_current, rotate
 from tests.swarm_support import engine, reset, start_interlock
 
 SPEC = ServiceClusterSpec("dev", 8082, 8445, 2, "ingress_dev")

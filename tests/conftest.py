@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from components.topology import PROJECT, SharedTopology, parse_shared
+from interlock_platform.core.model import SharedTopology
+from interlock_platform.core.topology import PROJECT, parse_shared
 from tools.preview import Preview, run_preview
 from tools.stack_files import ROOT, offline_config
 

@@ -17,8 +17,8 @@ import docker
 import pytest
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from components import labels
-from components.providers.rotation import CONFIG_NAME_RE
+from interlock_platform.core import labels
+from interlock_platform.swarm.providers.rotation import CONFIG_NAME_RE
 
 IMAGE = "local/busybox:1"
 FIXTURE = Path(__file__).parent / "fixtures" / "interlock" / "ucp-3.2-default.toml"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from components import labels
-from components.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract, check, service_labels
-from components.interlock_service import InvalidAppSpec
+from interlock_platform.core import labels
+from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract, check, service_labels
+from interlock_platform.swarm.interlock_service import InvalidAppSpec
 from tests.conftest import ENVIRONMENTS
 from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
 from tools.stack_files import ROOT

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import config_keys
-from components.config_keys import PROJECT
-from components.topology import InvalidConfig, parse_environment, parse_shared
+from interlock_platform.core import config_keys
+from interlock_platform.core.config_keys import PROJECT
+from interlock_platform.core.config_reader import InvalidConfig
+from interlock_platform.core.topology import parse_environment, parse_shared
 from tests.conftest import STACKS, copy_project, preview_cli, shared_outputs
 from tools import project_file
 from tools.stack_files import ROOT, InvalidProjectFiles, merged_config, offline_config
@@ -226,7 +227,7 @@ def test_pulumi_yaml_is_generated_from_the_key_table():
     assert project_file.main(["--check"]) == 0
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     assert [k for k, d in declared.items() if "default" not in d] == ["role"]  # only role has no default
-    assert not any(d.get("secret") for d in declared.values())  # see components/config_keys.py for why
+    assert not any(d.get("secret") for d in declared.values())  # see interlock_platform/core/config_keys.py for why
 
 
 def test_the_program_ignores_what_the_cli_merged_from_the_other_role():

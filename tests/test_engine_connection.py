@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from components.providers.engine import EngineConnection, EngineUnreachable
+from interlock_platform.swarm.providers.engine import EngineConnection, EngineUnreachable
 
 
 def _cert(subject: str, key, issuer_key, issuer_name=None, ca=False, ip=None):

@@ -10,7 +10,7 @@ import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.interlock_toml import (
+from interlock_platform.core.interlock_toml import (
     InterlockConfigError,
     ServiceClusterSpec,
     merge,

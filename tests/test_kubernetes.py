@@ -17,8 +17,9 @@ import pytest
 import yaml
 from pulumi.runtime.rpc import is_rpc_secret
 
-from components import k8s_manifests, labels
-from components.topology import InvalidConfig, parse_environment
+from interlock_platform.core import k8s_manifests, labels
+from interlock_platform.core.config_reader import InvalidConfig
+from interlock_platform.core.topology import parse_environment
 from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, reference_shared, shared_outputs
 from tools import report
 from tools.mock_runtime import run_program

@@ -1,6 +1,6 @@
 """The port table gives exactly the documented ports, by release."""
 
-from components import ports
+from interlock_platform.core import ports
 
 
 def labels(rules):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import interlock_toml
+from interlock_platform.core import interlock_toml
 from tests.conftest import STACKS, copy_project, preview_cli
 from tools.stack_files import ROOT
 

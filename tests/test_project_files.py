@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from components import config_keys
+from interlock_platform.core import config_keys
 from tests.conftest import STACKS
 from tools.stack_files import ROOT, project_file, stack_names
 

@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from components.stack_config import InvalidStackConfig
-from components.topology import parse_shared
+from interlock_platform.core.topology import parse_shared
+from interlock_platform.stack_config import InvalidStackConfig
 from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, reference_shared
 from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
 
@@ -21,7 +21,7 @@ EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 NACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
 WORLD = {"0.0.0.0/0", "::/0"}
 
-# Transcribed from the UCP 3.2 system requirements (not from components/ports.py), so a wrong
+# Transcribed from the UCP 3.2 system requirements (not from interlock_platform/core/ports.py), so a wrong
 # port table fails here.
 MANAGER_PORTS_FROM_WORKERS = {
     ("tcp", 179, 179), ("tcp", 443, 443), ("tcp", 2376, 2376), ("tcp", 2377, 2377), ("tcp", 6443, 6443),

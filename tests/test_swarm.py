@@ -14,12 +14,12 @@ import pulumi.dynamic as dyn
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components import interlock_toml, labels
-from components.interlock_toml import InterlockConfigError, ServiceClusterSpec
-from components.providers.engine import EngineConnection, EngineUnreachable
-from components.providers.interlock import InterlockSettingsProvider, ServiceClusterProvider
-from components.providers.node_labels import NodeLabelError, NodeLabelsProvider
-from components.providers.rotation import RotationFailed, read_current, rotate
+from interlock_platform.core import interlock_toml, labels
+from interlock_platform.core.interlock_toml import InterlockConfigError, ServiceClusterSpec
+from interlock_platform.swarm.providers.engine import EngineConnection, EngineUnreachable
+from interlock_platform.swarm.providers.interlock import InterlockSettingsProvider, ServiceClusterProvider
+from interlock_platform.swarm.providers.node_labels import NodeLabelError, NodeLabelsProvider
+from interlock_platform.swarm.providers.rotation import RotationFailed, read_current, rotate
 from tests.swarm_support import FIXTURE, dummy_service, engine, interlock_configs, reset, start_interlock
 from tools.stack_files import ROOT
 
@@ -361,7 +361,7 @@ def test_providers_survive_pulumis_serialization(interlock, client):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     module, docker_before, config_name = json.loads(result.stdout.strip().splitlines()[-1])
-    assert module == "components.providers.interlock"
+    assert module == "interlock_platform.swarm.providers.interlock"
     assert docker_before is False
     assert config_name == "com.docker.ucp.interlock.conf-2"
     assert running_section(client, "dev") is not None

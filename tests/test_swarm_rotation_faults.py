@@ -17,9 +17,9 @@ import docker
 import pytest
 import tomlkit
 
-from components import interlock_toml, labels
-from components.interlock_toml import ServiceClusterSpec
-from components.providers.rotation import RotationError, RotationFailed, read_current, rotate
+from interlock_platform.core import interlock_toml, labels
+from interlock_platform.core.interlock_toml import ServiceClusterSpec
+from interlock_platform.swarm.providers.rotation import RotationError, RotationFailed, read_current, rotate
 from tests.swarm_support import engine, interlock_configs, reset, start_interlock
 from tools.stack_files import ROOT
 
@@ -124,7 +124,7 @@ def test_after_a_kill_9_during_a_failing_rotation_pruning_keeps_the_known_good(i
     script = textwrap.dedent(
         f"""
         import docker
-        from components.providers.rotation import rotate
+        from interlock_platform.swarm.providers.rotation import rotate
         rotate(docker.from_env(), lambda text: text.replace("ProxyReplicas = 2\\n", ""), stack="killed",
                health_seconds={HEALTH_SECONDS})
         """

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
-from components import labels
-from components.interlock_toml import redacted
-from components.topology import InvalidConfig, parse_environment
+from interlock_platform.core import labels
+from interlock_platform.core.config_reader import InvalidConfig
+from interlock_platform.core.interlock_toml import redacted
+from interlock_platform.core.topology import parse_environment
 from tests.conftest import ENVIRONMENTS, preview_cli, raw, reference_shared, shared_outputs
 from tools.stack_files import ROOT
 

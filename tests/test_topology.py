@@ -9,14 +9,9 @@ from typing import Any
 
 import pytest
 
-from components.topology import (
-    InvalidConfig,
-    covering_block,
-    parse_environment,
-    parse_shared,
-    shared_stack_name,
-    stack_role,
-)
+from interlock_platform.core.config_reader import InvalidConfig
+from interlock_platform.core.model import covering_block
+from interlock_platform.core.topology import parse_environment, parse_shared, shared_stack_name, stack_role
 from tests.conftest import ENVIRONMENTS, raw, reference_shared, shared_outputs
 
 

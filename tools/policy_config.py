@@ -1,7 +1,7 @@
 """The policy pack's config, from the shared stack's outputs: the environment registry and
 the management CIDRs every registry-aware rule needs.
 
-    python -m tools.policy_config > policy-config.json                  # from the offline preview of shared
+    python -m tools.policy_config > policy-config.json                  # from the shared stack's config file
     pulumi stack output --json -s shared | python -m tools.policy_config -   # from the deployed shared stack
     pulumi preview -s dev --policy-pack policy --policy-pack-config policy-config.json
 
@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tools.stack_files import FileProblem, InvalidProjectFiles
+from interlock_platform.core.config_reader import InvalidConfig
+from interlock_platform.core.topology import PROJECT, parse_shared
+from tools.stack_files import FileProblem, InvalidProjectFiles, offline_config
 
 # The levels `pulumi preview --policy-pack-config` accepts (pulumi/pulumi apitype.EnforcementLevel)
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
@@ -91,13 +93,21 @@ def read_overrides(path: Path) -> dict[str, Any]:
     return doc
 
 
-def main() -> None:
-    if sys.argv[1:] == ["-"]:
-        outputs = json.load(sys.stdin)
-    else:
-        from tools.preview import run_preview
+def offline_shared_outputs() -> dict[str, Any]:
+    """The registry and settings the shared stack exports, from its config file through the pure
+    model: the same values the engine would read from its state after `pulumi up`."""
+    config, _, _ = offline_config("shared")
+    prefix = f"{PROJECT}:"
+    raw = {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+    return parse_shared("shared", raw).to_outputs()
 
-        outputs = run_preview("shared").run.outputs
+
+def main() -> None:
+    try:
+        outputs = json.load(sys.stdin) if sys.argv[1:] == ["-"] else offline_shared_outputs()
+    except (InvalidProjectFiles, InvalidConfig) as err:
+        print(f"tools.policy_config: {err}", file=sys.stderr)
+        sys.exit(2)
     print(json.dumps(from_shared_outputs(outputs), indent=2))
 
 

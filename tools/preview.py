@@ -28,12 +28,13 @@ import jsonschema
 import yaml
 from google.protobuf import json_format
 
-from components import firewall_plan, interlock_toml
-from components.config_keys import SECRET_KEYS
-from components.interlock_toml import InterlockConfigError
-from components.providers.interlock import spec_of
-from components.stack_config import InvalidStackConfig
-from components.topology import PROJECT, InvalidConfig, Problem, parse_shared
+from interlock_platform.core import firewall_plan, interlock_toml
+from interlock_platform.core.config_keys import SECRET_KEYS
+from interlock_platform.core.config_reader import InvalidConfig, Problem
+from interlock_platform.core.interlock_toml import InterlockConfigError
+from interlock_platform.core.topology import PROJECT, parse_shared
+from interlock_platform.stack_config import InvalidStackConfig
+from interlock_platform.swarm.providers.interlock import spec_of
 from tools import cloudformation, policy_config, policy_harness, report
 from tools.mock_runtime import ProgramRun, run_program
 from tools.sdk_speedups import tune_gc_for_a_short_run

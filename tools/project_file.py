@@ -1,4 +1,4 @@
-"""Pulumi.yaml's `config:` block, generated from the key table in components/config_keys.py.
+"""Pulumi.yaml's `config:` block, generated from the key table in interlock_platform/core/config_keys.py.
 
 python -m tools.project_file --write   # rewrite the block after changing the table
 python -m tools.project_file --check   # exit 1 when Pulumi.yaml is out of step (a test runs this)
@@ -11,11 +11,11 @@ import sys
 
 import yaml
 
-from components.config_keys import project_config_block
+from interlock_platform.core.config_keys import project_config_block
 from tools.stack_files import ROOT
 
 MARKER = "config:\n"
-NOTE = "  # Generated from components/config_keys.py by `python -m tools.project_file --write`: edit the table, not this block.\n"
+NOTE = "  # Generated from interlock_platform/core/config_keys.py by `python -m tools.project_file --write`: edit the table, not this block.\n"
 
 
 def render(current: str) -> str:
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if current != wanted:
         print(
-            "Pulumi.yaml's config block is out of step with components/config_keys.py: run python -m tools.project_file --write",
+            "Pulumi.yaml's config block is out of step with interlock_platform/core/config_keys.py: run python -m tools.project_file --write",
             file=sys.stderr,
         )
         return 1

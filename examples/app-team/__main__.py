@@ -9,10 +9,10 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from components.app_labels import AppServiceSpec
-from components.interlock_service import InterlockService, InterlockServiceArgs, validate
-from components.k8s_manifests import AppSpec, Port
-from components.kubernetes import AppIngressPolicy, AppIngressPolicyArgs
+from interlock_platform.core.app_labels import AppServiceSpec
+from interlock_platform.core.k8s_manifests import AppSpec, Port
+from interlock_platform.kubernetes.layer import AppIngressPolicy, AppIngressPolicyArgs
+from interlock_platform.swarm.interlock_service import InterlockService, InterlockServiceArgs, validate
 
 config = pulumi.Config()
 environment = pulumi.get_stack()  # dev, test or prod

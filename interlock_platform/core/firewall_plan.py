@@ -12,8 +12,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
-from components import ports
-from components.topology import WORLD, EnvironmentTopology, SharedTopology
+from interlock_platform.core import ports
+from interlock_platform.core.model import WORLD, EnvironmentTopology, SharedTopology
 
 ALL = "-1"
 Direction = Literal["ingress", "egress"]

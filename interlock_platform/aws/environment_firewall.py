@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import firewall_plan
-from components.aws_rules import security_group_rules
-from components.tagging import tags
-from components.topology import EnvironmentTopology
+from interlock_platform.aws.rules import security_group_rules
+from interlock_platform.core import firewall_plan
+from interlock_platform.core.model import EnvironmentTopology
+from interlock_platform.core.tagging import tags
 
 
 @dataclass

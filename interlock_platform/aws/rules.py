@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.firewall_plan import ALL, NaclEntry, SgRule
-from components.tagging import tags
+from interlock_platform.core.firewall_plan import ALL, NaclEntry, SgRule
+from interlock_platform.core.tagging import tags
 
 
 def security_group_rules(

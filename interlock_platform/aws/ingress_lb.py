@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.tagging import tags
-from components.topology import EnvironmentTopology
+from interlock_platform.core.model import EnvironmentTopology
+from interlock_platform.core.tagging import tags
 
 
 @dataclass

@@ -9,8 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from components.k8s_manifests import AppSpec, EgressTarget, KubernetesSettings, Port, TeamSpec
-from components.topology import LABEL_KEY_RE, LABEL_VALUE_RE, _Problems, _Reader
+from interlock_platform.core.config_reader import LABEL_KEY_RE, LABEL_VALUE_RE, Problems, Reader
+from interlock_platform.core.k8s_manifests import AppSpec, EgressTarget, KubernetesSettings, Port, TeamSpec
 
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 TEAM_FIELDS = ("name", "namespace", "groups", "apps", "egress")
@@ -20,7 +20,7 @@ K8S_FIELDS = ("ingressControllerNamespace", "dnsNamespace", "resourceQuota", "li
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
-def _selector(p: _Problems, r: _Reader, key: str, value: Any, fix: str) -> dict[str, str] | None:
+def _selector(p: Problems, r: Reader, key: str, value: Any, fix: str) -> dict[str, str] | None:
     sel = r.mapping(key, value, fix)
     if sel is None:
         return None
@@ -34,7 +34,7 @@ def _selector(p: _Problems, r: _Reader, key: str, value: Any, fix: str) -> dict[
     return {str(k): str(v) for k, v in sel.items()}
 
 
-def _ports(p: _Problems, r: _Reader, key: str, value: Any, minimum: int) -> tuple[Port, ...]:
+def _ports(p: Problems, r: Reader, key: str, value: Any, minimum: int) -> tuple[Port, ...]:
     items = r.listing(key, value, "list ports as numbers or {port, protocol}", minimum=minimum) or []
     out = []
     for i, item in enumerate(items):
@@ -51,7 +51,7 @@ def _ports(p: _Problems, r: _Reader, key: str, value: Any, minimum: int) -> tupl
     return tuple(out)
 
 
-def parse_kubernetes(p: _Problems, r: _Reader, value: Any, kubernetes_version: tuple[int, int] | None) -> KubernetesSettings:
+def parse_kubernetes(p: Problems, r: Reader, value: Any, kubernetes_version: tuple[int, int] | None) -> KubernetesSettings:
     """`kubernetes_version`: what the shared stack's UCP release ships (None when unknown)."""
     cfg = (
         r.mapping("kubernetes", value, "give {ingressControllerNamespace, dnsNamespace, resourceQuota, limitRange}")
@@ -97,7 +97,7 @@ LIMIT_TYPES = ("Container", "Pod", "PersistentVolumeClaim")
 LIMIT_FIELDS = ("type", "max", "min", "default", "defaultRequest", "maxLimitRequestRatio")
 
 
-def _quantities(p: _Problems, key: str, value: Any) -> bool:
+def _quantities(p: Problems, key: str, value: Any) -> bool:
     """A map of resource name -> quantity, as ResourceQuota's `hard` and LimitRange's limits take."""
     if not isinstance(value, dict):
         p.add(key, f"must be a map of resource -> quantity, got {value!r}", "write e.g. {cpu: 500m, memory: 512Mi}")
@@ -115,7 +115,7 @@ def _quantities(p: _Problems, key: str, value: Any) -> bool:
     return ok
 
 
-def _resource_quota(p: _Problems, r: _Reader, value: Any) -> dict[str, Any] | None:
+def _resource_quota(p: Problems, r: Reader, value: Any) -> dict[str, Any] | None:
     spec = r.mapping(
         "kubernetes.resourceQuota", value, "give a ResourceQuota spec, e.g. {hard: {pods: '50'}}", ("hard", "scopes")
     )
@@ -129,7 +129,7 @@ def _resource_quota(p: _Problems, r: _Reader, value: Any) -> dict[str, Any] | No
     return spec if ok else None
 
 
-def _limit_range(p: _Problems, r: _Reader, value: Any) -> dict[str, Any] | None:
+def _limit_range(p: Problems, r: Reader, value: Any) -> dict[str, Any] | None:
     spec = r.mapping(
         "kubernetes.limitRange", value, "give a LimitRange spec, e.g. {limits: [{type: Container, ...}]}", ("limits",)
     )
@@ -153,8 +153,8 @@ def _limit_range(p: _Problems, r: _Reader, value: Any) -> dict[str, Any] | None:
 
 
 def parse_teams(
-    p: _Problems,
-    r: _Reader,
+    p: Problems,
+    r: Reader,
     value: Any,
     env_name: str | None,
     others: Mapping[str, ipaddress.IPv4Network],
@@ -231,7 +231,7 @@ def parse_teams(
     return tuple(by_index[i] for i in sorted(by_index))
 
 
-def _parse_apps(p: _Problems, r: _Reader, key: str, value: Any) -> tuple[AppSpec, ...]:
+def _parse_apps(p: Problems, r: Reader, key: str, value: Any) -> tuple[AppSpec, ...]:
     items = r.listing(key, value, "list [{name, podSelector, ports, ingress}]", minimum=0) or []
     apps, seen = [], set()
     for i, item in enumerate(items):
@@ -255,7 +255,7 @@ def _parse_apps(p: _Problems, r: _Reader, key: str, value: Any) -> tuple[AppSpec
 
 
 def _parse_cidr_egress(
-    p: _Problems, r: _Reader, key: str, value: Any, others: Mapping[str, ipaddress.IPv4Network]
+    p: Problems, r: Reader, key: str, value: Any, others: Mapping[str, ipaddress.IPv4Network]
 ) -> tuple[EgressTarget, ...]:
     items = r.listing(key, value, "list [{cidr, ports}]", minimum=0) or []
     out = []

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components import app_labels
-from components.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract
-from components.stack_config import read_stack_outputs
+from interlock_platform.core import app_labels
+from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract
+from interlock_platform.stack_config import read_stack_outputs
 
 
 class InvalidAppSpec(pulumi.RunError):

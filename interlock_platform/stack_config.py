@@ -10,7 +10,8 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime.sync_await import _sync_await
 
-from components.topology import PROJECT, InvalidConfig, Problem
+from interlock_platform.core.config_reader import InvalidConfig, Problem
+from interlock_platform.core.topology import PROJECT
 
 SECRET_SET = "[secret]"
 

@@ -41,7 +41,7 @@ from typing import Any
 import docker
 from docker.errors import APIError, NotFound
 
-from components import interlock_toml, labels
+from interlock_platform.core import interlock_toml, labels
 
 CONFIG_NAME_RE = re.compile(rf"^{re.escape(labels.INTERLOCK_CONFIG_PREFIX)}(\d+)$")
 # How long Interlock must run a new config without failing before it counts as good: it reads the

@@ -11,9 +11,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import k8s_manifests
-from components.k8s_manifests import AppSpec, KubernetesSettings, Manifest, TeamSpec
-from components.topology import PROJECT
+from interlock_platform.core import k8s_manifests
+from interlock_platform.core.k8s_manifests import AppSpec, KubernetesSettings, Manifest, TeamSpec
+from interlock_platform.core.topology import PROJECT
 
 
 def kubernetes_provider(name: str, parent: pulumi.Resource, server_side_apply: bool) -> k8s.Provider:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components import labels
+from interlock_platform.core import labels
 
 Manifest = dict[str, Any]
 MANAGER = "interlock-platform"

@@ -1,26 +1,49 @@
-"""The pure model of the platform: stack config in, validated topology out.
+"""Stack config in, validated model out: parsing and the semantic checks.
 
-No Pulumi imports: everything here is decided without a cloud and tested as plain Python.
-`parse_shared` reads the shared stack's config; `parse_environment` reads an env stack's
-config together with what the shared stack exports (the same keys, so one parser serves
-both). Every problem found is collected, and `InvalidConfig` carries all of them, each
-naming the stack, the config key and the fix.
+`parse_shared` reads the shared stack's config; `parse_environment` reads an env stack's config
+together with what the shared stack exports (the same keys, so one parser serves both). Shape
+checks come from `config_reader`, the result is the `model`, and the quota checks count what
+`firewall_plan` will build. Every problem found is collected, and `InvalidConfig` carries all of
+them, each naming the stack, the config key and the fix.
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
-import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from components import ports
-from components.config_keys import BY_NAME, DEFAULT_EGRESS, ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
-from components.k8s_manifests import NAMESPACE_AND_POD_PEERS_SINCE
+from interlock_platform.core import firewall_plan, ports
+from interlock_platform.core import teams as team_config
+from interlock_platform.core.config_keys import BY_NAME, DEFAULT_EGRESS, ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
+from interlock_platform.core.config_reader import (
+    LABEL_KEY_RE,
+    LABEL_VALUE_RE,
+    InvalidConfig,
+    Problem,
+    Problems,
+    Reader,
+)
+from interlock_platform.core.k8s_manifests import NAMESPACE_AND_POD_PEERS_SINCE
+from interlock_platform.core.model import (
+    WORLD,
+    ApplicationGroup,
+    EgressRule,
+    EnvironmentSpec,
+    EnvironmentTopology,
+    IngressNode,
+    InterlockSettings,
+    LoadBalancerOptions,
+    OverlayNetworks,
+    Quotas,
+    SharedTopology,
+    Subnet,
+    UcpConnection,
+    covering_block,
+)
 
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 GROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -35,10 +58,6 @@ COLLECTION_RE = re.compile(r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # EC2 private DNS names carry the address: ip-10-40-64-10.eu-west-1.compute.internal
 EC2_HOSTNAME_IP_RE = re.compile(r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(\.|$)")
-LABEL_KEY_RE = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
-LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 FLOW_LOG_RETENTION_DAYS = (
     1,
     3,
@@ -66,360 +85,10 @@ FLOW_LOG_RETENTION_DAYS = (
 
 AWS_SMALLEST_SUBNET = 28  # AWS subnets and VPCs are /16 .. /28
 AWS_LARGEST_VPC = 16
-WORLD = "0.0.0.0/0"
 
 UCP_BUNDLE_KEYS = ("ucpCaCert", "ucpClientCert", "ucpClientKey")
 UCP_HOST_RE = re.compile(r"^(unix|tcp|ssh)://\S+$")
 NETWORK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-
-
-# --------------------------------------------------------------------------------------------
-# Problems
-
-
-@dataclass(frozen=True)
-class Problem:
-    stack: str
-    key: str
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        key = self.key if ":" in self.key.split(".")[0] else f"{PROJECT}:{self.key}"  # aws:region is not ours
-        return f"stack '{self.stack}': {key}: {self.message}. Fix: {self.fix}."
-
-
-class InvalidConfig(Exception):
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-
-class _Problems:
-    def __init__(self, stack: str) -> None:
-        self.stack = stack
-        self.items: list[Problem] = []
-
-    def add(self, key: str, message: str, fix: str) -> None:
-        self.items.append(Problem(self.stack, key, message, fix))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise InvalidConfig(self.items)
-
-
-# --------------------------------------------------------------------------------------------
-# The model
-
-
-@dataclass(frozen=True)
-class Quotas:
-    security_group_rules_per_direction: int = 60
-    nacl_rules_per_direction: int = 20
-    subnets_per_vpc: int = 200
-
-
-@dataclass(frozen=True)
-class EnvironmentSpec:
-    """One row of the environment registry that the shared stack owns."""
-
-    name: str
-    cidr: ipaddress.IPv4Network
-    collection: str
-    http_port: int
-    https_port: int
-    collection_node_selector: str
-    max_subnets: int
-    allow_esp: bool = True  # IP protocol 50 between the VLANs, for encrypted overlay networks
-
-    def to_output(self) -> dict[str, Any]:
-        return {
-            "cidr": str(self.cidr),
-            "collection": self.collection,
-            "httpPort": self.http_port,
-            "httpsPort": self.https_port,
-            "collectionNodeSelector": self.collection_node_selector,
-            "maxSubnets": self.max_subnets,
-            "allowEsp": self.allow_esp,
-        }
-
-
-@dataclass(frozen=True)
-class UcpConnection:
-    """Where the stack reaches UCP. The client bundle's keys stay in the stack's secrets."""
-
-    host: str
-
-    @property
-    def uses_tls(self) -> bool:
-        return not self.host.startswith("unix://")
-
-
-@dataclass(frozen=True)
-class InterlockSettings:
-    """The shared stack's cluster-wide Interlock settings."""
-
-    retire_default_extension: bool = False
-    template: str = "default"
-    keep_configs: int = 3
-    # How long Interlock must run a new config without failing before a rotation reports success
-    health_seconds: int = 20
-
-
-@dataclass(frozen=True)
-class SharedTopology:
-    stack: str
-    vpc_cidr: ipaddress.IPv4Network
-    availability_zones: tuple[str, ...]
-    management_cidrs: tuple[ipaddress.IPv4Network, ...]
-    edge_cidrs: tuple[ipaddress.IPv4Network, ...]
-    admin_cidrs: tuple[ipaddress.IPv4Network, ...]
-    ucp_version: str
-    calico_ip_in_ip: bool
-    nat_gateways: str
-    flow_log_retention_days: int
-    quotas: Quotas
-    environments: Mapping[str, EnvironmentSpec]
-    interlock: InterlockSettings = InterlockSettings()
-    ucp: UcpConnection | None = None  # None when read back from the shared stack's outputs
-    flow_log_kms_key_arn: str | None = None  # None: the stack creates the key
-
-    @property
-    def management_block(self) -> ipaddress.IPv4Network:
-        return covering_block(self.management_cidrs)
-
-    @property
-    def edge_block(self) -> ipaddress.IPv4Network:
-        return covering_block(self.edge_cidrs)
-
-    @property
-    def shared_subnet_count(self) -> int:
-        return len(self.management_cidrs) + len(self.edge_cidrs)
-
-    def to_outputs(self) -> dict[str, Any]:
-        """The registry and settings, under the same names as the config keys, for env stacks."""
-        return {
-            "vpcCidr": str(self.vpc_cidr),
-            "availabilityZones": list(self.availability_zones),
-            "managementCidrs": [str(c) for c in self.management_cidrs],
-            "edgeCidrs": [str(c) for c in self.edge_cidrs],
-            "adminCidrs": [str(c) for c in self.admin_cidrs],
-            "ucpVersion": self.ucp_version,
-            "calicoIpInIp": self.calico_ip_in_ip,
-            "awsQuotas": {
-                "securityGroupRulesPerDirection": self.quotas.security_group_rules_per_direction,
-                "naclRulesPerDirection": self.quotas.nacl_rules_per_direction,
-                "subnetsPerVpc": self.quotas.subnets_per_vpc,
-            },
-            "environments": {name: env.to_output() for name, env in self.environments.items()},
-            "interlock": {
-                "retireDefaultExtension": self.interlock.retire_default_extension,
-                "template": self.interlock.template,
-                "keepConfigs": self.interlock.keep_configs,
-                "healthSeconds": self.interlock.health_seconds,
-            },
-        }
-
-
-@dataclass(frozen=True)
-class Subnet:
-    availability_zone: str
-    cidr: ipaddress.IPv4Network
-
-
-@dataclass(frozen=True)
-class ApplicationGroup:
-    name: str
-    prefix_length: int
-    first_subnet: int
-    subnets: tuple[Subnet, ...]
-
-
-@dataclass(frozen=True)
-class IngressNode:
-    hostname: str
-    instance_id: str
-    availability_zone: str
-
-
-@dataclass(frozen=True)
-class LoadBalancerOptions:
-    internal: bool
-    client_cidrs: tuple[ipaddress.IPv4Network, ...]
-    deletion_protection: bool
-
-
-@dataclass(frozen=True)
-class EgressRule:
-    description: str
-    cidr: ipaddress.IPv4Network
-    protocol: ports.Protocol
-    from_port: int
-    to_port: int
-
-
-@dataclass(frozen=True)
-class OverlayNetworks:
-    ingress: str  # the network Interlock's proxies use to reach the apps (com.docker.lb.network)
-    additional: tuple[str, ...]
-    encrypted: bool
-
-    @property
-    def all(self) -> tuple[str, ...]:
-        return (self.ingress, *self.additional)
-
-
-@dataclass(frozen=True)
-class EnvironmentTopology:
-    stack: str
-    shared_stack: str
-    shared: SharedTopology
-    env: EnvironmentSpec
-    domain: str
-    hosted_zone_id: str | None
-    application_groups: tuple[ApplicationGroup, ...]
-    ingress_nodes: tuple[IngressNode, ...]
-    load_balancer: LoadBalancerOptions
-    egress: tuple[EgressRule, ...] = field(default_factory=tuple)
-    ucp: UcpConnection = UcpConnection("unix:///var/run/docker.sock")
-    proxy_replicas: int = 2
-    overlay: OverlayNetworks = field(default_factory=lambda: OverlayNetworks("ingress", (), False))
-    tls: bool = False
-    teams: tuple[Any, ...] = ()  # k8s_manifests.TeamSpec
-    kubernetes: Any = None  # k8s_manifests.KubernetesSettings
-
-    @property
-    def name(self) -> str:
-        return self.env.name
-
-    @property
-    def other_environments(self) -> tuple[EnvironmentSpec, ...]:
-        return tuple(e for n, e in self.shared.environments.items() if n != self.env.name)
-
-    @property
-    def subnets(self) -> tuple[tuple[ApplicationGroup, Subnet], ...]:
-        return tuple((g, s) for g in self.application_groups for s in g.subnets)
-
-
-def covering_block(cidrs: Iterable[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
-    """The smallest single prefix that holds every CIDR: one NACL entry for a whole VLAN."""
-    nets = list(cidrs)
-    lo = min(int(n.network_address) for n in nets)
-    hi = max(int(n.broadcast_address) for n in nets)
-    prefix = 32 - (lo ^ hi).bit_length()
-    return ipaddress.ip_network((lo, prefix), strict=False)
-
-
-# --------------------------------------------------------------------------------------------
-# Value readers: config arrives as strings (JSON for objects and lists) from the engine, or as
-# decoded values from tests and stack outputs. Each reader records a problem and returns None.
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, str):
-        stripped = value.strip()
-        if stripped[:1] in ("{", "["):
-            try:
-                return json.loads(stripped)
-            except json.JSONDecodeError:
-                return value
-    return value
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number"}.get(
-        type(value), type(value).__name__
-    )
-
-
-class _Reader:
-    def __init__(self, problems: _Problems) -> None:
-        self.p = problems
-
-    def string(self, key: str, value: Any, fix: str) -> str | None:
-        if value is None or value == "":
-            self.p.add(key, "is not set", fix)
-            return None
-        if not isinstance(value, str):
-            self.p.add(key, f"must be a string, got {_type_name(value)} {value!r}", fix)
-            return None
-        return value
-
-    def integer(self, key: str, value: Any, fix: str, lo: int, hi: int) -> int | None:
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            value = int(value)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.p.add(key, f"must be a whole number, got {value!r}", fix)
-            return None
-        if not lo <= value <= hi:
-            self.p.add(key, f"{value} is out of range {lo}..{hi}", fix)
-            return None
-        return value
-
-    def boolean(self, key: str, value: Any, fix: str) -> bool | None:
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        if not isinstance(value, bool):
-            self.p.add(key, f"must be true or false, got {value!r}", fix)
-            return None
-        return value
-
-    def listing(self, key: str, value: Any, fix: str, minimum: int = 1) -> list[Any] | None:
-        value = _decode(value)
-        if value is None:
-            self.p.add(key, "is not set", fix)
-            return None
-        if not isinstance(value, list):
-            self.p.add(key, f"must be a list, got {_type_name(value)}", fix)
-            return None
-        if len(value) < minimum:
-            self.p.add(key, f"needs at least {minimum} entr{'y' if minimum == 1 else 'ies'}, got {len(value)}", fix)
-            return None
-        return value
-
-    def mapping(self, key: str, value: Any, fix: str, allowed: Sequence[str] | None = None) -> dict[str, Any] | None:
-        value = _decode(value)
-        if value is None:
-            self.p.add(key, "is not set", fix)
-            return None
-        if not isinstance(value, dict):
-            self.p.add(key, f"must be an object, got {_type_name(value)}", fix)
-            return None
-        if allowed is not None:
-            for k in value:
-                if k not in allowed:
-                    near = difflib.get_close_matches(k, allowed, n=1)
-                    hint = f"did you mean '{near[0]}'?" if near else f"allowed keys are {', '.join(allowed)}"
-                    self.p.add(f"{key}.{k}", "is not a known setting", f"remove it ({hint})")
-        return value
-
-    def cidr(self, key: str, value: Any, fix: str) -> ipaddress.IPv4Network | None:
-        if not isinstance(value, str):
-            self.p.add(key, f"must be an IPv4 CIDR string such as 10.40.0.0/16, got {value!r}", fix)
-            return None
-        try:
-            net = ipaddress.IPv4Network(value.strip(), strict=False)
-        except ValueError:
-            self.p.add(key, f"'{value}' is not an IPv4 CIDR", f"write it as address/prefix, e.g. 10.40.0.0/24; {fix}")
-            return None
-        if "/" not in value:
-            self.p.add(key, f"'{value}' has no prefix length", "write it as address/prefix, e.g. 10.40.0.0/24")
-            return None
-        if str(net) != value.strip():
-            self.p.add(key, f"'{value}' has host bits set (the network is {net})", f"write {net}")
-            return None
-        return net
-
-    def cidr_list(self, key: str, value: Any, fix: str, minimum: int = 1) -> list[ipaddress.IPv4Network] | None:
-        items = self.listing(key, value, fix, minimum)
-        if items is None:
-            return None
-        nets = [self.cidr(f"{key}[{i}]", v, fix) for i, v in enumerate(items)]
-        if any(n is None for n in nets):
-            return None
-        return [n for n in nets if n is not None]
 
 
 def _valid_dns_name(name: str) -> bool:
@@ -435,11 +104,11 @@ def _valid_dns_name(name: str) -> bool:
 
 
 def _default(key: str) -> Any:
-    """A key's declared default (components/config_keys.py): one value, whether the CLI merged it or not."""
+    """A key's declared default (interlock_platform/core/config_keys.py): one value, whether the CLI merged it or not."""
     return BY_NAME[key].default
 
 
-def _check_region(p: _Problems, aws_region: str, expected: str, whose: str) -> None:
+def _check_region(p: Problems, aws_region: str, expected: str, whose: str) -> None:
     """The AWS provider creates everything in aws:region; zones of another region do not exist there."""
     if not aws_region:
         p.add("aws:region", "is not set", f"set it to {expected}: `pulumi config set aws:region {expected} -s {p.stack}`")
@@ -451,7 +120,7 @@ def _check_region(p: _Problems, aws_region: str, expected: str, whose: str) -> N
         )
 
 
-def _check_role_keys(p: _Problems, raw: Mapping[str, Any], role: str) -> None:
+def _check_role_keys(p: Problems, raw: Mapping[str, Any], role: str) -> None:
     own, other = (SHARED_KEYS, ENVIRONMENT_KEYS) if role == "shared" else (ENVIRONMENT_KEYS, SHARED_KEYS)
     for key in raw:
         if key in own:
@@ -470,8 +139,8 @@ def parse_shared(
 ) -> SharedTopology:
     """Validate the shared stack's config (or, from an env stack, the shared stack's outputs).
     `aws_region`, when given ("" when unset), must hold the availability zones."""
-    p = _Problems(stack)
-    r = _Reader(p)
+    p = Problems(stack)
+    r = Reader(p)
     if not from_outputs:
         raw = without_defaults(dict(raw))
         _check_role_keys(p, raw, "shared")
@@ -564,7 +233,7 @@ def parse_shared(
         p.add(
             "ucpVersion",
             f"'{version}' has no port table",
-            f"use one of {', '.join(ports.PORT_TABLES)}, or add the release's table to components/ports.py from its system requirements page",
+            f"use one of {', '.join(ports.PORT_TABLES)}, or add the release's table to interlock_platform/core/ports.py from its system requirements page",
         )
         version = None
     calico = (
@@ -643,7 +312,7 @@ def parse_shared(
     return shared
 
 
-def _parse_ucp(p: _Problems, r: _Reader, raw: Mapping[str, Any]) -> UcpConnection | None:
+def _parse_ucp(p: Problems, r: Reader, raw: Mapping[str, Any]) -> UcpConnection | None:
     host = r.string("ucpHost", raw.get("ucpHost"), "give the UCP address from the client bundle, e.g. tcp://ucp.example.com:443")
     if host is None:
         return None
@@ -667,7 +336,7 @@ def _parse_ucp(p: _Problems, r: _Reader, raw: Mapping[str, Any]) -> UcpConnectio
     return conn
 
 
-def _parse_interlock_settings(r: _Reader, value: Any) -> InterlockSettings:
+def _parse_interlock_settings(r: Reader, value: Any) -> InterlockSettings:
     fields = ("retireDefaultExtension", "template", "keepConfigs", "healthSeconds")
     cfg = (
         r.mapping("interlock", value, "give {retireDefaultExtension, template, keepConfigs, healthSeconds}", fields)
@@ -701,7 +370,7 @@ def _parse_interlock_settings(r: _Reader, value: Any) -> InterlockSettings:
     )
 
 
-def _parse_quotas(r: _Reader, value: Any) -> Quotas:
+def _parse_quotas(r: Reader, value: Any) -> Quotas:
     if value is None:
         return Quotas()
     fields = ("securityGroupRulesPerDirection", "naclRulesPerDirection", "subnetsPerVpc")
@@ -735,8 +404,8 @@ ENV_FIELDS = ("cidr", "collection", "httpPort", "httpsPort", "collectionNodeSele
 
 
 def _parse_registry(
-    p: _Problems,
-    r: _Reader,
+    p: Problems,
+    r: Reader,
     value: Any,
     vpc: ipaddress.IPv4Network | None,
     mgmt: list[ipaddress.IPv4Network],
@@ -891,8 +560,7 @@ def _valid_selector(selector: str) -> bool:
     return bool(sep) and bool(LABEL_KEY_RE.match(key)) and bool(LABEL_VALUE_RE.match(value)) and len(key.split("/")[-1]) <= 63
 
 
-def _check_shared_quotas(p: _Problems, shared: SharedTopology) -> None:
-    from components import firewall_plan  # the plan is what gets built; count that, not a guess
+def _check_shared_quotas(p: Problems, shared: SharedTopology) -> None:
 
     limit = shared.quotas.security_group_rules_per_direction
     for sg, rules in firewall_plan.projected_management_rules(shared).items():
@@ -952,8 +620,8 @@ def parse_environment(
 ) -> EnvironmentTopology:
     """Validate an env stack's config against the shared stack's exported registry. `aws_region`,
     when given ("" when unset), must be the shared stack's region."""
-    p = _Problems(stack)
-    r = _Reader(p)
+    p = Problems(stack)
+    r = Reader(p)
     raw = without_defaults(dict(raw))
     _check_role_keys(p, raw, "environment")
     shared_stack = r.string(
@@ -1012,7 +680,6 @@ def parse_environment(
     replicas = _parse_proxy_replicas(r, raw.get("interlock"))
     overlay = _parse_overlay(p, r, raw.get("overlayNetworks"), name, env)
     tls = _parse_tls(p, r, raw)
-    from components import teams as team_config  # imports this module: loaded on first use
 
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
     teams = team_config.parse_teams(p, r, raw.get("teams"), name, others)
@@ -1050,7 +717,7 @@ def parse_environment(
 
 
 def _parse_groups(
-    p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
+    p: Problems, r: Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
 ) -> list[ApplicationGroup]:
     items = r.listing(
         "applicationGroups", value, "list the application groups (VLANs) of this environment: [{name, prefixLength, firstSubnet}]"
@@ -1125,8 +792,8 @@ def _parse_groups(
 
 
 def _parse_nodes(
-    p: _Problems,
-    r: _Reader,
+    p: Problems,
+    r: Reader,
     value: Any,
     env: EnvironmentSpec | None,
     shared: SharedTopology | None,
@@ -1173,7 +840,7 @@ def _parse_nodes(
 
 
 def _unique_node_field(
-    p: _Problems,
+    p: Problems,
     key: str,
     value: str | None,
     seen: dict[str, int],
@@ -1196,7 +863,7 @@ def _unique_node_field(
 
 
 def _check_node_address(
-    p: _Problems, key: str, host: str, az: str, env: EnvironmentSpec, shared: SharedTopology, groups: list[ApplicationGroup]
+    p: Problems, key: str, host: str, az: str, env: EnvironmentSpec, shared: SharedTopology, groups: list[ApplicationGroup]
 ) -> None:
     """An EC2 hostname carries its address: it must sit in this environment, in the node's zone."""
     m = EC2_HOSTNAME_IP_RE.match(host)
@@ -1233,7 +900,7 @@ def _check_node_address(
 
 
 def _parse_load_balancer(
-    p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
+    p: Problems, r: Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
 ) -> LoadBalancerOptions:
     lb = (
         r.mapping("loadBalancer", value, "give {scheme, clientCidrs, deletionProtection}", LB_FIELDS) if value is not None else {}
@@ -1271,7 +938,7 @@ def _parse_load_balancer(
 
 
 def _parse_egress(
-    p: _Problems, r: _Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
+    p: Problems, r: Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
 ) -> list[EgressRule]:
     items = r.listing(
         "egress",
@@ -1328,7 +995,7 @@ def _parse_egress(
     return rules
 
 
-def _parse_proxy_replicas(r: _Reader, value: Any) -> int:
+def _parse_proxy_replicas(r: Reader, value: Any) -> int:
     cfg = (r.mapping("interlock", value, "give {proxyReplicas}", ("proxyReplicas",)) if value is not None else {}) or {}
     replicas = r.integer(
         "interlock.proxyReplicas", cfg.get("proxyReplicas", 2), "give how many Interlock proxies this environment runs", 1, 20
@@ -1337,7 +1004,7 @@ def _parse_proxy_replicas(r: _Reader, value: Any) -> int:
 
 
 def _parse_overlay(
-    p: _Problems, r: _Reader, value: Any, env_name: str | None, env: EnvironmentSpec | None
+    p: Problems, r: Reader, value: Any, env_name: str | None, env: EnvironmentSpec | None
 ) -> OverlayNetworks | None:
     fields = ("ingress", "additional", "encrypted")
     cfg = (
@@ -1387,7 +1054,7 @@ def _parse_overlay(
     return OverlayNetworks(ingress, tuple(str(n) for n in additional), encrypted)
 
 
-def _parse_tls(p: _Problems, r: _Reader, raw: Mapping[str, Any]) -> bool:
+def _parse_tls(p: Problems, r: Reader, raw: Mapping[str, Any]) -> bool:
     tls = r.boolean(
         "tls", raw.get("tls", _default("tls")), "set true to store the domain's wildcard certificate as Swarm secrets"
     )
@@ -1402,8 +1069,7 @@ def _parse_tls(p: _Problems, r: _Reader, raw: Mapping[str, Any]) -> bool:
     return bool(tls)
 
 
-def _check_environment_quotas(p: _Problems, topo: EnvironmentTopology) -> None:
-    from components import firewall_plan
+def _check_environment_quotas(p: Problems, topo: EnvironmentTopology) -> None:
 
     limit = topo.shared.quotas.security_group_rules_per_direction
     for sg, rules in firewall_plan.environment_security_groups(topo).items():

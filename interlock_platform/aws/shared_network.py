@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_network import private_subnet
-from components.tagging import tags
-from components.topology import SharedTopology
+from interlock_platform.aws.network import private_subnet
+from interlock_platform.core.model import SharedTopology
+from interlock_platform.core.tagging import tags
 
 
 @dataclass

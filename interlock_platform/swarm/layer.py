@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components import labels
-from components.interlock_toml import ServiceClusterSpec
-from components.providers.interlock import InterlockSettings, ServiceCluster
-from components.providers.node_labels import NodeLabels
-from components.topology import PROJECT, EnvironmentTopology, SharedTopology, UcpConnection
+from interlock_platform.core import labels
+from interlock_platform.core.interlock_toml import ServiceClusterSpec
+from interlock_platform.core.model import EnvironmentTopology, SharedTopology, UcpConnection
+from interlock_platform.core.topology import PROJECT
+from interlock_platform.swarm.providers.interlock import InterlockSettings, ServiceCluster
+from interlock_platform.swarm.providers.node_labels import NodeLabels
 
 
 def docker_provider(name: str, ucp: UcpConnection, parent: pulumi.Resource) -> docker.Provider:

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import firewall_plan
-from components.aws_network import private_subnet
-from components.aws_rules import network_acl
-from components.tagging import tags
-from components.topology import EnvironmentTopology
+from interlock_platform.aws.network import private_subnet
+from interlock_platform.aws.rules import network_acl
+from interlock_platform.core import firewall_plan
+from interlock_platform.core.model import EnvironmentTopology
+from interlock_platform.core.tagging import tags
 
 
 @dataclass

@@ -1,0 +1,129 @@
+"""The tree is the architecture, and these hold it: the pure core imports no Pulumi, dependencies
+run one way with no cycles (imports inside functions included), the program never imports the
+offline tooling, and state written before the package move still loads."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dill
+import pulumi.dynamic as dyn
+import pytest
+
+from tools.policy_config import offline_shared_outputs
+from tools.stack_files import ROOT
+
+PACKAGE = ROOT / "interlock_platform"
+LAYERS = ("aws", "swarm", "kubernetes")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module `path` imports, wherever the import statement is (functions included)."""
+    found: set[str] = set()
+    package = module_name(path).rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names}  # `from pkg import module`
+    return found
+
+
+def graph(*folders: Path) -> dict[str, set[str]]:
+    modules = {module_name(p): p for folder in folders or (PACKAGE,) for p in folder.rglob("*.py")}
+    return {
+        name: {m for m in imports(path) if m in modules and m != name and not name.startswith(m + ".")}
+        for name, path in modules.items()
+    }
+
+
+def test_the_core_imports_nothing_from_pulumi_or_the_layers():
+    for path in (PACKAGE / "core").rglob("*.py"):
+        outside = {
+            m for m in imports(path)
+            if m.split(".")[0] in ("pulumi", "pulumi_aws", "pulumi_docker", "pulumi_kubernetes", "docker", "tools", "policy")
+            or (m.startswith("interlock_platform.") and not m.startswith("interlock_platform.core"))
+        }  # fmt: skip
+        assert not outside, f"{path.relative_to(ROOT)} imports {sorted(outside)}: the core stays pure"
+
+
+def test_importing_the_core_loads_no_pulumi():
+    """The same, as Python sees it: importing every core module loads no Pulumi SDK."""
+    core = sorted(module_name(p) for p in (PACKAGE / "core").glob("*.py"))
+    code = f"import sys, importlib; [importlib.import_module(m) for m in {core!r}]; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_there_is_no_import_cycle_even_inside_functions():
+    """In the package and in the offline tooling."""
+    edges = graph(PACKAGE, ROOT / "tools")
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                cycle = [*path[path.index(nxt) :], nxt] if nxt in path else [node, nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for start in sorted(edges):
+        if start not in state:
+            visit(start, [start])
+
+
+def test_dependencies_run_one_way():
+    """core <- stack_config <- layers <- the program; a layer never imports another layer."""
+    for name, deps in graph().items():
+        layer = name.split(".")[1] if name.count(".") >= 1 else ""
+        for dep in deps:
+            dep_layer = dep.split(".")[1] if dep.count(".") >= 1 else ""
+            if layer in ("core", "stack_config"):
+                assert dep_layer == "core", f"{name} imports {dep}"
+            elif layer in LAYERS:
+                assert dep_layer in ("core", "stack_config", layer), f"{name} imports {dep}: layers do not import each other"
+
+
+def test_the_program_never_imports_the_offline_tooling():
+    for path in [*PACKAGE.rglob("*.py"), ROOT / "__main__.py"]:
+        bad = {m for m in imports(path) if m.split(".")[0] in ("tools", "tests", "bench", "policy")}
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_providers_pickled_into_state_before_the_package_move_still_load():
+    """Pulumi keeps each dynamic provider in state as a dill pickle that names its module; stacks
+    deployed before the move name `components.providers.*`. They load, as the new classes."""
+    fixture = json.loads((ROOT / "tests" / "fixtures" / "state" / "providers-before-the-package.json").read_text())
+    for name, serialized in fixture["providers"].items():
+        raw = base64.b64decode(serialized)
+        assert b"components.providers" in raw  # what today's state holds
+        provider = dill.loads(raw)
+        assert type(provider).__name__ == name
+        assert type(provider).__module__.startswith("interlock_platform.swarm.providers.")
+        provider.configure(dyn.ConfigureRequest(dyn.Config({}, "interlock-platform")))  # as the provider host does
+        assert provider.connection.host is None  # no ucpHost: the engine from DOCKER_HOST
+
+
+def test_the_shared_outputs_env_stacks_read_come_from_the_pure_model(preview):
+    """What `pulumi stack output -s shared` gives the env stacks and the policy config (the
+    registry and settings) is what the pure model derives from the shared stack's config."""
+    run = preview("shared").run
+    offline = offline_shared_outputs()
+    assert offline == {key: run.outputs[key] for key in offline}
