@@ -13,7 +13,8 @@ from interlock_platform.aws.environment_network import EnvironmentNetwork, Envir
 from interlock_platform.aws.ingress_lb import IngressLoadBalancer, IngressLoadBalancerArgs
 from interlock_platform.aws.management_firewall import ManagementFirewall, ManagementFirewallArgs
 from interlock_platform.aws.shared_network import SharedNetwork, SharedNetworkArgs
-from interlock_platform.core import topology
+from interlock_platform.core import model, topology
+from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.kubernetes.layer import EnvironmentKubernetes, EnvironmentKubernetesArgs
 from interlock_platform.swarm.layer import EnvironmentSwarm, EnvironmentSwarmArgs, SharedSwarm, SharedSwarmArgs
 
@@ -84,7 +85,7 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
         pulumi.export(f"tls{kind.capitalize()}SecretName", name)
 
 
-def main() -> None:
+async def main() -> None:
     stack = pulumi.get_stack()
     raw, region = stack_config.read(), stack_config.aws_region()
     try:
@@ -92,10 +93,11 @@ def main() -> None:
             shared_stack(topology.parse_shared(stack, raw, aws_region=region))
             return
         ref = pulumi.StackReference("shared", stack_name=topology.shared_stack_name(stack, raw))
-        topo = topology.parse_environment(stack, raw, stack_config.read_stack_outputs(ref), aws_region=region)
-    except topology.InvalidConfig as err:
+        registry = await stack_config.read_stack_outputs(ref, model.REGISTRY_OUTPUTS)
+        topo = topology.parse_environment(stack, raw, registry, aws_region=region)
+    except InvalidConfig as err:
         stack_config.fail(err)
     environment_stack(topo, ref)
 
 
-main()
+pulumi.run(main)  # async: the shared stack's registry is awaited before anything depends on it

@@ -4,11 +4,10 @@ stack's outputs as plain values, and turns invalid config into a clean Pulumi er
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any, NoReturn
 
 import pulumi
-from pulumi.runtime import config as runtime_config
-from pulumi.runtime.sync_await import _sync_await
 
 from interlock_platform.core.config_reader import InvalidConfig, Problem
 from interlock_platform.core.topology import PROJECT
@@ -33,8 +32,10 @@ def fail(err: InvalidConfig) -> NoReturn:
 
 def read() -> dict[str, Any]:
     """Every `interlock-platform:` key of this stack, raw (strings; JSON for objects and lists).
-    All keys, not only known ones, so that a misspelt key is reported rather than ignored."""
-    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    All keys, not only known ones, so that a misspelt key is reported rather than ignored: the
+    language host hands the program the stack's whole config as PULUMI_CONFIG, which
+    `pulumi.runtime.get_config_env` reads."""
+    everything = pulumi.runtime.get_config_env()
     prefix = f"{PROJECT}:"
     cfg = pulumi.Config(PROJECT)
     return {
@@ -48,8 +49,14 @@ def aws_region() -> str:
     return pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
 
 
-def read_stack_outputs(ref: pulumi.StackReference) -> dict[str, Any]:
-    """The referenced stack's outputs as plain values, before any resource is registered, so
-    validation can use them. StackReference outputs are known even during a preview."""
-    outputs = _sync_await(ref.outputs.future())
-    return dict(outputs or {})
+async def read_stack_outputs(ref: pulumi.StackReference, names: Iterable[str]) -> dict[str, Any]:
+    """The referenced stack's outputs `names` as plain values, before any resource that depends on
+    them is registered, so validation can use them. StackReference outputs are known even during a
+    preview; a name the stack does not export is left out."""
+    found: dict[str, Any] = {}
+    for name in names:
+        details = await ref.get_output_details(name)
+        value = details.value if details.value is not None else details.secret_value
+        if value is not None:
+            found[name] = value
+    return found

@@ -127,3 +127,25 @@ def test_the_shared_outputs_env_stacks_read_come_from_the_pure_model(preview):
     run = preview("shared").run
     offline = offline_shared_outputs()
     assert offline == {key: run.outputs[key] for key in offline}
+
+
+# tomlkit has no public positional insert: the one private name the program uses, outside any SDK
+KNOWN_PRIVATE = {("interlock_platform/core/interlock_toml.py", "_insert_after")}
+
+
+def test_the_program_uses_no_private_names_of_the_sdks_or_libraries():
+    """Public API only: no `from x._y import`, no `_name` imported, no `obj._name` on anything but
+    our own objects (self, cls). An SDK upgrade must not be able to break the program silently."""
+    found = []
+    for path in [*PACKAGE.rglob("*.py"), ROOT / "__main__.py"]:
+        where = str(path.relative_to(ROOT))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                if private or any(part.startswith("_") for part in node.module.split(".")):
+                    found.append(f"{where}:{node.lineno}: from {node.module} import {', '.join(a.name for a in node.names)}")
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                owner = node.value.id if isinstance(node.value, ast.Name) else ""
+                if owner not in ("self", "cls") and (where, node.attr) not in KNOWN_PRIVATE:
+                    found.append(f"{where}:{node.lineno}: .{node.attr}")
+    assert not found, "private names in the program:\n" + "\n".join(found)

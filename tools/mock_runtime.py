@@ -8,6 +8,7 @@ the program reads back: ids, ARNs and the load balancer's DNS name.
 from __future__ import annotations
 
 import json
+import os
 import runpy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,14 +18,18 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from tools import sdk_speedups
 from tools.stack_files import ROOT, project_file
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
-MOCK_ACCOUNT = "123456789012"  # the AWS account the offline preview pretends to deploy into
+MOCK_ACCOUNT = "123456789012"
+# The engine's wire marks for special values (pulumi/sdk/go/common/resource/sig): a secret arrives as
+# {SIG_KEY: SECRET_SIG, "value": ...}
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # the AWS account the offline preview pretends to deploy into
 
 
 @dataclass
@@ -102,10 +107,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
         self.on_register = on_register
+        self.stack_urn = ""
+        self.stack_outputs: Any = None  # the Struct the stack registers its outputs with, as the engine gets it
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
         response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+        else:
             state = self.resources[response.urn]
             inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
             registration = Registration(
@@ -125,6 +134,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             if self.on_register is not None:
                 self.on_register(registration)
         return response
+
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
+        if request.urn == self.stack_urn:
+            self.stack_outputs = request.outputs
+        return super().RegisterResourceOutputs(request)
 
 
 def _config_value(value: Any) -> str:
@@ -149,19 +164,25 @@ def run_program(
     monitor = monitor or RecordingMonitor(mocks, on_register)
     monitor.mocks = mocks
     sdk_speedups.install()  # the SDK's answers at a fraction of its cost; see that module
-    pulumi_settings.ROOT.set(None)  # a fresh root stack resource for every run
+    pulumi_settings.ROOT.set(None)
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config({k: _config_value(v) for k, v in config.items()}, list(secret_keys or []))
+    # The config as the language host hands it over: the whole map in PULUMI_CONFIG (which the
+    # program lists its keys from), and the same through the SDK's config store.
+    values = {k: _config_value(v) for k, v in config.items()}
+    os.environ["PULUMI_CONFIG"] = json.dumps(values)
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(secret_keys or []))
+    pulumi.runtime.set_all_config(values, list(secret_keys or []))
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+    # As the language host runs a program: in a new stack resource, awaiting what `pulumi.run` registered
+    pulumi_settings.ROOT.set(None)
+    _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
 
     outputs: dict[str, Any] = {}
     secret: set[str] = set()
-    root = pulumi_settings.get_root_resource()
-    for key, value in (getattr(root, "outputs", None) or {}).items():
-        out = pulumi.Output.from_input(value)
-        outputs[key] = _sync_await(out.future())
-        if _sync_await(out.is_secret()):
+    for key, value in pulumi.runtime.rpc.deserialize_properties(monitor.stack_outputs, keep_internal=True).items():
+        if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:  # a secret output: the engine keeps the mark
             secret.add(key)
+            value = value["value"]
+        outputs[key] = value
     return ProgramRun(project, stack, list(monitor.registrations), outputs, secret)

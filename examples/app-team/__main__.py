@@ -16,28 +16,35 @@ from interlock_platform.swarm.interlock_service import InterlockService, Interlo
 
 config = pulumi.Config()
 environment = pulumi.get_stack()  # dev, test or prod
-platform = pulumi.StackReference(f"{config.require('platformOrg')}/interlock-platform/{environment}")
 
-demo = AppServiceSpec(name="demo", image="ehazlett/docker-demo", port=8080, host_prefix=config.require("hostPrefix"), replicas=2)
-env = validate(platform, demo)  # a bad spec stops here, before anything is created
 
-ucp = docker.Provider(
-    "ucp", host=config.require("ucpHost"), ca_material=config.require_secret("ucpCaCert"),
-    cert_material=config.require_secret("ucpClientCert"), key_material=config.require_secret("ucpClientKey"),
-)  # fmt: skip
-app = InterlockService("demo", InterlockServiceArgs(platform, demo, ucp))
+async def main() -> None:
+    platform = pulumi.StackReference(f"{config.require('platformOrg')}/interlock-platform/{environment}")
+    demo = AppServiceSpec(
+        name="demo", image="ehazlett/docker-demo", port=8080, host_prefix=config.require("hostPrefix"), replicas=2
+    )
+    env = await validate(platform, demo)  # a bad spec stops here, before anything is created
 
-cluster = k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))
-namespace = platform.get_output("teamNamespaces").apply(lambda namespaces: namespaces[config.require("team")])
-AppIngressPolicy(
-    "demo",
-    AppIngressPolicyArgs(
-        namespace,
-        AppSpec("demo", {"app": "demo"}, (Port(8080),), ingress=True),
-        ingress_namespace_selector=platform.get_output("ingressControllerNamespaceSelector"),
-        provider=cluster,
-    ),
-)
+    ucp = docker.Provider(
+        "ucp", host=config.require("ucpHost"), ca_material=config.require_secret("ucpCaCert"),
+        cert_material=config.require_secret("ucpClientCert"), key_material=config.require_secret("ucpClientKey"),
+    )  # fmt: skip
+    app = InterlockService("demo", InterlockServiceArgs(env, demo, ucp))
 
-pulumi.export("hosts", list(app.hosts))
-pulumi.export("serviceCluster", env.environment)
+    cluster = k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))
+    namespace = platform.get_output("teamNamespaces").apply(lambda namespaces: namespaces[config.require("team")])
+    AppIngressPolicy(
+        "demo",
+        AppIngressPolicyArgs(
+            namespace,
+            AppSpec("demo", {"app": "demo"}, (Port(8080),), ingress=True),
+            ingress_namespace_selector=platform.get_output("ingressControllerNamespaceSelector"),
+            provider=cluster,
+        ),
+    )
+
+    pulumi.export("hosts", list(app.hosts))
+    pulumi.export("serviceCluster", env.environment)
+
+
+pulumi.run(main)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from interlock_platform.core import labels
 
@@ -43,13 +43,14 @@ class EnvironmentContract:
     tls_key_secret: str | None = None
     others: Mapping[str, str] = field(default_factory=dict)  # network name -> environment, for clear refusals
 
+    REQUIRED_OUTPUTS: ClassVar[tuple[str, ...]] = (
+        "environment", "collection", "domain", "ingressNetwork", "overlayNetworks", "interlockPublishMode",
+    )  # fmt: skip
+    OUTPUTS: ClassVar[tuple[str, ...]] = (*REQUIRED_OUTPUTS, "tlsCertificateSecretName", "tlsKeySecretName")
+
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any]) -> EnvironmentContract:
-        missing = [
-            k
-            for k in ("environment", "collection", "domain", "ingressNetwork", "overlayNetworks", "interlockPublishMode")
-            if k not in outputs
-        ]
+        missing = [k for k in cls.REQUIRED_OUTPUTS if k not in outputs]
         if missing:
             raise AppSpecError(
                 [f"the environment stack does not export {', '.join(missing)}; deploy the platform's env stack first"]

@@ -98,7 +98,8 @@ class SharedTopology:
         return len(self.management_cidrs) + len(self.edge_cidrs)
 
     def to_outputs(self) -> dict[str, Any]:
-        """The registry and settings, under the same names as the config keys, for env stacks."""
+        """The registry and settings, under the same names as the config keys, for env stacks
+        (the keys are REGISTRY_OUTPUTS)."""
         return {
             "vpcCidr": str(self.vpc_cidr),
             "availabilityZones": list(self.availability_zones),
@@ -120,6 +121,13 @@ class SharedTopology:
                 "healthSeconds": self.interlock.health_seconds,
             },
         }
+
+
+# What an env stack reads from the shared stack before it registers anything: SharedTopology.to_outputs's keys
+REGISTRY_OUTPUTS = (
+    "vpcCidr", "availabilityZones", "managementCidrs", "edgeCidrs", "adminCidrs", "ucpVersion", "calicoIpInIp", "awsQuotas",
+    "environments", "interlock",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,16 @@ class InvalidAppSpec(pulumi.RunError):
 
 @dataclass
 class InterlockServiceArgs:
-    environment: pulumi.StackReference  # StackReference("<org>/interlock-platform/<env>")
+    environment: EnvironmentContract  # from `await validate(StackReference("<org>/interlock-platform/<env>"), app)`
     app: AppServiceSpec
     provider: pulumi.ProviderResource | None = None  # a pulumi_docker.Provider for the same UCP
 
 
-def validate(environment: pulumi.StackReference, *apps: AppServiceSpec) -> EnvironmentContract:
-    """Read the env stack's outputs and refuse any bad spec: call it before creating anything."""
+async def validate(environment: pulumi.StackReference, *apps: AppServiceSpec) -> EnvironmentContract:
+    """Read the env stack's outputs and refuse any bad spec: await it before creating anything
+    (in the `async def main()` that `pulumi.run` runs)."""
     try:
-        env = EnvironmentContract.from_outputs(read_stack_outputs(environment))
+        env = EnvironmentContract.from_outputs(await read_stack_outputs(environment, EnvironmentContract.OUTPUTS))
         problems = []
         for app in apps:
             try:
@@ -52,7 +53,11 @@ class InterlockService(pulumi.ComponentResource):
     hosts: tuple[str, ...]
 
     def __init__(self, name: str, args: InterlockServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        env = validate(args.environment, args.app)  # before the component itself is registered
+        env = args.environment
+        try:  # before the component itself is registered
+            app_labels.check(args.app, env)
+        except AppSpecError as err:
+            raise InvalidAppSpec(err.problems) from None
         super().__init__("interlock-platform:apps:InterlockService", name, None, opts)
         spec = args.app
         self.hosts = app_labels.hosts(spec, env)

@@ -430,7 +430,9 @@ def failure_report(client: docker.DockerClient, service_id: str, since: str | No
 
 def task_logs(client: docker.DockerClient, task_id: str, tail: int = LOG_LINES) -> list[str]:
     try:
-        res = client.api._get(client.api._url("/tasks/{0}/logs", task_id), params={"stdout": 1, "stderr": 1, "tail": str(tail)})
+        # docker-py has no call for a task's logs; its APIClient is a requests session on the engine
+        url = f"{client.api.base_url}/v{client.api.api_version}/tasks/{task_id}/logs"
+        res = client.api.get(url, params={"stdout": 1, "stderr": 1, "tail": str(tail)})
         res.raise_for_status()
     except Exception as err:
         return [f"(logs unavailable: {err})"]

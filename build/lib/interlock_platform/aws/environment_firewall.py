@@ -1,0 +1,55 @@
+"""An environment's security groups: its workers, its load balancer, and the holes it owns in
+the management SG (so `pulumi destroy -s <env>` closes exactly those)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from interlock_platform.aws.rules import security_group_rules
+from interlock_platform.core import firewall_plan
+from interlock_platform.core.model import EnvironmentTopology
+from interlock_platform.core.tagging import tags
+
+
+@dataclass
+class EnvironmentFirewallArgs:
+    topology: EnvironmentTopology
+    vpc_id: pulumi.Input[str]
+    management_security_group_id: pulumi.Input[str]
+
+
+class EnvironmentFirewall(pulumi.ComponentResource):
+    workers: aws.ec2.SecurityGroup
+    load_balancer: aws.ec2.SecurityGroup
+
+    def __init__(self, name: str, args: EnvironmentFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("interlock-platform:firewall:EnvironmentFirewall", name, None, opts)
+        topo = args.topology
+        env, stack = topo.name, topo.stack
+        child = pulumi.ResourceOptions(parent=self)
+        self.workers = aws.ec2.SecurityGroup(
+            f"{name}-workers",
+            vpc_id=args.vpc_id,
+            description=f"{env} workers: UCP worker ports from managers, proxy ports from the {env} load balancer",
+            tags=tags(stack, env, f"{name}-workers", collection=topo.env.collection, role="workers"),
+            opts=child,
+        )
+        self.load_balancer = aws.ec2.SecurityGroup(
+            f"{name}-lb",
+            vpc_id=args.vpc_id,
+            description=f"{env} network load balancer: clients on 80/443, out to the {env} Interlock proxies",
+            tags=tags(stack, env, f"{name}-lb", role="load-balancer"),
+            opts=child,
+        )
+        groups = {
+            "workers": self.workers.id,
+            f"workers:{env}": self.workers.id,
+            "loadBalancer": self.load_balancer.id,
+            "management": args.management_security_group_id,
+        }
+        rules = [r for rs in firewall_plan.environment_security_groups(topo).values() for r in rs]
+        security_group_rules(name, rules, groups, stack, env, self)
+        self.register_outputs({"workerSecurityGroupId": self.workers.id, "loadBalancerSecurityGroupId": self.load_balancer.id})

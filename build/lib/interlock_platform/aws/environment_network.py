@@ -1,0 +1,53 @@
+"""An environment's VLANs: one subnet per application group per zone, each with its route
+table, behind the environment's NACL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from interlock_platform.aws.network import private_subnet
+from interlock_platform.aws.rules import network_acl
+from interlock_platform.core import firewall_plan
+from interlock_platform.core.model import EnvironmentTopology
+from interlock_platform.core.tagging import tags
+
+
+@dataclass
+class EnvironmentNetworkArgs:
+    topology: EnvironmentTopology
+    vpc_id: pulumi.Input[str]
+    nat_gateway_ids: Mapping[str, pulumi.Input[str]]  # by availability zone
+
+
+class EnvironmentNetwork(pulumi.ComponentResource):
+    subnet_ids: dict[str, list[pulumi.Output[str]]]  # by application group, in zone order
+    nacl: aws.ec2.NetworkAcl
+
+    def __init__(self, name: str, args: EnvironmentNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("interlock-platform:network:EnvironmentNetwork", name, None, opts)
+        topo = args.topology
+        env, stack = topo.name, topo.stack
+        self.subnet_ids = {}
+        by_key: dict[str, pulumi.Output[str]] = {}
+        for group, subnet in topo.subnets:
+            az = subnet.availability_zone
+            key = f"{group.name}-{az}"
+            label = f"{name}-{key}"
+            extra = {"application-group": group.name, "tier": "application", "collection": topo.env.collection}
+            sn = private_subnet(
+                label,
+                args.vpc_id,
+                str(subnet.cidr),
+                az,
+                args.nat_gateway_ids[az],
+                lambda n, extra=extra: tags(stack, env, n, **extra),
+                self,
+            )
+            self.subnet_ids.setdefault(group.name, []).append(sn.id)
+            by_key[key] = sn.id
+        self.nacl = network_acl(name, args.vpc_id, firewall_plan.environment_nacl(topo), by_key, stack, env, self)
+        self.register_outputs({"subnetIds": self.subnet_ids, "naclId": self.nacl.id})

@@ -1,0 +1,1 @@
+"""The pure core: config contract, derived model and plans. No Pulumi imports (a test holds that)."""

@@ -1,0 +1,224 @@
+"""The Interlock config transform: pure, over tomlkit, so every byte it does not own survives.
+
+`merge(current, spec)` creates or updates `[Extensions.<name>]`, cloning a template extension
+(its images, its `Config` table and its `com.docker.ucp.InstanceID` labels). `remove(current,
+name)` takes a section out again. `template_section(current, name)` captures a template before
+the shared stack retires `[Extensions.default]`, so later environments can still clone it.
+Applying the same spec twice gives identical bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import Table
+
+from interlock_platform.core import labels
+
+OWNED_CONSTRAINT_PREFIX = f"node.labels.{labels.SERVICE_CLUSTER_NODE}"
+
+
+class InterlockConfigError(ValueError):
+    """The transform cannot be applied; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ServiceClusterSpec:
+    name: str  # the extension's key: [Extensions.<name>]; also the ServiceCluster name
+    http_port: int
+    https_port: int
+    proxy_replicas: int
+    network: str
+    template: str = "default"
+
+    @property
+    def service_name(self) -> str:
+        return labels.extension_service(self.name)
+
+    @property
+    def proxy_service_name(self) -> str:
+        return labels.proxy_service(self.name)
+
+    @property
+    def constraint(self) -> str:
+        return labels.node_constraint(self.name)
+
+
+def decode(data: bytes, source: str) -> str:
+    """An Interlock config's bytes as text. Interlock reads UTF-8 TOML; anything else is refused
+    with the reason rather than read wrongly (a UTF-16 file is NUL bytes to a UTF-8 reader, and
+    a byte-order mark is not TOML)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InterlockConfigError(f"{source} is UTF-16 (it starts with a UTF-16 byte-order mark); Interlock reads UTF-8 TOML")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise InterlockConfigError(f"{source} starts with a UTF-8 byte-order mark, which is not TOML; save it without one")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InterlockConfigError(
+            f"{source} is not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); Interlock reads UTF-8 TOML"
+        ) from None
+
+
+def parse(text: str) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except TOMLKitError as err:
+        raise InterlockConfigError(f"the current Interlock config is not valid TOML: {err}") from None
+
+
+def extensions(doc: tomlkit.TOMLDocument) -> Table | None:
+    ext = doc.get("Extensions")
+    if ext is not None and not isinstance(ext, Table):
+        raise InterlockConfigError("the Interlock config's `Extensions` is not a table")
+    return ext
+
+
+def template_section(current: str, template: str = "default") -> str | None:
+    """The template extension as a standalone TOML document, or None when absent."""
+    ext = extensions(parse(current))
+    if ext is None or template not in ext:
+        return None
+    doc = tomlkit.document()
+    holder = tomlkit.table(is_super_table=True)
+    holder[template] = copy.deepcopy(ext[template])
+    doc["Extensions"] = holder
+    return tomlkit.dumps(doc)
+
+
+def _published_ports(table: Table) -> dict[int, str]:
+    ports: dict[int, str] = {}
+    for key in ("PublishedPort", "PublishedSSLPort"):
+        value = table.get(key)
+        if isinstance(value, int):
+            ports[int(value)] = key
+    return ports
+
+
+def _put(table: Table, key: str, value: object, after: str | None) -> None:
+    """Set a key, in place when it exists; otherwise next to `after`, with its indentation."""
+    if key in table:
+        if table[key] != value:
+            table[key] = value
+        return
+    item = tomlkit.item(value)
+    if after is not None and after in table:
+        item.trivia.indent = table.value.item(after).trivia.indent
+        table.value._insert_after(after, key, item)  # tomlkit has no public positional insert
+    else:
+        table[key] = item
+
+
+def _constraints(template_value: object, spec: ServiceClusterSpec) -> list[str]:
+    if template_value is None:
+        template_value = []
+    if not isinstance(template_value, list) or not all(isinstance(c, str) for c in template_value):
+        # a string would be split into characters, each a constraint no node satisfies
+        raise InterlockConfigError(
+            f"the template extension's constraints are {template_value!r}, not a list of strings; Interlock expects e.g. "
+            '["node.platform.os==linux"]: correct the running config, or pass the captured template'
+        )
+    inherited = [c for c in template_value if not c.startswith(OWNED_CONSTRAINT_PREFIX)]
+    return [*inherited, spec.constraint]
+
+
+def merge(current: str, spec: ServiceClusterSpec, template_toml: str | None = None) -> str:
+    """Create or update `[Extensions.<spec.name>]`. `template_toml` (from `template_section`)
+    stands in for the template extension when the file no longer has it."""
+    doc = parse(current)
+    ext = extensions(doc)
+    if ext is None:
+        ext = tomlkit.table(is_super_table=True)
+        doc["Extensions"] = ext
+    for other, table in ext.items():
+        if other == spec.name or not isinstance(table, Table):
+            continue
+        taken = _published_ports(table)
+        for port in (spec.http_port, spec.https_port):
+            if port in taken:
+                hint = (
+                    "retire it: set interlock.retireDefaultExtension: true in the shared stack"
+                    if other == "default"
+                    else f"give '{spec.name}' or '{other}' other ports in the shared stack's environment registry"
+                )
+                raise InterlockConfigError(
+                    f"port {port} of service cluster '{spec.name}' is already the {taken[port]} of [Extensions.{other}]; {hint}"
+                )
+
+    section = ext.get(spec.name)
+    if section is None:
+        source = ext.get(spec.template)
+        if source is None and template_toml is not None:
+            source = (extensions(parse(template_toml)) or {}).get(spec.template)
+        if source is None:
+            raise InterlockConfigError(
+                f"the template extension [Extensions.{spec.template}] is not in the Interlock config and no captured copy was given; "
+                "deploy the shared stack first (it captures the template before retiring it), or set interlock.template to an existing extension"
+            )
+        section = copy.deepcopy(source)
+        template_constraints = (section.get("Constraints"), section.get("ProxyConstraints"))
+        ext[spec.name] = section
+        section = ext[spec.name]
+    else:
+        template_constraints = (section.get("Constraints"), section.get("ProxyConstraints"))
+
+    _put(section, "ServiceName", spec.service_name, "Image")
+    _put(section, "ServiceCluster", spec.name, "ServiceName")
+    _put(section, "Constraints", _constraints(template_constraints[0], spec), "Args")
+    _put(section, "ProxyServiceName", spec.proxy_service_name, "ProxyImage")
+    _put(section, "ProxyReplicas", spec.proxy_replicas, "ProxyConfigPath")
+    _put(section, "ProxyConstraints", _constraints(template_constraints[1], spec), "ProxyStopGracePeriod")
+    _put(section, "Networks", [spec.network], "ProxyConstraints")
+    _put(section, "PublishMode", "host", "Networks")
+    _put(section, "PublishedPort", spec.http_port, "PublishMode")
+    _put(section, "PublishedSSLPort", spec.https_port, "TargetPort")
+    return tomlkit.dumps(doc)
+
+
+# Keys of an Interlock config whose values are credentials (AdminPass and the like), not paths.
+SECRET_KEY_WORDS = ("pass", "secret", "token")
+REDACTED = "[secret]"
+
+
+def redacted(text: str) -> str:
+    """The config with every credential's value replaced, formatting and comments kept: for
+    files people read. Paths to TLS files (TLSKey) are not credentials and stay."""
+    doc = parse(text)
+
+    def walk(table: Any) -> None:
+        for key in list(table.keys()):
+            value = table[key]
+            if isinstance(value, dict):
+                walk(value)
+            elif any(word in str(key).lower() for word in SECRET_KEY_WORDS) and value not in ("", None):
+                table[key] = REDACTED
+
+    walk(doc)
+    return tomlkit.dumps(doc)
+
+
+def remove(current: str, name: str) -> str:
+    """Take `[Extensions.<name>]` (and its sub-tables) out; a no-op when it is not there."""
+    doc = parse(current)
+    ext = extensions(doc)
+    if ext is None or name not in ext:
+        return current
+    del ext[name]
+    return tomlkit.dumps(doc)
+
+
+def section(current: str, name: str) -> dict[str, object] | None:
+    """A plain copy of `[Extensions.<name>]`, for checks and reports."""
+    ext = extensions(parse(current))
+    if ext is None or name not in ext:
+        return None
+    return ext[name].unwrap()
+
+
+def service_clusters(current: str) -> list[str]:
+    ext = extensions(parse(current))
+    return list(ext) if ext is not None else []

@@ -1,0 +1,258 @@
+"""Team on-boarding as Kubernetes manifests: pure data, no Pulumi.
+
+The runbook applies three NetworkPolicies by hand. Its step 2 claims a policy listing only
+`Ingress` re-opens egress; it does not (deny-all still isolates egress), so its pods cannot
+reach each other or DNS. Here every namespace gets deny-all, then explicit allows: its own
+pods both ways (namespaceSelector AND podSelector in one `from` item, never the widening
+two-item form), DNS, the team's egress allow-list, and per app the ingress controller on the
+app's ports. The team's Role manages workloads but not policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from interlock_platform.core import labels
+
+Manifest = dict[str, Any]
+MANAGER = "interlock-platform"
+
+# What a team may manage in its namespace: workloads, not policy (no networkpolicies, roles,
+# rolebindings, resourcequotas, limitranges, namespaces).
+TEAM_RULES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        ("",),
+        (
+            "pods",
+            "pods/log",
+            "pods/exec",
+            "pods/portforward",
+            "services",
+            "configmaps",
+            "secrets",
+            "persistentvolumeclaims",
+            "serviceaccounts",
+        ),
+    ),
+    (("apps",), ("deployments", "statefulsets", "replicasets", "daemonsets")),
+    (("batch",), ("jobs", "cronjobs")),
+    (("networking.k8s.io",), ("ingresses",)),
+    (("autoscaling",), ("horizontalpodautoscalers",)),
+)
+TEAM_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Port:
+    port: int
+    protocol: str = "TCP"
+
+    def manifest(self) -> Manifest:
+        return {"protocol": self.protocol, "port": self.port}
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    pod_selector: Mapping[str, str]
+    ports: tuple[Port, ...]
+    ingress: bool  # takes traffic from the ingress controller
+
+
+@dataclass(frozen=True)
+class EgressTarget:
+    """Where a team's pods may connect: a CIDR, or another namespace (by its ns-id)."""
+
+    cidr: str | None = None
+    namespace: str | None = None
+    ports: tuple[Port, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamSpec:
+    name: str
+    namespace: str
+    groups: tuple[str, ...]
+    apps: tuple[AppSpec, ...] = ()
+    dns: bool = True
+    egress: tuple[EgressTarget, ...] = ()
+
+
+# Kubernetes sets `kubernetes.io/metadata.name` on every namespace, and no one can change it, from 1.21.
+METADATA_NAME_SINCE = (1, 21)
+# A peer of namespaceSelector AND podSelector (pods of other namespaces), from 1.11.
+NAMESPACE_AND_POD_PEERS_SINCE = (1, 11)
+# Server-side apply, which pulumi-kubernetes's Patch resources need: on by default from 1.16 (beta),
+# supported by pulumi-kubernetes from 1.18 (its server-side apply guide).
+SERVER_SIDE_APPLY_SINCE = (1, 18)
+
+
+def namespace_selector(name: str, kubernetes_version: tuple[int, int]) -> dict[str, str]:
+    """Labels that select namespace `name`. The platform's own `ns-id` (on team namespaces, and
+    put on kube-system and the ingress controller's namespace by the platform) works on every
+    version; from 1.21 the name Kubernetes itself sets is required too, so a foreign namespace
+    that copies the `ns-id` label is not selected."""
+    selector = {labels.NS_ID: name}
+    if kubernetes_version >= METADATA_NAME_SINCE:
+        selector[labels.K8S_NAMESPACE_NAME] = name
+    return selector
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    ingress_namespace: str = "ingress-nginx"  # the ingress controller's namespace
+    dns_namespace: str = "kube-system"  # where the cluster DNS pods run
+    kubernetes_version: tuple[int, int] = (1, 14)  # what the UCP release ships (UCP 3.2: 1.14)
+    resource_quota: Mapping[str, Any] | None = None  # a ResourceQuota spec
+    limit_range: Mapping[str, Any] | None = None  # a LimitRange spec
+
+    @property
+    def ingress_selector(self) -> dict[str, str]:
+        return namespace_selector(self.ingress_namespace, self.kubernetes_version)
+
+    @property
+    def dns_selector(self) -> dict[str, str]:
+        return namespace_selector(self.dns_namespace, self.kubernetes_version)
+
+    @property
+    def server_side_apply(self) -> bool:
+        return self.kubernetes_version >= SERVER_SIDE_APPLY_SINCE
+
+    @property
+    def platform_namespaces(self) -> tuple[str, ...]:
+        """Namespaces the platform labels but does not own."""
+        return tuple(dict.fromkeys((self.dns_namespace, self.ingress_namespace)))
+
+
+def _meta(name: str, namespace: str | None = None, **extra: Any) -> Manifest:
+    meta: Manifest = {"name": name, "labels": {labels.K8S_MANAGED_BY: MANAGER}}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta.update(extra)
+    return meta
+
+
+def _policy(name: str, namespace: str, spec: Manifest) -> Manifest:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(name, namespace), "spec": spec}
+
+
+def namespace(team: TeamSpec, environment: str, node_selector: str) -> Manifest:
+    meta = _meta(team.namespace)
+    meta["labels"].update({labels.TEAM: team.name, labels.ENVIRONMENT: environment, labels.NS_ID: team.namespace})
+    # Pins every pod of the namespace to its collection's nodes (PodNodeSelector).
+    meta["annotations"] = {labels.NODE_SELECTOR_ANNOTATION: node_selector}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def label_command(name: str) -> str:
+    """What a cluster admin runs once where the platform cannot patch (Kubernetes before 1.18)."""
+    return f"kubectl label namespace {name} {labels.NS_ID}={name} --overwrite"
+
+
+def platform_label(name: str) -> Manifest:
+    """The label the platform puts on a namespace it does not own (kube-system, the ingress
+    controller's), so team policies can select it before Kubernetes 1.21. Applied as a patch:
+    the namespace and its other labels stay as they are."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {labels.NS_ID: name}}}
+
+
+def own_namespace_peer() -> Manifest:
+    # A podSelector alone means "pods of the policy's own namespace", on every Kubernetes
+    # version, and no other namespace can pass for it by copying labels. (The runbook's form,
+    # namespaceSelector by ns-id AND podSelector, admits any namespace wearing the label; and
+    # written as two items, a stray '-', it means OR and widens access further.)
+    return {"podSelector": {}}
+
+
+def deny_all(ns: str) -> Manifest:
+    return _policy("deny-all", ns, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+
+
+def allow_internal(ns: str) -> Manifest:
+    peer = own_namespace_peer()
+    return _policy("allow-internal", ns, {
+        "podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{"from": [peer]}], "egress": [{"to": [peer]}],
+    })  # fmt: skip
+
+
+def allow_dns_egress(ns: str, settings: KubernetesSettings) -> Manifest:
+    peer = {
+        "namespaceSelector": {"matchLabels": settings.dns_selector},
+        "podSelector": {"matchLabels": dict(labels.DNS_POD)},
+    }
+    ports = [Port(53, "UDP").manifest(), Port(53, "TCP").manifest()]
+    return _policy(
+        "allow-dns-egress", ns, {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [peer], "ports": ports}]}
+    )
+
+
+def allow_egress(team: TeamSpec, settings: KubernetesSettings) -> Manifest | None:
+    """The team's egress allow-list; None when it has none beyond DNS."""
+    rules = []
+    for target in team.egress:
+        peer = (
+            {"ipBlock": {"cidr": target.cidr}}
+            if target.cidr
+            else {"namespaceSelector": {"matchLabels": namespace_selector(str(target.namespace), settings.kubernetes_version)}}
+        )
+        rule: Manifest = {"to": [peer]}
+        if target.ports:
+            rule["ports"] = [p.manifest() for p in target.ports]
+        rules.append(rule)
+    if not rules:
+        return None
+    return _policy("allow-egress", team.namespace, {"podSelector": {}, "policyTypes": ["Egress"], "egress": rules})
+
+
+def app_ingress_policy(ns: str, app: AppSpec, ingress_namespace_selector: Mapping[str, str]) -> Manifest:
+    """`allow-ingress-<app>`: the ingress controller's namespace to this app's pods, on its ports only.
+    The selector may be a Pulumi Output (the env stack's `ingressControllerNamespaceSelector`)."""
+    selector = dict(ingress_namespace_selector) if isinstance(ingress_namespace_selector, Mapping) else ingress_namespace_selector
+    return _policy(f"allow-ingress-{app.name}", ns, {
+        "podSelector": {"matchLabels": dict(app.pod_selector)},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": selector}}], "ports": [p.manifest() for p in app.ports]}],
+    })  # fmt: skip
+
+
+def team_role(ns: str) -> Manifest:
+    rules = [
+        {"apiGroups": list(groups), "resources": list(resources), "verbs": list(TEAM_VERBS)} for groups, resources in TEAM_RULES
+    ]
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _meta("team-workloads", ns), "rules": rules}
+
+
+def team_role_binding(ns: str, groups: tuple[str, ...]) -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": _meta("team-workloads", ns),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "team-workloads"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in groups],
+    }  # fmt: skip
+
+
+def resource_quota(ns: str, spec: Mapping[str, Any]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": _meta("team-quota", ns), "spec": dict(spec)}
+
+
+def limit_range(ns: str, spec: Mapping[str, Any]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": _meta("team-limits", ns), "spec": dict(spec)}
+
+
+def onboarding(team: TeamSpec, environment: str, node_selector: str, settings: KubernetesSettings) -> list[Manifest]:
+    """Everything on-boarding creates for a team, the namespace first (app ingress policies are
+    the pipeline's, see `app_ingress_policy`)."""
+    ns = team.namespace
+    out = [namespace(team, environment, node_selector), deny_all(ns), allow_internal(ns)]
+    if team.dns:
+        out.append(allow_dns_egress(ns, settings))
+    egress = allow_egress(team, settings)
+    if egress is not None:
+        out.append(egress)
+    out += [team_role(ns), team_role_binding(ns, team.groups)]
+    if settings.resource_quota:
+        out.append(resource_quota(ns, settings.resource_quota))
+    if settings.limit_range:
+        out.append(limit_range(ns, settings.limit_range))
+    return out

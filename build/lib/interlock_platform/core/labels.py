@@ -1,0 +1,51 @@
+"""Every label key the platform reads or writes on Swarm objects: one table."""
+
+from __future__ import annotations
+
+# UCP / Interlock's own keys
+UCP_ACCESS = "com.docker.ucp.access.label"  # collection of a node, network or service
+UCP_INSTANCE_ID = "com.docker.ucp.InstanceID"  # cluster specific, kept in every extension
+SERVICE_CLUSTER_NODE = "com.docker.interlock.service.cluster"  # which service cluster's proxies a node runs
+
+# Ours: which stack made a Swarm object
+MANAGED_BY_STACK = "com.docker.interlock-platform.stack"
+# On ucp-interlock: the config objects it ran healthily, newest first; pruning never removes them
+KNOWN_GOOD_CONFIGS = "com.docker.interlock-platform.known-good-configs"
+
+# Interlock's config objects and services
+INTERLOCK_SERVICE = "ucp-interlock"
+INTERLOCK_CONFIG_PREFIX = "com.docker.ucp.interlock.conf-"
+INTERLOCK_CONFIG_PATH = "/config.toml"
+
+
+def extension_service(cluster: str | None) -> str:
+    return "ucp-interlock-extension" + (f"-{cluster}" if cluster else "")
+
+
+def proxy_service(cluster: str | None) -> str:
+    return "ucp-interlock-proxy" + (f"-{cluster}" if cluster else "")
+
+
+def node_constraint(cluster: str) -> str:
+    return f"node.labels.{SERVICE_CLUSTER_NODE}=={cluster}"
+
+
+# Kubernetes
+K8S_NAMESPACE_NAME = "kubernetes.io/metadata.name"  # set by Kubernetes itself from 1.21
+NS_ID = "ns-id"  # ours on every team namespace, as in the runbook: works on clusters before 1.21
+TEAM = "interlock-platform/team"
+ENVIRONMENT = "interlock-platform/environment"
+K8S_MANAGED_BY = "app.kubernetes.io/managed-by"
+NODE_SELECTOR_ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"  # PodNodeSelector admission
+DNS_POD = {"k8s-app": "kube-dns"}
+
+# Service labels Interlock reads (com.docker.lb.*)
+LB_HOSTS = "com.docker.lb.hosts"
+LB_PORT = "com.docker.lb.port"
+LB_NETWORK = "com.docker.lb.network"
+LB_SERVICE_CLUSTER = "com.docker.lb.service_cluster"
+LB_SSL_CERT = "com.docker.lb.ssl_cert"
+LB_SSL_KEY = "com.docker.lb.ssl_key"
+LB_WEBSOCKETS = "com.docker.lb.websocket_endpoints"
+LB_STICKY_COOKIE = "com.docker.lb.sticky_session_cookie"
+LB_IP_HASH = "com.docker.lb.ip_hash"

@@ -1,0 +1,211 @@
+"""The derived model: what a validated stack is, as frozen dataclasses the plans and components read.
+Built by `topology.parse_shared` / `parse_environment`; never from raw config."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from interlock_platform.core import ports
+
+WORLD = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class Quotas:
+    security_group_rules_per_direction: int = 60
+    nacl_rules_per_direction: int = 20
+    subnets_per_vpc: int = 200
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """One row of the environment registry that the shared stack owns."""
+
+    name: str
+    cidr: ipaddress.IPv4Network
+    collection: str
+    http_port: int
+    https_port: int
+    collection_node_selector: str
+    max_subnets: int
+    allow_esp: bool = True  # IP protocol 50 between the VLANs, for encrypted overlay networks
+
+    def to_output(self) -> dict[str, Any]:
+        return {
+            "cidr": str(self.cidr),
+            "collection": self.collection,
+            "httpPort": self.http_port,
+            "httpsPort": self.https_port,
+            "collectionNodeSelector": self.collection_node_selector,
+            "maxSubnets": self.max_subnets,
+            "allowEsp": self.allow_esp,
+        }
+
+
+@dataclass(frozen=True)
+class UcpConnection:
+    """Where the stack reaches UCP. The client bundle's keys stay in the stack's secrets."""
+
+    host: str
+
+    @property
+    def uses_tls(self) -> bool:
+        return not self.host.startswith("unix://")
+
+
+@dataclass(frozen=True)
+class InterlockSettings:
+    """The shared stack's cluster-wide Interlock settings."""
+
+    retire_default_extension: bool = False
+    template: str = "default"
+    keep_configs: int = 3
+    # How long Interlock must run a new config without failing before a rotation reports success
+    health_seconds: int = 20
+
+
+@dataclass(frozen=True)
+class SharedTopology:
+    stack: str
+    vpc_cidr: ipaddress.IPv4Network
+    availability_zones: tuple[str, ...]
+    management_cidrs: tuple[ipaddress.IPv4Network, ...]
+    edge_cidrs: tuple[ipaddress.IPv4Network, ...]
+    admin_cidrs: tuple[ipaddress.IPv4Network, ...]
+    ucp_version: str
+    calico_ip_in_ip: bool
+    nat_gateways: str
+    flow_log_retention_days: int
+    quotas: Quotas
+    environments: Mapping[str, EnvironmentSpec]
+    interlock: InterlockSettings = InterlockSettings()
+    ucp: UcpConnection | None = None  # None when read back from the shared stack's outputs
+    flow_log_kms_key_arn: str | None = None  # None: the stack creates the key
+
+    @property
+    def management_block(self) -> ipaddress.IPv4Network:
+        return covering_block(self.management_cidrs)
+
+    @property
+    def edge_block(self) -> ipaddress.IPv4Network:
+        return covering_block(self.edge_cidrs)
+
+    @property
+    def shared_subnet_count(self) -> int:
+        return len(self.management_cidrs) + len(self.edge_cidrs)
+
+    def to_outputs(self) -> dict[str, Any]:
+        """The registry and settings, under the same names as the config keys, for env stacks."""
+        return {
+            "vpcCidr": str(self.vpc_cidr),
+            "availabilityZones": list(self.availability_zones),
+            "managementCidrs": [str(c) for c in self.management_cidrs],
+            "edgeCidrs": [str(c) for c in self.edge_cidrs],
+            "adminCidrs": [str(c) for c in self.admin_cidrs],
+            "ucpVersion": self.ucp_version,
+            "calicoIpInIp": self.calico_ip_in_ip,
+            "awsQuotas": {
+                "securityGroupRulesPerDirection": self.quotas.security_group_rules_per_direction,
+                "naclRulesPerDirection": self.quotas.nacl_rules_per_direction,
+                "subnetsPerVpc": self.quotas.subnets_per_vpc,
+            },
+            "environments": {name: env.to_output() for name, env in self.environments.items()},
+            "interlock": {
+                "retireDefaultExtension": self.interlock.retire_default_extension,
+                "template": self.interlock.template,
+                "keepConfigs": self.interlock.keep_configs,
+                "healthSeconds": self.interlock.health_seconds,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Subnet:
+    availability_zone: str
+    cidr: ipaddress.IPv4Network
+
+
+@dataclass(frozen=True)
+class ApplicationGroup:
+    name: str
+    prefix_length: int
+    first_subnet: int
+    subnets: tuple[Subnet, ...]
+
+
+@dataclass(frozen=True)
+class IngressNode:
+    hostname: str
+    instance_id: str
+    availability_zone: str
+
+
+@dataclass(frozen=True)
+class LoadBalancerOptions:
+    internal: bool
+    client_cidrs: tuple[ipaddress.IPv4Network, ...]
+    deletion_protection: bool
+
+
+@dataclass(frozen=True)
+class EgressRule:
+    description: str
+    cidr: ipaddress.IPv4Network
+    protocol: ports.Protocol
+    from_port: int
+    to_port: int
+
+
+@dataclass(frozen=True)
+class OverlayNetworks:
+    ingress: str  # the network Interlock's proxies use to reach the apps (com.docker.lb.network)
+    additional: tuple[str, ...]
+    encrypted: bool
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (self.ingress, *self.additional)
+
+
+@dataclass(frozen=True)
+class EnvironmentTopology:
+    stack: str
+    shared_stack: str
+    shared: SharedTopology
+    env: EnvironmentSpec
+    domain: str
+    hosted_zone_id: str | None
+    application_groups: tuple[ApplicationGroup, ...]
+    ingress_nodes: tuple[IngressNode, ...]
+    load_balancer: LoadBalancerOptions
+    egress: tuple[EgressRule, ...] = field(default_factory=tuple)
+    ucp: UcpConnection = UcpConnection("unix:///var/run/docker.sock")
+    proxy_replicas: int = 2
+    overlay: OverlayNetworks = field(default_factory=lambda: OverlayNetworks("ingress", (), False))
+    tls: bool = False
+    teams: tuple[Any, ...] = ()  # k8s_manifests.TeamSpec
+    kubernetes: Any = None  # k8s_manifests.KubernetesSettings
+
+    @property
+    def name(self) -> str:
+        return self.env.name
+
+    @property
+    def other_environments(self) -> tuple[EnvironmentSpec, ...]:
+        return tuple(e for n, e in self.shared.environments.items() if n != self.env.name)
+
+    @property
+    def subnets(self) -> tuple[tuple[ApplicationGroup, Subnet], ...]:
+        return tuple((g, s) for g in self.application_groups for s in g.subnets)
+
+
+def covering_block(cidrs: Iterable[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+    """The smallest single prefix that holds every CIDR: one NACL entry for a whole VLAN."""
+    nets = list(cidrs)
+    lo = min(int(n.network_address) for n in nets)
+    hi = max(int(n.broadcast_address) for n in nets)
+    prefix = 32 - (lo ^ hi).bit_length()
+    return ipaddress.ip_network((lo, prefix), strict=False)

@@ -1,0 +1,132 @@
+"""The UCP / MKE port matrix: the one table of which hosts listen on which ports.
+
+Source: docker/docs `ee/ucp/admin/install/system-requirements.md` (UCP 3.2), with the
+differences the same page lists for UCP 3.0 and MKE 3.7 (see ../shared/reference/ucp-ports.md).
+Everything else in the project (security groups, NACLs, validation, the preview's matrix)
+derives its ports from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Protocol(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+    # AWS wants IP protocol numbers as strings with ports 0..0 (hashicorp/terraform#10143).
+    IP_IN_IP = "4"
+    ESP = "50"
+
+
+class Scope(StrEnum):
+    INTERNAL = "internal"  # between cluster nodes
+    EXTERNAL = "external"  # also from outside the cluster (admins, clients)
+    SELF = "self"  # the host talks to itself: no firewall rule between VLANs
+
+
+@dataclass(frozen=True)
+class PortRule:
+    protocol: Protocol
+    from_port: int
+    to_port: int
+    managers: bool
+    workers: bool
+    scope: frozenset[Scope]
+    purpose: str
+
+    @property
+    def label(self) -> str:
+        if self.protocol in (Protocol.IP_IN_IP, Protocol.ESP):
+            return f"IP protocol {self.protocol.value}"
+        ports = str(self.from_port) if self.from_port == self.to_port else f"{self.from_port}-{self.to_port}"
+        return f"{self.protocol.value.upper()} {ports}"
+
+    @property
+    def between_hosts(self) -> bool:
+        return Scope.INTERNAL in self.scope or Scope.EXTERNAL in self.scope
+
+
+def _r(proto: Protocol, ports: int | tuple[int, int], managers: bool, workers: bool, scope: str, purpose: str) -> PortRule:
+    lo, hi = (ports, ports) if isinstance(ports, int) else ports
+    return PortRule(proto, lo, hi, managers, workers, frozenset(Scope(s) for s in scope.split(",")), purpose)
+
+
+T, U = Protocol.TCP, Protocol.UDP
+M, W, MW = (True, False), (False, True), (True, True)
+
+_UCP_3_2: tuple[PortRule, ...] = (
+    _r(T, 179, *MW, "internal", "BGP peers (Calico, Kubernetes)"),
+    _r(T, 443, *M, "external,internal", "UCP web UI and API"),
+    _r(T, 2376, *M, "internal", "Docker swarm (legacy)"),
+    _r(T, 2377, *M, "internal", "Swarm cluster management"),
+    _r(U, 4789, *MW, "internal", "overlay networking (VXLAN)"),
+    _r(T, 6443, *M, "external,internal", "Kubernetes API server"),
+    _r(T, 6444, *MW, "self", "Kubernetes API reverse proxy"),
+    _r(T, 7946, *MW, "internal", "gossip / node discovery"),
+    _r(U, 7946, *MW, "internal", "gossip / node discovery"),
+    _r(T, 9099, *MW, "self", "Calico health check"),
+    _r(T, 10250, *MW, "internal", "kubelet"),
+    _r(T, 12376, *MW, "internal", "TLS auth proxy to the Docker engine"),
+    _r(T, 12378, *MW, "self", "etcd reverse proxy"),
+    _r(T, (12379, 12386), *M, "internal", "etcd, UCP CAs, auth store, auth API, auth worker"),
+    _r(T, 12388, *M, "internal", "Kubernetes API proxy"),
+)
+
+# UCP 3.0 listed 12387 (metrics) and neither 9099 nor 12388.
+_UCP_3_0: tuple[PortRule, ...] = (
+    *tuple(r for r in _UCP_3_2 if (r.from_port, r.protocol) not in {(9099, T), (12388, T)}),
+    _r(T, 12387, *M, "internal", "UCP metrics"),
+)
+
+_MKE_3_7: tuple[PortRule, ...] = (
+    *_UCP_3_2,
+    _r(T, 9055, *M, "internal", "MKE 3.7 manager service"),
+    _r(T, 9091, *MW, "internal", "MKE 3.7 node metrics"),
+    _r(T, 9100, *MW, "internal", "MKE 3.7 node exporter"),
+)
+
+PORT_TABLES: dict[str, tuple[PortRule, ...]] = {"3.0": _UCP_3_0, "3.2": _UCP_3_2, "3.7": _MKE_3_7}
+# The Kubernetes each release ships (its release notes): which NetworkPolicy selectors work there.
+KUBERNETES_VERSIONS: dict[str, tuple[int, int]] = {"3.0": (1, 8), "3.2": (1, 14), "3.7": (1, 27)}
+
+# IP protocols that cross between the management VLAN and the application VLANs.
+IP_IN_IP = PortRule(Protocol.IP_IN_IP, 0, 0, True, True, frozenset({Scope.INTERNAL}), "Calico IP-in-IP pod network")
+ESP = PortRule(Protocol.ESP, 0, 0, True, True, frozenset({Scope.INTERNAL}), "IPsec ESP for encrypted overlay networks")
+
+# Ports UCP itself publishes on managers and workers: an Interlock proxy port must avoid them.
+EPHEMERAL_PORTS = (1024, 65535)  # what any client may use (Windows and macOS from 49152, the NLB from 1024)
+# The nodes' own ephemeral range (Linux net.ipv4.ip_local_port_range): replies to connections a
+# node opens land here, also through a NAT gateway, which restores the node's port. It holds no
+# platform port (all below 32768), so a NACL allow of it shadows none of them.
+NODE_EPHEMERAL_PORTS = (32768, 60999)
+ADMIN_PORTS = (443, 6443)
+
+
+def port_table(ucp_version: str) -> tuple[PortRule, ...]:
+    return PORT_TABLES[ucp_version]
+
+
+def encapsulation(calico_ip_in_ip: bool, esp: bool = True) -> tuple[PortRule, ...]:
+    return tuple(rule for rule, on in ((IP_IN_IP, calico_ip_in_ip), (ESP, esp)) if on)
+
+
+def manager_ports(ucp_version: str, calico_ip_in_ip: bool, esp: bool = True) -> tuple[PortRule, ...]:
+    """What managers listen on for other nodes: the management SG admits these from workers."""
+    return tuple(r for r in port_table(ucp_version) if r.managers and r.between_hosts) + encapsulation(calico_ip_in_ip, esp)
+
+
+def worker_ports(ucp_version: str, calico_ip_in_ip: bool, esp: bool = True) -> tuple[PortRule, ...]:
+    """What workers listen on for managers: the worker SG admits these from the management SG."""
+    return tuple(r for r in port_table(ucp_version) if r.workers and r.between_hosts) + encapsulation(calico_ip_in_ip, esp)
+
+
+def reserved_ports(ucp_version: str) -> dict[int, str]:
+    """Every TCP port a UCP node already uses (any scope), with its purpose."""
+    used: dict[int, str] = {}
+    for r in port_table(ucp_version):
+        if r.protocol is Protocol.TCP:
+            for p in range(r.from_port, r.to_port + 1):
+                used.setdefault(p, f"UCP {r.purpose}")
+    return used

@@ -1,0 +1,1 @@
+"""The Kubernetes layer: team namespaces, default-deny and allow policies, quotas, RBAC."""

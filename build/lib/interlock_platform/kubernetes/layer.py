@@ -1,0 +1,150 @@
+"""The Kubernetes isolation layer: team namespaces pinned to their collection, with policy the
+team cannot edit, and the per-app ingress policy a pipeline applies. Both components are
+importable by app-team programs; the manifests come from the pure `k8s_manifests`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from interlock_platform.core import k8s_manifests
+from interlock_platform.core.k8s_manifests import AppSpec, KubernetesSettings, Manifest, TeamSpec
+from interlock_platform.core.topology import PROJECT
+
+
+def kubernetes_provider(name: str, parent: pulumi.Resource, server_side_apply: bool) -> k8s.Provider:
+    """The client bundle's kubeconfig reaches the provider only as a Pulumi secret. Server-side
+    apply only where the cluster's Kubernetes has it."""
+    kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")
+    return k8s.Provider(
+        name, kubeconfig=kubeconfig, enable_server_side_apply=server_side_apply, opts=pulumi.ResourceOptions(parent=parent)
+    )
+
+
+def create(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """One manifest -> the typed pulumi_kubernetes resource of its kind."""
+    kind, meta = manifest["kind"], manifest["metadata"]
+    if kind == "Namespace":
+        return k8s.core.v1.Namespace(name, metadata=meta, opts=opts)
+    if kind == "NamespacePatch":  # a namespace the platform labels but does not own (server-side apply)
+        return k8s.core.v1.NamespacePatch(name, metadata=meta, opts=opts)
+    if kind == "NetworkPolicy":
+        return k8s.networking.v1.NetworkPolicy(name, metadata=meta, spec=manifest["spec"], opts=opts)
+    if kind == "Role":
+        return k8s.rbac.v1.Role(name, metadata=meta, rules=manifest["rules"], opts=opts)
+    if kind == "RoleBinding":
+        return k8s.rbac.v1.RoleBinding(
+            name, metadata=meta, role_ref=manifest["roleRef"], subjects=manifest["subjects"], opts=opts
+        )
+    if kind == "ResourceQuota":
+        return k8s.core.v1.ResourceQuota(name, metadata=meta, spec=manifest["spec"], opts=opts)
+    if kind == "LimitRange":
+        return k8s.core.v1.LimitRange(name, metadata=meta, spec=manifest["spec"], opts=opts)
+    raise ValueError(f"no resource for kind {kind}")
+
+
+@dataclass
+class TeamNamespaceArgs:
+    team: TeamSpec
+    environment: str
+    collection_node_selector: str  # e.g. com.docker.ucp.collection.prod=true
+    settings: KubernetesSettings = field(default_factory=KubernetesSettings)
+    provider: pulumi.ProviderResource | None = None
+
+
+class TeamNamespace(pulumi.ComponentResource):
+    """On-boarding: the namespace, deny-all, the allows, and a Role without policy rights."""
+
+    namespace: k8s.core.v1.Namespace
+
+    def __init__(self, name: str, args: TeamNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("interlock-platform:kubernetes:TeamNamespace", name, None, opts)
+        manifests = k8s_manifests.onboarding(args.team, args.environment, args.collection_node_selector, args.settings)
+        on = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.namespace = create(f"{name}-namespace", manifests[0], on)  # type: ignore[assignment]
+        in_ns = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.namespace])
+        for manifest in manifests[1:]:
+            create(f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}", manifest, in_ns)
+        self.register_outputs({"namespace": args.team.namespace})
+
+
+@dataclass
+class AppIngressPolicyArgs:
+    namespace: pulumi.Input[str]  # the team namespace, e.g. from the env stack's teamNamespaces output
+    app: AppSpec
+    # the env stack's `ingressControllerNamespaceSelector` output; the default suits UCP 3.x (before Kubernetes 1.21)
+    ingress_namespace_selector: pulumi.Input[Mapping[str, str]] = field(
+        default_factory=lambda: KubernetesSettings().ingress_selector
+    )
+    provider: pulumi.ProviderResource | None = None
+    depends_on: list[Any] = field(default_factory=list)
+
+
+class AppIngressPolicy(pulumi.ComponentResource):
+    """`allow-ingress-<app>`: the ingress controller's namespace to the app's pods, on its ports."""
+
+    def __init__(self, name: str, args: AppIngressPolicyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("interlock-platform:kubernetes:AppIngressPolicy", name, None, opts)
+        manifest = k8s_manifests.app_ingress_policy(args.namespace, args.app, args.ingress_namespace_selector)  # type: ignore[arg-type]
+        create(
+            f"{name}-policy", manifest, pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        )
+        self.register_outputs({"policy": manifest["metadata"]["name"]})
+
+
+@dataclass
+class EnvironmentKubernetesArgs:
+    teams: tuple[TeamSpec, ...]
+    environment: str
+    collection_node_selector: str
+    settings: KubernetesSettings
+
+
+class EnvironmentKubernetes(pulumi.ComponentResource):
+    """An environment's teams: each on-boarded, each ingress app given its ingress policy."""
+
+    def __init__(self, name: str, args: EnvironmentKubernetesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("interlock-platform:kubernetes:EnvironmentKubernetes", name, None, opts)
+        provider = kubernetes_provider(f"{name}-cluster", self, args.settings.server_side_apply)
+        # kube-system and the ingress controller's namespace get the platform's label, so team
+        # policies can select them on clusters older than Kubernetes 1.21. Each env stack applies
+        # the same label with its own field manager: removing one stack leaves the others' hold.
+        # Before server-side apply (UCP 3.2 ships 1.14) nothing can patch a namespace the stack
+        # does not own: an admin labels it once, and every run says how.
+        labelled = []
+        for ns in args.settings.platform_namespaces:
+            if args.settings.server_side_apply:
+                labelled.append(
+                    create(
+                        f"{name}-label-{ns}",
+                        {**k8s_manifests.platform_label(ns), "kind": "NamespacePatch"},
+                        pulumi.ResourceOptions(parent=self, provider=provider),
+                    )
+                )
+            else:
+                pulumi.log.warn(
+                    f"Kubernetes {'.'.join(map(str, args.settings.kubernetes_version))} cannot apply a patch: the team policies "
+                    f"select namespace {ns} by a label a cluster admin puts on it once: {k8s_manifests.label_command(ns)}",
+                    resource=self,
+                )
+        for team in args.teams:
+            child = pulumi.ResourceOptions(parent=self)
+            ns = TeamNamespace(
+                f"{name}-{team.name}",
+                TeamNamespaceArgs(team, args.environment, args.collection_node_selector, args.settings, provider),
+                child,
+            )
+            for app in team.apps:
+                if app.ingress:
+                    AppIngressPolicy(
+                        f"{name}-{team.name}-{app.name}",
+                        AppIngressPolicyArgs(
+                            team.namespace, app, args.settings.ingress_selector, provider, [ns.namespace, *labelled]
+                        ),
+                        child,
+                    )
+        self.register_outputs({"namespaces": [t.namespace for t in args.teams]})

@@ -1,0 +1,55 @@
+"""The thin shell between Pulumi and the pure model: reads this stack's config and the shared
+stack's outputs as plain values, and turns invalid config into a clean Pulumi error."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NoReturn
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime.sync_await import _sync_await
+
+from interlock_platform.core.config_reader import InvalidConfig, Problem
+from interlock_platform.core.topology import PROJECT
+
+SECRET_SET = "[secret]"
+
+
+class InvalidStackConfig(pulumi.RunError):
+    """A RunError prints its message without a traceback; the preview reads `problems`."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def fail(err: InvalidConfig) -> NoReturn:
+    raise InvalidStackConfig(err.problems) from None
+
+
+def read() -> dict[str, Any]:
+    """Every `interlock-platform:` key of this stack, raw (strings; JSON for objects and lists).
+    All keys, not only known ones, so that a misspelt key is reported rather than ignored."""
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{PROJECT}:"
+    cfg = pulumi.Config(PROJECT)
+    return {
+        k[len(prefix) :]: cfg.get(k[len(prefix) :]) for k in everything if k.startswith(prefix) and ":" not in k[len(prefix) :]
+    }
+
+
+def aws_region() -> str:
+    """The region the AWS provider creates everything in: aws:region, or the environment variables
+    the provider reads when the stack does not set it ("" when none is set)."""
+    return pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+
+
+def read_stack_outputs(ref: pulumi.StackReference) -> dict[str, Any]:
+    """The referenced stack's outputs as plain values, before any resource is registered, so
+    validation can use them. StackReference outputs are known even during a preview."""
+    outputs = _sync_await(ref.outputs.future())
+    return dict(outputs or {})

@@ -1,0 +1,73 @@
+"""`InterlockService`: an app team's Swarm service, routed by its environment's Interlock
+service cluster. Give it the env stack's StackReference and an app spec; it reads the stack's
+outputs, refuses a bad spec before creating anything, and creates the `pulumi_docker.Service`
+with the labels, networks and placement the environment needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from interlock_platform.core import app_labels
+from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract
+from interlock_platform.stack_config import read_stack_outputs
+
+
+class InvalidAppSpec(pulumi.RunError):
+    """Printed without a traceback by the Pulumi CLI; `problems` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid app spec:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass
+class InterlockServiceArgs:
+    environment: pulumi.StackReference  # StackReference("<org>/interlock-platform/<env>")
+    app: AppServiceSpec
+    provider: pulumi.ProviderResource | None = None  # a pulumi_docker.Provider for the same UCP
+
+
+def validate(environment: pulumi.StackReference, *apps: AppServiceSpec) -> EnvironmentContract:
+    """Read the env stack's outputs and refuse any bad spec: call it before creating anything."""
+    try:
+        env = EnvironmentContract.from_outputs(read_stack_outputs(environment))
+        problems = []
+        for app in apps:
+            try:
+                app_labels.check(app, env)
+            except AppSpecError as err:
+                problems += err.problems
+        if problems:
+            raise AppSpecError(problems)
+        return env
+    except AppSpecError as err:
+        raise InvalidAppSpec(err.problems) from None
+
+
+class InterlockService(pulumi.ComponentResource):
+    service: docker.Service
+    hosts: tuple[str, ...]
+
+    def __init__(self, name: str, args: InterlockServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        env = validate(args.environment, args.app)  # before the component itself is registered
+        super().__init__("interlock-platform:apps:InterlockService", name, None, opts)
+        spec = args.app
+        self.hosts = app_labels.hosts(spec, env)
+        self.service = docker.Service(
+            f"{name}-service",
+            name=f"{env.environment}-{spec.name}",
+            labels=[docker.ServiceLabelArgs(label=k, value=v) for k, v in app_labels.service_labels(spec, env).items()],
+            task_spec=docker.ServiceTaskSpecArgs(
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(image=spec.image),
+                networks_advanceds=[
+                    docker.ServiceTaskSpecNetworksAdvancedArgs(id=n) for n in app_labels.networks(spec, env)
+                ],  # Swarm takes a name as the id
+                placement=docker.ServiceTaskSpecPlacementArgs(constraints=app_labels.placement_constraints(env)),
+            ),
+            mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=spec.replicas)),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+        )
+        self.register_outputs({"hosts": list(self.hosts), "serviceName": self.service.name})
