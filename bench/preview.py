@@ -15,8 +15,7 @@ machine is shared: medians, and every ratio measured side by side, round by roun
      offline preview runs it for the StackReference. The benchmark stops if a preview loads an
      SDK subpackage outside JOB_SUBPACKAGES, so the floor cannot follow import bloat unseen;
    - the tuned job floor: the same with the preview's own process settings
-     (tools/sdk_speedups.py: the collector's thresholds, the faster empty-function check, and
-     no interpreter teardown): the comparison on equal terms. The preview's own work is what
+     (tools/short_run.py: the collector's thresholds, and no interpreter teardown): the comparison on equal terms. The preview's own work is what
      it takes beyond this one.
 2. Where the rest goes, for the dev preview, in one process, in the order the preview runs,
    and how many streamed Analyze calls the pack had yet to answer when the program ended.
@@ -69,9 +68,9 @@ for name in json.load(open(sys.argv[1])):
 
 
 def with_preview_settings(script: str) -> str:
-    """`script` with the preview's own process settings: its GC thresholds, sdk_speedups and no teardown."""
+    """`script` with the preview's own process settings: its GC thresholds and no teardown."""
     return (
-        "import os, sys; from tools import sdk_speedups; sdk_speedups.tune_gc_for_a_short_run(); sdk_speedups.install()\n"
+        "import os, sys; from tools import short_run; short_run.tune_gc_for_a_short_run()\n"
         f"{script}\nsys.stdout.flush(); os._exit(0)"
     )
 
@@ -124,8 +123,8 @@ def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str, int]:
 BREAKDOWN = """
 import json, sys, time
 t = [time.perf_counter()]
-from tools import sdk_speedups, policy_harness
-sdk_speedups.tune_gc_for_a_short_run(); sdk_speedups.install()
+from tools import short_run, policy_harness
+short_run.tune_gc_for_a_short_run()
 pack = policy_harness.PolicyPackProcess(); t.append(time.perf_counter())
 exec(sys.argv[1]); t.append(time.perf_counter())
 exec(sys.argv[2]); t.append(time.perf_counter())
@@ -298,7 +297,7 @@ def main() -> None:
         print(
             f"  {stack}: {len(loaded[stack])} modules; lazily loaded subpackages: {', '.join(sorted(_subpackages(loaded[stack])))}"
         )
-    print("tuned job floor: the same with the preview's own settings (GC thresholds, sdk_speedups, no teardown)")
+    print("tuned job floor: the same with the preview's own settings (GC thresholds, no teardown)")
     print("offline preview per stack, policy pack included (medians):")
     print(
         f"  {'stack':<7} {'SDK modules':>11} {'preview':>8} {'job floor':>10} {'tuned':>6}   ratio to: {'command':>7} {'job floor':>9} {'tuned':>6}"

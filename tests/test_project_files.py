@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 from interlock_platform.core import config_keys
 from tests.conftest import STACKS
@@ -39,3 +40,28 @@ def test_ci_runs_the_readme_test_command():
     command = re.search(r"<!-- test-command -->\s*```sh\n(.+?)\n```", readme, re.S)
     assert command, "the README marks its test command with <!-- test-command -->"
     assert command.group(1).strip() in ci
+
+
+def test_the_stack_files_validate_against_the_generated_schema_and_it_refuses_unknown_keys(tmp_path):
+    """docs/config.schema.json, checked by check-jsonschema (not our reader): the four stack files
+    pass; a misspelt key, a wrong type and a key outside any namespace are refused."""
+    from tools.scan import console_script
+
+    schema = ROOT / "docs" / "config.schema.json"
+    stacks = [str(ROOT / "stacks" / f"Pulumi.{s}.yaml") for s in STACKS]
+    ok = subprocess.run([console_script("check-jsonschema"), "--schemafile", str(schema), *stacks], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    base = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+    for name, extra in {
+        "misspelt": "  interlock-platform:domian: apps.example.com\n",
+        "wrong-type": "  interlock-platform:tls: maybe\n",
+        "no-namespace": "  domain: apps.example.com\n",
+    }.items():
+        bad = tmp_path / f"Pulumi.{name}.yaml"
+        bad.write_text(base.replace("config:\n", "config:\n" + extra, 1))
+        result = subprocess.run([console_script("check-jsonschema"), "--schemafile", str(schema), str(bad)], capture_output=True, text=True)
+        assert result.returncode == 1, f"{name}: {result.stdout}"
+    # and some other provider's namespace is left to that provider
+    other = tmp_path / "Pulumi.other.yaml"
+    other.write_text(base.replace("config:\n", "config:\n  aws:profile: platform\n", 1))
+    assert subprocess.run([console_script("check-jsonschema"), "--schemafile", str(schema), str(other)], capture_output=True).returncode == 0

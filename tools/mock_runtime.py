@@ -21,7 +21,6 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from tools import sdk_speedups
 from tools.stack_files import ROOT, project_file
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -163,7 +162,6 @@ def run_program(
     mocks = PlatformMocks(stack_outputs or {}, secret_outputs)
     monitor = monitor or RecordingMonitor(mocks, on_register)
     monitor.mocks = mocks
-    sdk_speedups.install()  # the SDK's answers at a fraction of its cost; see that module
     pulumi_settings.ROOT.set(None)
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     # The config as the language host hands it over: the whole map in PULUMI_CONFIG (which the

@@ -9,8 +9,7 @@ resource as it registers. Exit status: 0 when nothing mandatory is violated, 1 w
 mandatory policy is violated, 2 when the stack config is invalid, 3 when the policy pack could
 not run, so nothing was checked (messages on stderr).
 
-Where its time goes, and what tools/sdk_speedups.py does about it: bench/preview.py and the
-README's Benchmarks section.
+Where its time goes: bench/preview.py and docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from interlock_platform.stack_config import InvalidStackConfig
 from interlock_platform.swarm.providers.interlock import spec_of
 from tools import cloudformation, policy_config, policy_harness, report
 from tools.mock_runtime import ProgramRun, run_program
-from tools.sdk_speedups import tune_gc_for_a_short_run
+from tools.short_run import tune_gc_for_a_short_run
 from tools.stack_files import ROOT, FileProblem, InvalidProjectFiles, offline_config, offline_stack, stack_names
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INVALID, EXIT_PACK_FAILED = 0, 1, 2, 3
