@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import STACKS, copy_project
+from tests.policy_corpus import CORPUS
 from tools.mock_runtime import Registration
 from tools.policy_config import REGISTRY_POLICIES, from_shared_outputs
 from tools.policy_harness import UNKNOWN, PolicyPackProcess
@@ -20,7 +21,8 @@ ALL_RULES = {
     "sg-no-world-ingress", "sg-encapsulation-scoped", "sg-no-cross-environment", "sg-no-all-protocols", "sg-descriptions",
     "nacl-environment-isolation", "lb-ports-match-service-cluster", "vpc-baseline", "tags-present", "swarm-network-in-collection",
     "interlock-cluster-consistent", "k8s-namespace-default-deny", "k8s-no-wide-peers", "k8s-namespace-in-collection",
-    "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret",
+    "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret", "sg-no-world-egress", "subnet-no-public-addresses",
+    "swarm-service-in-collection", "k8s-no-cross-environment",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -209,6 +211,19 @@ MUTATIONS = {
     "secrets-are-secret": ("dev", "components/kubernetes.py",
         'kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")', 'kubeconfig = pulumi.Config(PROJECT).get("kubeconfig")'),
 }  # fmt: skip
+
+
+def _appended(entry: str) -> tuple[str, str, str, str]:
+    """A corpus change (tests/policy_corpus.py) as a mutation: appended to the dev program."""
+    return ("dev", "__main__.py", "\nmain()\n", "\nmain()\n" + CORPUS[entry].code)
+
+
+MUTATIONS |= {
+    "sg-no-world-egress": _appended("vpc-rule-egress-all-tcp-world"),
+    "subnet-no-public-addresses": _appended("subnet-public-ips-in-dev"),
+    "swarm-service-in-collection": _appended("service-routing-mesh-port"),
+    "k8s-no-cross-environment": _appended("netpol-egress-prod-subrange"),
+}
 
 
 @pytest.fixture(scope="module")
