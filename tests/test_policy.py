@@ -5,6 +5,7 @@ mandatory violation."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.policy_corpus import CORPUS
 from tools.mock_runtime import Registration
 from tools.policy_config import REGISTRY_POLICIES, from_shared_outputs
 from tools.policy_harness import UNKNOWN, PolicyPackProcess
+from tools.stack_files import ROOT
 
 ALL_RULES = {
     "sg-no-world-ingress", "sg-encapsulation-scoped", "sg-no-cross-environment", "sg-no-all-protocols", "sg-descriptions",
@@ -42,6 +44,13 @@ def test_the_pack_describes_itself_over_the_protocol(pack):
         assert policy.description, name
         level = "advisory" if name in ADVISORY else "mandatory"
         assert {0: "advisory", 1: "mandatory"}[policy.enforcementLevel] == level, name
+
+
+def test_the_policy_reference_lists_the_pack_s_rules_and_levels(pack):
+    """docs/policy.md's table is what the pack says of itself over the protocol."""
+    documented = dict(re.findall(r"^\| `([a-z0-9-]+)` \| (advisory|mandatory) \|", (ROOT / "docs" / "policy.md").read_text(), re.M))
+    served = {p.name: {0: "advisory", 1: "mandatory"}[p.enforcementLevel] for p in pack.info().policies}
+    assert documented == served
 
 
 @pytest.mark.parametrize("stack", STACKS)
