@@ -126,7 +126,7 @@ def protocol(value: Any) -> Any:
 
 def kind(resource_type: str) -> str:
     """`kubernetes:<group>/<version>:<Kind>` as `<group>:<Kind>`, whatever the API version (a
-    v1beta1 Role on an old cluster is a Role) and with `Patch` and `List` forms folded in."""
+    v1beta1 Role on an old cluster is a Role), a `Patch` form read as the object it patches."""
     if not resource_type.startswith("kubernetes:"):
         return resource_type
     _, module, name = [*resource_type.split(":", 2), "", ""][:3]
