@@ -5,6 +5,7 @@ mandatory violation."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +13,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import STACKS, copy_project
+from tests.policy_corpus import CORPUS
 from tools.mock_runtime import Registration
 from tools.policy_config import REGISTRY_POLICIES, from_shared_outputs
 from tools.policy_harness import UNKNOWN, PolicyPackProcess
+from tools.stack_files import ROOT
 
 ALL_RULES = {
     "sg-no-world-ingress", "sg-encapsulation-scoped", "sg-no-cross-environment", "sg-no-all-protocols", "sg-descriptions",
     "nacl-environment-isolation", "lb-ports-match-service-cluster", "vpc-baseline", "tags-present", "swarm-network-in-collection",
     "interlock-cluster-consistent", "k8s-namespace-default-deny", "k8s-no-wide-peers", "k8s-namespace-in-collection",
-    "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret",
+    "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret", "sg-no-world-egress", "subnet-no-public-addresses",
+    "swarm-service-in-collection", "k8s-no-cross-environment",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -40,6 +44,13 @@ def test_the_pack_describes_itself_over_the_protocol(pack):
         assert policy.description, name
         level = "advisory" if name in ADVISORY else "mandatory"
         assert {0: "advisory", 1: "mandatory"}[policy.enforcementLevel] == level, name
+
+
+def test_the_policy_reference_lists_the_pack_s_rules_and_levels(pack):
+    """docs/policy.md's table is what the pack says of itself over the protocol."""
+    documented = dict(re.findall(r"^\| `([a-z0-9-]+)` \| (advisory|mandatory) \|", (ROOT / "docs" / "policy.md").read_text(), re.M))
+    served = {p.name: {0: "advisory", 1: "mandatory"}[p.enforcementLevel] for p in pack.info().policies}
+    assert documented == served
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -209,6 +220,19 @@ MUTATIONS = {
     "secrets-are-secret": ("dev", "interlock_platform/kubernetes/layer.py",
         'kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")', 'kubeconfig = pulumi.Config(PROJECT).get("kubeconfig")'),
 }  # fmt: skip
+
+
+def _appended(entry: str) -> tuple[str, str, str, str]:
+    """A corpus change (tests/policy_corpus.py) as a mutation: appended to the dev program."""
+    return ("dev", "__main__.py", "\nmain()\n", "\nmain()\n" + CORPUS[entry].code)
+
+
+MUTATIONS |= {
+    "sg-no-world-egress": _appended("vpc-rule-egress-all-tcp-world"),
+    "subnet-no-public-addresses": _appended("subnet-public-ips-in-dev"),
+    "swarm-service-in-collection": _appended("service-routing-mesh-port"),
+    "k8s-no-cross-environment": _appended("netpol-egress-prod-subrange"),
+}
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -19,34 +21,85 @@ from .common import (
     REGISTRY_SCHEMA,
     STACK_REFERENCE,
     UNKNOWN,
-    WORLD,
+    Network,
     Registry,
     Stack,
+    env_of,
     environment_stack,
     get,
+    items,
     network,
     number,
+    overlaps,
+    protocol,
     registry,
+    world_like,
 )
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"  # the older rule resource, ingress or egress by its `type`
 RULES = (INGRESS, EGRESS)
 NACL = "aws:ec2/networkAcl:NetworkAcl"
+DEFAULT_NACL = "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl"
 NACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
-LISTENER = "aws:lb/listener:Listener"
-TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
-ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
+PREFIX_LIST = "aws:ec2/managedPrefixList:ManagedPrefixList"
+PREFIX_LIST_ENTRY = "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry"
+SUBNET = "aws:ec2/subnet:Subnet"
+# aws.alb.* is the same resource as aws.lb.* under an alias type
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+TARGET_GROUPS = ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup")
+ATTACHMENTS = ("aws:lb/targetGroupAttachment:TargetGroupAttachment", "aws:alb/targetGroupAttachment:TargetGroupAttachment")
+LISTENER, TARGET_GROUP, ATTACHMENT = LISTENERS[0], TARGET_GROUPS[0], ATTACHMENTS[0]
 NODE_LABELS = "pulumi-python:dynamic/swarm:NodeLabels"
 TAGGED = {
-    "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable", SG, INGRESS, EGRESS, NACL,
+    "aws:ec2/vpc:Vpc", SUBNET, "aws:ec2/routeTable:RouteTable", SG, INGRESS, EGRESS, NACL,
     "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/flowLog:FlowLog",
-    "aws:cloudwatch/logGroup:LogGroup", "aws:iam/role:Role", "aws:lb/loadBalancer:LoadBalancer", TARGET_GROUP, LISTENER,
-    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+    "aws:cloudwatch/logGroup:LogGroup", "aws:iam/role:Role", LOAD_BALANCERS[0], TARGET_GROUP, LISTENER, DEFAULT_SG,
 }  # fmt: skip
 ENCAPSULATION = {"4": "IP-in-IP", "50": "ESP"}
 LISTENER_PORTS = (80, 443)
+WORLD_EGRESS_PORTS = (80, 443)  # what nodes fetch from the internet: registries, packages, AWS APIs
+
+
+@dataclass
+class Opening:
+    """One allow or deny, whatever resource or inline block it is written in."""
+
+    carrier: PolicyResource  # the resource it is written in (a security group for an inline rule)
+    label: str  # how messages name it
+    direction: str  # "ingress", "egress", or "unknown" (a SecurityGroupRule whose type is not known yet)
+    action: Any  # "allow" or "deny" (security groups only allow); UNKNOWN
+    protocol: Any  # by number ("6", "-1" for all), UNKNOWN or None
+    from_port: int | None
+    to_port: int | None
+    cidrs: list[Any]  # as written (str or UNKNOWN), IPv4 and IPv6, prefix lists resolved where the stack defines them
+    group: PolicyResource | None = None  # the security group or NACL it belongs to, when a resource of the stack feeds it
+    group_id: Any = None  # the group or NACL id as written, when none does
+    peers: list[PolicyResource] = field(default_factory=list)  # resources feeding its peer security group
+    self_only: bool = False  # its only peer is its own group
+    rule_number: int | None = None
+
+    @property
+    def urn(self) -> str:
+        return self.carrier.urn
+
+    def describe(self) -> str:
+        ports = "all ports" if self.protocol == "-1" else f"{self.from_port}-{self.to_port}"
+        return f"{self.label} ({self.direction}, protocol {_shown(self.protocol)}, {ports})"
+
+    def networks(self) -> list[Network]:
+        return [n for n in (network(c) for c in self.cidrs) if n is not None]
+
+    def single_port(self) -> int | None:
+        return self.from_port if self.from_port == self.to_port else None
+
+
+def _shown(value: Any) -> str:
+    return "unknown" if value is UNKNOWN else str(value)
 
 
 def _role(sg: PolicyResource) -> str:
@@ -63,11 +116,89 @@ def _group(rule: PolicyResource, prop: str) -> PolicyResource | None:
     return fed[0] if fed else None
 
 
-def _describe(rule: PolicyResource) -> str:
-    p = rule.props
-    proto = get(p, "ipProtocol")
-    ports = "all ports" if proto == "-1" else f"{number(get(p, 'fromPort'))}-{number(get(p, 'toPort'))}"
-    return f"{rule.name} ({'ingress' if rule.resource_type == INGRESS else 'egress'}, protocol {proto}, {ports})"
+def _prefix_list_cidrs(stack: Stack, resource: PolicyResource, prop: str) -> list[Any]:
+    """The CIDRs of the managed prefix lists this stack defines and `prop` references: a rule
+    through a prefix list admits what the list holds."""
+    cidrs: list[Any] = []
+    for pl in Stack.fed_by(resource, prop):
+        if pl.resource_type != PREFIX_LIST:
+            continue
+        cidrs += [get(e, "cidr") for e in items(get(pl.props, "entries"))]
+        cidrs += [
+            get(e.props, "cidr")
+            for e in stack.of_type(PREFIX_LIST_ENTRY)
+            if any(r.urn == pl.urn for r in Stack.fed_by(e, "prefixListId"))
+        ]
+    return cidrs
+
+
+def sg_openings(stack: Stack) -> list[Opening]:
+    """Every security-group rule in the stack: the aws.vpc rule resources, aws.ec2.SecurityGroupRule,
+    and the inline rules of security groups and the default security group."""
+    out: list[Opening] = []
+    for sg in stack.of_type(SG, DEFAULT_SG):
+        what = "default security group" if sg.resource_type == DEFAULT_SG else "security group"
+        for direction in ("ingress", "egress"):
+            for i, e in enumerate(items(get(sg.props, direction))):
+                if e is UNKNOWN:
+                    continue
+                cidrs = items(get(e, "cidrBlocks")) + items(get(e, "ipv6CidrBlocks")) + _prefix_list_cidrs(stack, sg, direction)
+                others = items(get(e, "securityGroups")) + items(get(e, "prefixListIds"))
+                out.append(Opening(
+                    sg, f"{what} {sg.name} inline {direction}[{i}]", direction, "allow", protocol(get(e, "protocol")),
+                    number(get(e, "fromPort")), number(get(e, "toPort")), cidrs, sg,
+                    peers=[r for r in Stack.fed_by(sg, direction) if r.resource_type in (SG, STACK_REFERENCE)],
+                    self_only=get(e, "self") is True and not cidrs and not others,
+                ))  # fmt: skip
+    for rule in stack.of_type(*RULES):
+        cidrs = [c for c in (get(rule.props, "cidrIpv4"), get(rule.props, "cidrIpv6")) if c is not None]
+        cidrs += _prefix_list_cidrs(stack, rule, "prefixListId")
+        group, peers = _group(rule, "securityGroupId"), Stack.fed_by(rule, "referencedSecurityGroupId")
+        gid, pid = get(rule.props, "securityGroupId"), get(rule.props, "referencedSecurityGroupId")
+        same = (group is not None and len(peers) == 1 and peers[0].urn == group.urn) or (isinstance(gid, str) and gid == pid)
+        out.append(Opening(
+            rule, rule.name, "ingress" if rule.resource_type == INGRESS else "egress", "allow", protocol(get(rule.props, "ipProtocol")),
+            number(get(rule.props, "fromPort")), number(get(rule.props, "toPort")), cidrs, group, gid, peers, same and not cidrs,
+        ))  # fmt: skip
+    for rule in stack.of_type(LEGACY_RULE):
+        kind_ = get(rule.props, "type")
+        cidrs = items(get(rule.props, "cidrBlocks")) + items(get(rule.props, "ipv6CidrBlocks"))
+        cidrs += _prefix_list_cidrs(stack, rule, "prefixListIds")
+        group, peers = _group(rule, "securityGroupId"), Stack.fed_by(rule, "sourceSecurityGroupId")
+        same = get(rule.props, "self") is True or (group is not None and len(peers) == 1 and peers[0].urn == group.urn)
+        out.append(Opening(
+            rule, rule.name, kind_ if kind_ in ("ingress", "egress") else "unknown", "allow", protocol(get(rule.props, "protocol")),
+            number(get(rule.props, "fromPort")), number(get(rule.props, "toPort")), cidrs, group, get(rule.props, "securityGroupId"),
+            peers, same and not cidrs,
+        ))  # fmt: skip
+    return out
+
+
+def nacl_entries(stack: Stack) -> list[Opening]:
+    """Every NACL entry in the stack: NetworkAclRule resources (on any NACL, ours or not) and the
+    inline entries of NACLs and the default NACL."""
+    out: list[Opening] = []
+    for acl in stack.of_type(NACL, DEFAULT_NACL):
+        what = "default NACL" if acl.resource_type == DEFAULT_NACL else "NACL"
+        for direction in ("ingress", "egress"):
+            for i, e in enumerate(items(get(acl.props, direction))):
+                if e is UNKNOWN:
+                    continue
+                out.append(Opening(
+                    acl, f"{what} {acl.name} inline {direction}[{i}]", direction, get(e, "action"), protocol(get(e, "protocol")),
+                    number(get(e, "fromPort")), number(get(e, "toPort")),
+                    [c for c in (get(e, "cidrBlock"), get(e, "ipv6CidrBlock")) if c is not None], acl, rule_number=number(get(e, "ruleNo")),
+                ))  # fmt: skip
+    for entry in stack.of_type(NACL_RULE):
+        egress = get(entry.props, "egress")
+        acl = next((r for r in Stack.fed_by(entry, "networkAclId") if r.resource_type in (NACL, DEFAULT_NACL)), None)
+        out.append(Opening(
+            entry, f"NACL entry {entry.name}", "egress" if egress is True else "unknown" if egress is UNKNOWN else "ingress",
+            get(entry.props, "ruleAction"), protocol(get(entry.props, "protocol")), number(get(entry.props, "fromPort")),
+            number(get(entry.props, "toPort")), [c for c in (get(entry.props, "cidrBlock"), get(entry.props, "ipv6CidrBlock")) if c is not None],
+            acl, get(entry.props, "networkAclId"), rule_number=number(get(entry.props, "ruleNumber")),
+        ))  # fmt: skip
+    return out
 
 
 def _registry_or_report(args: StackValidationArgs, report: ReportViolation) -> Registry | None:
@@ -77,29 +208,44 @@ def _registry_or_report(args: StackValidationArgs, report: ReportViolation) -> R
     return reg
 
 
+def _load_balancer_groups(stack: Stack) -> set[str]:
+    """The security groups attached to a load balancer of the stack (what the group does), unless
+    its role tag says it is something else (a tag adds scrutiny, never exempts)."""
+    groups = {
+        sg.urn: sg for lb in stack.of_type(*LOAD_BALANCERS) for sg in Stack.fed_by(lb, "securityGroups") if sg.resource_type == SG
+    }
+    return {urn for urn, sg in groups.items() if get(sg.props, "tags", "role") in (None, "load-balancer")}
+
+
 # --------------------------------------------------------------------------------------------
 
 
 def _no_world_ingress(args: StackValidationArgs, report: ReportViolation) -> None:
     stack = Stack(args.resources)
-    for rule in stack.of_type(INGRESS):
-        cidr = get(rule.props, "cidrIpv4") or get(rule.props, "cidrIpv6")
-        if cidr not in WORLD:
+    lb_groups = _load_balancer_groups(stack)
+    for o in sg_openings(stack):
+        if o.direction != "ingress":
             continue
-        sg = _group(rule, "securityGroupId")
-        role = _role(sg) if sg else "unknown"
-        port = number(get(rule.props, "fromPort"))
-        if role == "load-balancer" and port in LISTENER_PORTS and port == number(get(rule.props, "toPort")):
+        for net in o.networks():
+            if not world_like(net):
+                continue
+            port = o.single_port()
+            if o.group is not None and o.group.urn in lb_groups and o.protocol == "6" and port in LISTENER_PORTS:
+                continue
+            role = _role(o.group) if o.group else "unknown"
+            report(f"{o.describe()} admits {net} (the internet) into the {role} security group. Only a load balancer's group may admit "
+                   f"the world, and only on its listener ports {LISTENER_PORTS}. Fix: admit the networks that need it, or go through "
+                   "the load balancer", o.urn)  # fmt: skip
+
+
+def _no_world_egress(args: StackValidationArgs, report: ReportViolation) -> None:
+    for o in sg_openings(Stack(args.resources)):
+        if o.direction != "egress" or o.protocol is UNKNOWN:
             continue
-        report(f"{_describe(rule)} admits {cidr} into the {role} security group. Only the load balancer's group may admit the world, "
-               f"and only on its listener ports {LISTENER_PORTS}. Fix: admit the networks that need it, or go through the load balancer", rule.urn)  # fmt: skip
-    for sg in stack.of_type(SG):  # inline rules, which this project does not use
-        for inline in get(sg.props, "ingress") or []:
-            if any(c in WORLD for c in (get(inline, "cidrBlocks") or []) + (get(inline, "ipv6CidrBlocks") or [])):
-                report(
-                    f"security group {sg.name} has an inline ingress rule from the world. Fix: use aws.vpc.SecurityGroupIngressRule from known networks",
-                    sg.urn,
-                )
+        for net in o.networks():
+            if world_like(net) and not (o.protocol == "6" and o.single_port() in WORLD_EGRESS_PORTS):
+                report(f"{o.describe()} lets its group send to {net} (the internet, and with it every environment's range) beyond "
+                       f"TCP {' and '.join(map(str, WORLD_EGRESS_PORTS))}. Fix: send to the networks that need it, one port each", o.urn)  # fmt: skip
 
 
 def _encapsulation_scoped(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -109,32 +255,35 @@ def _encapsulation_scoped(args: StackValidationArgs, report: ReportViolation) ->
     stack = Stack(args.resources)
     block = reg.management_block
     allowed_pairs = {frozenset({"management", "workers"}), frozenset({"management-peers"})}
-    for rule in stack.of_type(*RULES):
-        proto = get(rule.props, "ipProtocol")
-        if proto not in ENCAPSULATION:
+
+    def outside(net: Network) -> bool:
+        return block is None or net.version != 4 or not net.subnet_of(block)  # type: ignore[arg-type]
+
+    for o in sg_openings(stack):
+        if o.protocol not in ENCAPSULATION:
             continue
-        what = f"{ENCAPSULATION[proto]} (IP protocol {proto})"
-        cidr = get(rule.props, "cidrIpv4") or get(rule.props, "cidrIpv6")
-        if cidr not in (None, UNKNOWN):
-            net = network(cidr)
-            if cidr in WORLD or net is None or block is None or not (net.version == 4 and net.subnet_of(block)):  # type: ignore[arg-type]
-                report(f"{_describe(rule)} carries {what} to or from {cidr}. It may only flow between the management VLAN and an "
-                       "environment's workers. Fix: reference the management or workers security group", rule.urn)  # fmt: skip
+        what = f"{ENCAPSULATION[o.protocol]} (IP protocol {o.protocol})"
+        known = [c for c in o.cidrs if c is not UNKNOWN]
+        if known:
+            for cidr in known:
+                net = network(cidr)
+                if net is None or outside(net):
+                    report(f"{o.describe()} carries {what} to or from {cidr}. It may only flow between the management VLAN and an "
+                           "environment's workers. Fix: reference the management or workers security group", o.urn)  # fmt: skip
             continue
-        sg, peer = _group(rule, "securityGroupId"), _group(rule, "referencedSecurityGroupId")
-        if sg is None or peer is None:
+        peer = o.group if o.self_only else (o.peers[0] if o.peers else None)
+        if o.group is None or peer is None:
             continue  # a literal group id: nothing to decide it by before the ids exist
-        pair = frozenset({_role(sg), _role(peer)})
+        pair = frozenset({_role(o.group), _role(peer)})
         if pair not in allowed_pairs:
-            report(f"{_describe(rule)} carries {what} between {_role(sg)} and {_role(peer)}. It may only flow between the management "
-                   "security group and an environment's workers, never between environments. Fix: remove the rule", rule.urn)  # fmt: skip
-    for entry in stack.of_type(NACL_RULE):
-        proto = get(entry.props, "protocol")
-        if proto in ENCAPSULATION and get(entry.props, "ruleAction") == "allow":
-            net = network(get(entry.props, "cidrBlock"))
-            if net is not None and (block is None or net.version != 4 or not net.subnet_of(block)):  # type: ignore[arg-type]
-                report(f"NACL entry {entry.name} allows {ENCAPSULATION[proto]} (IP protocol {proto}) for {net}, outside the management "
-                       f"VLAN {block}. Fix: allow it only for the management VLAN", entry.urn)  # fmt: skip
+            report(f"{o.describe()} carries {what} between {_role(o.group)} and {_role(peer)}. It may only flow between the management "
+                   "security group and an environment's workers, never between environments. Fix: remove the rule", o.urn)  # fmt: skip
+    for e in nacl_entries(stack):
+        if e.protocol in ENCAPSULATION and e.action == "allow":
+            for net in e.networks():
+                if outside(net):
+                    report(f"{e.label} allows {ENCAPSULATION[e.protocol]} (IP protocol {e.protocol}) for {net}, outside the management "
+                           f"VLAN {block}. Fix: allow it only for the management VLAN", e.urn)  # fmt: skip
 
 
 def _no_cross_environment(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -144,55 +293,59 @@ def _no_cross_environment(args: StackValidationArgs, report: ReportViolation) ->
     stack, reg, env = found
     others = reg.others(env.name)
 
-    def foreign(value: object) -> list[str]:
-        net = network(value)
-        if net is None or net.prefixlen == 0 or net.version != 4:
-            return []
-        return [o.name for o in others if net.overlaps(o.cidr)]  # type: ignore[arg-type]
+    def foreign(net: Network) -> list[str]:
+        if net.prefixlen == 0:
+            return []  # the world itself: the world rules and the NACL's deny-first order decide it
+        return [o.name for o in others if overlaps(net, o.cidr)]
 
-    for rule in stack.of_type(*RULES):
-        for name in foreign(get(rule.props, "cidrIpv4")):
-            report(f"{_describe(rule)} in the {env.name} stack admits {get(rule.props, 'cidrIpv4')}, which is environment {name}'s. "
-                   "Fix: environments never reach each other; remove the rule", rule.urn)  # fmt: skip
-        for prop in ("securityGroupId", "referencedSecurityGroupId"):
-            for ref in Stack.fed_by(rule, prop):
-                target = str(get(ref.props, "name") or "")
-                if ref.resource_type == STACK_REFERENCE and target.rsplit("/", 1)[-1] in reg.environments:
-                    report(f"{_describe(rule)} in the {env.name} stack takes a security group from stack {target}. Fix: an "
-                           "environment may only reference its own groups and the shared management group", rule.urn)  # fmt: skip
-    for entry in stack.of_type(NACL_RULE):
-        if get(entry.props, "ruleAction") == "allow":
-            for name in foreign(get(entry.props, "cidrBlock")):
-                report(f"NACL entry {entry.name} in the {env.name} stack allows {get(entry.props, 'cidrBlock')}, environment {name}'s. "
-                       "Fix: remove it; the NACL must deny other environments", entry.urn)  # fmt: skip
-    for sg in stack.of_type(SG):
-        for inline in (get(sg.props, "ingress") or []) + (get(sg.props, "egress") or []):
-            for cidr in get(inline, "cidrBlocks") or []:
-                for name in foreign(cidr):
-                    report(
-                        f"security group {sg.name} has an inline rule for {cidr}, environment {name}'s. Fix: remove it", sg.urn
-                    )
+    for o in sg_openings(stack):
+        for net in o.networks():
+            for name in foreign(net):
+                report(f"{o.describe()} in the {env.name} stack admits {net}, which holds (part of) environment {name}'s range. "
+                       "Fix: environments never reach each other; remove the rule", o.urn)  # fmt: skip
+        refs = o.peers + ([o.group] if o.group is not None else [])
+        refs += Stack.fed_by(o.carrier, "securityGroupId") if o.carrier.resource_type in (LEGACY_RULE, *RULES) else []
+        for ref in {r.urn: r for r in refs}.values():
+            target = str(get(ref.props, "name") or "")
+            if ref.resource_type == STACK_REFERENCE and target.rsplit("/", 1)[-1] in reg.environments:
+                report(f"{o.describe()} in the {env.name} stack takes a security group from stack {target}. Fix: an "
+                       "environment may only reference its own groups and the shared management group", o.urn)  # fmt: skip
+    for e in nacl_entries(stack):
+        if e.action == "allow":
+            for net in e.networks():
+                for name in foreign(net):
+                    report(f"{e.label} in the {env.name} stack allows {net}, which holds (part of) environment {name}'s range. "
+                           "Fix: remove it; the NACL must deny other environments", e.urn)  # fmt: skip
 
 
 def _no_all_protocols(args: StackValidationArgs, report: ReportViolation) -> None:
-    stack = Stack(args.resources)
-    for rule in stack.of_type(*RULES):
-        if get(rule.props, "ipProtocol") not in ("-1", "all"):
+    for o in sg_openings(Stack(args.resources)):
+        if o.protocol != "-1":
             continue
-        sg, peer = _group(rule, "securityGroupId"), _group(rule, "referencedSecurityGroupId")
-        if sg is not None and peer is not None and sg.urn == peer.urn and _role(sg) == "workers":
+        if o.self_only and o.group is not None and _role(o.group) == "workers":
             continue
-        report(f"{_describe(rule)} allows every protocol. Only a workers group referencing itself may. "
-               "Fix: list the protocols and ports (the UCP port table has them)", rule.urn)  # fmt: skip
+        report(f"{o.describe()} allows every protocol. Only a workers group referencing itself may. "
+               "Fix: list the protocols and ports (the UCP port table has them)", o.urn)  # fmt: skip
 
 
 def _descriptions(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type in (SG, *RULES):
+    if args.resource_type in (SG, *RULES, LEGACY_RULE):
         description = get(args.props, "description")
         if description is UNKNOWN:
             return
         if not description or description == "Managed by Pulumi":
             report(f"{args.name} has no description. Fix: say what it admits and why (auditors and CKV_AWS_23 ask)")
+
+
+def _uncovered(ranges: list[Network], net: Network) -> list[Network]:
+    """`ranges` without `net`: what a deny of `net` leaves of them."""
+    out: list[Network] = []
+    for r in ranges:
+        if r.version != net.version or not r.overlaps(net):  # type: ignore[arg-type]
+            out.append(r)
+        elif not r.subnet_of(net):  # type: ignore[arg-type]
+            out += [p for p in r.address_exclude(net) if not p.subnet_of(net)]  # type: ignore[arg-type]
+    return out
 
 
 def _nacl_isolation(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -206,76 +359,91 @@ def _nacl_isolation(args: StackValidationArgs, report: ReportViolation) -> None:
             f"the {env.name} stack has no network ACL. Fix: every environment's subnets sit behind a NACL that denies the others",
             None,
         )
-    for acl in acls:
-        entries = [e for e in stack.of_type(NACL_RULE) if any(r.urn == acl.urn for r in Stack.fed_by(e, "networkAclId"))]
-        for egress in (False, True):
-            direction = [e for e in entries if bool(get(e.props, "egress")) == egress]
-            way = "outbound" if egress else "inbound"
-            if len(direction) > reg.nacl_quota:
-                report(
-                    f"NACL {acl.name} has {len(direction)} {way} entries, over the quota of {reg.nacl_quota}. Fix: merge entries",
-                    acl.urn,
-                )
+    entries = nacl_entries(stack)
+    # Each NACL as AWS evaluates it: its entries by rule number, the first match decides. Entries
+    # on a NACL the stack does not define are judged on their own: nothing shows a deny before them.
+    tables: dict[str, tuple[str, str | None, list[Opening]]] = {}
+    for acl in stack.of_type(NACL, DEFAULT_NACL):
+        tables[acl.urn] = (f"NACL {acl.name}", acl.urn, [])
+    for e in entries:
+        key = e.group.urn if e.group is not None else f"id:{_shown(e.group_id)}"
+        tables.setdefault(key, (f"NACL {_shown(e.group_id)} (not defined in this stack)", None, []))[2].append(e)
+    for what, urn, table in tables.values():
+        owned = urn is not None
+        for direction in ("ingress", "egress"):
+            way = "outbound" if direction == "egress" else "inbound"
+            listed = [e for e in table if e.direction == direction]
+            if owned and len(listed) > reg.nacl_quota:
+                report(f"{what} has {len(listed)} {way} entries, over the quota of {reg.nacl_quota}. Fix: merge entries", urn)
+            ordered = sorted((e for e in listed if e.rule_number is not None), key=lambda e: e.rule_number or 0)
             for other in reg.others(env.name):
-                denies = [
-                    number(get(e.props, "ruleNumber")) or 0
-                    for e in direction
-                    if get(e.props, "ruleAction") == "deny"
-                    and get(e.props, "protocol") in ("-1", "all")
-                    and (n := network(get(e.props, "cidrBlock"))) is not None
-                    and n.version == 4
-                    and other.cidr.subnet_of(n)
-                ]  # type: ignore[arg-type]
-                if not denies:
-                    report(f"NACL {acl.name} of {env.name} has no {way} deny for environment {other.name} ({other.cidr}). "
-                           "Fix: deny it, numbered before every allow", acl.urn)  # fmt: skip
-                    continue
-                first_deny = min(denies)
-                for e in direction:
-                    n = network(get(e.props, "cidrBlock"))
-                    number_ = number(get(e.props, "ruleNumber")) or 0
-                    if (
-                        get(e.props, "ruleAction") == "allow"
-                        and n is not None
-                        and n.version == 4
-                        and n.overlaps(other.cidr)
-                        and number_ < first_deny
-                    ):  # type: ignore[arg-type]
-                        report(f"NACL entry {e.name} (rule {number_}) allows {n} before the deny of {other.name} (rule {first_deny}). "
-                               "Fix: number the denies first", e.urn)  # fmt: skip
+                left: list[Network] = [other.cidr]
+                for e in ordered:
+                    if e.action == "deny" and e.protocol == "-1":
+                        for net in e.networks():
+                            left = _uncovered(left, net)
+                    elif e.action == "allow":
+                        for net in e.networks():
+                            hit = [r for r in left if overlaps(net, r)]
+                            if hit:
+                                report(f"{e.label} (rule {e.rule_number}) allows {net} while {', '.join(map(str, hit))} of environment "
+                                       f"{other.name} is not yet denied (first match wins). Fix: number a deny of {other.cidr} before "
+                                       "every allow", e.urn)  # fmt: skip
+                if owned and left:
+                    report(f"{what} of {env.name} has no {way} deny for (all of) environment {other.name} ({other.cidr}): "
+                           f"{', '.join(map(str, left))} is not denied. Fix: deny it, numbered before every allow", urn)  # fmt: skip
+
+
+def _listener_groups(listener: PolicyResource) -> list[PolicyResource]:
+    return [r for r in Stack.fed_by(listener, "defaultActions") if r.resource_type in TARGET_GROUPS]
 
 
 def _lb_ports(args: StackValidationArgs, report: ReportViolation) -> None:
     found = environment_stack(args, report)
     if found is None:
         return  # not an environment's stack (shared connects environments to management by design)
-    stack, _, env = found
+    stack, reg, env = found
     expected = {443: env.https_port, 80: env.http_port}
-    for listener in stack.of_type(LISTENER):
+    for listener in stack.of_type(*LISTENERS):
         port = number(get(listener.props, "port"))
-        groups = [r for r in Stack.fed_by(listener, "defaultActions") if r.resource_type == TARGET_GROUP]
+        if get(listener.props, "port") is UNKNOWN:
+            continue
         if port not in expected:
             report(
                 f"listener {listener.name} of {env.name} listens on {port}; the environment's load balancer has 443 and 80 only. Fix: remove it",
                 listener.urn,
             )
             continue
-        for tg in groups:
-            if number(get(tg.props, "port")) != expected[port]:
+        for tg in _listener_groups(listener):
+            if get(tg.props, "port") is not UNKNOWN and number(get(tg.props, "port")) != expected[port]:
                 report(f"listener {listener.name} forwards {port} to target port {number(get(tg.props, 'port'))}, but {env.name}'s Interlock "
                        f"{'HTTPS' if port == 443 else 'HTTP'} port is {expected[port]}. Fix: forward {port} to {expected[port]}", listener.urn)  # fmt: skip
-    nodes = {i for n in stack.of_type(NODE_LABELS) for i in (get(n.props, "instanceIds") or []) if i is not UNKNOWN}
-    for attachment in stack.of_type(ATTACHMENT):
+    own_ports = set(expected.values())
+    others = {p: o.name for o in reg.others(env.name) for p in (o.http_port, o.https_port)}
+    for tg in stack.of_type(*TARGET_GROUPS):
+        port = number(get(tg.props, "port"))
+        if port is not None and port not in own_ports:
+            whose = f", environment {others[port]}'s Interlock port" if port in others else ""
+            report(f"target group {tg.name} of {env.name} sends to port {port}{whose}; the environment's load balancer reaches only its "
+                   f"Interlock proxies on {sorted(own_ports)}. Fix: target {env.https_port} or {env.http_port}", tg.urn)  # fmt: skip
+    nodes = {i for n in stack.of_type(NODE_LABELS) for i in items(get(n.props, "instanceIds")) if i is not UNKNOWN}
+    for attachment in stack.of_type(*ATTACHMENTS):
         target = get(attachment.props, "targetId")
         if target is UNKNOWN:
             continue
         if target not in nodes:
             report(f"{attachment.name} targets {target}, which is not one of {env.name}'s ingress nodes ({', '.join(sorted(nodes)) or 'none labelled'}). "
                    "Fix: target only the nodes that run this environment's proxies", attachment.urn)  # fmt: skip
-        tg = next((r for r in Stack.fed_by(attachment, "targetGroupArn") if r.resource_type == TARGET_GROUP), None)
-        if tg is not None and number(get(attachment.props, "port")) not in (None, number(get(tg.props, "port"))):
+        tg = next((r for r in Stack.fed_by(attachment, "targetGroupArn") if r.resource_type in TARGET_GROUPS), None)
+        port = get(attachment.props, "port")
+        if (
+            tg is not None
+            and port is not UNKNOWN
+            and get(tg.props, "port") is not UNKNOWN
+            and number(port) not in (None, number(get(tg.props, "port")))
+        ):
             report(
-                f"{attachment.name} sends to port {number(get(attachment.props, 'port'))}, not its target group's {number(get(tg.props, 'port'))}",
+                f"{attachment.name} sends to port {number(port)}, not its target group's {number(get(tg.props, 'port'))}. Fix: leave the port to the target group",
                 attachment.urn,
             )
 
@@ -293,19 +461,40 @@ def _vpc_baseline(args: StackValidationArgs, report: ReportViolation) -> None:
                 f"VPC {vpc.name} has no flow log of ALL traffic. Fix: add an aws.ec2.FlowLog with traffic_type ALL (CKV2_AWS_11)",
                 vpc.urn,
             )
-        defaults = on_vpc("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
-        if not defaults or any(get(d.props, "ingress") or get(d.props, "egress") for d in defaults):
+        if not on_vpc(DEFAULT_SG):
             report(f"VPC {vpc.name}'s default security group is not locked to no rules. Fix: adopt it with aws.ec2.DefaultSecurityGroup "
                    "and empty ingress and egress (CKV2_AWS_12)", vpc.urn)  # fmt: skip
-    for subnet in stack.of_type("aws:ec2/subnet:Subnet"):
-        if (
-            get(subnet.props, "tags", "tier") in ("management", "application")
-            and get(subnet.props, "mapPublicIpOnLaunch") is True
-        ):
-            report(
-                f"VLAN subnet {subnet.name} gives its instances public IPs. Fix: map_public_ip_on_launch=False (CKV_AWS_130)",
-                subnet.urn,
-            )
+    for default in stack.of_type(DEFAULT_SG):  # whichever VPC it adopts, this stack's or another's
+        if items(get(default.props, "ingress")) or items(get(default.props, "egress")):
+            report(f"default security group {default.name} has rules; anything launched without a group would get them. "
+                   "Fix: ingress=[] and egress=[] (CKV2_AWS_12)", default.urn)  # fmt: skip
+
+
+def _subnets(args: StackValidationArgs, report: ReportViolation) -> None:
+    reg = _registry_or_report(args, report)
+    if reg is None:
+        return
+    stack = Stack(args.resources)
+    env = env_of(stack.name, reg)
+    platform = [(e.name, e.cidr) for e in reg.environments.values()] + [("management", c) for c in reg.management_cidrs]
+    for subnet in stack.of_type(SUBNET):
+        net = network(get(subnet.props, "cidrBlock"))
+        inside = [name for name, cidr in platform if overlaps(net, cidr)]
+        tier = get(subnet.props, "tags", "tier")
+        if inside or tier in ("management", "application"):  # a VLAN by its range; its tier tag only adds scrutiny
+            where = f"in {', '.join(inside)}'s range" if inside else f"tagged tier={tier}"
+            for prop, what in (
+                ("mapPublicIpOnLaunch", "public IPv4 addresses"),
+                ("assignIpv6AddressOnCreation", "IPv6 addresses, which are public"),
+            ):
+                if get(subnet.props, prop) is True:
+                    report(f"subnet {subnet.name} ({net or 'unknown range'}, {where}) gives its instances {what}. "
+                           f"Fix: {prop}=False; only the load balancers' edge subnets face the internet (CKV_AWS_130)", subnet.urn)  # fmt: skip
+        if env is not None and net is not None:
+            for name, cidr in platform:
+                if name != env.name and overlaps(net, cidr):
+                    report(f"subnet {subnet.name} of {env.name} ({net}) lies in {name}'s range {cidr}, whose rules trust that range. "
+                           f"Fix: carve {env.name}'s subnets out of {env.cidr}", subnet.urn)  # fmt: skip
 
 
 def _tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -331,12 +520,15 @@ POLICIES = [
     _stack("sg-no-world-ingress", "No security group rule admits 0.0.0.0/0 or ::/0, except the load balancer's on its listener ports.", _no_world_ingress),
     _stack("sg-encapsulation-scoped", "IP protocols 4 and 50 flow only between the management VLAN and an environment's workers.", _encapsulation_scoped, True),
     _stack("sg-no-cross-environment", "Nothing in an environment's stack admits another environment's CIDR or security groups.", _no_cross_environment, True),
+    _stack("sg-no-world-egress", "No security group rule sends to 0.0.0.0/0, ::/0 or as wide a range, except on TCP 80 and 443.", _no_world_egress),
     _stack("sg-no-all-protocols", "No all-protocols (-1) rule, except a workers security group referencing itself.", _no_all_protocols),
     ResourceValidationPolicy(name="sg-descriptions", description="Every security group and rule says what it is for.", validate=_descriptions,
                              enforcement_level=EnforcementLevel.ADVISORY),
     _stack("nacl-environment-isolation", "An environment's NACL denies every other environment first and stays within the quota.", _nacl_isolation, True),
     _stack("lb-ports-match-service-cluster", "443 forwards to the environment's HTTPS proxy port, 80 to its HTTP port, to its ingress nodes only.", _lb_ports, True),
-    _stack("vpc-baseline", "Flow logs on, the default security group empty, VLAN subnets without public IPs.", _vpc_baseline),
+    _stack("vpc-baseline", "Flow logs on, the default security group empty.", _vpc_baseline),
+    _stack("subnet-no-public-addresses", "No subnet in an environment's or the management range hands out public IPv4 or IPv6 "
+           "addresses; an environment's subnets stay out of the others' ranges.", _subnets, True),
     ResourceValidationPolicy(name="tags-present", description="AWS resources carry the environment and managed-by tags.", validate=_tags,
                              enforcement_level=EnforcementLevel.ADVISORY),
 ]  # fmt: skip

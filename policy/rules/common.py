@@ -7,7 +7,7 @@ environments from its config (generate it with `python -m tools.policy_config`).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,16 +49,89 @@ def plain(value: Any) -> Any:
     return value.value if isinstance(value, Secret) else value
 
 
+def items(value: Any) -> list[Any]:
+    """The elements of a list property, each UNKNOWN where the engine does not know it yet; [] for
+    an absent, unknown or non-list value. The SDK's list proxy is no `list` (it cannot be added
+    to one) and raises on an unknown element, so rules iterate through this."""
+    value = plain(value)
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        return []
+    out = []
+    for i in range(len(value)):
+        try:
+            out.append(plain(value[i]))
+        except UnknownValueError:
+            out.append(UNKNOWN)
+    return out
+
+
 def number(value: Any) -> int | None:
-    """Protobuf hands integers over as floats."""
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """Protobuf hands integers over as floats; a port may also be written as a string."""
+    value = plain(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value == value else None
 
 
-def network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def network(value: Any) -> Network | None:
+    """A CIDR or address; an IPv4-mapped IPv6 range is read as the IPv4 range it is."""
+    value = plain(value)
+    if not isinstance(value, str):
+        return None
     try:
-        return ipaddress.ip_network(str(plain(value)), strict=False) if isinstance(plain(value), str) else None
+        net = ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
         return None
+    if isinstance(net, ipaddress.IPv6Network) and net.network_address.ipv4_mapped is not None and net.prefixlen >= 96:
+        return ipaddress.ip_network((net.network_address.ipv4_mapped, net.prefixlen - 96), strict=False)
+    return net
+
+
+# Wider than one regional registry's allocation (an IPv4 /8, an IPv6 /32 is an ISP's minimum):
+# a rule that wide is open to the internet, whether it says 0.0.0.0/0 or two /1 halves.
+WIDEST_NON_WORLD = {4: 8, 6: 32}
+
+
+def world_like(net: Network | None) -> bool:
+    if net is None:
+        return False
+    if net.prefixlen == 0:
+        return True
+    return net.prefixlen < WIDEST_NON_WORLD[net.version] and not net.is_private
+
+
+def overlaps(net: Network | None, other: Network) -> bool:
+    """Overlap, not equality: any part of another range counts as that range."""
+    return net is not None and net.version == other.version and net.overlaps(other)  # type: ignore[arg-type]
+
+
+PROTOCOL_NUMBERS = {"tcp": "6", "udp": "17", "icmp": "1", "icmpv6": "58", "all": "-1"}
+
+
+def protocol(value: Any) -> Any:
+    """An IP protocol as AWS reads it, by number: "tcp", "6" and 6.0 are the same; "-1" is all.
+    UNKNOWN stays UNKNOWN, an absent one is None."""
+    value = plain(value)
+    if value is None or value is UNKNOWN:
+        return value
+    n = number(value)
+    if n is not None:
+        return str(n)
+    text = str(value).strip().lower()
+    return PROTOCOL_NUMBERS.get(text, text)
+
+
+def kind(resource_type: str) -> str:
+    """`kubernetes:<group>/<version>:<Kind>` as `<group>:<Kind>`, whatever the API version (a
+    v1beta1 Role on an old cluster is a Role), a `Patch` form read as the object it patches."""
+    if not resource_type.startswith("kubernetes:"):
+        return resource_type
+    _, module, name = [*resource_type.split(":", 2), "", ""][:3]
+    group = module.rsplit("/", 1)[0] if "/" in module else module
+    return f"{group}:{name.removesuffix('Patch')}"
 
 
 def stack_of(urn: str) -> str:

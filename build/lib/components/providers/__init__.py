@@ -1,1 +1,0 @@
-"""Old module paths of the dynamic providers, kept for state written before the package move."""

@@ -1,3 +1,0 @@
-"""Kept for stacks whose state pickled the provider from this path; see components/__init__.py."""
-
-from interlock_platform.swarm.providers.engine import *  # noqa: F403

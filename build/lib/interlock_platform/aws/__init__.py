@@ -1,1 +1,0 @@
-"""The AWS layer: VPC pieces, firewalls (security groups and NACLs) and the ingress load balancer."""

@@ -1,1 +1,0 @@
-"""The pure core: config contract, derived model and plans. No Pulumi imports (a test holds that)."""

@@ -1,1 +1,0 @@
-"""The Kubernetes layer: team namespaces, default-deny and allow policies, quotas, RBAC."""

@@ -1,1 +1,0 @@
-"""The Swarm layer: overlay networks, node labels, Interlock service clusters, and the app-team API."""

@@ -1,1 +1,0 @@
-"""Dynamic providers that talk to the Docker engine (UCP): Interlock config rotation and node labels."""

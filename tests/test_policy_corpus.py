@@ -1,0 +1,47 @@
+"""The mutation corpus: each insecure change in tests/policy_corpus.py, appended to a copy of the
+program and previewed as the dev stack as a user runs it, is blocked. Exit status 1 (a mandatory
+violation), and a mandatory violation that points at the resource and says the fix."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_project, preview_cli
+from tests.policy_corpus import CORPUS
+
+MAIN = "__main__.py"
+
+
+@pytest.fixture(scope="module")
+def program_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_project(tmp_path_factory.mktemp("corpus") / "project")
+
+
+def test_the_corpus_spans_every_layer() -> None:
+    layers = Counter(change.layer for change in CORPUS.values())
+    assert sum(layers.values()) >= 40
+    assert set(layers) == {"aws", "swarm", "kubernetes"} and min(layers.values()) >= 8, layers
+
+
+@pytest.mark.parametrize("entry", sorted(CORPUS))
+def test_an_insecure_change_is_blocked(program_copy: Path, entry: str) -> None:
+    change = CORPUS[entry]
+    main = program_copy / MAIN
+    original = main.read_text()
+    main.write_text(original + "\n" + change.code)
+    try:
+        out = program_copy / "preview.json"
+        result = preview_cli("--stack", "dev", "--json", str(out), cwd=program_copy)
+    finally:
+        main.write_text(original)
+    assert result.returncode == 1, result.stdout + result.stderr  # 1: a mandatory policy is violated
+    violations = json.loads(out.read_text())["violations"]
+    on_it = [v for v in violations if v["enforcement"] == "mandatory" and v["urn"].endswith(f"::{change.resource}")]
+    assert on_it, violations
+    assert change.policy in {v["policy"] for v in on_it}, on_it
+    for v in on_it:
+        assert change.resource in v["message"] and "Fix" in v["message"], v
