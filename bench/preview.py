@@ -146,7 +146,7 @@ PHASES = (
     "import pulumi and grpc, spawn the policy pack (it starts alongside)",
     "the issue's command's imports",
     "load pulumi_aws.ec2, lb and vpc (named by the command, not loaded by it)",
-    "the preview's own imports (yaml, tomlkit, the components)",
+    "the preview's own imports (yaml, tomlkit, the interlock_platform package)",
     "shared program (for the StackReference; loads iam, cloudwatch)",
     "configure the pack (waits for its interpreter)",
     "dev program, streaming each resource to the pack",
@@ -193,7 +193,7 @@ def sweep_project(n: int) -> Path:
     subnet quota is raised to fit (AWS raises it on request); the dev block is a /17 of /28s."""
     dest = Path(tempfile.mkdtemp(prefix=f"sweep-{n}-")) / "project"
     shutil.copytree(
-        ROOT, dest, ignore=shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "venv")
+        ROOT, dest, ignore=shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "venv", ".scanners", "out")
     )
     shared_path, dev_path = dest / "stacks" / "Pulumi.shared.yaml", dest / "stacks" / "Pulumi.dev.yaml"
     shared, dev = yaml.safe_load(shared_path.read_text()), yaml.safe_load(dev_path.read_text())
@@ -206,7 +206,7 @@ def sweep_project(n: int) -> Path:
     shared["config"]["interlock-platform:vpcCidr"] = "10.40.0.0/15"
     shared["config"]["interlock-platform:awsQuotas"] = {"subnetsPerVpc": 3 * n + 200}
     # the vpc is a /15 here only to give the sweep room: AWS VPCs are /16 at most, so relax that check in the copy
-    topology = dest / "components" / "topology.py"
+    topology = dest / "interlock_platform" / "core" / "topology.py"
     topology.write_text(topology.read_text().replace("AWS_LARGEST_VPC = 16", "AWS_LARGEST_VPC = 15"))
     dev["config"]["interlock-platform:applicationGroups"] = [
         {"name": f"group{i}", "prefixLength": 28, "firstSubnet": 3 * i + 3} for i in range(n)

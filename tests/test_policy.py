@@ -224,7 +224,7 @@ MUTATIONS = {
 
 def _appended(entry: str) -> tuple[str, str, str, str]:
     """A corpus change (tests/policy_corpus.py) as a mutation: appended to the dev program."""
-    return ("dev", "__main__.py", "\nmain()\n", "\nmain()\n" + CORPUS[entry].code)
+    return ("dev", "__main__.py", "\npulumi.run(main)", CORPUS[entry].code + "\npulumi.run(main)")
 
 
 MUTATIONS |= {
