@@ -249,6 +249,16 @@ ENV_CASES: dict[str, tuple[Mutation, str, str]] = {
         'would be refused by EC2: it may not contain "\'"',
     ),
     "all-protocol egress": (_set("egress.0.protocol", "-1"), "egress[0].protocol", "never allowed from workers"),
+    "NTP to the whole internet": (
+        _set("egress.0", {"description": "NTP", "cidr": "0.0.0.0/0", "protocol": "udp", "port": 123}),
+        "egress[0].cidr",
+        "may reach it on TCP 80 or 443 only, not udp 123",
+    ),
+    "every TCP port to half the internet": (
+        _set("egress.0", {"description": "anything", "cidr": "0.0.0.0/1", "protocol": "tcp", "fromPort": 1, "toPort": 65535}),
+        "egress[0].cidr",
+        "not tcp 1-65535",
+    ),
     "load balancer clients from another environment": (
         _set("loadBalancer", {"clientCidrs": ["10.40.192.0/18"]}),
         "loadBalancer.clientCidrs[0]",

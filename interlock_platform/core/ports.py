@@ -101,6 +101,9 @@ EPHEMERAL_PORTS = (1024, 65535)  # what any client may use (Windows and macOS fr
 # node opens land here, also through a NAT gateway, which restores the node's port. It holds no
 # platform port (all below 32768), so a NACL allow of it shadows none of them.
 NODE_EPHEMERAL_PORTS = (32768, 60999)
+# The only ports workers may use towards the internet (image pulls, package mirrors): 0.0.0.0/0
+# also holds every environment's range inside the VPC, so any other port goes to named networks.
+WORLD_EGRESS_PORTS = (80, 443)
 ADMIN_PORTS = (443, 6443)
 
 

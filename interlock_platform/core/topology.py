@@ -982,6 +982,14 @@ def _parse_egress(
             hi = r.integer(f"{key}.toPort", e.get("toPort"), "give port or fromPort and toPort", 1, 65535)
             if lo is not None and hi is not None and lo > hi:
                 p.add(f"{key}.fromPort", f"{lo} is above toPort {hi}", "swap them")
+        world = cidr is not None and (cidr.prefixlen == 0 or (cidr.prefixlen < 8 and not cidr.is_private))
+        if world and lo is not None and not (proto == "tcp" and lo == hi and lo in ports.WORLD_EGRESS_PORTS):
+            p.add(
+                f"{key}.cidr",
+                f"{cidr} is the internet, and inside the VPC every environment's range: workers may reach it on "
+                f"TCP {' or '.join(map(str, ports.WORLD_EGRESS_PORTS))} only, not {proto} {lo if lo == hi else f'{lo}-{hi}'}",
+                "give the block of the servers they need (your NTP or DNS servers, a partner's range), one port each",
+            )
         if cidr is not None and shared is not None and env is not None:
             for o in shared.environments.values():
                 if o.name != env.name and cidr.overlaps(o.cidr) and cidr.prefixlen > 0:
