@@ -21,6 +21,9 @@ STACKS = ("shared", "dev", "test", "prod")
 ENVIRONMENTS = ("dev", "test", "prod")
 SHARED_REF = "acme/interlock-platform/shared"
 
+# The real-Swarm fixtures (`client`, `interlock`) for every test module that asks for them
+pytest_plugins = ["tests.swarm_support"]
+
 
 def raw(stack: str) -> dict[str, Any]:
     """A stack's `interlock-platform:` keys, unprefixed, as the program reads them (decoded)."""

@@ -118,3 +118,17 @@ def interlock_configs(client: docker.DockerClient) -> list[str]:
         (c["Spec"]["Name"] for c in client.api.configs() if CONFIG_NAME_RE.match(c["Spec"]["Name"])),
         key=lambda n: int(n.rsplit("-", 1)[1]),
     )
+
+
+@pytest.fixture(scope="module")
+def client() -> docker.DockerClient:
+    """The engine, in Swarm mode, for a module's tests."""
+    return engine()
+
+
+@pytest.fixture
+def interlock(client: docker.DockerClient):
+    """The stand-in ucp-interlock running the UCP 3.2 config; removed afterwards."""
+    start_interlock(client)
+    yield client
+    reset(client)

@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 
-import docker
 import pulumi.dynamic as dyn
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
@@ -20,21 +19,8 @@ from interlock_platform.swarm.providers.engine import EngineConnection, EngineUn
 from interlock_platform.swarm.providers.interlock import InterlockSettingsProvider, ServiceClusterProvider
 from interlock_platform.swarm.providers.node_labels import NodeLabelError, NodeLabelsProvider
 from interlock_platform.swarm.providers.rotation import RotationFailed, read_current, rotate
-from tests.swarm_support import FIXTURE, dummy_service, engine, interlock_configs, reset, start_interlock
+from tests.swarm_support import FIXTURE, dummy_service, interlock_configs, reset, start_interlock
 from tools.stack_files import ROOT
-
-
-@pytest.fixture(scope="module")
-def client() -> docker.DockerClient:
-    return engine()
-
-
-@pytest.fixture
-def interlock(client):
-    start_interlock(client)
-    yield client
-    reset(client)
-
 
 HEALTH_SECONDS = 2  # the stand-in fails within a second of starting, or 7 s in (see its script)
 

@@ -13,31 +13,18 @@ import textwrap
 import threading
 import time
 
-import docker
 import pytest
 import tomlkit
 
 from interlock_platform.core import interlock_toml, labels
 from interlock_platform.core.interlock_toml import ServiceClusterSpec
 from interlock_platform.swarm.providers.rotation import RotationError, RotationFailed, read_current, rotate
-from tests.swarm_support import engine, interlock_configs, reset, start_interlock
+from tests.swarm_support import interlock_configs, reset, start_interlock
 from tools.stack_files import ROOT
 
 HEALTH_SECONDS = 2
 DEV = ServiceClusterSpec("dev", 8082, 8445, 2, "ingress_dev")
 TEST = ServiceClusterSpec("test", 8081, 8444, 2, "ingress_test")
-
-
-@pytest.fixture(scope="module")
-def client() -> docker.DockerClient:
-    return engine()
-
-
-@pytest.fixture
-def interlock(client):
-    start_interlock(client)
-    yield client
-    reset(client)
 
 
 def add(spec: ServiceClusterSpec, **broken: object):
