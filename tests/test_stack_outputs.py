@@ -1,39 +1,37 @@
-"""docs/stack-outputs.md is the contract: it lists exactly what the stacks export."""
+"""The stack outputs are declared once (interlock_platform/core/outputs.py, which generates
+docs/stack-outputs.md): the stacks export exactly what is declared, and what the env stacks and
+app teams read of another stack is declared there too."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
+from interlock_platform.core.app_labels import EnvironmentContract
+from interlock_platform.core.config_keys import ENVIRONMENT, SHARED
+from interlock_platform.core.model import REGISTRY_OUTPUTS
+from interlock_platform.core.outputs import BY_ROLE, OUTPUTS
 from tests.conftest import STACKS
-from tools.stack_files import ROOT
-
-DOC = ROOT / "docs" / "stack-outputs.md"
-
-
-def documented(section: str) -> set[str]:
-    text = DOC.read_text().split(f"## {section}", 1)[1].split("\n## ", 1)[0]
-    names: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith("| `"):
-            cell = line.split("|")[1]
-            names |= set(re.findall(r"`([A-Za-z]+)`", cell))
-    return names
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_export_is_documented_and_every_documented_export_exists(preview, stack):
+def test_every_export_is_declared_and_every_declared_export_exists(preview, stack):
     exported = set(preview(stack).run.outputs)
-    doc = documented("shared" if stack == "shared" else "dev, test, prod")
-    optional = {"tlsCertificateSecretName", "tlsKeySecretName"}  # only with tls: true
-    assert exported - doc == set(), f"exported but not in {DOC.name}: {sorted(exported - doc)}"
-    assert doc - exported - optional == set(), f"in {DOC.name} but not exported by {stack}: {sorted(doc - exported - optional)}"
+    declared = BY_ROLE[SHARED if stack == "shared" else ENVIRONMENT]
+    names = {o.name for o in declared}
+    optional = {o.name for o in declared if o.optional}
+    assert exported - names == set(), f"exported but not declared in outputs.py: {sorted(exported - names)}"
+    assert names - exported - optional == set(), f"declared but not exported by {stack}: {sorted(names - exported - optional)}"
 
 
-def test_every_row_has_a_type_a_meaning_and_a_stability():
-    for line in DOC.read_text().splitlines():
-        if line.startswith("| `"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            assert len(cells) == 4 and all(cells), line
-            assert cells[3] in ("stable", "informational"), line
+def test_what_other_stacks_read_is_declared_and_stable():
+    shared = {o.name: o for o in BY_ROLE[SHARED]}
+    env = {o.name: o for o in BY_ROLE[ENVIRONMENT]}
+    for name in REGISTRY_OUTPUTS:  # an env stack validates against these before it registers anything
+        assert name in shared and shared[name].stable, name
+    for name in EnvironmentContract.OUTPUTS:  # an app team's validate() reads these
+        assert name in env and env[name].stable, name
+
+
+def test_every_output_has_a_type_and_a_meaning_once():
+    assert len({(o.role, o.name) for o in OUTPUTS}) == len(OUTPUTS)
+    assert all(o.type and o.meaning for o in OUTPUTS)

@@ -3,7 +3,8 @@
 - Pulumi.yaml's `config:` block, which the Pulumi CLI merges into every stack;
 - docs/config.schema.json, a JSON Schema for the stack files (editors and `check-jsonschema`
   use it; it refuses keys the project does not declare);
-- the README's configuration table, between its `config-table` markers.
+- the README's configuration table, between its `config-table` markers;
+- docs/stack-outputs.md, from the output table in interlock_platform/core/outputs.py.
 
 python -m tools.project_file --write   # regenerate all three after changing the table
 python -m tools.project_file --check   # exit 1 when one is out of step (a test runs this)
@@ -19,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from interlock_platform.core.config_keys import KEYS, PROJECT, SHARED, ConfigKey, project_config_block
+from interlock_platform.core.config_keys import ENVIRONMENT, KEYS, PROJECT, SHARED, ConfigKey, project_config_block
+from interlock_platform.core.outputs import BY_ROLE
 from tools.stack_files import ROOT
 
 MARKER = "config:\n"
@@ -101,14 +103,40 @@ def render_readme(current: str) -> str:
     return head + TABLE_BEGIN + config_table() + TABLE_END + tail
 
 
+OUTPUTS_INTRO = """# Stack outputs: the contract
+
+<!-- Generated from interlock_platform/core/outputs.py by `python -m tools.project_file --write`: edit the table there. -->
+
+App teams and the env stacks read these outputs through `StackReference`. The names below are
+the contract. A `stable` output keeps its name, type and meaning: renaming or removing one is a
+breaking change, announced in the changelog one release ahead and kept as an alias for that
+release. An `informational` output may change with any release. Do not build on it.
+`tests/test_stack_outputs.py` fails when a stack exports anything this page does not list, or
+lists anything a stack does not export.
+"""
+
+
+def stack_outputs_page() -> str:
+    parts = [OUTPUTS_INTRO]
+    for role, title in ((SHARED, "shared (`<org>/interlock-platform/shared`)"), (ENVIRONMENT, "dev, test, prod (`<org>/interlock-platform/<env>`)")):
+        parts.append(f"\n## {title}\n\n| output | type | meaning | stability |\n|---|---|---|---|\n")
+        for out in BY_ROLE[role]:
+            stability = "stable" if out.stable else "informational"
+            when = " (only with `tls: true`)" if out.optional else ""
+            parts.append(f"| `{out.name}` | {_cell(out.type)} | {_cell(out.meaning)}{when} | {stability} |\n")
+    return "".join(parts)
+
+
 def generated() -> dict[Path, tuple[str, str]]:
     """Each generated file: (what it holds now, what it should hold)."""
     project, readme, schema = ROOT / "Pulumi.yaml", ROOT / "README.md", ROOT / "docs" / "config.schema.json"
-    current = {p: p.read_text() if p.exists() else "" for p in (project, readme, schema)}
+    outputs = ROOT / "docs" / "stack-outputs.md"
+    current = {p: p.read_text() if p.exists() else "" for p in (project, readme, schema, outputs)}
     return {
         project: (current[project], render_project(current[project])),
         readme: (current[readme], render_readme(current[readme])),
         schema: (current[schema], json.dumps(config_schema(), indent=2) + "\n"),
+        outputs: (current[outputs], stack_outputs_page()),
     }
 
 
