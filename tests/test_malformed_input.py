@@ -64,6 +64,17 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
         f"  x-{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * 9)}]\n" for i in range(9)
     )), (), ("expands to more than 100,000 elements",)),
     "infinity in a value": ("dev", _edit(DEV, "pods: \"50\"", "pods: .inf"), (), ("holds inf, which JSON cannot carry",)),
+    # found by the fuzz test (tests/test_fuzz.py): a segmentation fault, a RecursionError, an OverflowError, a TypeError
+    "200,000 nested lists": ("dev", _write(DEV, b"config:\n  x: " + b"[" * 200_000 + b"]" * 200_000 + b"\n"), (),
+                             ("stacks/Pulumi.dev.yaml:2: nests lists and mappings more than 64 deep",)),
+    "10,000 nested mappings": ("dev", _write(DEV, b"{" * 10_000 + b"}" * 10_000), (), ("stacks/Pulumi.dev.yaml:1: nests",)),
+    "a 400-digit number in a list": ("dev", _edit(DEV, "pods: \"50\"", "pods: [1" + "0" * 400 + "]"), (),
+                                     ("interlock-platform:kubernetes: holds a 401-digit number",)),
+    "a !!binary value": ("test", _edit("stacks/Pulumi.test.yaml", 'pods: "50"', "pods: !!binary aGVsbG8="), (),
+                         ("interlock-platform:kubernetes: holds a !!binary value",)),
+    "an alias bomb in Pulumi.yaml": ("shared", _edit("Pulumi.yaml", "config:\n", "config:\n" + "".join(
+        f"  x-{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * 9)}]\n" for i in range(9)
+    )), (), ("Pulumi.yaml:", "config.x-8: expands to more than 100,000 elements",)),
     "no role": ("dev", _edit(DEV, "  interlock-platform:role: environment\n", ""), (), ("Stack 'dev' is missing configuration value 'role'",)),
     "no Pulumi.yaml": ("dev", _remove("Pulumi.yaml"), (), ("Pulumi.yaml: does not exist",)),
     "a broken Pulumi.yaml": ("dev", _edit("Pulumi.yaml", "runtime:\n", "runtime: [\n"), (), ("Pulumi.yaml:", "is not valid YAML")),
