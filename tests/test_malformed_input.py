@@ -72,6 +72,11 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
                                      ("interlock-platform:kubernetes: holds a 401-digit number",)),
     "a !!binary value": ("test", _edit("stacks/Pulumi.test.yaml", 'pods: "50"', "pods: !!binary aGVsbG8="), (),
                          ("interlock-platform:kubernetes: holds a !!binary value",)),
+    "!!int on a word": ("test", _edit("stacks/Pulumi.test.yaml", 'pods: "50"', "pods: !!int fifty"), (),
+                        ("stacks/Pulumi.test.yaml:29", "'fifty' is not a valid !!int")),
+    "!!set on a scalar": ("dev", _edit(DEV, 'pods: "50"', "pods: !!set x"), (), ("stacks/Pulumi.dev.yaml:30", "'x' is not a valid !!set")),
+    "Pulumi.yaml without stackConfigDir": ("dev", _edit("Pulumi.yaml", "stackConfigDir: stacks\n", ""), (),
+                                           ("Pulumi.dev.yaml: no stack 'dev'; the stacks are none", "stackConfigDir")),
     "an alias bomb in Pulumi.yaml": ("shared", _edit("Pulumi.yaml", "config:\n", "config:\n" + "".join(
         f"  x-{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * 9)}]\n" for i in range(9)
     )), (), ("Pulumi.yaml:", "config.x-8: expands to more than 100,000 elements",)),

@@ -37,7 +37,7 @@ from components.topology import PROJECT, InvalidConfig, Problem, parse_shared
 from tools import cloudformation, policy_config, policy_harness, report
 from tools.mock_runtime import ProgramRun, run_program
 from tools.sdk_speedups import tune_gc_for_a_short_run
-from tools.stack_files import ROOT, FileProblem, InvalidProjectFiles, offline_config, offline_stack, stack_names
+from tools.stack_files import ROOT, FileProblem, InvalidProjectFiles, offline_config, offline_stack, project_file, stack_names
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INVALID, EXIT_PACK_FAILED = 0, 1, 2, 3
 SECRET = "[secret]"
@@ -262,7 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stacks = stack_names()
         if args.stack not in stacks:
-            print(f"error: no stack '{args.stack}'; the stacks are {', '.join(stacks)} (files in stacks/)", file=sys.stderr)
+            folder = project_file().get("stackConfigDir", ".")  # Pulumi.yaml's; "." when it names none
+            print(
+                f"error: {Path(folder) / f'Pulumi.{args.stack}.yaml'}: no stack '{args.stack}'; the stacks are "
+                f"{', '.join(stacks) or 'none'} (files Pulumi.<stack>.yaml in '{folder}', Pulumi.yaml's stackConfigDir). "
+                f"Fix: use one of them, or create the stack's file (`pulumi stack init {args.stack}`)",
+                file=sys.stderr,
+            )
             return EXIT_INVALID
         config, secrets, stood_in, warnings = offline_stack(args.stack)
         overrides = policy_config.read_overrides(args.policy_config) if args.policy_config else None

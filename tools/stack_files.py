@@ -28,6 +28,8 @@ import functools
 import math
 import re
 import sys
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,37 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def _tag_checked(constructor: Any) -> Any:
+    """SafeLoader's constructor for a tag, with a value that does not fit the tag (`!!int ledger`,
+    `!!set` on a scalar, `!!timestamp soon`) refused at its line, as yaml.v3 refuses it, rather than
+    raising ValueError, TypeError or AttributeError from inside PyYAML."""
+
+    def refused(node: yaml.Node, err: Exception) -> yaml.constructor.ConstructorError:
+        what = repr(node.value)[:40] if isinstance(node, yaml.ScalarNode) else f"a {node.id}"
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        return yaml.constructor.ConstructorError(
+            None, None, f"{what} is not a valid {tag} (remove the tag, or quote the value to make it text)", node.start_mark
+        )
+
+    def guarded(generator: Iterator[Any], node: yaml.Node) -> Iterator[Any]:
+        try:  # mappings, lists and sets are filled in after they are handed out
+            yield from generator
+        except (TypeError, ValueError, AttributeError, KeyError) as err:
+            raise refused(node, err) from None
+
+    def construct(loader: yaml.constructor.SafeConstructor, node: yaml.Node) -> Any:
+        try:
+            result = constructor(loader, node)
+        except (TypeError, ValueError, AttributeError, KeyError) as err:
+            raise refused(node, err) from None
+        return guarded(result, node) if isinstance(result, types.GeneratorType) else result
+
+    return construct
+
+
+_Loader.yaml_constructors = {tag: _tag_checked(c) for tag, c in yaml.SafeLoader.yaml_constructors.items()}
 
 
 class DuplicateKey(yaml.YAMLError):
