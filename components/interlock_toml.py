@@ -20,6 +20,8 @@ from tomlkit.items import AoT, Comment, Table, Whitespace
 from components import labels
 
 OWNED_CONSTRAINT_PREFIX = f"node.labels.{labels.SERVICE_CLUSTER_NODE}"
+# swarmkit's MaxConfigSize (1000 KiB): the API refuses a bigger config, after the rotation has begun
+SWARM_CONFIG_LIMIT = 1_024_000
 
 
 class InterlockConfigError(ValueError):
@@ -176,7 +178,19 @@ def merge(current: str, spec: ServiceClusterSpec, template_toml: str | None = No
     _put(section, "PublishMode", "host", "Networks")
     _put(section, "PublishedPort", spec.http_port, "PublishMode")
     _put(section, "PublishedSSLPort", spec.https_port, "TargetPort")
-    return tomlkit.dumps(doc)
+    return _fits_in_a_swarm_config(tomlkit.dumps(doc), spec)
+
+
+def _fits_in_a_swarm_config(text: str, spec: ServiceClusterSpec) -> str:
+    """Refused here, before the provider creates anything, rather than as the API's error."""
+    size = len(text.encode("utf-8"))
+    if size > SWARM_CONFIG_LIMIT:
+        raise InterlockConfigError(
+            f"with [Extensions.{spec.name}] the Interlock config would be {size:,} bytes, over Swarm's limit of "
+            f"{SWARM_CONFIG_LIMIT:,} bytes for a config; nothing was created. Fix: take unused [Extensions] sections, "
+            "comments or large inline values out of the running config until it fits"
+        )
+    return text
 
 
 # Keys of an Interlock config whose values are credentials (AdminPass and the like), not paths.

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.interlock_toml import (
+    SWARM_CONFIG_LIMIT,
     InterlockConfigError,
     ServiceClusterSpec,
     merge,
@@ -331,3 +332,17 @@ def test_remove_takes_out_exactly_the_section(case):
     expected = tomlkit.parse(text).unwrap()
     del expected["Extensions"][name]
     assert tomlkit.parse(out).unwrap() == expected
+
+
+def test_a_config_over_swarms_size_limit_is_refused_before_anything_is_created():
+    section_bytes = len(merge(FIXTURE, DEV).encode()) - len(FIXTURE.encode())
+    padding = SWARM_CONFIG_LIMIT - len(FIXTURE.encode()) - section_bytes - len("# \n")
+    at_the_limit = f"# {'x' * padding}\n" + FIXTURE
+    assert len(merge(at_the_limit, DEV).encode()) == SWARM_CONFIG_LIMIT  # exactly the limit: accepted
+    with pytest.raises(InterlockConfigError) as err:
+        merge("# x\n" + at_the_limit, DEV)  # four bytes more
+    assert f"{SWARM_CONFIG_LIMIT + 4:,} bytes, over Swarm's limit of 1,024,000 bytes" in str(err.value)
+    assert "[Extensions.dev]" in str(err.value) and "Fix:" in str(err.value)
+    # multi-byte characters count as the API counts them, in bytes
+    with pytest.raises(InterlockConfigError):
+        merge(f"# {'é' * (padding // 2 + 1)}\n" + FIXTURE, DEV)
