@@ -215,18 +215,18 @@ def _expands_too_far(doc: Any) -> str | None:
     MAX_VALUE_ELEMENTS elements once its aliases are expanded, or None. Anything that copies or
     serializes such a value (the CLI's JSON, a default copied into every stack) expands it:
     nine lines of aliases are 387 million elements. Walked without recursion, and only that far."""
-    stack: list[tuple[Any, str]] = [(doc, "(the file)")]
+    stack: list[tuple[Any, str, int]] = [(doc, "(the file)", 0)]
     seen = 0
     while stack:
-        item, where = stack.pop()
+        item, where, depth = stack.pop()
         seen += 1
         if seen > MAX_VALUE_ELEMENTS:
             return where
-        depth = where.count(".") + (where != "(the file)")
         if isinstance(item, dict):
-            stack.extend((v, f"{where}.{k}" if depth else str(k)) if depth < 2 else (v, where) for k, v in item.items())
+            for k, v in item.items():
+                stack.append((v, str(k) if depth == 0 else f"{where}.{k}" if depth == 1 else where, depth + 1))
         elif isinstance(item, list):
-            stack.extend((v, where) for v in item)
+            stack.extend((v, where, depth + 1) for v in item)
     return None
 
 
