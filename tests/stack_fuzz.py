@@ -345,12 +345,17 @@ def reuse_the_shared_run() -> None:
     def shared_run(stack: str, config: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         if args or set(kwargs) != {"secret_keys"}:  # an env run: with the shared outputs, streaming to the pack
             return run_program(stack, config, *args, **kwargs)
-        key = json.dumps([stack, config, kwargs["secret_keys"]], sort_keys=True, default=repr)
+        key = repr((stack, config, kwargs["secret_keys"]))  # keys of mixed types (a renamed key is 5): no sorting
         if key not in runs:
             runs[key] = run_program(stack, config, **kwargs)
         return copy.deepcopy(runs[key])
 
     preview.run_program = shared_run
+
+
+def clip(text: str, keep: int = 8000) -> str:
+    """Both ends of a long output: the error comes first, the fix last."""
+    return text if len(text) <= 2 * keep else text[:keep] + f"\n[... {len(text) - 2 * keep:,} characters ...]\n" + text[-keep:]
 
 
 def run_case(root: Path, case: dict[str, Any], originals: dict[str, bytes]) -> dict[str, Any]:
@@ -379,8 +384,8 @@ def run_case(root: Path, case: dict[str, Any], originals: dict[str, bytes]) -> d
         target.write_bytes(originals[case["file"]])
     seconds = time.perf_counter() - start
     return {
-        "id": case["id"], "code": code, "seconds": seconds, "stdout": stdout.getvalue()[-4000:],
-        "stderr": stderr.getvalue()[-8000:], "crash": crash,
+        "id": case["id"], "code": code, "seconds": seconds, "stdout": clip(stdout.getvalue()),
+        "stderr": clip(stderr.getvalue()), "crash": crash,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }  # fmt: skip
 

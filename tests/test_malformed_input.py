@@ -77,6 +77,11 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
     "!!set on a scalar": ("dev", _edit(DEV, 'pods: "50"', "pods: !!set x"), (), ("stacks/Pulumi.dev.yaml:30", "'x' is not a valid !!set")),
     "Pulumi.yaml without stackConfigDir": ("dev", _edit("Pulumi.yaml", "stackConfigDir: stacks\n", ""), (),
                                            ("Pulumi.dev.yaml: no stack 'dev'; the stacks are none", "stackConfigDir")),
+    "a megabyte-long aws:region": ("dev", _edit(DEV, "aws:region: eu-west-1", "aws:region: " + "y" * 1_000_000), (),
+                                   ("aws:region: is yyyy", "(1,000,001 characters)", "Fix: set aws:region to eu-west-1")),
+    "1,200 application groups": ("prod", lambda root: (root / "stacks/Pulumi.prod.yaml").write_text(
+        (root / "stacks/Pulumi.prod.yaml").read_text().replace("  interlock-platform:applicationGroups:\n", "  interlock-platform:applicationGroups:\n" + "    - {name: g, prefixLength: 28, firstSubnet: 0}\n" * 1200)
+    ), (), ("applicationGroups: 1204 groups x 3 zones = 3612 subnets, over this environment's share",)),
     "an alias bomb in Pulumi.yaml": ("shared", _edit("Pulumi.yaml", "config:\n", "config:\n" + "".join(
         f"  x-{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * 9)}]\n" for i in range(9)
     )), (), ("Pulumi.yaml:", "config.x-8: expands to more than 100,000 elements",)),

@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -350,8 +351,16 @@ def _invalid(problems: list[Any]) -> int:
         file=sys.stderr,
     )
     for problem in problems:  # a message may quote a value: a pasted key is masked here too
-        print(Masker().text(f"  - {problem}"), file=sys.stderr)
+        print(_shortened(Masker().text(f"  - {problem}")), file=sys.stderr)
     return EXIT_INVALID
+
+
+def _shortened(text: str, longest: int = 200) -> str:
+    """A message that quotes a megabyte-long value (a fuzzed aws:region quoted it twice) keeps
+    its words, and shows each long value's ends."""
+    return re.sub(
+        rf"\S{{{longest + 1},}}", lambda m: f"{m.group(0)[:60]}...({len(m.group(0)):,} characters)...{m.group(0)[-20:]}", text
+    )
 
 
 def _read_text(path: Path, flag: str, what: str) -> str:
