@@ -82,6 +82,9 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
     "1,200 application groups": ("prod", lambda root: (root / "stacks/Pulumi.prod.yaml").write_text(
         (root / "stacks/Pulumi.prod.yaml").read_text().replace("  interlock-platform:applicationGroups:\n", "  interlock-platform:applicationGroups:\n" + "    - {name: g, prefixLength: 28, firstSubnet: 0}\n" * 1200)
     ), (), ("applicationGroups: 1204 groups x 3 zones = 3612 subnets, over this environment's share",)),
+    "a list repeated 300 times": ("dev", _edit(SHARED, "managementCidrs: [10.40.0.0/24, 10.40.1.0/24, 10.40.2.0/24]",
+                                               "managementCidrs: [" + ", ".join(["10.40.0.0/24, 10.40.1.0/24, 10.40.2.0/24"] * 300) + "]"), (),
+                                  ("managementCidrs: has 900 subnets for 3 availability zones", "more; fix these first")),
     "an alias bomb in Pulumi.yaml": ("shared", _edit("Pulumi.yaml", "config:\n", "config:\n" + "".join(
         f"  x-{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * 9)}]\n" for i in range(9)
     )), (), ("Pulumi.yaml:", "config.x-8: expands to more than 100,000 elements",)),

@@ -350,9 +350,15 @@ def _invalid(problems: list[Any]) -> int:
         f"error: the configuration is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}); nothing was registered:",
         file=sys.stderr,
     )
-    for problem in problems:  # a message may quote a value: a pasted key is masked here too
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:  # a message may quote a value: a pasted key is masked here too
         print(_shortened(Masker().text(f"  - {problem}")), file=sys.stderr)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        print(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN:,} more; fix these first", file=sys.stderr)
     return EXIT_INVALID
+
+
+# A list repeated 300 times gave 405,000 overlap problems (20 MB of stderr); the first ones say what to fix
+MAX_PROBLEMS_SHOWN = 100
 
 
 def _shortened(text: str, longest: int = 200) -> str:
