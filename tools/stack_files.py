@@ -104,6 +104,10 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+# what PyYAML's constructors raise on a value that does not fit its tag (`!!int ""`: IndexError)
+CONSTRUCTOR_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+
+
 def _tag_checked(constructor: Any) -> Any:
     """SafeLoader's constructor for a tag, with a value that does not fit the tag (`!!int ledger`,
     `!!set` on a scalar, `!!timestamp soon`) refused at its line, as yaml.v3 refuses it, rather than
@@ -119,13 +123,13 @@ def _tag_checked(constructor: Any) -> Any:
     def guarded(generator: Iterator[Any], node: yaml.Node) -> Iterator[Any]:
         try:  # mappings, lists and sets are filled in after they are handed out
             yield from generator
-        except (TypeError, ValueError, AttributeError, KeyError) as err:
+        except CONSTRUCTOR_ERRORS as err:
             raise refused(node, err) from None
 
     def construct(loader: yaml.constructor.SafeConstructor, node: yaml.Node) -> Any:
         try:
             result = constructor(loader, node)
-        except (TypeError, ValueError, AttributeError, KeyError) as err:
+        except CONSTRUCTOR_ERRORS as err:
             raise refused(node, err) from None
         return guarded(result, node) if isinstance(result, types.GeneratorType) else result
 
