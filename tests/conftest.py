@@ -85,7 +85,7 @@ def copy_project(dest: Path) -> Path:
         ROOT,
         dest,
         ignore=shutil.ignore_patterns(
-            ".git", "__pycache__", ".pytest_cache", "venv", ".venv", ".ruff_cache", ".hypothesis", "out"
+            ".git", "__pycache__", ".pytest_cache", "venv", ".venv", ".ruff_cache", ".hypothesis", "out", ".scanners", "build"
         ),
     )
     return dest

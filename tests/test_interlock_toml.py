@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from interlock_platform.core.interlock_toml import (
+    SWARM_CONFIG_LIMIT,
     InterlockConfigError,
     ServiceClusterSpec,
     merge,
@@ -219,3 +220,129 @@ def test_updating_a_section_changes_no_line_outside_it(doc, first, second):
     start = before.index(f"[Extensions.{first.name}]")
     assert after[:start] == before[:start]
     assert tomlkit.parse(after).unwrap() == tomlkit.parse(merge(doc, second)).unwrap()
+
+
+# --------------------------------------------------------------------------------------------
+# remove() keeps every comment that is not inside the removed section (issue 15: the comment
+# before the next table was dropped, because tomlkit files it under the table before).
+
+HOSTILE = """\
+# Interlock, edited by hand on the manager  # not a key
+ListenAddr = ":8080"   # inline, top level
+
+[Extensions]
+  # about default
+  [Extensions.default]
+    Image = "docker/ucp-interlock-extension:3.2.5"  # pinned
+    PublishedPort = 8080
+    [Extensions.default.Config]
+      User = "nginx"
+      # end of default's Config: reads as dev's
+  # dev: owned by the platform
+  [Extensions.dev]
+    # dev's own note
+    Image = "x"
+    [[Extensions.dev.Upstreams]]
+      Name = "a"   # first
+    [[Extensions.dev.Upstreams]]
+      Name = "b"
+  # reads as prod's, sits after dev's last array entry
+
+  [Extensions.prod]
+    Image = "y"
+# after the last extension: before the next top-level table
+
+[[Upstreams]]
+  # inside an array of tables
+  Name = "u"
+[Other]
+  Key = 1 # inline
+# the very end, no newline after it"""
+
+
+def test_remove_keeps_the_comments_before_the_next_table():
+    assert remove(HOSTILE, "dev") == HOSTILE.replace(
+        '''  [Extensions.dev]
+    # dev's own note
+    Image = "x"
+    [[Extensions.dev.Upstreams]]
+      Name = "a"   # first
+    [[Extensions.dev.Upstreams]]
+      Name = "b"
+''',
+        "",
+    )
+    assert remove(HOSTILE, "default") == HOSTILE.replace(
+        '''  [Extensions.default]
+    Image = "docker/ucp-interlock-extension:3.2.5"  # pinned
+    PublishedPort = 8080
+    [Extensions.default.Config]
+      User = "nginx"
+''',
+        "",
+    )
+    assert remove(HOSTILE, "prod") == HOSTILE.replace('  [Extensions.prod]\n    Image = "y"\n', "")
+
+
+def _section_span(lines: list[str], name: str) -> range:
+    """The lines of `[Extensions.<name>]` from its header to its last key (its sub-tables
+    included), read from the text alone, not through tomlkit."""
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(f"[Extensions.{name}]"))
+    end = start
+    for i in range(start + 1, len(lines)):
+        stripped = lines[i].strip()
+        if stripped.startswith("[") and not stripped.lstrip("[").startswith(f"Extensions.{name}."):
+            break
+        if stripped and not stripped.startswith("#"):
+            end = i
+    return range(start, end + 1)
+
+
+@st.composite
+def commented_documents(draw: st.DrawFn) -> tuple[str, str]:
+    """Extensions with sub-tables and arrays of tables, comments and blank lines anywhere
+    between lines, inline comments, top-level tables after, and a section to remove."""
+    extra = st.lists(st.one_of(comment, blank).map(lambda c: "  " + c if draw(st.booleans()) else c), max_size=2)
+    lines = ["ListenAddr = \":8080\"" + draw(st.sampled_from(["", "  # inline"])), *draw(extra), "[Extensions]", *draw(extra)]
+    sections = draw(st.lists(st.sampled_from(["default", "dev", "test", "prod"]), min_size=1, max_size=4, unique=True))
+    for name in sections:
+        lines += [f"  [Extensions.{name}]" + draw(st.sampled_from(["", "  # header note"])), *draw(extra)]
+        lines += [f"    Image = {draw(scalar)}" + draw(st.sampled_from(["", " # pinned"])), *draw(extra)]
+        if draw(st.booleans()):
+            lines += [f"    [Extensions.{name}.Config]", *draw(extra), f"      User = {draw(scalar)}", *draw(extra)]
+        for _ in range(draw(st.integers(0, 2))):
+            lines += [f"    [[Extensions.{name}.Upstreams]]", *draw(extra), f"      Name = {draw(scalar)}", *draw(extra)]
+    if draw(st.booleans()):
+        lines += ["[[Upstreams]]", *draw(extra), "  Name = \"u\"", *draw(extra)]
+    if draw(st.booleans()):
+        lines += ["[Other]", "  Key = 1  # inline", *draw(extra)]
+    text = "\n".join(lines) + draw(st.sampled_from(["", "\n"]))
+    tomlkit.parse(text)
+    return text, draw(st.sampled_from(sections))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=commented_documents())
+def test_remove_takes_out_exactly_the_section(case):
+    text, name = case
+    out = remove(text, name)
+    lines = text.splitlines(keepends=True)
+    span = _section_span(lines, name)
+    assert out == "".join(line for i, line in enumerate(lines) if i not in span)
+    expected = tomlkit.parse(text).unwrap()
+    del expected["Extensions"][name]
+    assert tomlkit.parse(out).unwrap() == expected
+
+
+def test_a_config_over_swarms_size_limit_is_refused_before_anything_is_created():
+    section_bytes = len(merge(FIXTURE, DEV).encode()) - len(FIXTURE.encode())
+    padding = SWARM_CONFIG_LIMIT - len(FIXTURE.encode()) - section_bytes - len("# \n")
+    at_the_limit = f"# {'x' * padding}\n" + FIXTURE
+    assert len(merge(at_the_limit, DEV).encode()) == SWARM_CONFIG_LIMIT  # exactly the limit: accepted
+    with pytest.raises(InterlockConfigError) as err:
+        merge("# x\n" + at_the_limit, DEV)  # four bytes more
+    assert f"{SWARM_CONFIG_LIMIT + 4:,} bytes, over Swarm's limit of 1,024,000 bytes" in str(err.value)
+    assert "[Extensions.dev]" in str(err.value) and "Fix:" in str(err.value)
+    # multi-byte characters count as the API counts them, in bytes
+    with pytest.raises(InterlockConfigError):
+        merge(f"# {'é' * (padding // 2 + 1)}\n" + FIXTURE, DEV)

@@ -64,6 +64,31 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
         f"  x-{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * 9)}]\n" for i in range(9)
     )), (), ("expands to more than 100,000 elements",)),
     "infinity in a value": ("dev", _edit(DEV, "pods: \"50\"", "pods: .inf"), (), ("holds inf, which JSON cannot carry",)),
+    # found by the fuzz test (tests/test_fuzz.py): a segmentation fault, a RecursionError, an OverflowError, a TypeError
+    "200,000 nested lists": ("dev", _write(DEV, b"config:\n  x: " + b"[" * 200_000 + b"]" * 200_000 + b"\n"), (),
+                             ("stacks/Pulumi.dev.yaml:2: nests lists and mappings more than 64 deep",)),
+    "10,000 nested mappings": ("dev", _write(DEV, b"{" * 10_000 + b"}" * 10_000), (), ("stacks/Pulumi.dev.yaml:1: nests",)),
+    "a 400-digit number in a list": ("dev", _edit(DEV, "pods: \"50\"", "pods: [1" + "0" * 400 + "]"), (),
+                                     ("interlock-platform:kubernetes: holds a 401-digit number",)),
+    "a !!binary value": ("test", _edit("stacks/Pulumi.test.yaml", 'pods: "50"', "pods: !!binary aGVsbG8="), (),
+                         ("interlock-platform:kubernetes: holds a !!binary value",)),
+    "!!int on a word": ("test", _edit("stacks/Pulumi.test.yaml", 'pods: "50"', "pods: !!int fifty"), (),
+                        ("stacks/Pulumi.test.yaml:29", "'fifty' is not a valid !!int")),
+    "!!int on nothing": ("dev", _edit(DEV, 'pods: "50"', 'pods: !!int ""'), (), ("stacks/Pulumi.dev.yaml:30", "'' is not a valid !!int")),
+    "!!set on a scalar": ("dev", _edit(DEV, 'pods: "50"', "pods: !!set x"), (), ("stacks/Pulumi.dev.yaml:30", "'x' is not a valid !!set")),
+    "Pulumi.yaml without stackConfigDir": ("dev", _edit("Pulumi.yaml", "stackConfigDir: stacks\n", ""), (),
+                                           ("Pulumi.dev.yaml: no stack 'dev'; the stacks are none", "stackConfigDir")),
+    "a megabyte-long aws:region": ("dev", _edit(DEV, "aws:region: eu-west-1", "aws:region: " + "y" * 1_000_000), (),
+                                   ("aws:region: is yyyy", "(1,000,001 characters)", "Fix: set aws:region to eu-west-1")),
+    "1,200 application groups": ("prod", lambda root: (root / "stacks/Pulumi.prod.yaml").write_text(
+        (root / "stacks/Pulumi.prod.yaml").read_text().replace("  interlock-platform:applicationGroups:\n", "  interlock-platform:applicationGroups:\n" + "    - {name: g, prefixLength: 28, firstSubnet: 0}\n" * 1200)
+    ), (), ("applicationGroups: 1204 groups x 3 zones = 3612 subnets, over this environment's share",)),
+    "a list repeated 300 times": ("dev", _edit(SHARED, "managementCidrs: [10.40.0.0/24, 10.40.1.0/24, 10.40.2.0/24]",
+                                               "managementCidrs: [" + ", ".join(["10.40.0.0/24, 10.40.1.0/24, 10.40.2.0/24"] * 300) + "]"), (),
+                                  ("managementCidrs: has 900 subnets for 3 availability zones", "more; fix these first")),
+    "an alias bomb in Pulumi.yaml": ("shared", _edit("Pulumi.yaml", "config:\n", "config:\n" + "".join(
+        f"  x-{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * 9)}]\n" for i in range(9)
+    )), (), ("Pulumi.yaml:", "config.x-8: expands to more than 100,000 elements",)),
     "no role": ("dev", _edit(DEV, "  interlock-platform:role: environment\n", ""), (), ("Stack 'dev' is missing configuration value 'role'",)),
     "no Pulumi.yaml": ("dev", _remove("Pulumi.yaml"), (), ("Pulumi.yaml: does not exist",)),
     "a broken Pulumi.yaml": ("dev", _edit("Pulumi.yaml", "runtime:\n", "runtime: [\n"), (), ("Pulumi.yaml:", "is not valid YAML")),
@@ -90,6 +115,11 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
                                  ("base.toml", "is not UTF-8 (byte 0xff")),
     "Interlock base in UTF-16": ("dev", _write("base.toml", 'ListenAddr = ":8080"\n'.encode("utf-16")), ("--interlock-base", "base.toml"),
                                  ("base.toml", "is UTF-16")),
+    "Interlock base that merges past Swarm's config size limit": (
+        "dev", lambda root: (root / "base.toml").write_bytes(
+            b"# " + b"x" * 1_024_000 + b"\n" + (root / "tests/fixtures/interlock/ucp-3.2-default.toml").read_bytes()
+        ), ("--interlock-base", "base.toml"), ("base.toml", "over Swarm's limit of 1,024,000 bytes for a config"),
+    ),
     "Interlock base with a byte-order mark": ("dev", _write("base.toml", b'\xef\xbb\xbfListenAddr = ":8080"\n'), ("--interlock-base", "base.toml"),
                                               ("base.toml", "byte-order mark")),
 }  # fmt: skip

@@ -15,9 +15,11 @@ Where its time goes: bench/preview.py and docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +37,10 @@ from interlock_platform.core.topology import PROJECT, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
 from interlock_platform.swarm.providers.interlock import spec_of
 from tools import cloudformation, policy_config, policy_harness, report
+from tools.masking import Masker, found_in
 from tools.mock_runtime import ProgramRun, run_program
 from tools.short_run import tune_gc_for_a_short_run
-from tools.stack_files import ROOT, FileProblem, InvalidProjectFiles, offline_config, offline_stack, stack_names
+from tools.stack_files import ROOT, FileProblem, InvalidProjectFiles, offline_config, offline_stack, project_file, stack_names
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INVALID, EXIT_PACK_FAILED = 0, 1, 2, 3
 SECRET = "[secret]"
@@ -217,8 +220,24 @@ def render_interlock(p: Preview, base: str, captured_template: str | None = None
     return text
 
 
-def write_out(p: Preview, out: Path, interlock: str | None) -> list[Path]:
-    """`interlock`: the rendered Interlock config (`render_interlock`), None for the shared stack."""
+def masked(p: Preview, masker: Masker) -> Preview:
+    """The preview with every secret-looking value masked (tools/masking.py), in the resources,
+    the outputs and the violations' messages."""
+
+    def run_of(run: ProgramRun) -> ProgramRun:
+        resources = [masker.registration(r) for r in run.resources]
+        return dataclasses.replace(run, resources=resources, outputs=masker.value(run.outputs))
+
+    run = run_of(p.run)
+    shared = run if p.shared is p.run else run_of(p.shared)  # write_out tells the shared stack by identity
+    violations = [{**v, "message": masker.text(v["message"])} for v in p.violations]
+    return Preview(run, shared, violations, p.stood_in)
+
+
+def write_out(p: Preview, out: Path, interlock: str | None, masker: Masker | None = None) -> list[Path]:
+    """`interlock`: the rendered Interlock config (`render_interlock`), None for the shared stack.
+    Every file's text goes through `masker` (by default, the secret-looking patterns alone)."""
+    masker = masker or Masker()
     names = report.security_group_names([p.shared, p.run])
     files = {out / "security" / "matrix.md": report.security_matrix_markdown(p.run, names)}
     if interlock is not None:  # a file reviewers and job summaries show: no Interlock credential in it
@@ -232,7 +251,7 @@ def write_out(p: Preview, out: Path, interlock: str | None) -> list[Path]:
         files[out / "security" / "load-balancer.md"] = report.load_balancer_markdown(p.run)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_text(masker.text(text))
     return list(files)
 
 
@@ -262,7 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stacks = stack_names()
         if args.stack not in stacks:
-            print(f"error: no stack '{args.stack}'; the stacks are {', '.join(stacks)} (files in stacks/)", file=sys.stderr)
+            folder = project_file().get("stackConfigDir", ".")  # Pulumi.yaml's; "." when it names none
+            print(
+                f"error: {Path(folder) / f'Pulumi.{args.stack}.yaml'}: no stack '{args.stack}'; the stacks are "
+                f"{', '.join(stacks) or 'none'} (files Pulumi.<stack>.yaml in '{folder}', Pulumi.yaml's stackConfigDir). "
+                f"Fix: use one of them, or create the stack's file (`pulumi stack init {args.stack}`)",
+                file=sys.stderr,
+            )
             return EXIT_INVALID
         config, secrets, stood_in, warnings = offline_stack(args.stack)
         overrides = policy_config.read_overrides(args.policy_config) if args.policy_config else None
@@ -279,18 +304,20 @@ def main(argv: list[str] | None = None) -> int:
     pack = policy_harness.PolicyPackProcess()  # its interpreter starts while the program runs
     try:
         p = run_preview(args.stack, pack=pack, policy_overrides=overrides, offline=(config, secrets, stood_in))
+        masker = Masker(found_in([config, *(r.inputs for r in p.run.resources + p.shared.resources), p.run.outputs]))
+        p = masked(p, masker)  # before anything is rendered: every output reads the masked copy
         interlock = render_interlock(p, base, template)  # checked with or without --out
         if args.out:
-            written = write_out(p, args.out, interlock)
+            written = write_out(p, args.out, interlock, masker)
     except policy_harness.PolicyPackError as err:
-        print(f"error: stack '{args.stack}': {err}", file=sys.stderr)
+        print(Masker().text(f"error: stack '{args.stack}': {err}"), file=sys.stderr)
         print("  the policies were not checked", file=sys.stderr)
         if isinstance(err, policy_harness.PolicyPackDidNotStart):
             print("  install the pack's requirements: python3 -m pip install -r policy/requirements.txt", file=sys.stderr)
         return EXIT_PACK_FAILED
     except InterlockConfigError as err:
         print(
-            f"error: stack '{args.stack}': {args.interlock_base}: the Interlock config would be refused: {err}. "
+            f"error: stack '{args.stack}': {args.interlock_base}: the Interlock config would be refused: {Masker().text(str(err))}. "
             "Fix: give --interlock-base the config ucp-interlock runs, as TOML "
             "(docker config inspect --format '{{printf \"%s\" .Spec.Data}}' <its config>), or change what the message names",
             file=sys.stderr,
@@ -303,14 +330,14 @@ def main(argv: list[str] | None = None) -> int:
 
     sg_quota, nacl_quota, projected = _quotas_and_projection(p)
     names = report.security_group_names([p.shared, p.run])
-    print(report.summary(p.run, names, sg_quota, nacl_quota, projected, p.violations))
+    print(masker.text(report.summary(p.run, names, sg_quota, nacl_quota, projected, p.violations)))
     if p.stood_in:
         print(
             f"  secrets not in the stack file, stood in for by a placeholder: {', '.join(k.split(':', 1)[1] for k in p.stood_in)}"
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n")
+        args.json.write_text(masker.text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n"))
         print(f"  wrote {args.json}")
     if args.out:
         for path in written:
@@ -323,9 +350,23 @@ def _invalid(problems: list[Any]) -> int:
         f"error: the configuration is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}); nothing was registered:",
         file=sys.stderr,
     )
-    for problem in problems:
-        print(f"  - {problem}", file=sys.stderr)
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:  # a message may quote a value: a pasted key is masked here too
+        print(_shortened(Masker().text(f"  - {problem}")), file=sys.stderr)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        print(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN:,} more; fix these first", file=sys.stderr)
     return EXIT_INVALID
+
+
+# A list repeated 300 times gave 405,000 overlap problems (20 MB of stderr); the first ones say what to fix
+MAX_PROBLEMS_SHOWN = 100
+
+
+def _shortened(text: str, longest: int = 200) -> str:
+    """A message that quotes a megabyte-long value (a fuzzed aws:region quoted it twice) keeps
+    its words, and shows each long value's ends."""
+    return re.sub(
+        rf"\S{{{longest + 1},}}", lambda m: f"{m.group(0)[:60]}...({len(m.group(0)):,} characters)...{m.group(0)[-20:]}", text
+    )
 
 
 def _read_text(path: Path, flag: str, what: str) -> str:

@@ -22,10 +22,14 @@ Offline, secrets the CLI would decrypt are stood in for by a placeholder.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import functools
 import math
 import re
+import sys
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +104,41 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+# what PyYAML's constructors raise on a value that does not fit its tag (`!!int ""`: IndexError)
+CONSTRUCTOR_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+
+
+def _tag_checked(constructor: Any) -> Any:
+    """SafeLoader's constructor for a tag, with a value that does not fit the tag (`!!int ledger`,
+    `!!set` on a scalar, `!!timestamp soon`) refused at its line, as yaml.v3 refuses it, rather than
+    raising ValueError, TypeError or AttributeError from inside PyYAML."""
+
+    def refused(node: yaml.Node, err: Exception) -> yaml.constructor.ConstructorError:
+        what = repr(node.value)[:40] if isinstance(node, yaml.ScalarNode) else f"a {node.id}"
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        return yaml.constructor.ConstructorError(
+            None, None, f"{what} is not a valid {tag} (remove the tag, or quote the value to make it text)", node.start_mark
+        )
+
+    def guarded(generator: Iterator[Any], node: yaml.Node) -> Iterator[Any]:
+        try:  # mappings, lists and sets are filled in after they are handed out
+            yield from generator
+        except CONSTRUCTOR_ERRORS as err:
+            raise refused(node, err) from None
+
+    def construct(loader: yaml.constructor.SafeConstructor, node: yaml.Node) -> Any:
+        try:
+            result = constructor(loader, node)
+        except CONSTRUCTOR_ERRORS as err:
+            raise refused(node, err) from None
+        return guarded(result, node) if isinstance(result, types.GeneratorType) else result
+
+    return construct
+
+
+_Loader.yaml_constructors = {tag: _tag_checked(c) for tag, c in yaml.SafeLoader.yaml_constructors.items()}
+
+
 class DuplicateKey(yaml.YAMLError):
     def __init__(self, key: Any, line: int, first: int) -> None:
         self.key, self.line, self.first = key, line, first
@@ -121,7 +160,24 @@ def load_yaml_text(data: bytes, path: str, what: str) -> Any:
             )
         ]) from None  # fmt: skip
     try:
-        return yaml.load(text, Loader=_Loader)  # a safe loader: SafeLoader's constructors only
+        deep = _too_deep(text)
+        if deep is not None:
+            raise InvalidProjectFiles([
+                FileProblem(
+                    path, deep.line + 1, f"nests lists and mappings more than {MAX_NESTING} deep (column {deep.column + 1})",
+                    f"flatten the {what}: no setting nests more than a few levels",
+                )
+            ])  # fmt: skip
+        doc = yaml.load(text, Loader=_Loader)  # a safe loader: SafeLoader's constructors only
+        where = _expands_too_far(doc)
+        if where is not None:
+            raise InvalidProjectFiles([
+                FileProblem(
+                    path, _first_alias_line(text), f"{where}: expands to more than {MAX_VALUE_ELEMENTS:,} elements (YAML aliases repeating aliases?)",
+                    f"write the {what} out plainly, without aliases of aliases",
+                )
+            ])  # fmt: skip
+        return doc
     except DuplicateKey as err:
         raise InvalidProjectFiles([
             FileProblem(path, err.line, f"key '{err.key}' is already defined at line {err.first}", "keep one of the two; YAML mappings cannot repeat a key")
@@ -136,6 +192,51 @@ def load_yaml_text(data: bytes, path: str, what: str) -> Any:
         ]) from None  # fmt: skip
     except yaml.YAMLError as err:
         raise InvalidProjectFiles([FileProblem(path, None, f"is not valid YAML: {err}", f"correct the {what}")]) from None
+
+
+# Far deeper than any real file (Pulumi.yaml nests 5 levels). libyaml's composer recurses in C:
+# a file of 200,000 `[` ended the process with a segmentation fault, and 10,000 raised a
+# RecursionError in the constructor. The events are read without recursion, and only to this depth.
+MAX_NESTING = 64
+MAX_VALUE_ELEMENTS = 100_000  # far above any real file (~300); a YAML alias bomb expands past it at once
+
+
+def _too_deep(text: str) -> yaml.Mark | None:
+    """Where the nesting first passes MAX_NESTING, or None."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                return event.start_mark
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    return None
+
+
+def _expands_too_far(doc: Any) -> str | None:
+    """The key (two levels deep, e.g. `config.x`) under which the document passes
+    MAX_VALUE_ELEMENTS elements once its aliases are expanded, or None. Anything that copies or
+    serializes such a value (the CLI's JSON, a default copied into every stack) expands it:
+    nine lines of aliases are 387 million elements. Walked without recursion, and only that far."""
+    stack: list[tuple[Any, str, int]] = [(doc, "(the file)", 0)]
+    seen = 0
+    while stack:
+        item, where, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUE_ELEMENTS:
+            return where
+        if isinstance(item, dict):
+            for k, v in item.items():
+                stack.append((v, str(k) if depth == 0 else f"{where}.{k}" if depth == 1 else where, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((v, where, depth + 1) for v in item)
+    return None
+
+
+def _first_alias_line(text: str) -> int | None:
+    match = re.search(r"(?:^|[\s\[{,:])\*[^\s,\]}]", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 def _read_bytes(path: Path, root: Path, what: str) -> bytes:
@@ -222,6 +323,10 @@ def _checked_declarations(relative: str, project: str, config: dict[str, Any], p
             )
             continue
         own = ":" not in key or key.split(":", 1)[0] == project
+        problem = _unencodable(decl)
+        if problem:  # a default is handed to the program as JSON, as a stack's value is
+            problems.append(FileProblem(relative, None, f"#/config/{key}: {problem}", UNENCODABLE_FIX))
+            continue
         if isinstance(decl, dict):
             unknown = set(decl) - {"type", "items", "description", "secret", "default", "value"}
             if unknown:
@@ -416,7 +521,7 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
     for key, value in (raw_config or {}).items():
         problem = _unencodable(value)
         if problem:
-            problems.append(FileProblem(relative, lines.get(str(key)), f"{key}: {problem}", "write the value out plainly"))
+            problems.append(FileProblem(relative, lines.get(str(key)), f"{key}: {problem}", UNENCODABLE_FIX))
     if problems:
         raise InvalidProjectFiles(problems)
     config: dict[str, Any] = {}
@@ -489,7 +594,12 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
     return StackConfig(config, name, tuple(warnings))
 
 
-MAX_VALUE_ELEMENTS = 100_000  # far above any real setting; a YAML alias bomb expands past it at once
+UNENCODABLE_FIX = (
+    "write the value out plainly: no YAML tags such as !!binary, !!set or !!timestamp, finite numbers "
+    "(quote a long digit string to make it text), no aliases of aliases"
+)
+# What a safe YAML loader builds from an explicit tag, and JSON has no type for
+NOT_JSON = ((bytes, "!!binary"), (set, "!!set"), (datetime.date, "!!timestamp"))
 
 
 def _unencodable(value: Any) -> str | None:
@@ -503,8 +613,15 @@ def _unencodable(value: Any) -> str | None:
             return f"expands to more than {MAX_VALUE_ELEMENTS:,} elements (YAML aliases repeating aliases?)"
         if isinstance(item, float) and not math.isfinite(item):
             return f"holds {item}, which JSON cannot carry"
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > sys.float_info.max:
+            # the CLI decodes numbers in lists and mappings as 64-bit floats, which this overflows
+            return f"holds a {len(str(abs(item)))}-digit number, beyond what JSON numbers carry (about 1.8e308)"
+        for type_, tag in NOT_JSON:
+            if isinstance(item, type_):
+                return f"holds a {tag} value ({_short(item)}), which JSON, and so the program, has no type for"
         if isinstance(item, dict):
             stack.extend(item.values())
+            stack.extend(item.keys())
         elif isinstance(item, list):
             stack.extend(item)
     return None

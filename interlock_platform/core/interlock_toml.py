@@ -15,11 +15,13 @@ from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import Table
+from tomlkit.items import AoT, Comment, Table, Whitespace
 
 from interlock_platform.core import labels
 
 OWNED_CONSTRAINT_PREFIX = f"node.labels.{labels.SERVICE_CLUSTER_NODE}"
+# swarmkit's MaxConfigSize (1000 KiB): the API refuses a bigger config, after the rotation has begun
+SWARM_CONFIG_LIMIT = 1_024_000
 
 
 class InterlockConfigError(ValueError):
@@ -176,7 +178,19 @@ def merge(current: str, spec: ServiceClusterSpec, template_toml: str | None = No
     _put(section, "PublishMode", "host", "Networks")
     _put(section, "PublishedPort", spec.http_port, "PublishMode")
     _put(section, "PublishedSSLPort", spec.https_port, "TargetPort")
-    return tomlkit.dumps(doc)
+    return _fits_in_a_swarm_config(tomlkit.dumps(doc), spec)
+
+
+def _fits_in_a_swarm_config(text: str, spec: ServiceClusterSpec) -> str:
+    """Refused here, before the provider creates anything, rather than as the API's error."""
+    size = len(text.encode("utf-8"))
+    if size > SWARM_CONFIG_LIMIT:
+        raise InterlockConfigError(
+            f"with [Extensions.{spec.name}] the Interlock config would be {size:,} bytes, over Swarm's limit of "
+            f"{SWARM_CONFIG_LIMIT:,} bytes for a config; nothing was created. Fix: take unused [Extensions] sections, "
+            "comments or large inline values out of the running config until it fits"
+        )
+    return text
 
 
 # Keys of an Interlock config whose values are credentials (AdminPass and the like), not paths.
@@ -201,13 +215,39 @@ def redacted(text: str) -> str:
     return tomlkit.dumps(doc)
 
 
+def _trailing_trivia(item: Any) -> str:
+    """The comments and blank lines at the end of a table, as written. tomlkit files the lines
+    between a table's last key and the next header under that table (under its last sub-table
+    or array-of-tables entry, when it has one), though they read as the next table's."""
+    if isinstance(item, AoT):
+        return _trailing_trivia(item.body[-1]) if item.body else ""
+    if not isinstance(item, Table):
+        return ""
+    body = item.value.body
+    tail: list[str] = []
+    for key, child in reversed(body):
+        if key is None and isinstance(child, (Comment, Whitespace)):
+            tail.append(child.as_string())
+            continue
+        if key is not None and isinstance(child, (Table, AoT)):
+            tail.append(_trailing_trivia(child))
+        break
+    return "".join(reversed(tail))
+
+
 def remove(current: str, name: str) -> str:
-    """Take `[Extensions.<name>]` (and its sub-tables) out; a no-op when it is not there."""
+    """Take `[Extensions.<name>]` (and its sub-tables) out; a no-op when it is not there. The
+    comments and blank lines after its last key stay where they were, before the next table."""
     doc = parse(current)
     ext = extensions(doc)
     if ext is None or name not in ext:
         return current
-    del ext[name]
+    body = ext.value.body
+    kept = {i: _trailing_trivia(item) for i, (key, item) in enumerate(body) if key is not None and key.key == name}
+    del ext[name]  # tomlkit leaves a keyless placeholder at each place the table was
+    for i, text in kept.items():
+        if text:  # in the placeholder's place, so no other key's position moves
+            body[i] = (None, Whitespace(text))
     return tomlkit.dumps(doc)
 
 
