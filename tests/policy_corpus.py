@@ -100,6 +100,12 @@ aws.vpc.SecurityGroupIngressRule("partners-in", security_group_id="sg-0123456789
 aws.vpc.SecurityGroupIngressRule("esp-vpc", security_group_id="sg-0123456789abcdef0",
     ip_protocol="50", cidr_ipv4="10.40.0.0/16")
 """),
+    "ipip-between-groups-tagged-as-platform": Change("aws", "tunnel-in", "sg-encapsulation-scoped", AWS + """
+mgmt = aws.ec2.SecurityGroup("fake-mgmt", vpc_id="vpc-0a1b2c3d", description="looks like ours", tags={"role": "management"})
+work = aws.ec2.SecurityGroup("fake-workers", vpc_id="vpc-0a1b2c3d", description="looks like ours", tags={"role": "workers"})
+aws.vpc.SecurityGroupIngressRule("tunnel-in", security_group_id=work.id, ip_protocol="4",
+    referenced_security_group_id=mgmt.id, description="IP-in-IP from the managers")
+"""),
     "default-sg-with-rules": Change("aws", "default-open", "vpc-baseline", AWS + """
 aws.ec2.DefaultSecurityGroup("default-open", vpc_id="vpc-0a1b2c3d",
     ingress=[aws.ec2.DefaultSecurityGroupIngressArgs(protocol="-1", self=True, from_port=0, to_port=0)])

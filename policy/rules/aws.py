@@ -103,8 +103,8 @@ def _shown(value: Any) -> str:
 
 
 def _role(sg: PolicyResource) -> str:
-    """What a security group is for: our `role` tag; a group from the shared stack (through a
-    StackReference) is the management group, the only one env stacks take from it."""
+    """What a security group calls itself, for messages only (a tag never decides a rule): our
+    `role` tag; a group from the shared stack (through a StackReference) is the management group."""
     if sg.resource_type == STACK_REFERENCE:
         return "management"
     role = get(sg.props, "tags", "role")
@@ -254,7 +254,7 @@ def _encapsulation_scoped(args: StackValidationArgs, report: ReportViolation) ->
         return
     stack = Stack(args.resources)
     block = reg.management_block
-    allowed_pairs = {frozenset({"management", "workers"}), frozenset({"management-peers"})}
+    in_environment = env_of(stack.name, reg) is not None
 
     def outside(net: Network) -> bool:
         return block is None or net.version != 4 or not net.subnet_of(block)  # type: ignore[arg-type]
@@ -274,10 +274,13 @@ def _encapsulation_scoped(args: StackValidationArgs, report: ReportViolation) ->
         peer = o.group if o.self_only else (o.peers[0] if o.peers else None)
         if o.group is None or peer is None:
             continue  # a literal group id: nothing to decide it by before the ids exist
-        pair = frozenset({_role(o.group), _role(peer)})
-        if pair not in allowed_pairs:
-            report(f"{o.describe()} carries {what} between {_role(o.group)} and {_role(peer)}. It may only flow between the management "
-                   "security group and an environment's workers, never between environments. Fix: remove the rule", o.urn)  # fmt: skip
+        # By where the groups come from, not what they are called: an env stack takes exactly one
+        # group from the shared stack, the managers'; the shared stack's own groups are all managers'.
+        from_shared = [g.resource_type == STACK_REFERENCE for g in (o.group, peer)]
+        if (sum(from_shared) != 1) if in_environment else any(from_shared):
+            report(f"{o.describe()} carries {what} between {o.group.name} and {peer.name}. It may only flow between the management "
+                   "security group and an environment's own groups, never between environments or within one. "
+                   "Fix: remove the rule", o.urn)  # fmt: skip
     for e in nacl_entries(stack):
         if e.protocol in ENCAPSULATION and e.action == "allow":
             for net in e.networks():
@@ -322,9 +325,9 @@ def _no_all_protocols(args: StackValidationArgs, report: ReportViolation) -> Non
     for o in sg_openings(Stack(args.resources)):
         if o.protocol != "-1":
             continue
-        if o.self_only and o.group is not None and _role(o.group) == "workers":
-            continue
-        report(f"{o.describe()} allows every protocol. Only a workers group referencing itself may. "
+        if o.self_only and o.group is not None:
+            continue  # members of one group among themselves, whatever the group is called
+        report(f"{o.describe()} allows every protocol. Only a group referencing itself may (its members among themselves). "
                "Fix: list the protocols and ports (the UCP port table has them)", o.urn)  # fmt: skip
 
 
@@ -518,10 +521,10 @@ def _stack(
 
 POLICIES = [
     _stack("sg-no-world-ingress", "No security group rule admits 0.0.0.0/0 or ::/0, except the load balancer's on its listener ports.", _no_world_ingress),
-    _stack("sg-encapsulation-scoped", "IP protocols 4 and 50 flow only between the management VLAN and an environment's workers.", _encapsulation_scoped, True),
+    _stack("sg-encapsulation-scoped", "IP protocols 4 and 50 flow only between the management VLAN or security group and one environment's own groups.", _encapsulation_scoped, True),
     _stack("sg-no-cross-environment", "Nothing in an environment's stack admits another environment's CIDR or security groups.", _no_cross_environment, True),
     _stack("sg-no-world-egress", "No security group rule sends to 0.0.0.0/0, ::/0 or as wide a range, except on TCP 80 and 443.", _no_world_egress),
-    _stack("sg-no-all-protocols", "No all-protocols (-1) rule, except a workers security group referencing itself.", _no_all_protocols),
+    _stack("sg-no-all-protocols", "No all-protocols (-1) rule, except a security group referencing itself.", _no_all_protocols),
     ResourceValidationPolicy(name="sg-descriptions", description="Every security group and rule says what it is for.", validate=_descriptions,
                              enforcement_level=EnforcementLevel.ADVISORY),
     _stack("nacl-environment-isolation", "An environment's NACL denies every other environment first and stays within the quota.", _nacl_isolation, True),
