@@ -22,6 +22,7 @@ import io
 import json
 import random
 import resource
+import shutil
 import sys
 import time
 import traceback
@@ -38,7 +39,8 @@ STACK_FILES = {
     "stacks/Pulumi.prod.yaml": ("prod",),
     "Pulumi.yaml": ("shared", "dev"),
 }
-SECRET_LOOKING = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+SECRET_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"  # a PEM's shape, not a key
+SECRET_LOOKING = f"-----BEGIN PRIVATE KEY-----\n{SECRET_BODY}\n-----END PRIVATE KEY-----\n"
 
 # --------------------------------------------------------------------------------------------
 # Mutations: each takes the file's bytes and a seeded Random, and returns new bytes
@@ -131,6 +133,26 @@ def _rename(parent: Any, key: Any, rng: random.Random) -> Any:
         parent[rng.choice([f"{key}x", str(key).upper(), f"nope:{key}", "", "interlock-platform:bogus", 5])] = parent[key]
         return _DELETE if rng.random() < 0.5 else parent[key]
     return parent[key]
+
+
+def _paste_a_key(data: bytes, rng: random.Random) -> bytes:
+    """A private key pasted where a name goes (a team's groups, a description): the pack must
+    fail the preview, and no output may show the key (tools/masking.py)."""
+    doc = yaml.safe_load(data)
+    lists = [p for p in _paths(doc) if p and isinstance(_at(doc, p), list) and all(isinstance(v, str) for v in _at(doc, p))]
+    strings = [p for p in _paths(doc) if p and isinstance(_at(doc, p), str)]
+    if not lists + strings:
+        return data
+    path = rng.choice(lists + strings)
+    parent = _at(doc, path[:-1])
+    parent[path[-1]] = [*parent[path[-1]], SECRET_LOOKING] if path in lists else SECRET_LOOKING
+    return yaml.safe_dump(doc, sort_keys=False).encode()
+
+
+def _at(doc: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        doc = doc[step]
+    return doc
 
 
 def _textual(edit: Callable[[str, random.Random], str]) -> Callable[[bytes, random.Random], bytes]:
@@ -239,6 +261,7 @@ def _whole_file(data: bytes, rng: random.Random) -> bytes:
 
 MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "delete a key": _structural(lambda parent, key, rng: _DELETE),
+    "paste a key": _paste_a_key,
     "change a type": _structural(lambda parent, key, rng: _values(rng)),
     "wrap": _structural(_wrap),
     "unwrap": _structural(_unwrap),
@@ -254,7 +277,7 @@ MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
 }
 TEXTUAL = ["YAML line trick", "truncate", "binary bytes", "prefix", "multi-document"]
 # how often each is drawn: the structural ones reach the program's own checks, the rest the parser's
-WEIGHTS = {"delete a key": 12, "change a type": 25, "wrap": 6, "unwrap": 6, "repeat a list": 4, "rename a key": 6,
+WEIGHTS = {"delete a key": 12, "paste a key": 4, "change a type": 25, "wrap": 6, "unwrap": 6, "repeat a list": 4, "rename a key": 6,
            "YAML line trick": 18, "truncate": 5, "binary bytes": 6, "prefix": 2, "alias bomb": 2, "multi-document": 2,
            "whole file": 2}  # fmt: skip
 
@@ -366,6 +389,7 @@ def run_case(root: Path, case: dict[str, Any], originals: dict[str, bytes]) -> d
     target.write_bytes(base64.b64decode(case["data"]))
     args = ["--stack", case["stack"]]
     scratch = root / "fuzz-out"
+    shutil.rmtree(scratch, ignore_errors=True)  # what a case writes is its own
     if case.get("outputs"):
         args += ["--json", str(scratch / "preview.json"), "--out", str(scratch / "out")]
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -383,7 +407,11 @@ def run_case(root: Path, case: dict[str, Any], originals: dict[str, bytes]) -> d
     finally:
         target.write_bytes(originals[case["file"]])
     seconds = time.perf_counter() - start
+    written = [path for path in scratch.rglob("*") if path.is_file()] if scratch.exists() else []
+    leaked = [str(path.relative_to(root)) for path in written if SECRET_BODY.encode() in path.read_bytes()]
+    leaked += [name for name, text in (("stdout", stdout.getvalue()), ("stderr", stderr.getvalue())) if SECRET_BODY in text]
     return {
+        "leaked": leaked,
         "id": case["id"], "code": code, "seconds": seconds, "stdout": clip(stdout.getvalue()),
         "stderr": clip(stderr.getvalue()), "crash": crash,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -282,12 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         stacks = stack_names()
         if args.stack not in stacks:
             folder = project_file().get("stackConfigDir", ".")  # Pulumi.yaml's; "." when it names none
-            print(
+            message = (
                 f"error: {Path(folder) / f'Pulumi.{args.stack}.yaml'}: no stack '{args.stack}'; the stacks are "
                 f"{', '.join(stacks) or 'none'} (files Pulumi.<stack>.yaml in '{folder}', Pulumi.yaml's stackConfigDir). "
-                f"Fix: use one of them, or create the stack's file (`pulumi stack init {args.stack}`)",
-                file=sys.stderr,
+                f"Fix: use one of them, or create the stack's file (`pulumi stack init {args.stack}`)"
             )
+            print(_shortened(Masker().text(message)), file=sys.stderr)  # the folder is a value of Pulumi.yaml
             return EXIT_INVALID
         config, secrets, stood_in, warnings = offline_stack(args.stack)
         overrides = policy_config.read_overrides(args.policy_config) if args.policy_config else None
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidProjectFiles as err:
         return _invalid(err.problems)
     for warning in warnings:
-        print(warning, file=sys.stderr)
+        print(_shortened(Masker().text(warning)), file=sys.stderr)
     pack = policy_harness.PolicyPackProcess()  # its interpreter starts while the program runs
     try:
         p = run_preview(args.stack, pack=pack, policy_overrides=overrides, offline=(config, secrets, stood_in))
