@@ -17,12 +17,10 @@ from pulumi_policy import (
 )
 
 from .common import (
-    NOT_CONFIGURED,
     REGISTRY_SCHEMA,
     STACK_REFERENCE,
     UNKNOWN,
     Network,
-    Registry,
     Stack,
     env_of,
     environment_stack,
@@ -32,7 +30,7 @@ from .common import (
     number,
     overlaps,
     protocol,
-    registry,
+    registry_or_report,
     world_like,
 )
 
@@ -201,13 +199,6 @@ def nacl_entries(stack: Stack) -> list[Opening]:
     return out
 
 
-def _registry_or_report(args: StackValidationArgs, report: ReportViolation) -> Registry | None:
-    reg = registry(args.get_config())
-    if reg is None:
-        report(NOT_CONFIGURED, None)
-    return reg
-
-
 def _load_balancer_groups(stack: Stack) -> set[str]:
     """The security groups attached to a load balancer of the stack (what the group does), unless
     its role tag says it is something else (a tag adds scrutiny, never exempts)."""
@@ -249,7 +240,7 @@ def _no_world_egress(args: StackValidationArgs, report: ReportViolation) -> None
 
 
 def _encapsulation_scoped(args: StackValidationArgs, report: ReportViolation) -> None:
-    reg = _registry_or_report(args, report)
+    reg = registry_or_report(args, report)
     if reg is None:
         return
     stack = Stack(args.resources)
@@ -474,7 +465,7 @@ def _vpc_baseline(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 def _subnets(args: StackValidationArgs, report: ReportViolation) -> None:
-    reg = _registry_or_report(args, report)
+    reg = registry_or_report(args, report)
     if reg is None:
         return
     stack = Stack(args.resources)

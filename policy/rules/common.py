@@ -209,12 +209,19 @@ def env_of(stack: str, reg: Registry) -> Environment | None:
     return reg.environments.get(stack)
 
 
-def environment_stack(args: Any, report: Any) -> tuple[Stack, Registry, Environment] | None:
-    """For stack policies about one environment: its resources, the registry and its entry.
-    None for a stack that is no environment (shared); an unconfigured pack says so."""
+def registry_or_report(args: Any, report: Any) -> Registry | None:
+    """The registry from the pack's config; an unconfigured pack says so rather than pass."""
     reg = registry(args.get_config())
     if reg is None:
         report(NOT_CONFIGURED, None)
+    return reg
+
+
+def environment_stack(args: Any, report: Any) -> tuple[Stack, Registry, Environment] | None:
+    """For stack policies about one environment: its resources, the registry and its entry.
+    None for a stack that is no environment (shared); an unconfigured pack says so."""
+    reg = registry_or_report(args, report)
+    if reg is None:
         return None
     stack = Stack(args.resources)
     env = env_of(stack.name, reg)

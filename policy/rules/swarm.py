@@ -21,6 +21,7 @@ from .common import (
     items,
     number,
     registry,
+    registry_or_report,
     resource_environment,
     stack_of,
 )
@@ -70,9 +71,8 @@ def _network_in_collection(args: ResourceValidationArgs, report: ReportViolation
 
 
 def _cluster_consistent(args: StackValidationArgs, report: ReportViolation) -> None:
-    reg = registry(args.get_config())
+    reg = registry_or_report(args, report)
     if reg is None:
-        report(NOT_CONFIGURED, None)
         return
     stack = Stack(args.resources)
     env = env_of(stack.name, reg)
@@ -114,9 +114,8 @@ def _cluster_consistent(args: StackValidationArgs, report: ReportViolation) -> N
 
 
 def _service_in_collection(args: StackValidationArgs, report: ReportViolation) -> None:
-    reg = registry(args.get_config())
+    reg = registry_or_report(args, report)
     if reg is None:
-        report(NOT_CONFIGURED, None)
         return
     stack = Stack(args.resources)
     env = env_of(stack.name, reg)
