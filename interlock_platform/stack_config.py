@@ -33,8 +33,8 @@ def fail(err: InvalidConfig) -> NoReturn:
 def read() -> dict[str, Any]:
     """Every `interlock-platform:` key of this stack, raw (strings; JSON for objects and lists).
     All keys, not only known ones, so that a misspelt key is reported rather than ignored: the
-    language host hands the program the stack's whole config as PULUMI_CONFIG, which
-    `pulumi.runtime.get_config_env` reads."""
+    language host (pulumi-language-python-exec) hands the program the stack's whole config as
+    PULUMI_CONFIG, which `pulumi.runtime.get_config_env` reads, as the exec itself does."""
     everything = pulumi.runtime.get_config_env()
     prefix = f"{PROJECT}:"
     cfg = pulumi.Config(PROJECT)
