@@ -162,14 +162,13 @@ def run_program(
     mocks = PlatformMocks(stack_outputs or {}, secret_outputs)
     monitor = monitor or RecordingMonitor(mocks, on_register)
     monitor.mocks = mocks
-    pulumi_settings.ROOT.set(None)
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     # The config as the language host hands it over: the whole map in PULUMI_CONFIG (which the
     # program lists its keys from), and the same through the SDK's config store.
-    values = {k: _config_value(v) for k, v in config.items()}
+    values, secrets = {k: _config_value(v) for k, v in config.items()}, list(secret_keys or [])
     os.environ["PULUMI_CONFIG"] = json.dumps(values)
-    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(secret_keys or []))
-    pulumi.runtime.set_all_config(values, list(secret_keys or []))
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secrets)
+    pulumi.runtime.set_all_config(values, secrets)
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
     # As the language host runs a program: in a new stack resource, awaiting what `pulumi.run` registered

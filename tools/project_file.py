@@ -146,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--write", action="store_true", help="regenerate the files")
     group.add_argument("--check", action="store_true", help="exit 1 when a generated file is out of step")
     args = parser.parse_args(argv)
-    stale = [path for path, (now, wanted) in generated().items() if now != wanted]
+    stale = {path: wanted for path, (now, wanted) in generated().items() if now != wanted}
     if args.write:
-        for path in stale:
-            path.write_text(generated()[path][1])
+        for path, wanted in stale.items():
+            path.write_text(wanted)
         return 0
     for path in stale:
         print(

@@ -30,22 +30,27 @@ class InterlockServiceArgs:
     provider: pulumi.ProviderResource | None = None  # a pulumi_docker.Provider for the same UCP
 
 
+def check_apps(env: EnvironmentContract, *apps: AppServiceSpec) -> None:
+    """Refuse every bad spec at once, before anything is created."""
+    problems = []
+    for app in apps:
+        try:
+            app_labels.check(app, env)
+        except AppSpecError as err:
+            problems += err.problems
+    if problems:
+        raise InvalidAppSpec(problems)
+
+
 async def validate(environment: pulumi.StackReference, *apps: AppServiceSpec) -> EnvironmentContract:
     """Read the env stack's outputs and refuse any bad spec: await it before creating anything
     (in the `async def main()` that `pulumi.run` runs)."""
     try:
         env = EnvironmentContract.from_outputs(await read_stack_outputs(environment, EnvironmentContract.OUTPUTS))
-        problems = []
-        for app in apps:
-            try:
-                app_labels.check(app, env)
-            except AppSpecError as err:
-                problems += err.problems
-        if problems:
-            raise AppSpecError(problems)
-        return env
     except AppSpecError as err:
         raise InvalidAppSpec(err.problems) from None
+    check_apps(env, *apps)
+    return env
 
 
 class InterlockService(pulumi.ComponentResource):
@@ -54,10 +59,7 @@ class InterlockService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: InterlockServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         env = args.environment
-        try:  # before the component itself is registered
-            app_labels.check(args.app, env)
-        except AppSpecError as err:
-            raise InvalidAppSpec(err.problems) from None
+        check_apps(env, args.app)  # before the component itself is registered
         super().__init__("interlock-platform:apps:InterlockService", name, None, opts)
         spec = args.app
         self.hosts = app_labels.hosts(spec, env)

@@ -81,9 +81,7 @@ class CurrentConfig:
 
     @property
     def known_good(self) -> list[str]:
-        """The configs this service ran healthily, newest first, as rotations recorded them."""
-        value = (self.spec.get("Labels") or {}).get(labels.KNOWN_GOOD_CONFIGS, "")
-        return [name for name in value.split(",") if CONFIG_NAME_RE.match(name)]
+        return known_good_configs(self.spec)
 
 
 @dataclass(frozen=True)
@@ -93,6 +91,12 @@ class RotationResult:
     previous_config_name: str
     attempts: int
     text: str
+
+
+def known_good_configs(spec: dict[str, Any]) -> list[str]:
+    """The configs a service ran healthily, newest first, as rotations recorded them."""
+    value = (spec.get("Labels") or {}).get(labels.KNOWN_GOOD_CONFIGS, "")
+    return [name for name in value.split(",") if CONFIG_NAME_RE.match(name)]
 
 
 def _interlock_ref(spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -455,8 +459,9 @@ def prune(client: docker.DockerClient, keep: int, service: str = labels.INTERLOC
     the newest of the known-good list stay (`keep` in all). Configs our rotations created that
     are not on that list (rejected ones, left behind by a process that was killed) go; others
     (UCP's own) go when they are not among the newest `keep`."""
-    current = read_current(client, service)
-    known_good = list(dict.fromkeys([current.config_name, *current.known_good]))[:keep]
+    spec = client.api.inspect_service(service)["Spec"]  # the names are enough: no need to fetch the config's data
+    attached = (_interlock_ref(spec) or {}).get("ConfigName")
+    kept = list(dict.fromkeys([attached, *known_good_configs(spec)]))[:keep]
     referenced = {
         r["ConfigID"] for s in client.api.services() for r in s["Spec"]["TaskTemplate"]["ContainerSpec"].get("Configs") or []
     }
@@ -468,7 +473,7 @@ def prune(client: docker.DockerClient, keep: int, service: str = labels.INTERLOC
     removed = []
     for _, config in numbered:
         name = config["Spec"]["Name"]
-        if config["ID"] in referenced or name in known_good:
+        if config["ID"] in referenced or name in kept:
             continue
         ours = labels.MANAGED_BY_STACK in (config["Spec"].get("Labels") or {})
         if ours or name not in newest:
