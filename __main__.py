@@ -70,6 +70,8 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
     pulumi.export("httpPort", env.http_port)
     pulumi.export("httpsPort", env.https_port)
     pulumi.export("domain", topo.domain)
+    pulumi.export("httpsOnly", topo.https_only)
+    pulumi.export("isolation", topo.isolation)
     pulumi.export("loadBalancerDnsName", lb.load_balancer.dns_name)
     pulumi.export("applicationGroupSubnetIds", network.subnet_ids)
     pulumi.export("workerSecurityGroupId", firewall.workers.id)

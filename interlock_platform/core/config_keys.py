@@ -142,9 +142,17 @@ KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("sharedStack", "string", (ENVIRONMENT,), "The shared stack's fully qualified name, <org>/interlock-platform/shared.", ""),
     ConfigKey(
         "applicationGroups", "array", (ENVIRONMENT,),
-        "The environment's application-group VLANs: [{name, prefixLength, firstSubnet}]. Each group gets one subnet per "
-        "zone: blocks firstSubnet, firstSubnet+1, ... of size /prefixLength in the environment's CIDR.",
+        "The environment's application-group VLANs: [{name, prefixLength, firstSubnet, allowFrom}]. Each group gets one "
+        "subnet per zone: blocks firstSubnet, firstSubnet+1, ... of size /prefixLength in the environment's CIDR. With "
+        "isolation: applicationGroup, allowFrom: [{group, ports, protocol (default tcp)}] lists the host ports other "
+        "groups may reach on this one.",
         [], items="object",
+    ),
+    ConfigKey(
+        "isolation", "string", (ENVIRONMENT,),
+        "'environment': every application group reaches every other on every port; 'applicationGroup': each group has "
+        "its own NACL and security group, and groups reach each other only on the flows their allowFrom declares.",
+        "environment",
     ),
     ConfigKey(
         "ingressNodes", "array", (ENVIRONMENT,),
@@ -174,6 +182,11 @@ KEYS: tuple[ConfigKey, ...] = (
     ConfigKey(
         "tls", "boolean", (ENVIRONMENT,),
         "Store the domain's wildcard certificate and key as Swarm secrets for Interlock TLS termination.", False,
+    ),
+    ConfigKey(
+        "httpsOnly", "boolean", (ENVIRONMENT,),
+        "Every app's HTTP host redirects to HTTPS (Interlock redirects; the load balancer still listens on 80). Every app "
+        "must then serve HTTPS: tls: true here, or sslPassthrough.", False,
     ),
     ConfigKey(
         "tlsCertificate", "string", (ENVIRONMENT,),

@@ -13,6 +13,9 @@ from interlock_platform.core import ports
 WORLD = "0.0.0.0/0"
 
 
+ISOLATION_MODES = ("environment", "applicationGroup")
+
+
 @dataclass(frozen=True)
 class Quotas:
     security_group_rules_per_direction: int = 60
@@ -137,11 +140,21 @@ class Subnet:
 
 
 @dataclass(frozen=True)
+class GroupFlow:
+    """A declared flow into an application group: hosts of `group` may reach `ports` on it."""
+
+    group: str
+    protocol: ports.Protocol
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ApplicationGroup:
     name: str
     prefix_length: int
     first_subnet: int
     subnets: tuple[Subnet, ...]
+    allow_from: tuple[GroupFlow, ...] = ()  # read only with isolation: applicationGroup
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,8 @@ class EnvironmentTopology:
     tls: bool = False
     teams: tuple[Any, ...] = ()  # k8s_manifests.TeamSpec
     kubernetes: Any = None  # k8s_manifests.KubernetesSettings
+    isolation: str = "environment"  # or "applicationGroup": a firewall per group (ISOLATION_MODES)
+    https_only: bool = False  # every app's HTTP host redirects to HTTPS
 
     @property
     def name(self) -> str:

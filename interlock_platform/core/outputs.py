@@ -46,6 +46,8 @@ OUTPUTS: tuple[StackOutput, ...] = (
     StackOutput('interlockPublishMode', ENVIRONMENT, 'string', 'how its proxies publish their ports: `host`'),
     StackOutput('interlockProxyService', ENVIRONMENT, 'string', 'its proxy service, `ucp-interlock-proxy-<env>`'),
     StackOutput('domain', ENVIRONMENT, 'string', 'apps are served as `<name>.<domain>`'),
+    StackOutput('httpsOnly', ENVIRONMENT, 'bool', "whether every app's HTTP host must redirect to HTTPS (`InterlockService` adds the redirect)"),
+    StackOutput('isolation', ENVIRONMENT, 'string', '`environment` or `applicationGroup`: whether its application groups have a firewall each'),
     StackOutput('loadBalancerDnsName', ENVIRONMENT, 'string', 'its network load balancer'),
     StackOutput('ingressNetwork', ENVIRONMENT, 'string', 'the overlay network apps join and name in `com.docker.lb.network`'),
     StackOutput('overlayNetworks', ENVIRONMENT, 'list of strings', 'all of its overlay networks, the ingress network first'),

@@ -29,11 +29,13 @@ from interlock_platform.core.config_reader import (
 )
 from interlock_platform.core.k8s_manifests import NAMESPACE_AND_POD_PEERS_SINCE
 from interlock_platform.core.model import (
+    ISOLATION_MODES,
     WORLD,
     ApplicationGroup,
     EgressRule,
     EnvironmentSpec,
     EnvironmentTopology,
+    GroupFlow,
     IngressNode,
     InterlockSettings,
     LoadBalancerOptions,
@@ -593,7 +595,8 @@ def _check_shared_quotas(p: Problems, shared: SharedTopology) -> None:
 # Environment stacks
 
 
-GROUP_FIELDS = ("name", "prefixLength", "firstSubnet")
+GROUP_FIELDS = ("name", "prefixLength", "firstSubnet", "allowFrom")
+FLOW_FIELDS = ("group", "ports", "protocol")
 NODE_FIELDS = ("hostname", "instanceId", "availabilityZone")
 LB_FIELDS = ("scheme", "clientCidrs", "deletionProtection")
 EGRESS_FIELDS = ("description", "cidr", "protocol", "port", "fromPort", "toPort")
@@ -680,6 +683,13 @@ def parse_environment(
     replicas = _parse_proxy_replicas(r, raw.get("interlock"))
     overlay = _parse_overlay(p, r, raw.get("overlayNetworks"), name, env)
     tls = _parse_tls(p, r, raw)
+    isolation = raw.get("isolation", _default("isolation"))
+    if isolation not in ISOLATION_MODES:
+        p.add("isolation", f"{isolation!r} is not an isolation mode", "use environment or applicationGroup")
+    _check_group_flows(p, groups, isolation)
+    https_only = r.boolean(
+        "httpsOnly", raw.get("httpsOnly", _default("httpsOnly")), "set true to redirect every app's HTTP host to HTTPS"
+    )
 
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
     teams = team_config.parse_teams(p, r, raw.get("teams"), name, others)
@@ -709,7 +719,7 @@ def parse_environment(
     assert ucp is not None and overlay is not None
     topo = EnvironmentTopology(
         stack, shared_stack, shared, env, domain, zone, tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas, overlay, tls,
-        teams, kubernetes,
+        teams, kubernetes, str(isolation), bool(https_only),
     )  # fmt: skip
     _check_environment_quotas(p, topo)
     p.raise_if_any()
@@ -796,8 +806,51 @@ def _parse_groups(
                         "move the group to a free range of the environment block",
                     )
             taken.append((gname, s))
-        groups.append(ApplicationGroup(gname, prefix, first, subnets))
+        flows = _parse_flows(p, r, f"{key}.allowFrom", g.get("allowFrom"))
+        groups.append(ApplicationGroup(gname, prefix, first, subnets, flows))
     return groups
+
+
+def _parse_flows(p: Problems, r: Reader, key: str, value: Any) -> tuple[GroupFlow, ...]:
+    """allowFrom: [{group, ports, protocol}]: who may reach this group's hosts, on which ports."""
+    if value is None:
+        return ()
+    items = r.listing(key, value, "list the flows into this group: [{group, ports: [8080], protocol: tcp}]", minimum=0)
+    flows: list[GroupFlow] = []
+    for i, item in enumerate(items or []):
+        fkey = f"{key}[{i}]"
+        f = r.mapping(fkey, item, "give {group, ports, protocol}", FLOW_FIELDS)
+        if f is None:
+            continue
+        group = r.string(f"{fkey}.group", f.get("group"), "name the application group the flow comes from")
+        proto = f.get("protocol", "tcp")
+        if proto not in ("tcp", "udp"):
+            p.add(f"{fkey}.protocol", f"{proto!r} is not allowed between groups", "use tcp or udp, and list the ports")
+            proto = None
+        port_list = r.listing(f"{fkey}.ports", f.get("ports"), "list the ports the group may reach, e.g. [8080, 5432]")
+        numbers = [r.integer(f"{fkey}.ports[{j}]", v, "give a port (1-65535)", 1, 65535) for j, v in enumerate(port_list or [])]
+        if group is not None and proto is not None and port_list and None not in numbers:
+            flows.append(GroupFlow(group, ports.Protocol(proto), tuple(sorted({n for n in numbers if n is not None}))))
+    return tuple(flows)
+
+
+def _check_group_flows(p: Problems, groups: list[ApplicationGroup], isolation: Any) -> None:
+    names = {g.name for g in groups}
+    for i, g in enumerate(groups):
+        for j, flow in enumerate(g.allow_from):
+            key = f"applicationGroups[{i}].allowFrom[{j}].group"
+            if flow.group == g.name:
+                p.add(key, f"'{g.name}' allows itself; a group always reaches its own hosts", "remove the flow")
+            elif flow.group not in names:
+                near = difflib.get_close_matches(flow.group, sorted(names), n=1)
+                hint = f"did you mean '{near[0]}'?" if near else f"the groups are {', '.join(sorted(names))}"
+                p.add(key, f"'{flow.group}' is not an application group of this environment", f"name one of them ({hint})")
+    if isolation != "applicationGroup" and any(g.allow_from for g in groups):
+        p.add(
+            "isolation",
+            "is environment, so every group already reaches every other on every port, and allowFrom would have no effect",
+            "set isolation: applicationGroup to enforce the flows, or remove allowFrom",
+        )
 
 
 def _parse_nodes(
