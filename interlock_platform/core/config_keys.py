@@ -1,5 +1,6 @@
-"""Every config key of the project, declared once: its type, which stack role reads it, its
-default, whether it is a secret, and what it means. Pure; no Pulumi.
+"""Every config key of the project as the Pulumi CLI sees it: its type, which stack role reads it,
+its default, whether it is a secret, and what it means. Pure; no Pulumi. The table is derived
+from the pydantic models in `config_models.py`, where each key is declared once.
 
 `Pulumi.yaml`'s `config:` block is generated from this table (`python -m tools.project_file
 --write`; a test keeps the two in step). The Pulumi CLI merges that block into every stack
@@ -21,17 +22,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-PROJECT = "interlock-platform"
+from interlock_platform.core.config_models import ADAPTERS, DEFAULT_EGRESS, FIELDS, metadata
+from interlock_platform.core.config_reader import PROJECT
+
 SHARED, ENVIRONMENT = "shared", "environment"
 BOTH = (SHARED, ENVIRONMENT)
 REQUIRED: Any = object()  # no default: every stack must set the key (only `role`)
 
 ConfigType = Literal["string", "integer", "boolean", "array", "object"]
 
-# The default egress of an environment's workers; explicit `egress: []` means none at all.
-DEFAULT_EGRESS: tuple[dict[str, Any], ...] = (
-    {"description": "HTTPS to container registries for image pulls", "cidr": "0.0.0.0/0", "protocol": "tcp", "port": 443},
-)
+__all__ = ["ALL_KEYS", "BY_NAME", "DEFAULT_EGRESS", "ENVIRONMENT_KEYS", "KEYS", "PROJECT", "SECRET_KEYS", "SHARED_KEYS"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def canonical(type_: ConfigType, value: Any) -> Any:
         if type_ in ("array", "object") and text[:1] in ("[", "{"):
             try:
                 return json.loads(text)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 return value
         if type_ == "integer" and text.lstrip("-").isdigit():
             return int(text)
@@ -73,147 +73,38 @@ def canonical(type_: ConfigType, value: Any) -> Any:
     return value
 
 
-KEYS: tuple[ConfigKey, ...] = (
-    ConfigKey("role", "string", BOTH, "'shared' for the cluster-wide stack; 'environment' for dev, test and prod."),
-    # The shared stack
-    ConfigKey("vpcCidr", "string", (SHARED,), "The VPC's IPv4 block (/16 to /28). Every subnet and environment is carved from it.", ""),
-    ConfigKey(
-        "availabilityZones", "array", (SHARED,),
-        "The availability zones the platform spans, all in the stack's aws:region, e.g. [eu-west-1a, eu-west-1b, eu-west-1c].",
-        [], items="string",
-    ),
-    ConfigKey(
-        "managementCidrs", "array", (SHARED,),
-        "Management VLAN subnets (UCP managers, DTR), one per availability zone, in zone order. NACLs admit the smallest "
-        "block holding all of them, so keep them contiguous and aligned.",
-        [], items="string",
-    ),
-    ConfigKey(
-        "edgeCidrs", "array", (SHARED,), "Public subnets for the load balancers and NAT gateways, one per availability zone.",
-        [], items="string",
-    ),
-    ConfigKey(
-        "adminCidrs", "array", (SHARED,),
-        "Networks allowed to reach UCP (TCP 443) and the Kubernetes API (TCP 6443). Never 0.0.0.0/0.", [], items="string",
-    ),
-    ConfigKey("ucpVersion", "string", (SHARED,), "UCP / MKE release; selects the port table (3.0, 3.2, 3.7).", ""),
-    ConfigKey(
-        "calicoIpInIp", "boolean", (SHARED,),
-        "Open IP protocol 4 for Calico IP-in-IP between the VLANs (false for VXLAN, the MKE 3.8 default).", True,
-    ),
-    ConfigKey(
-        "natGateways", "string", (SHARED,),
-        "'perAz' (one NAT gateway per zone) or 'single' (cheaper; one zone's outage cuts egress).", "perAz",
-    ),
-    ConfigKey("flowLogRetentionDays", "integer", (SHARED,), "Retention of the VPC flow log group in CloudWatch Logs.", 365),
-    ConfigKey(
-        "flowLogKmsKeyArn", "string", (SHARED,),
-        "The customer-managed KMS key that encrypts the VPC flow log group; its policy must let CloudWatch Logs use it. "
-        "Default: the stack creates one, with rotation on.", "",
-    ),
-    ConfigKey(
-        "awsQuotas", "object", (SHARED,),
-        "Your account's quotas, used by validation: {securityGroupRulesPerDirection: 60, naclRulesPerDirection: 20, "
-        "subnetsPerVpc: 200}. Raise them only after AWS raised yours.", {},
-    ),
-    ConfigKey(
-        "environments", "object", (SHARED,),
-        "The environment registry, the one source of truth every env stack reads: name -> {cidr, collection, httpPort, "
-        "httpsPort, collectionNodeSelector, maxSubnets (optional), allowEsp (optional)}.", {},
-    ),
-    ConfigKey(
-        "interlock", "object", BOTH,
-        "Shared stack: cluster-wide Interlock settings {retireDefaultExtension (default false; removes "
-        "[Extensions.default] and its stale services), template (default 'default'; the extension new service "
-        "clusters are cloned from), keepConfigs (default 3), healthSeconds (default 20; how long Interlock must run a new "
-        "config without failing before a rotation succeeds)}. Environment stacks: {proxyReplicas (default 2)}.", {},
-    ),
-    # Every stack: how it reaches UCP (the dynamic providers read the same keys)
-    ConfigKey("ucpHost", "string", BOTH, "The UCP address from the client bundle, e.g. tcp://ucp.example.com:443.", ""),
-    ConfigKey(
-        "ucpCaCert", "string", BOTH,
-        "The client bundle's ca.pem. A secret: `pulumi config set --secret interlock-platform:ucpCaCert < ca.pem`.",
-        "", secret=True,
-    ),
-    ConfigKey("ucpClientCert", "string", BOTH, "The client bundle's cert.pem. A secret: set it with --secret.", "", secret=True),
-    ConfigKey("ucpClientKey", "string", BOTH, "The client bundle's key.pem. A secret: set it with --secret.", "", secret=True),
-    # The environment stacks
-    ConfigKey("environment", "string", (ENVIRONMENT,), "Which environment of the shared registry this stack deploys (dev, test, prod).", ""),
-    ConfigKey("sharedStack", "string", (ENVIRONMENT,), "The shared stack's fully qualified name, <org>/interlock-platform/shared.", ""),
-    ConfigKey(
-        "applicationGroups", "array", (ENVIRONMENT,),
-        "The environment's application-group VLANs: [{name, prefixLength, firstSubnet, allowFrom}]. Each group gets one "
-        "subnet per zone: blocks firstSubnet, firstSubnet+1, ... of size /prefixLength in the environment's CIDR. With "
-        "isolation: applicationGroup, allowFrom: [{group, ports, protocol (default tcp)}] lists the host ports other "
-        "groups may reach on this one.",
-        [], items="object",
-    ),
-    ConfigKey(
-        "isolation", "string", (ENVIRONMENT,),
-        "'environment': every application group reaches every other on every port; 'applicationGroup': each group has "
-        "its own NACL and security group, and groups reach each other only on the flows their allowFrom declares.",
-        "environment",
-    ),
-    ConfigKey(
-        "ingressNodes", "array", (ENVIRONMENT,),
-        "The nodes running this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}].",
-        [], items="object",
-    ),
-    ConfigKey("domain", "string", (ENVIRONMENT,), "The environment's DNS domain; applications are served as <name>.<domain>.", ""),
-    ConfigKey(
-        "hostedZoneId", "string", (ENVIRONMENT,),
-        "Route 53 hosted zone for the domain. When set, *.<domain> is an alias of the load balancer.", "",
-    ),
-    ConfigKey(
-        "loadBalancer", "object", (ENVIRONMENT,),
-        "{scheme: internet-facing (default) | internal, clientCidrs (default 0.0.0.0/0, or the VPC when internal), "
-        "deletionProtection (default true for prod)}.", {},
-    ),
-    ConfigKey(
-        "egress", "array", (ENVIRONMENT,),
-        "Where workers may connect outside the cluster: [{description, cidr, protocol: tcp|udp, port or fromPort/toPort}]. "
-        "[] means nowhere.", [dict(e) for e in DEFAULT_EGRESS], items="object",
-    ),
-    ConfigKey(
-        "overlayNetworks", "object", (ENVIRONMENT,),
-        "{ingress (default ingress_<env>; the network Interlock's proxies use), additional (list of further overlay "
-        "networks), encrypted (default true for prod)}. Every network is attachable and labelled with the collection.", {},
-    ),
-    ConfigKey(
-        "tls", "boolean", (ENVIRONMENT,),
-        "Store the domain's wildcard certificate and key as Swarm secrets for Interlock TLS termination.", False,
-    ),
-    ConfigKey(
-        "httpsOnly", "boolean", (ENVIRONMENT,),
-        "Every app's HTTP host redirects to HTTPS (Interlock redirects; the load balancer still listens on 80). Every app "
-        "must then serve HTTPS: tls: true here, or sslPassthrough.", False,
-    ),
-    ConfigKey(
-        "tlsCertificate", "string", (ENVIRONMENT,),
-        "The wildcard certificate for *.<domain>, PEM (needed when tls is true). A secret: set it with --secret.", "", secret=True,
-    ),
-    ConfigKey(
-        "tlsKey", "string", (ENVIRONMENT,),
-        "The wildcard certificate's private key, PEM (needed when tls is true). A secret: set it with --secret.", "", secret=True,
-    ),
-    ConfigKey(
-        "kubeconfig", "string", (ENVIRONMENT,),
-        "The client bundle's kube.yml, needed when teams are on-boarded. A secret: "
-        "`pulumi config set --secret interlock-platform:kubeconfig < kube.yml`.", "", secret=True,
-    ),
-    ConfigKey(
-        "kubernetes", "object", (ENVIRONMENT,),
-        "{ingressControllerNamespace (default ingress-nginx), dnsNamespace (default kube-system): the namespaces the "
-        "platform labels and team policies select; resourceQuota and limitRange (specs given to every team namespace; "
-        "optional)}.", {},
-    ),
-    ConfigKey(
-        "teams", "array", (ENVIRONMENT,),
-        "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, apps: [{name, "
-        "podSelector, ports, ingress}], egress: {dns (default true), cidrs: [{cidr, ports}], namespaces: [{namespace, "
-        "ports}]}}].", [], items="object",
-    ),
-)  # fmt: skip
+def _config_type(schema: dict[str, Any]) -> ConfigType:
+    """The CLI's type of a value, from its JSON Schema: a model ($ref) or map is an object."""
+    if "$ref" in schema or schema.get("type") == "object":
+        return "object"
+    if "anyOf" in schema:  # optional: the non-null arm
+        return _config_type(next(s for s in schema["anyOf"] if s.get("type") != "null"))
+    kind = schema.get("type", "string")
+    return {"number": "integer"}.get(kind, kind)  # type: ignore[no-any-return]
+
+
+def _key(name: str) -> ConfigKey:
+    from_roles = [(role, fields[name]) for role, fields in FIELDS.items() if name in fields]
+    roles = tuple(role for role, _ in from_roles)
+    info = from_roles[0][1]
+    schema = info_schema(name, roles[0])
+    type_ = _config_type(schema)
+    items = _config_type(schema.get("items", {})) if type_ == "array" else None
+    # A key both roles read but shape differently (interlock) says what each role gives.
+    descriptions = dict.fromkeys(str(i.description) for _, i in from_roles)
+    default: Any = info.get_default(call_default_factory=True)
+    if name == "role":
+        default = REQUIRED
+    elif type_ == "object" and not isinstance(default, dict):
+        default = {}
+    return ConfigKey(name, type_, roles, " ".join(descriptions), default, items, bool(metadata(info, "secret")))
+
+
+def info_schema(name: str, role: str) -> dict[str, Any]:
+    return ADAPTERS[role][name].json_schema(by_alias=True)
+
+
+KEYS: tuple[ConfigKey, ...] = tuple(_key(name) for name in dict.fromkeys(n for fields in FIELDS.values() for n in fields))
 
 BY_NAME = {k.name: k for k in KEYS}
 SHARED_KEYS = tuple(k.name for k in KEYS if SHARED in k.roles)

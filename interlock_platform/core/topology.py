@@ -1,10 +1,13 @@
 """Stack config in, validated model out: parsing and the semantic checks.
 
 `parse_shared` reads the shared stack's config; `parse_environment` reads an env stack's config
-together with what the shared stack exports (the same keys, so one parser serves both). Shape
-checks come from `config_reader`, the result is the `model`, and the quota checks count what
-`firewall_plan` will build. Every problem found is collected, and `InvalidConfig` carries all of
-them, each naming the stack, the config key and the fix.
+together with what the shared stack exports (the same keys, so one parser serves both). The
+shapes (types, ranges, patterns, defaults, fixes) are the pydantic models of `config_models`:
+each top-level key is validated on its own, so a malformed key is reported and the semantic
+checks below still run over every key that parsed (a check that needs a broken key is
+skipped). The result is the `model`, and the quota checks count what `firewall_plan` will
+build. Every problem found is collected, and `InvalidConfig` carries all of them, each naming
+the stack, the config key and the fix.
 """
 
 from __future__ import annotations
@@ -13,23 +16,17 @@ import difflib
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from interlock_platform.core import config_models as cm
 from interlock_platform.core import firewall_plan, ports
 from interlock_platform.core import teams as team_config
-from interlock_platform.core.config_keys import BY_NAME, DEFAULT_EGRESS, ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
-from interlock_platform.core.config_reader import (
-    LABEL_KEY_RE,
-    LABEL_VALUE_RE,
-    InvalidConfig,
-    Problem,
-    Problems,
-    Reader,
-)
+from interlock_platform.core.config_keys import ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
+from interlock_platform.core.config_models import FIELDS, validate_key
+from interlock_platform.core.config_reader import InvalidConfig, Problem, Problems
 from interlock_platform.core.k8s_manifests import NAMESPACE_AND_POD_PEERS_SINCE
 from interlock_platform.core.model import (
-    ISOLATION_MODES,
     WORLD,
     ApplicationGroup,
     EgressRule,
@@ -48,16 +45,9 @@ from interlock_platform.core.model import (
 )
 
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
-GROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-AZ_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d[a-z]$")
-INSTANCE_ID_RE = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d:\d{12}:key/[A-Za-z0-9-]{1,64}$")
+STACK_NAME_RE = re.compile(cm.STACK_NAME_PATTERN)
 # What EC2 accepts in a security group's or rule's description (the provider checks only the length)
 EC2_DESCRIPTION_RE = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
-HOSTED_ZONE_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
-STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-COLLECTION_RE = re.compile(r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
-DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # EC2 private DNS names carry the address: ip-10-40-64-10.eu-west-1.compute.internal
 EC2_HOSTNAME_IP_RE = re.compile(r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(\.|$)")
 FLOW_LOG_RETENTION_DAYS = (
@@ -89,25 +79,17 @@ AWS_SMALLEST_SUBNET = 28  # AWS subnets and VPCs are /16 .. /28
 AWS_LARGEST_VPC = 16
 
 UCP_BUNDLE_KEYS = ("ucpCaCert", "ucpClientCert", "ucpClientKey")
-UCP_HOST_RE = re.compile(r"^(unix|tcp|ssh)://\S+$")
-NETWORK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-def _valid_dns_name(name: str) -> bool:
-    """A domain of two labels or more whose top-level label is not all digits (RFC 3696 2):
-    `65535` or `10.40.0.1` would make `*.65535` records no one can resolve."""
-    if len(name) > 253 or name.endswith(".") or not name or "." not in name or name.rsplit(".", 1)[-1].isdigit():
-        return False
-    return all(DNS_LABEL_RE.match(label) for label in name.split("."))
+def _read(p: Problems, role: str, raw: Mapping[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every key of the role, validated one by one: its value, or None when it is unset (and has
+    no default) or malformed (the problem is recorded)."""
+    values = {key: validate_key(p, role, key, raw) for key in FIELDS[role] if key != "role" and key not in skip}
+    return {key: None if value is cm.NOT_SET else value for key, value in values.items()}
 
 
 # --------------------------------------------------------------------------------------------
 # The shared stack
-
-
-def _default(key: str) -> Any:
-    """A key's declared default (interlock_platform/core/config_keys.py): one value, whether the CLI merged it or not."""
-    return BY_NAME[key].default
 
 
 def _check_region(p: Problems, aws_region: str, expected: str, whose: str) -> None:
@@ -142,27 +124,21 @@ def parse_shared(
     """Validate the shared stack's config (or, from an env stack, the shared stack's outputs).
     `aws_region`, when given ("" when unset), must hold the availability zones."""
     p = Problems(stack)
-    r = Reader(p)
     if not from_outputs:
         raw = without_defaults(dict(raw))
         _check_role_keys(p, raw, "shared")
+    c = _read(p, "shared", raw, skip=("ucpHost", *UCP_BUNDLE_KEYS) if from_outputs else ())
 
-    vpc = r.cidr("vpcCidr", raw.get("vpcCidr"), "set the VPC's IPv4 block, a /16 to /28")
+    vpc: ipaddress.IPv4Network | None = c["vpcCidr"]
     if vpc is not None and not AWS_LARGEST_VPC <= vpc.prefixlen <= AWS_SMALLEST_SUBNET:
         p.add("vpcCidr", f"{vpc} has prefix /{vpc.prefixlen}; AWS VPCs are /16 to /28", "choose a block between /16 and /28")
         vpc = None
 
-    azs_raw = r.listing(
-        "availabilityZones",
-        raw.get("availabilityZones"),
-        "list the availability zones, e.g. [eu-west-1a, eu-west-1b, eu-west-1c]",
-    )
+    azs_raw: list[str] | None = c["availabilityZones"]
     azs: list[str] = []
     if azs_raw is not None:
         for i, az in enumerate(azs_raw):
-            if not isinstance(az, str) or not AZ_RE.match(az):
-                p.add(f"availabilityZones[{i}]", f"{az!r} is not an availability zone name", "use names such as eu-west-1a")
-            elif az in azs:
+            if az in azs:
                 p.add(f"availabilityZones[{i}]", f"{az} is listed twice", "list each zone once")
             else:
                 azs.append(az)
@@ -172,8 +148,8 @@ def parse_shared(
         elif regions and aws_region is not None:
             _check_region(p, aws_region, regions.pop(), "the availability zones are")
 
-    def per_az(key: str, what: str) -> list[ipaddress.IPv4Network]:
-        nets = r.cidr_list(key, raw.get(key), f"list one {what} subnet per availability zone")
+    def per_az(key: str) -> list[ipaddress.IPv4Network]:
+        nets: list[ipaddress.IPv4Network] | None = c[key]
         if nets is None:
             return []
         if azs_raw is not None and len(nets) != len(azs_raw):
@@ -189,8 +165,8 @@ def parse_shared(
                 p.add(f"{key}[{i}]", f"{n} is outside the VPC {vpc}", f"carve it from {vpc}")
         return nets
 
-    mgmt = per_az("managementCidrs", "management VLAN")
-    edge = per_az("edgeCidrs", "edge (public)")
+    mgmt = per_az("managementCidrs")
+    edge = per_az("edgeCidrs")
     blocks: list[tuple[str, ipaddress.IPv4Network]] = []
     for key, nets in (("managementCidrs", mgmt), ("edgeCidrs", edge)):
         if nets:
@@ -213,11 +189,7 @@ def parse_shared(
             "choose contiguous, aligned management and edge subnets, e.g. 10.40.0.0/24-10.40.2.0/24 and 10.40.4.0/24-10.40.6.0/24",
         )
 
-    admins = r.cidr_list(
-        "adminCidrs",
-        raw.get("adminCidrs"),
-        "list the networks that may reach UCP on 443 and 6443 (your admin VPN or bastion ranges)",
-    )
+    admins: list[ipaddress.IPv4Network] | None = c["adminCidrs"]
     for i, n in enumerate(admins or []):
         if n.prefixlen == 0:
             p.add(
@@ -226,71 +198,37 @@ def parse_shared(
                 "list your admin networks instead",
             )
 
-    version = raw.get("ucpVersion")
-    version = str(version) if isinstance(version, (int, float)) and not isinstance(version, bool) else version
-    if (
-        r.string("ucpVersion", version, f"set the UCP / MKE release, one of {', '.join(ports.PORT_TABLES)}") is not None
-        and version not in ports.PORT_TABLES
-    ):
-        p.add(
-            "ucpVersion",
-            f"'{version}' has no port table",
-            f"use one of {', '.join(ports.PORT_TABLES)}, or add the release's table to interlock_platform/core/ports.py from its system requirements page",
-        )
-        version = None
-    calico = (
-        _default("calicoIpInIp")
-        if raw.get("calicoIpInIp") is None
-        else r.boolean(
-            "calicoIpInIp",
-            raw.get("calicoIpInIp"),
-            "set true when Calico uses IP-in-IP (UCP 3.x), false for VXLAN (MKE 3.8 default)",
-        )
-    )
-
-    nat = raw.get("natGateways", _default("natGateways"))
-    if nat not in ("perAz", "single"):
-        p.add(
-            "natGateways",
-            f"{nat!r} is not a NAT layout",
-            "use perAz (one NAT gateway per zone, survives a zone outage) or single",
-        )
-    retention = r.integer(
-        "flowLogRetentionDays",
-        raw.get("flowLogRetentionDays", _default("flowLogRetentionDays")),
-        "use a CloudWatch Logs retention",
-        1,
-        3653,
-    )
+    version: str | None = c["ucpVersion"]
+    retention: int | None = c["flowLogRetentionDays"]
     if retention is not None and retention not in FLOW_LOG_RETENTION_DAYS:
         p.add(
             "flowLogRetentionDays",
             f"{retention} is not a CloudWatch Logs retention period",
             f"use one of {', '.join(map(str, FLOW_LOG_RETENTION_DAYS))}",
         )
-
-    kms_key = raw.get("flowLogKmsKeyArn")
-    if kms_key is not None and (not isinstance(kms_key, str) or not KMS_KEY_ARN_RE.match(kms_key)):
-        p.add(
-            "flowLogKmsKeyArn",
-            f"{kms_key!r} is not a KMS key ARN",
-            "give arn:aws:kms:<region>:<account>:key/<key-id> (a key, not an alias), or remove it to let the stack create one",
-        )
-        kms_key = None
-    elif kms_key is not None and azs and kms_key.split(":")[3] != azs[0][:-1]:
+    kms_key: str | None = c["flowLogKmsKeyArn"]
+    if kms_key is not None and azs and kms_key.split(":")[3] != azs[0][:-1]:
         p.add(
             "flowLogKmsKeyArn",
             f"the key is in {kms_key.split(':')[3]}, the flow logs in {azs[0][:-1]}",
             "give a key of the stack's region: CloudWatch Logs cannot use a key of another region",
         )
 
-    quotas = _parse_quotas(r, raw.get("awsQuotas"))
-    envs = _parse_registry(p, r, raw.get("environments"), vpc, mgmt, edge, blocks, version, quotas, len(mgmt) + len(edge))
-    interlock = _parse_interlock_settings(r, raw.get("interlock"))
-    ucp = None if from_outputs else _parse_ucp(p, r, raw)
+    q: cm.AwsQuotas | None = c["awsQuotas"]
+    quotas = (
+        Quotas(q.security_group_rules_per_direction, q.nacl_rules_per_direction, q.subnets_per_vpc) if q is not None else Quotas()
+    )
+    envs = _check_registry(p, c["environments"], vpc, mgmt, edge, blocks, version, quotas, len(mgmt) + len(edge))
+    settings: cm.SharedInterlock | None = c["interlock"]
+    interlock = (
+        InterlockSettings(settings.retire_default_extension, settings.template, settings.keep_configs, settings.health_seconds)
+        if settings is not None
+        else InterlockSettings()
+    )
+    ucp = None if from_outputs else _ucp(p, c["ucpHost"], raw)
     p.raise_if_any()
 
-    assert vpc is not None and version is not None and calico is not None and retention is not None  # checked above
+    assert vpc is not None and version is not None and retention is not None  # reported above when not
     shared = SharedTopology(
         stack=stack,
         vpc_cidr=vpc,
@@ -299,8 +237,8 @@ def parse_shared(
         edge_cidrs=tuple(edge),
         admin_cidrs=tuple(admins or ()),
         ucp_version=version,
-        calico_ip_in_ip=calico,
-        nat_gateways=str(nat),
+        calico_ip_in_ip=bool(c["calicoIpInIp"]),
+        nat_gateways=str(c["natGateways"]),
         flow_log_retention_days=retention,
         quotas=quotas,
         environments=envs,
@@ -314,16 +252,8 @@ def parse_shared(
     return shared
 
 
-def _parse_ucp(p: Problems, r: Reader, raw: Mapping[str, Any]) -> UcpConnection | None:
-    host = r.string("ucpHost", raw.get("ucpHost"), "give the UCP address from the client bundle, e.g. tcp://ucp.example.com:443")
+def _ucp(p: Problems, host: str | None, raw: Mapping[str, Any]) -> UcpConnection | None:
     if host is None:
-        return None
-    if not UCP_HOST_RE.match(host):
-        p.add(
-            "ucpHost",
-            f"'{host}' is not a Docker engine address",
-            "write tcp://<ucp-host>:443 (or unix:///var/run/docker.sock on a manager)",
-        )
         return None
     conn = UcpConnection(host)
     if conn.uses_tls:
@@ -338,77 +268,9 @@ def _parse_ucp(p: Problems, r: Reader, raw: Mapping[str, Any]) -> UcpConnection 
     return conn
 
 
-def _parse_interlock_settings(r: Reader, value: Any) -> InterlockSettings:
-    fields = ("retireDefaultExtension", "template", "keepConfigs", "healthSeconds")
-    cfg = (
-        r.mapping("interlock", value, "give {retireDefaultExtension, template, keepConfigs, healthSeconds}", fields)
-        if value is not None
-        else {}
-    ) or {}
-    default = InterlockSettings()
-    retire = r.boolean(
-        "interlock.retireDefaultExtension",
-        cfg.get("retireDefaultExtension", False),
-        "set true to remove [Extensions.default] and its stale services",
-    )
-    template = r.string(
-        "interlock.template", cfg.get("template", "default"), "name the extension new service clusters are cloned from"
-    )
-    keep = r.integer(
-        "interlock.keepConfigs", cfg.get("keepConfigs", 3), "give how many Interlock config objects to keep for rollback", 2, 50
-    )
-    health = r.integer(
-        "interlock.healthSeconds",
-        cfg.get("healthSeconds", default.health_seconds),
-        "give how many seconds Interlock must run a new config without failing (it must cover Interlock's start)",
-        5,
-        600,
-    )
-    return InterlockSettings(
-        default.retire_default_extension if retire is None else retire,
-        template or default.template,
-        keep or default.keep_configs,
-        health or default.health_seconds,
-    )
-
-
-def _parse_quotas(r: Reader, value: Any) -> Quotas:
-    if value is None:
-        return Quotas()
-    fields = ("securityGroupRulesPerDirection", "naclRulesPerDirection", "subnetsPerVpc")
-    q = r.mapping("awsQuotas", value, "give the quotas of your AWS account", fields) or {}
-    default = Quotas()
-    sg = r.integer(
-        "awsQuotas.securityGroupRulesPerDirection",
-        q.get("securityGroupRulesPerDirection", 60),
-        "AWS allows up to 1000 (rules x groups per ENI <= 1000)",
-        1,
-        1000,
-    )
-    nacl = r.integer(
-        "awsQuotas.naclRulesPerDirection",
-        q.get("naclRulesPerDirection", 20),
-        "AWS allows at most 40 rules per NACL direction",
-        1,
-        40,
-    )
-    subnets = r.integer(
-        "awsQuotas.subnetsPerVpc", q.get("subnetsPerVpc", 200), "use your account's subnets-per-VPC quota", 1, 10000
-    )
-    return Quotas(
-        sg or default.security_group_rules_per_direction,
-        nacl or default.nacl_rules_per_direction,
-        subnets or default.subnets_per_vpc,
-    )
-
-
-ENV_FIELDS = ("cidr", "collection", "httpPort", "httpsPort", "collectionNodeSelector", "maxSubnets", "allowEsp")
-
-
-def _parse_registry(
+def _check_registry(
     p: Problems,
-    r: Reader,
-    value: Any,
+    registry: dict[str, cm.RegistryEntry] | None,
     vpc: ipaddress.IPv4Network | None,
     mgmt: list[ipaddress.IPv4Network],
     edge: list[ipaddress.IPv4Network],
@@ -417,9 +279,6 @@ def _parse_registry(
     quotas: Quotas,
     shared_subnets: int,
 ) -> dict[str, EnvironmentSpec]:
-    registry = r.mapping(
-        "environments", value, "map each environment name to {cidr, collection, httpPort, httpsPort, collectionNodeSelector}"
-    )
     if registry is None:
         return {}
     if not registry:
@@ -429,8 +288,7 @@ def _parse_registry(
     seen_cidrs: list[tuple[str, ipaddress.IPv4Network]] = []
     seen_ports: dict[int, str] = {}
     seen_collections: dict[str, str] = {}
-    parsed: dict[str, dict[str, Any]] = {}
-    for name, entry in registry.items():
+    for name, e in registry.items():
         key = f"environments.{name}"
         if not ENV_NAME_RE.match(name):
             p.add(
@@ -438,58 +296,39 @@ def _parse_registry(
                 f"'{name}' is not a usable environment name",
                 "use lower-case letters, digits and '-', starting with a letter, at most 16 characters",
             )
-        e = r.mapping(key, entry, "give {cidr, collection, httpPort, httpsPort, collectionNodeSelector}", ENV_FIELDS)
-        if e is None:
-            continue
-        cidr = r.cidr(f"{key}.cidr", e.get("cidr"), f"give the environment's VLAN block inside the VPC {vpc}")
-        if cidr is not None:
-            if vpc is not None and not cidr.subnet_of(vpc):
-                p.add(f"{key}.cidr", f"{cidr} is outside the VPC {vpc}", f"carve it from {vpc}")
-            for other, ocidr in seen_cidrs:
-                if cidr.overlaps(ocidr):
-                    p.add(
-                        f"{key}.cidr",
-                        f"{cidr} overlaps environment '{other}' ({ocidr}); environments must not share addresses",
-                        "give each environment its own block",
-                    )
-            for i, n in enumerate(mgmt):
-                if cidr.overlaps(n):
-                    p.add(
-                        f"{key}.cidr", f"{cidr} overlaps managementCidrs[{i}] {n}", "keep environments out of the management VLAN"
-                    )
-            for i, n in enumerate(edge):
-                if cidr.overlaps(n):
-                    p.add(f"{key}.cidr", f"{cidr} overlaps edgeCidrs[{i}] {n}", "keep environments out of the edge subnets")
-            for bkey, block in blocks:
-                if cidr.overlaps(block) and not any(cidr.overlaps(n) for n in mgmt + edge):
-                    p.add(
-                        f"{key}.cidr",
-                        f"{cidr} overlaps the {bkey} block {block}, which NACLs admit as one entry",
-                        f"move the environment out of {block}",
-                    )
-            seen_cidrs.append((name, cidr))
-        collection = r.string(f"{key}.collection", e.get("collection"), "give the UCP collection path, e.g. /prod")
-        if collection is not None:
-            if not COLLECTION_RE.match(collection):
+        cidr = e.cidr
+        if vpc is not None and not cidr.subnet_of(vpc):
+            p.add(f"{key}.cidr", f"{cidr} is outside the VPC {vpc}", f"carve it from {vpc}")
+        for other, ocidr in seen_cidrs:
+            if cidr.overlaps(ocidr):
                 p.add(
-                    f"{key}.collection",
-                    f"'{collection}' is not a collection path",
-                    "write it as /name, e.g. /prod or /prod/payments",
+                    f"{key}.cidr",
+                    f"{cidr} overlaps environment '{other}' ({ocidr}); environments must not share addresses",
+                    "give each environment its own block",
                 )
-            elif collection in seen_collections:
+        for i, n in enumerate(mgmt):
+            if cidr.overlaps(n):
+                p.add(f"{key}.cidr", f"{cidr} overlaps managementCidrs[{i}] {n}", "keep environments out of the management VLAN")
+        for i, n in enumerate(edge):
+            if cidr.overlaps(n):
+                p.add(f"{key}.cidr", f"{cidr} overlaps edgeCidrs[{i}] {n}", "keep environments out of the edge subnets")
+        for bkey, block in blocks:
+            if cidr.overlaps(block) and not any(cidr.overlaps(n) for n in mgmt + edge):
                 p.add(
-                    f"{key}.collection",
-                    f"{collection} is already the collection of '{seen_collections[collection]}'",
-                    "give each environment its own collection",
+                    f"{key}.cidr",
+                    f"{cidr} overlaps the {bkey} block {block}, which NACLs admit as one entry",
+                    f"move the environment out of {block}",
                 )
-            else:
-                seen_collections[collection] = name
-        env_ports: dict[str, int | None] = {}
-        for pk in ("httpPort", "httpsPort"):
-            port = r.integer(f"{key}.{pk}", e.get(pk), "give the Interlock proxy's published port", 1, 65535)
-            env_ports[pk] = port
-            if port is None:
-                continue
+        seen_cidrs.append((name, cidr))
+        if e.collection in seen_collections:
+            p.add(
+                f"{key}.collection",
+                f"{e.collection} is already the collection of '{seen_collections[e.collection]}'",
+                "give each environment its own collection",
+            )
+        else:
+            seen_collections[e.collection] = name
+        for pk, port in (("httpPort", e.http_port), ("httpsPort", e.https_port)):
             if port in reserved:
                 p.add(
                     f"{key}.{pk}",
@@ -504,40 +343,15 @@ def _parse_registry(
                 )
             else:
                 seen_ports[port] = f"{pk} of environment '{name}'"
-        selector = r.string(
-            f"{key}.collectionNodeSelector",
-            e.get("collectionNodeSelector"),
-            "give the node label of the collection, e.g. com.docker.ucp.collection.prod=true",
-        )
-        if selector is not None and not _valid_selector(selector):
+        if e.max_subnets is not None and e.max_subnets > quotas.subnets_per_vpc:
             p.add(
-                f"{key}.collectionNodeSelector",
-                f"'{selector}' is not a Kubernetes label selector key=value (values cannot contain '/')",
-                "use the collection's node label, e.g. com.docker.ucp.collection.prod=true",
-            )
-        max_subnets = None
-        if e.get("maxSubnets") is not None:
-            max_subnets = r.integer(
                 f"{key}.maxSubnets",
-                e.get("maxSubnets"),
+                f"{e.max_subnets} is out of range 1..{quotas.subnets_per_vpc} (awsQuotas.subnetsPerVpc)",
                 "give this environment's share of the VPC's subnets",
-                1,
-                quotas.subnets_per_vpc,
             )
-        esp = r.boolean(
-            f"{key}.allowEsp", e.get("allowEsp", True), "set false only if no overlay network of this environment is encrypted"
-        )
-        parsed[name] = {
-            "cidr": cidr,
-            "collection": collection,
-            "selector": selector,
-            "max": max_subnets,
-            "esp": esp is not False,
-            **env_ports,
-        }
 
-    explicit = sum(v["max"] or 0 for v in parsed.values())
-    unset = [n for n, v in parsed.items() if v["max"] is None]
+    explicit = sum(e.max_subnets or 0 for e in registry.values())
+    unset = [n for n, e in registry.items() if e.max_subnets is None]
     remaining = quotas.subnets_per_vpc - shared_subnets - explicit
     if remaining < len(unset) or (not unset and remaining < 0):
         p.add(
@@ -547,19 +361,13 @@ def _parse_registry(
         )
         return {}
     default_share = remaining // len(unset) if unset else 0
-    out: dict[str, EnvironmentSpec] = {}
-    for name, v in parsed.items():
-        if None in (v["cidr"], v["collection"], v["selector"], v["httpPort"], v["httpsPort"]):
-            continue
-        out[name] = EnvironmentSpec(
-            name, v["cidr"], v["collection"], v["httpPort"], v["httpsPort"], v["selector"], v["max"] or default_share, v["esp"]
+    return {
+        name: EnvironmentSpec(
+            name, e.cidr, e.collection, e.http_port, e.https_port, e.collection_node_selector, e.max_subnets or default_share,
+            e.allow_esp,
         )
-    return out
-
-
-def _valid_selector(selector: str) -> bool:
-    key, sep, value = selector.partition("=")
-    return bool(sep) and bool(LABEL_KEY_RE.match(key)) and bool(LABEL_VALUE_RE.match(value)) and len(key.split("/")[-1]) <= 63
+        for name, e in registry.items()
+    }  # fmt: skip
 
 
 def _check_shared_quotas(p: Problems, shared: SharedTopology) -> None:
@@ -595,13 +403,6 @@ def _check_shared_quotas(p: Problems, shared: SharedTopology) -> None:
 # Environment stacks
 
 
-GROUP_FIELDS = ("name", "prefixLength", "firstSubnet", "allowFrom")
-FLOW_FIELDS = ("group", "ports", "protocol")
-NODE_FIELDS = ("hostname", "instanceId", "availabilityZone")
-LB_FIELDS = ("scheme", "clientCidrs", "deletionProtection")
-EGRESS_FIELDS = ("description", "cidr", "protocol", "port", "fromPort", "toPort")
-
-
 def stack_role(stack: str, raw: Mapping[str, Any]) -> str:
     role = raw.get("role")
     if role not in ("shared", "environment"):
@@ -610,7 +411,7 @@ def stack_role(stack: str, raw: Mapping[str, Any]) -> str:
                 Problem(
                     stack,
                     "role",
-                    f"is {role!r}",
+                    f"is {cm.show(role)}",
                     "set it to 'shared' for the cluster-wide stack or 'environment' for dev, test and prod",
                 )
             ]
@@ -624,19 +425,11 @@ def parse_environment(
     """Validate an env stack's config against the shared stack's exported registry. `aws_region`,
     when given ("" when unset), must be the shared stack's region."""
     p = Problems(stack)
-    r = Reader(p)
     raw = without_defaults(dict(raw))
     _check_role_keys(p, raw, "environment")
-    shared_stack = r.string(
-        "sharedStack", raw.get("sharedStack"), "give the shared stack's fully qualified name, <org>/interlock-platform/shared"
-    )
-    if shared_stack is not None and not STACK_NAME_RE.match(shared_stack):
-        p.add("sharedStack", f"'{shared_stack}' is not a fully qualified stack name", "write <org>/interlock-platform/shared")
-    name = r.string(
-        "environment",
-        raw.get("environment"),
-        "name the environment this stack deploys (a key of the shared stack's environments)",
-    )
+    c = _read(p, "environment", raw)
+    shared_stack: str | None = c["sharedStack"]
+    name: str | None = c["environment"]
     shared: SharedTopology | None = None
     if shared_outputs is not None:
         try:
@@ -660,41 +453,30 @@ def parse_environment(
                 f"use one of those, or add '{name}' to interlock-platform:environments in the shared stack and run `pulumi up -s shared` first",
             )
 
-    domain = r.string(
-        "domain",
-        raw.get("domain"),
-        "give the DNS domain whose wildcard points at this environment's load balancer, e.g. dev.apps.example.com",
-    )
-    if domain is not None and not _valid_dns_name(domain):
-        p.add("domain", f"'{domain}' is not a DNS name", "use lower-case labels separated by dots, e.g. dev.apps.example.com")
-    zone = raw.get("hostedZoneId")
-    if zone is not None and (not isinstance(zone, str) or not HOSTED_ZONE_RE.match(zone)):
-        p.add(
-            "hostedZoneId",
-            f"{zone!r} is not a Route 53 hosted zone id",
-            "copy the id from Route 53, e.g. Z0123456789ABCDEFGHIJ, or remove the key to skip DNS",
-        )
-
-    groups = _parse_groups(p, r, raw.get("applicationGroups"), env, shared)
-    nodes = _parse_nodes(p, r, raw.get("ingressNodes"), env, shared, groups)
-    lb = _parse_load_balancer(p, r, raw.get("loadBalancer"), env, shared)
-    egress = _parse_egress(p, r, raw.get("egress"), env, shared)
-    ucp = _parse_ucp(p, r, raw)
-    replicas = _parse_proxy_replicas(r, raw.get("interlock"))
-    overlay = _parse_overlay(p, r, raw.get("overlayNetworks"), name, env)
-    tls = _parse_tls(p, r, raw)
-    isolation = raw.get("isolation", _default("isolation"))
-    if isolation not in ISOLATION_MODES:
-        p.add("isolation", f"{isolation!r} is not an isolation mode", "use environment or applicationGroup")
+    groups = _check_groups(p, c["applicationGroups"], env, shared)
+    nodes = _check_nodes(p, c["ingressNodes"], env, shared, groups)
+    lb = _check_load_balancer(p, c["loadBalancer"], env, shared)
+    egress = _check_egress(p, c["egress"], env, shared)
+    ucp = _ucp(p, c["ucpHost"], raw)
+    settings: cm.EnvironmentInterlock | None = c["interlock"]
+    replicas = settings.proxy_replicas if settings is not None else 2
+    overlay = _check_overlay(p, c["overlayNetworks"], name, env)
+    tls = bool(c["tls"])
+    if tls:
+        for key in ("tlsCertificate", "tlsKey"):
+            if raw.get(key) is None:
+                p.add(
+                    key,
+                    "is not set, and tls is true",
+                    f"run `pulumi config set --secret {PROJECT}:{key} < <PEM file>`, or set tls to false",
+                )
+    isolation: str | None = c["isolation"]
     _check_group_flows(p, groups, isolation)
-    https_only = r.boolean(
-        "httpsOnly", raw.get("httpsOnly", _default("httpsOnly")), "set true to redirect every app's HTTP host to HTTPS"
-    )
 
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
-    teams = team_config.parse_teams(p, r, raw.get("teams"), name, others)
-    kubernetes = team_config.parse_kubernetes(
-        p, r, raw.get("kubernetes"), ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None
+    teams = team_config.check_teams(p, c["teams"], name, others)
+    kubernetes = team_config.check_kubernetes(
+        p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None
     )
     if teams and kubernetes.kubernetes_version < NAMESPACE_AND_POD_PEERS_SINCE and shared is not None:
         p.add(
@@ -715,23 +497,21 @@ def parse_environment(
             [Problem(stack, "sharedStack", "the shared stack's outputs could not be read", "run `pulumi up -s shared` first")]
         )
 
-    assert domain is not None and shared_stack is not None
-    assert ucp is not None and overlay is not None
+    domain: str | None = c["domain"]
+    assert domain is not None and shared_stack is not None and isolation is not None
+    assert ucp is not None and overlay is not None and lb is not None
     topo = EnvironmentTopology(
-        stack, shared_stack, shared, env, domain, zone, tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas, overlay, tls,
-        teams, kubernetes, str(isolation), bool(https_only),
+        stack, shared_stack, shared, env, domain, c["hostedZoneId"], tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas,
+        overlay, tls, teams, kubernetes, isolation, bool(c["httpsOnly"]),
     )  # fmt: skip
     _check_environment_quotas(p, topo)
     p.raise_if_any()
     return topo
 
 
-def _parse_groups(
-    p: Problems, r: Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
+def _check_groups(
+    p: Problems, items: list[cm.ApplicationGroup] | None, env: EnvironmentSpec | None, shared: SharedTopology | None
 ) -> list[ApplicationGroup]:
-    items = r.listing(
-        "applicationGroups", value, "list the application groups (VLANs) of this environment: [{name, prefixLength, firstSubnet}]"
-    )
     if items is None:
         return []
     if env is not None and shared is not None and len(items) * len(shared.availability_zones) > env.max_subnets:
@@ -746,47 +526,22 @@ def _parse_groups(
     groups: list[ApplicationGroup] = []
     names: set[str] = set()
     taken: list[tuple[str, Subnet]] = []
-    for i, item in enumerate(items):
+    for i, g in enumerate(items):
         key = f"applicationGroups[{i}]"
-        g = r.mapping(key, item, "give {name, prefixLength, firstSubnet}", GROUP_FIELDS)
-        if g is None:
-            continue
-        gname = r.string(f"{key}.name", g.get("name"), "name the application group, e.g. payments")
-        if gname is not None:
-            if not GROUP_NAME_RE.match(gname):
-                p.add(
-                    f"{key}.name",
-                    f"'{gname}' is not a usable name",
-                    "use lower-case letters, digits and '-', starting with a letter, at most 31 characters",
-                )
-            elif gname in names:
-                p.add(f"{key}.name", f"'{gname}' is listed twice", "give each application group its own name")
-            names.add(gname)
+        if g.name in names:
+            p.add(f"{key}.name", f"'{g.name}' is listed twice", "give each application group its own name")
+        names.add(g.name)
         lo = env.cidr.prefixlen if env else AWS_LARGEST_VPC
-        prefix = r.integer(
-            f"{key}.prefixLength",
-            g.get("prefixLength"),
-            f"give the size of each zone's subnet, a prefix between /{lo} and /28",
-            0,
-            32,
-        )
-        if prefix is not None and not lo <= prefix <= AWS_SMALLEST_SUBNET:
+        if not lo <= g.prefix_length <= AWS_SMALLEST_SUBNET:
             p.add(
                 f"{key}.prefixLength",
-                f"/{prefix} is not between the environment's /{lo} and the smallest AWS subnet /28",
+                f"/{g.prefix_length} is not between the environment's /{lo} and the smallest AWS subnet /28",
                 f"use a prefix length between {lo} and 28",
             )
-            prefix = None
-        first = r.integer(
-            f"{key}.firstSubnet",
-            g.get("firstSubnet"),
-            "give the index of the group's first subnet within the environment block",
-            0,
-            1 << 16,
-        )
-        if None in (gname, prefix, first) or env is None or shared is None:
             continue
-        assert prefix is not None and first is not None and gname is not None
+        if env is None or shared is None:
+            continue
+        prefix, first = g.prefix_length, g.first_subnet
         blocks = list(env.cidr.subnets(new_prefix=prefix)) if prefix - env.cidr.prefixlen <= 16 else []
         azs = shared.availability_zones
         if first + len(azs) > len(blocks):
@@ -805,33 +560,10 @@ def _parse_groups(
                         f"subnet {s.cidr} ({s.availability_zone}) overlaps {o.cidr} of group '{other}'",
                         "move the group to a free range of the environment block",
                     )
-            taken.append((gname, s))
-        flows = _parse_flows(p, r, f"{key}.allowFrom", g.get("allowFrom"))
-        groups.append(ApplicationGroup(gname, prefix, first, subnets, flows))
+            taken.append((g.name, s))
+        flows = tuple(GroupFlow(f.group, ports.Protocol(f.protocol), tuple(sorted(set(f.ports)))) for f in g.allow_from)
+        groups.append(ApplicationGroup(g.name, prefix, first, subnets, flows))
     return groups
-
-
-def _parse_flows(p: Problems, r: Reader, key: str, value: Any) -> tuple[GroupFlow, ...]:
-    """allowFrom: [{group, ports, protocol}]: who may reach this group's hosts, on which ports."""
-    if value is None:
-        return ()
-    items = r.listing(key, value, "list the flows into this group: [{group, ports: [8080], protocol: tcp}]", minimum=0)
-    flows: list[GroupFlow] = []
-    for i, item in enumerate(items or []):
-        fkey = f"{key}[{i}]"
-        f = r.mapping(fkey, item, "give {group, ports, protocol}", FLOW_FIELDS)
-        if f is None:
-            continue
-        group = r.string(f"{fkey}.group", f.get("group"), "name the application group the flow comes from")
-        proto = f.get("protocol", "tcp")
-        if proto not in ("tcp", "udp"):
-            p.add(f"{fkey}.protocol", f"{proto!r} is not allowed between groups", "use tcp or udp, and list the ports")
-            proto = None
-        port_list = r.listing(f"{fkey}.ports", f.get("ports"), "list the ports the group may reach, e.g. [8080, 5432]")
-        numbers = [r.integer(f"{fkey}.ports[{j}]", v, "give a port (1-65535)", 1, 65535) for j, v in enumerate(port_list or [])]
-        if group is not None and proto is not None and port_list and None not in numbers:
-            flows.append(GroupFlow(group, ports.Protocol(proto), tuple(sorted({n for n in numbers if n is not None}))))
-    return tuple(flows)
 
 
 def _check_group_flows(p: Problems, groups: list[ApplicationGroup], isolation: Any) -> None:
@@ -845,7 +577,7 @@ def _check_group_flows(p: Problems, groups: list[ApplicationGroup], isolation: A
                 near = difflib.get_close_matches(flow.group, sorted(names), n=1)
                 hint = f"did you mean '{near[0]}'?" if near else f"the groups are {', '.join(sorted(names))}"
                 p.add(key, f"'{flow.group}' is not an application group of this environment", f"name one of them ({hint})")
-    if isolation != "applicationGroup" and any(g.allow_from for g in groups):
+    if isolation == "environment" and any(g.allow_from for g in groups):
         p.add(
             "isolation",
             "is environment, so every group already reaches every other on every port, and allowFrom would have no effect",
@@ -853,75 +585,36 @@ def _check_group_flows(p: Problems, groups: list[ApplicationGroup], isolation: A
         )
 
 
-def _parse_nodes(
+def _check_nodes(
     p: Problems,
-    r: Reader,
-    value: Any,
+    items: list[cm.IngressNode] | None,
     env: EnvironmentSpec | None,
     shared: SharedTopology | None,
     groups: list[ApplicationGroup],
 ) -> list[IngressNode]:
-    items = r.listing(
-        "ingressNodes",
-        value,
-        "list the nodes that run this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]",
-    )
-    if items is None:
-        return []
     nodes: list[IngressNode] = []
     hostnames: dict[str, int] = {}
     ids: dict[str, int] = {}
-    for i, item in enumerate(items):
+    for i, n in enumerate(items or []):
         key = f"ingressNodes[{i}]"
-        n = r.mapping(key, item, "give {hostname, instanceId, availabilityZone}", NODE_FIELDS)
-        if n is None:
-            continue
-        host = r.string(f"{key}.hostname", n.get("hostname"), "give the node's hostname as `docker node ls` shows it")
-        host = _unique_node_field(
-            p, f"{key}.hostname", host, hostnames, i, _valid_dns_name,
-            "is not a valid hostname", "use the name `docker node ls` shows, e.g. ip-10-40-64-10.eu-west-1.compute.internal",
-        )  # fmt: skip
-        iid = r.string(f"{key}.instanceId", n.get("instanceId"), "give the node's EC2 instance id")
-        iid = _unique_node_field(
-            p, f"{key}.instanceId", iid, ids, i, lambda v: bool(INSTANCE_ID_RE.match(v)),
-            "is not an EC2 instance id", "write i- followed by 8 or 17 hex digits, e.g. i-0a1b2c3d4e5f60718",
-        )  # fmt: skip
-        az = r.string(f"{key}.availabilityZone", n.get("availabilityZone"), "give the node's availability zone")
-        if az is not None and shared is not None and az not in shared.availability_zones:
+        for field, value, seen in (("hostname", n.hostname, hostnames), ("instanceId", n.instance_id, ids)):
+            if value in seen:
+                p.add(f"{key}.{field}", f"{value} is already ingressNodes[{seen[value]}]", "list each node once")
+            else:
+                seen[value] = i
+        az: str | None = n.availability_zone
+        if shared is not None and az not in shared.availability_zones:
             p.add(
                 f"{key}.availabilityZone",
                 f"{az} has no subnet: the shared stack spans {', '.join(shared.availability_zones)}",
                 "place the node in one of those zones",
             )
             az = None
-        if host is not None and az is not None and env is not None and shared is not None:
-            _check_node_address(p, f"{key}.hostname", host, az, env, shared, groups)
-        if host and iid and az:
-            nodes.append(IngressNode(host, iid, az))
+        if az is not None and env is not None and shared is not None:
+            _check_node_address(p, f"{key}.hostname", n.hostname, az, env, shared, groups)
+        if az is not None:
+            nodes.append(IngressNode(n.hostname, n.instance_id, az))
     return nodes
-
-
-def _unique_node_field(
-    p: Problems,
-    key: str,
-    value: str | None,
-    seen: dict[str, int],
-    index: int,
-    valid: Callable[[str], bool],
-    invalid: str,
-    fix: str,
-) -> str | None:
-    """A node's hostname or instance id: well formed, and listed once."""
-    if value is None:
-        return None
-    if not valid(value):
-        p.add(key, f"'{value}' {invalid}", fix)
-        return None
-    if value in seen:
-        p.add(key, f"{value} is already ingressNodes[{seen[value]}]", "list each node once")
-        return value
-    seen[value] = index
-    return value
 
 
 def _check_node_address(
@@ -961,32 +654,16 @@ def _check_node_address(
         )
 
 
-def _parse_load_balancer(
-    p: Problems, r: Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
-) -> LoadBalancerOptions:
-    lb = (
-        r.mapping("loadBalancer", value, "give {scheme, clientCidrs, deletionProtection}", LB_FIELDS) if value is not None else {}
-    )
-    lb = lb or {}
-    scheme = lb.get("scheme", "internet-facing")
-    if scheme not in ("internet-facing", "internal"):
-        p.add("loadBalancer.scheme", f"{scheme!r} is not a load balancer scheme", "use internet-facing or internal")
-    internal = scheme == "internal"
-    default_clients = [str(shared.vpc_cidr)] if internal and shared else [WORLD]
-    clients = (
-        r.cidr_list(
-            "loadBalancer.clientCidrs",
-            lb.get("clientCidrs", default_clients),
-            "list who may connect to the load balancer on 80 and 443",
-        )
-        or []
-    )
-    protection_default = env is not None and env.name == "prod"
-    protection = r.boolean(
-        "loadBalancer.deletionProtection",
-        lb.get("deletionProtection", protection_default),
-        "set true to protect the load balancer from deletion (default for prod)",
-    )
+def _check_load_balancer(
+    p: Problems, lb: cm.LoadBalancer | None, env: EnvironmentSpec | None, shared: SharedTopology | None
+) -> LoadBalancerOptions | None:
+    if lb is None:
+        return None
+    internal = lb.scheme == "internal"
+    clients = lb.client_cidrs
+    if clients is None:
+        clients = [shared.vpc_cidr] if internal and shared else [ipaddress.IPv4Network(WORLD)]
+    protection = lb.deletion_protection if lb.deletion_protection is not None else (env is not None and env.name == "prod")
     if shared is not None and env is not None:
         for i, c in enumerate(clients):
             for o in shared.environments.values():
@@ -996,63 +673,49 @@ def _parse_load_balancer(
                         f"{c} admits environment '{o.name}' ({o.cidr}) to {env.name}'s load balancer",
                         "remove it; environments reach each other only through their public entry points",
                     )
-    return LoadBalancerOptions(internal, tuple(clients), bool(protection))
+    return LoadBalancerOptions(internal, tuple(clients), protection)
 
 
-def _parse_egress(
-    p: Problems, r: Reader, value: Any, env: EnvironmentSpec | None, shared: SharedTopology | None
+def _check_egress(
+    p: Problems, items: list[cm.EgressRule] | None, env: EnvironmentSpec | None, shared: SharedTopology | None
 ) -> list[EgressRule]:
-    items = r.listing(
-        "egress",
-        value if value is not None else list(DEFAULT_EGRESS),
-        "list where workers may connect: [{description, cidr, protocol, port}]",
-        minimum=0,
-    )
     rules: list[EgressRule] = []
-    for i, item in enumerate(items or []):
+    for i, e in enumerate(items or []):
         key = f"egress[{i}]"
-        e = r.mapping(key, item, "give {description, cidr, protocol, port} or fromPort/toPort", EGRESS_FIELDS)
-        if e is None:
-            continue
-        desc = r.string(
-            f"{key}.description",
-            e.get("description"),
-            "say what the workers reach there (AWS and auditors want a description on every rule)",
-        )
-        if desc is not None and not EC2_DESCRIPTION_RE.match(desc):
-            bad = sorted({c for c in desc if not EC2_DESCRIPTION_RE.match(c)}) if len(desc) <= 255 else []
+        ok = True
+        if not EC2_DESCRIPTION_RE.match(e.description):
+            bad = sorted({c for c in e.description if not EC2_DESCRIPTION_RE.match(c)}) if len(e.description) <= 255 else []
             p.add(
                 f"{key}.description",
-                f"{desc!r} would be refused by EC2: "
+                f"{cm.show(e.description)} would be refused by EC2: "
                 + (f"it may not contain {' '.join(map(repr, bad))}" if bad else "over 255 characters"),
                 "use letters, digits, spaces and . _ - : / ( ) # , @ [ ] + = & ; { } ! $ * only",
             )
-            desc = None
-        cidr = r.cidr(f"{key}.cidr", e.get("cidr"), "give the destination block")
-        proto = e.get("protocol", "tcp")
-        if proto not in ("tcp", "udp"):
+            ok = False
+        if e.port is not None:
+            lo = hi = e.port
+        elif e.from_port is None or e.to_port is None:
             p.add(
-                f"{key}.protocol",
-                f"{proto!r} is not allowed for egress",
-                "use tcp or udp; all-protocol egress to the world is never allowed from workers",
+                f"{key}.{'toPort' if e.from_port is not None else 'fromPort'}",
+                "is not set",
+                "give port, or fromPort and toPort (1-65535)",
             )
             continue
-        if "port" in e:
-            lo = hi = r.integer(f"{key}.port", e.get("port"), "give a port", 1, 65535)
         else:
-            lo = r.integer(f"{key}.fromPort", e.get("fromPort"), "give port or fromPort and toPort", 1, 65535)
-            hi = r.integer(f"{key}.toPort", e.get("toPort"), "give port or fromPort and toPort", 1, 65535)
-            if lo is not None and hi is not None and lo > hi:
+            lo, hi = e.from_port, e.to_port
+            if lo > hi:
                 p.add(f"{key}.fromPort", f"{lo} is above toPort {hi}", "swap them")
-        world = cidr is not None and (cidr.prefixlen == 0 or (cidr.prefixlen < 8 and not cidr.is_private))
-        if world and lo is not None and not (proto == "tcp" and lo == hi and lo in ports.WORLD_EGRESS_PORTS):
+                ok = False
+        cidr = e.cidr
+        world = cidr.prefixlen == 0 or (cidr.prefixlen < 8 and not cidr.is_private)
+        if world and not (e.protocol == "tcp" and lo == hi and lo in ports.WORLD_EGRESS_PORTS):
             p.add(
                 f"{key}.cidr",
                 f"{cidr} is the internet, and inside the VPC every environment's range: workers may reach it on "
-                f"TCP {' or '.join(map(str, ports.WORLD_EGRESS_PORTS))} only, not {proto} {lo if lo == hi else f'{lo}-{hi}'}",
+                f"TCP {' or '.join(map(str, ports.WORLD_EGRESS_PORTS))} only, not {e.protocol} {lo if lo == hi else f'{lo}-{hi}'}",
                 "give the block of the servers they need (your NTP or DNS servers, a partner's range), one port each",
             )
-        if cidr is not None and shared is not None and env is not None:
+        if shared is not None and env is not None:
             for o in shared.environments.values():
                 if o.name != env.name and cidr.overlaps(o.cidr) and cidr.prefixlen > 0:
                     p.add(
@@ -1060,56 +723,24 @@ def _parse_egress(
                         f"{cidr} reaches environment '{o.name}' ({o.cidr})",
                         "environments must not reach each other; remove the rule",
                     )
-        if desc and cidr is not None and lo is not None and hi is not None:
-            rules.append(EgressRule(desc, cidr, ports.Protocol(proto), lo, hi))
+        if ok:
+            rules.append(EgressRule(e.description, cidr, ports.Protocol(e.protocol), lo, hi))
     return rules
 
 
-def _parse_proxy_replicas(r: Reader, value: Any) -> int:
-    cfg = (r.mapping("interlock", value, "give {proxyReplicas}", ("proxyReplicas",)) if value is not None else {}) or {}
-    replicas = r.integer(
-        "interlock.proxyReplicas", cfg.get("proxyReplicas", 2), "give how many Interlock proxies this environment runs", 1, 20
-    )
-    return replicas or 2
-
-
-def _parse_overlay(
-    p: Problems, r: Reader, value: Any, env_name: str | None, env: EnvironmentSpec | None
+def _check_overlay(
+    p: Problems, cfg: cm.OverlayNetworks | None, env_name: str | None, env: EnvironmentSpec | None
 ) -> OverlayNetworks | None:
-    fields = ("ingress", "additional", "encrypted")
-    cfg = (
-        r.mapping("overlayNetworks", value, "give {ingress, additional, encrypted}", fields) if value is not None else {}
-    ) or {}
-    name = env_name or "env"
-    ingress = r.string(
-        "overlayNetworks.ingress", cfg.get("ingress", f"ingress_{name}"), "name the network Interlock's proxies reach the apps on"
-    )
-    additional = (
-        r.listing(
-            "overlayNetworks.additional",
-            cfg.get("additional", []),
-            "list further overlay networks of this environment",
-            minimum=0,
-        )
-        or []
-    )
-    encrypted = r.boolean(
-        "overlayNetworks.encrypted",
-        cfg.get("encrypted", env_name == "prod"),
-        "set true for IPsec-encrypted overlay networks (default for prod)",
-    )
+    if cfg is None:
+        return None
+    ingress = cfg.ingress or f"ingress_{env_name or 'env'}"
+    encrypted = cfg.encrypted if cfg.encrypted is not None else env_name == "prod"
     names: dict[str, str] = {}
     for key, net in [
         ("overlayNetworks.ingress", ingress),
-        *((f"overlayNetworks.additional[{i}]", n) for i, n in enumerate(additional)),
+        *((f"overlayNetworks.additional[{i}]", n) for i, n in enumerate(cfg.additional)),
     ]:
-        if not isinstance(net, str) or not NETWORK_NAME_RE.match(net):
-            p.add(
-                key,
-                f"{net!r} is not a Docker network name",
-                "use letters, digits, '_', '.' and '-', starting with a letter or digit",
-            )
-        elif net in names:
+        if net in names:
             p.add(key, f"{net} is already {names[net]}", "name each network once")
         else:
             names[net] = key
@@ -1119,24 +750,7 @@ def _parse_overlay(
             f"encrypted overlay networks need IP protocol 50 (ESP) between the VLANs, and the shared registry closes it for '{env.name}' (allowEsp: false)",
             f"set environments.{env.name}.allowEsp to true in the shared stack and deploy it first, or set encrypted: false",
         )
-    if ingress is None or encrypted is None:
-        return None
-    return OverlayNetworks(ingress, tuple(str(n) for n in additional), encrypted)
-
-
-def _parse_tls(p: Problems, r: Reader, raw: Mapping[str, Any]) -> bool:
-    tls = r.boolean(
-        "tls", raw.get("tls", _default("tls")), "set true to store the domain's wildcard certificate as Swarm secrets"
-    )
-    if tls:
-        for key in ("tlsCertificate", "tlsKey"):
-            if raw.get(key) is None:
-                p.add(
-                    key,
-                    "is not set, and tls is true",
-                    f"run `pulumi config set --secret {PROJECT}:{key} < <PEM file>`, or set tls to false",
-                )
-    return bool(tls)
+    return OverlayNetworks(ingress, tuple(cfg.additional), encrypted)
 
 
 def _check_environment_quotas(p: Problems, topo: EnvironmentTopology) -> None:
