@@ -12,7 +12,7 @@ checks of the others.
 Field metadata (`json_schema_extra`), read by `config_problems` and the generators:
 - `fix`: what to tell the user when the field's value is wrong;
 - `invalid`: how to say that a value fails the field's pattern or choice ("is not a NAT layout");
-- `required`: the key's role needs it. Its default is then the empty value (the CLI contract in
+- `roleRequires`: the key's role needs it. Its default is then the empty value (the CLI contract in
   `config_keys`), which validation reports as "is not set";
 - `secret`: the value is a credential, set with `pulumi config set --secret`.
 
@@ -40,10 +40,12 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainValidator,
     Strict,
     StringConstraints,
+    Tag,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
@@ -197,9 +199,8 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-def _port_spec(value: Any) -> Any:
-    """A Kubernetes port: a number, or {port, protocol}."""
-    return value if isinstance(value, dict) else {"port": value}
+def _port_kind(value: Any) -> str:
+    return "spec" if isinstance(value, dict) else "number"
 
 
 def setting(
@@ -217,7 +218,7 @@ def setting(
     if invalid:
         extra["invalid"] = invalid
     if required:
-        extra["required"] = True
+        extra["roleRequires"] = True
     if secret:
         extra["secret"] = True
     if isinstance(default, (list, dict)):
@@ -512,7 +513,8 @@ class PortSpec(Settings):
     )
 
 
-KubePort = Annotated[PortSpec, BeforeValidator(_port_spec)]
+# A Kubernetes port: a number, or {port, protocol}. The tag picks the arm, so an error names one.
+KubePort = Annotated[Annotated[Port, Tag("number")] | Annotated[PortSpec, Tag("spec")], Discriminator(_port_kind)]
 
 
 class App(Settings):
@@ -768,7 +770,7 @@ def validate_key(p: Problems, role: str, key: str, raw: Mapping[str, Any]) -> An
     problem goes to `p`."""
     info = FIELDS[role][key]
     if key not in raw or raw[key] is None:
-        if metadata(info, "required"):
+        if metadata(info, "roleRequires"):
             p.add(key, "is not set", metadata(info, "fix"))
             return NOT_SET
         default = info.get_default(call_default_factory=True)
@@ -793,11 +795,8 @@ def _unwrap(tp: Any) -> tuple[Any, list[Any]]:
         if origin is Annotated:
             found.extend(tp.__metadata__)
             tp = get_args(tp)[0]
-        elif origin in (Union, UnionType):
-            arms = [a for a in get_args(tp) if a is not type(None)]
-            if len(arms) != 1:
-                return tp, found
-            tp = arms[0]
+        elif origin in (Union, UnionType) and len([a for a in get_args(tp) if a is not type(None)]) == 1:
+            tp = next(a for a in get_args(tp) if a is not type(None))
         else:
             return tp, found
 
@@ -818,6 +817,10 @@ def _bounds(info: FieldInfo | None, found: list[Any]) -> tuple[Any, Any]:
     return lo, hi
 
 
+def _hidden(value: Any) -> str:
+    return "(a secret: not shown)"
+
+
 def _problem(key: str, root: FieldInfo, value: Any, error: Mapping[str, Any]) -> tuple[str, str, str]:
     """(key path, message, fix) for one pydantic error of top-level key `key`."""
     path, node, reading = key, value, True
@@ -827,6 +830,14 @@ def _problem(key: str, root: FieldInfo, value: Any, error: Mapping[str, Any]) ->
     found = [*found]
     for part in error["loc"]:
         model = _model(tp)
+        if get_origin(tp) in (Union, UnionType):  # a tagged union: the tag names the arm, not a key
+            arm = next(
+                (a for a in get_args(tp) if any(getattr(m, "tag", None) == part for m in getattr(a, "__metadata__", ()))), None
+            )
+            if arm is not None:
+                tp, more = _unwrap(arm)
+                found.extend(more)
+                continue
         if isinstance(part, int):
             args = get_args(tp)
             tp, found = _unwrap(args[0] if args else Any)
@@ -844,6 +855,7 @@ def _problem(key: str, root: FieldInfo, value: Any, error: Mapping[str, Any]) ->
             reading = False
     ctx = error.get("ctx") or {}
     kind, got = error["type"], error.get("input")
+    quote = _hidden if metadata(root, "secret") else show  # a credential is never quoted in a message
     fix = ctx.get("fix") or metadata(field, "fix") or metadata(root, "fix")
     if kind == CUSTOM_ERROR:
         return path, ctx["message"], fix
@@ -858,11 +870,11 @@ def _problem(key: str, root: FieldInfo, value: Any, error: Mapping[str, Any]) ->
         hint = f"did you mean '{near[0]}'?" if near else f"allowed keys are {', '.join(known)}"
         return path, "is not a known setting", f"remove it ({hint})"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return path, f"must be a whole number, got {show(got)}", fix
+        return path, f"must be a whole number, got {quote(got)}", fix
     if kind in ("bool_type", "bool_parsing"):
-        return path, f"must be true or false, got {show(got)}", fix
+        return path, f"must be true or false, got {quote(got)}", fix
     if kind == "string_type":
-        return path, f"must be a string, got {type_name(got)} {show(got)}", fix
+        return path, f"must be a string, got {type_name(got)} {quote(got)}", fix
     if kind == "string_too_short":
         return path, "is empty", fix
     if kind == "list_type":
@@ -875,12 +887,12 @@ def _problem(key: str, root: FieldInfo, value: Any, error: Mapping[str, Any]) ->
     if kind in ("greater_than_equal", "less_than_equal"):
         lo, hi = _bounds(field, found)
         span = f"{lo}..{hi}" if lo is not None and hi is not None else (f"at least {lo}" if lo is not None else f"at most {hi}")
-        return path, f"{show(got)} is out of range {span}", fix
+        return path, f"{quote(got)} is out of range {span}", fix
     if kind in ("literal_error", "string_pattern_mismatch"):
         invalid = metadata(field, "invalid")
-        return path, f"{show(got)} {invalid}" if invalid else f"{show(got)} is not one of {ctx.get('expected', '')}", fix
+        return path, f"{quote(got)} {invalid}" if invalid else f"{quote(got)} is not one of {ctx.get('expected', '')}", fix
     text = str(error.get("msg", "is invalid"))
-    return path, f"{text[:1].lower()}{text[1:]}, got {show(got)}", fix
+    return path, f"{text[:1].lower()}{text[1:]}, got {quote(got)}", fix
 
 
 def type_name(value: Any) -> str:

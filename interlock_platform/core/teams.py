@@ -24,8 +24,8 @@ def _selector(p: Problems, key: str, selector: Mapping[str, object], fix: str) -
     return {str(k): str(v) for k, v in selector.items()}
 
 
-def _ports(specs: list[cm.PortSpec]) -> tuple[Port, ...]:
-    return tuple(Port(s.port, s.protocol) for s in specs)
+def _ports(specs: list[int | cm.PortSpec]) -> tuple[Port, ...]:
+    return tuple(Port(s) if isinstance(s, int) else Port(s.port, s.protocol) for s in specs)
 
 
 def check_kubernetes(p: Problems, cfg: cm.Kubernetes | None, kubernetes_version: tuple[int, int] | None) -> KubernetesSettings:
