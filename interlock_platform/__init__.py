@@ -2,7 +2,7 @@
 
 The folders are the architecture, and dependencies run one way, top to bottom:
 
-- `core/`: the pure core. The config contract (`config_keys`), the derived model
+- `core/`: the pure core. The config contract (pydantic models in `config_models`), the derived model
   (`topology`, `teams`) and the plans (firewall, Interlock TOML, Kubernetes manifests, app
   labels, ports). It imports nothing from Pulumi.
 - `stack_config`: the thin shell that reads a stack's config through Pulumi into the core.

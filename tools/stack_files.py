@@ -13,7 +13,7 @@ project file's `config:` block, and `mergeConfig` (called by
 YAML is read as the CLI's parser (yaml.v3) reads it: a duplicated key is an error, and only
 true/false are booleans (`yes` stays a string).
 
-On top of the CLI: the project's secrets (interlock_platform/core/config_keys.py) are refused in plain text,
+On top of the CLI: the project's secrets (interlock_platform/core/config_models.py) are refused in plain text,
 and keys under a namespace no provider of this project reads are warned about.
 
 Offline, secrets the CLI would decrypt are stood in for by a placeholder.
