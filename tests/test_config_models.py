@@ -163,3 +163,23 @@ def test_a_malformed_secret_is_never_quoted():
         parse_environment("dev", cfg, shared_outputs())
     assert "ucpClientKey" in {p.key for p in err.value.problems}
     assert "PRIVATE KEY" not in str(err.value) and "MIIE" not in str(err.value)
+
+
+def test_a_malformed_entry_of_a_list_does_not_hide_its_neighbours_problems():
+    cfg = raw("dev")
+    cfg["ingressNodes"][0]["instanceId"] = "nope"  # shape, in entry 0
+    cfg["ingressNodes"][1]["hostname"] = "ip-10-40-192-11.eu-west-1.compute.internal"  # semantic, in entry 1
+    cfg["teams"][0]["apps"][0]["ports"] = ["http"]  # shape, in team 0
+    cfg["teams"][1]["egress"] = {"cidrs": [{"cidr": "10.40.192.0/24", "ports": [443]}]}  # semantic, in team 1
+    cfg["applicationGroups"][0]["allowFrom"] = [{"group": "payments", "ports": [0]}]  # shape, in group 0
+    cfg["applicationGroups"][2]["allowFrom"] = [{"group": "paymnts", "ports": [8080]}]  # semantic, in group 2
+    cfg["isolation"] = "applicationGroup"
+    with pytest.raises(InvalidConfig) as err:
+        parse_environment("dev", cfg, shared_outputs())
+    problems = {p.key: str(p) for p in err.value.problems}
+    assert "'nope' is not an EC2 instance id" in problems["ingressNodes[0].instanceId"]
+    assert "belongs to environment 'prod'" in problems["ingressNodes[1].hostname"]
+    assert "must be a whole number, got 'http'" in problems["teams[0].apps[0].ports[0]"]
+    assert "reaches environment 'prod'" in problems["teams[1].egress.cidrs[0].cidr"]
+    assert "0 is out of range 1..65535" in problems["applicationGroups[0].allowFrom[0].ports[0]"]
+    assert "did you mean 'payments'?" in problems["applicationGroups[2].allowFrom[0].group"]

@@ -754,6 +754,22 @@ ADAPTERS: dict[str, dict[str, TypeAdapter[Any]]] = {
 NOT_SET = object()  # validate_key's value for a key that holds no value
 
 
+def _entry_model(tp: Any) -> type[BaseModel] | None:
+    """M, for a key of type list[M] or dict[str, M]."""
+    if get_origin(tp) in (list, dict):
+        entry = get_args(tp)[-1]
+        return entry if isinstance(entry, type) and issubclass(entry, BaseModel) else None
+    return None
+
+
+# The entries of a list or map of objects, checked one by one when the whole is malformed
+ITEM_ADAPTERS: dict[str, dict[str, TypeAdapter[Any]]] = {
+    role: {alias: TypeAdapter(model) for alias, info in fields.items() if (model := _entry_model(info.annotation)) is not None}
+    for role, fields in FIELDS.items()
+}
+SALVAGE_LIMIT = 1000  # entries: beyond, a malformed list is refused whole (the quota checks refuse it anyway)
+
+
 def decode(value: Any) -> Any:
     """The engine hands lists and objects over as JSON text."""
     if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
@@ -766,7 +782,8 @@ def decode(value: Any) -> Any:
 
 def validate_key(p: Problems, role: str, key: str, raw: Mapping[str, Any]) -> Any:
     """The validated value of a top-level key; None when it is unset and has no default ("" is
-    how the contract writes "none"); NOT_SET when it is malformed or required and missing. Every
+    how the contract writes "none"); NOT_SET when it is malformed or required and missing, except
+    that a malformed list or map of objects keeps its well-formed entries (`_salvage`). Every
     problem goes to `p`."""
     info = FIELDS[role][key]
     if key not in raw or raw[key] is None:
@@ -784,7 +801,27 @@ def validate_key(p: Problems, role: str, key: str, raw: Mapping[str, Any]) -> An
     except ValidationError as err:
         for error in err.errors(include_url=False):
             p.add(*_problem(key, info, value, error))
+    return _salvage(role, key, value)
+
+
+def _salvage(role: str, key: str, value: Any) -> Any:
+    """What can be checked of a malformed list or map of objects: its well-formed entries (a list
+    keeps None where an entry is malformed, so indices still name the user's entries), that the
+    semantic checks run on them too. NOT_SET for any other malformed value."""
+    item = ITEM_ADAPTERS[role].get(key)
+    if item is None or not isinstance(value, (list, dict)) or len(value) > SALVAGE_LIMIT:
         return NOT_SET
+
+    def entry(v: Any) -> Any:
+        try:
+            return item.validate_python(v)
+        except ValidationError:
+            return None
+
+    if isinstance(value, list):
+        return [entry(v) for v in value]
+    entries = {k: v for k, v in ((k, entry(v)) for k, v in value.items()) if v is not None}
+    return entries or NOT_SET  # none left: not "empty", which would be a problem of its own
 
 
 def _unwrap(tp: Any) -> tuple[Any, list[Any]]:

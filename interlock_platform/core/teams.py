@@ -44,7 +44,7 @@ def check_kubernetes(p: Problems, cfg: cm.Kubernetes | None, kubernetes_version:
 
 def check_teams(
     p: Problems,
-    items: list[cm.Team] | None,
+    items: list[cm.Team | None] | None,
     env_name: str | None,
     others: Mapping[str, ipaddress.IPv4Network],
 ) -> tuple[TeamSpec, ...]:
@@ -52,6 +52,8 @@ def check_teams(
     names: dict[str, int] = {}
     namespaces: dict[str, int] = {}
     for i, t in enumerate(items or []):
+        if t is None:  # malformed: reported, and the other teams are checked on
+            continue
         key = f"teams[{i}]"
         if t.name in names:
             p.add(f"{key}.name", f"'{t.name}' is already teams[{names[t.name]}]", "list each team once")
@@ -76,6 +78,8 @@ def check_teams(
         teams[i] = TeamSpec(t.name, ns, tuple(t.groups), apps, t.egress.dns, targets)
     # Namespace egress can only name this environment's team namespaces: never another environment's.
     for i, t in enumerate(items or []):
+        if t is None:
+            continue
         extra = []
         for j, e in enumerate(t.egress.namespaces):
             if e.namespace not in namespaces:

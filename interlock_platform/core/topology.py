@@ -471,7 +471,7 @@ def parse_environment(
                     f"run `pulumi config set --secret {PROJECT}:{key} < <PEM file>`, or set tls to false",
                 )
     isolation: str | None = c["isolation"]
-    _check_group_flows(p, groups, isolation)
+    _check_group_flows(p, c["applicationGroups"], isolation)
 
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
     teams = team_config.check_teams(p, c["teams"], name, others)
@@ -510,7 +510,7 @@ def parse_environment(
 
 
 def _check_groups(
-    p: Problems, items: list[cm.ApplicationGroup] | None, env: EnvironmentSpec | None, shared: SharedTopology | None
+    p: Problems, items: list[cm.ApplicationGroup | None] | None, env: EnvironmentSpec | None, shared: SharedTopology | None
 ) -> list[ApplicationGroup]:
     if items is None:
         return []
@@ -527,6 +527,8 @@ def _check_groups(
     names: set[str] = set()
     taken: list[tuple[str, Subnet]] = []
     for i, g in enumerate(items):
+        if g is None:  # malformed: reported, and its neighbours are checked on
+            continue
         key = f"applicationGroups[{i}]"
         if g.name in names:
             p.add(f"{key}.name", f"'{g.name}' is listed twice", "give each application group its own name")
@@ -566,9 +568,13 @@ def _check_groups(
     return groups
 
 
-def _check_group_flows(p: Problems, groups: list[ApplicationGroup], isolation: Any) -> None:
+def _check_group_flows(p: Problems, items: list[cm.ApplicationGroup | None] | None, isolation: Any) -> None:
+    """allowFrom, by the user's indices: a flow names a group of this environment, not its own."""
+    groups = [g for g in items or [] if g is not None]
     names = {g.name for g in groups}
-    for i, g in enumerate(groups):
+    for i, g in enumerate(items or []):
+        if g is None:
+            continue
         for j, flow in enumerate(g.allow_from):
             key = f"applicationGroups[{i}].allowFrom[{j}].group"
             if flow.group == g.name:
@@ -587,7 +593,7 @@ def _check_group_flows(p: Problems, groups: list[ApplicationGroup], isolation: A
 
 def _check_nodes(
     p: Problems,
-    items: list[cm.IngressNode] | None,
+    items: list[cm.IngressNode | None] | None,
     env: EnvironmentSpec | None,
     shared: SharedTopology | None,
     groups: list[ApplicationGroup],
@@ -596,6 +602,8 @@ def _check_nodes(
     hostnames: dict[str, int] = {}
     ids: dict[str, int] = {}
     for i, n in enumerate(items or []):
+        if n is None:
+            continue
         key = f"ingressNodes[{i}]"
         for field, value, seen in (("hostname", n.hostname, hostnames), ("instanceId", n.instance_id, ids)):
             if value in seen:
@@ -677,10 +685,12 @@ def _check_load_balancer(
 
 
 def _check_egress(
-    p: Problems, items: list[cm.EgressRule] | None, env: EnvironmentSpec | None, shared: SharedTopology | None
+    p: Problems, items: list[cm.EgressRule | None] | None, env: EnvironmentSpec | None, shared: SharedTopology | None
 ) -> list[EgressRule]:
     rules: list[EgressRule] = []
     for i, e in enumerate(items or []):
+        if e is None:
+            continue
         key = f"egress[{i}]"
         ok = True
         if not EC2_DESCRIPTION_RE.match(e.description):
