@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
-from interlock_platform.core.config_models import ADAPTERS, DEFAULT_EGRESS, FIELDS, metadata
+from pydantic import BaseModel
+
+from interlock_platform.core.config_models import ADAPTERS, DEFAULT_EGRESS, FIELDS, metadata, unwrap
 from interlock_platform.core.config_reader import PROJECT
 
 SHARED, ENVIRONMENT = "shared", "environment"
@@ -73,23 +75,26 @@ def canonical(type_: ConfigType, value: Any) -> Any:
     return value
 
 
-def _config_type(schema: dict[str, Any]) -> ConfigType:
-    """The CLI's type of a value, from its JSON Schema: a model ($ref) or map is an object."""
-    if "$ref" in schema or schema.get("type") == "object":
+def _config_type(annotation: Any) -> ConfigType:
+    """The CLI's type of a value, from its model annotation: a model or map is an object. (Read
+    from the annotation, not the JSON Schema, which takes longer to build than a preview can spare.)"""
+    tp, _ = unwrap(annotation)
+    origin = get_origin(tp)
+    if origin is list:
+        return "array"
+    if origin is dict or (isinstance(tp, type) and issubclass(tp, BaseModel)):
         return "object"
-    if "anyOf" in schema:  # optional: the non-null arm
-        return _config_type(next(s for s in schema["anyOf"] if s.get("type") != "null"))
-    kind = schema.get("type", "string")
-    return {"number": "integer"}.get(kind, kind)  # type: ignore[no-any-return]
+    if tp is bool:
+        return "boolean"
+    return "integer" if tp is int else "string"
 
 
 def _key(name: str) -> ConfigKey:
     from_roles = [(role, fields[name]) for role, fields in FIELDS.items() if name in fields]
     roles = tuple(role for role, _ in from_roles)
     info = from_roles[0][1]
-    schema = info_schema(name, roles[0])
-    type_ = _config_type(schema)
-    items = _config_type(schema.get("items", {})) if type_ == "array" else None
+    type_ = _config_type(info.annotation)
+    items = _config_type(get_args(unwrap(info.annotation)[0])[0]) if type_ == "array" else None
     # A key both roles read but shape differently (interlock) says what each role gives.
     descriptions = dict.fromkeys(str(i.description) for _, i in from_roles)
     default: Any = info.get_default(call_default_factory=True)
@@ -101,6 +106,7 @@ def _key(name: str) -> ConfigKey:
 
 
 def info_schema(name: str, role: str) -> dict[str, Any]:
+    """A key's JSON Schema as `role` reads it (for docs/config.schema.json)."""
     return ADAPTERS[role][name].json_schema(by_alias=True)
 
 

@@ -336,6 +336,9 @@ def _bundle(file: str, key: str, extra: str = "") -> Any:
 class SharedConfig(Settings):
     """The shared stack: the VPC, the management and edge VLANs, and the environment registry."""
 
+    # Validated key by key (ADAPTERS), never whole: its own validator is not built until asked for.
+    model_config = ConfigDict(defer_build=True)
+
     role: ROLE = setting(ROLE_DESCRIPTION, ROLE_FIX, invalid="is not a stack role")
     vpc_cidr: Cidr = setting(
         "The VPC's IPv4 block (/16 to /28). Every subnet and environment is carved from it.",
@@ -632,6 +635,9 @@ ISOLATION = Literal["environment", "applicationGroup"]
 class EnvironmentConfig(Settings):
     """An env stack (dev, test, prod): its VLANs, firewall, load balancer, Interlock and teams."""
 
+    # Validated key by key (ADAPTERS), never whole: its own validator is not built until asked for.
+    model_config = ConfigDict(defer_build=True)
+
     role: ROLE = setting(ROLE_DESCRIPTION, ROLE_FIX, invalid="is not a stack role")
     environment: Text = setting(
         "Which environment of the shared registry this stack deploys (dev, test, prod).",
@@ -824,7 +830,7 @@ def _salvage(role: str, key: str, value: Any) -> Any:
     return entries or NOT_SET  # none left: not "empty", which would be a problem of its own
 
 
-def _unwrap(tp: Any) -> tuple[Any, list[Any]]:
+def unwrap(tp: Any) -> tuple[Any, list[Any]]:
     """`tp` without Annotated and Optional, and the Annotated metadata it carried."""
     found: list[Any] = []
     while True:
@@ -863,7 +869,7 @@ def _problem(key: str, root: FieldInfo, value: Any, error: Mapping[str, Any]) ->
     path, node, reading = key, value, True
     field: FieldInfo | None = root
     owner: type[BaseModel] | None = None
-    tp, found = _unwrap(root.annotation)
+    tp, found = unwrap(root.annotation)
     found = [*found]
     for part in error["loc"]:
         model = _model(tp)
@@ -872,17 +878,17 @@ def _problem(key: str, root: FieldInfo, value: Any, error: Mapping[str, Any]) ->
                 (a for a in get_args(tp) if any(getattr(m, "tag", None) == part for m in getattr(a, "__metadata__", ()))), None
             )
             if arm is not None:
-                tp, more = _unwrap(arm)
+                tp, more = unwrap(arm)
                 found.extend(more)
                 continue
         if isinstance(part, int):
             args = get_args(tp)
-            tp, found = _unwrap(args[0] if args else Any)
+            tp, found = unwrap(args[0] if args else Any)
         elif model is not None:
             owner, field = model, aliases(model).get(str(part))
-            tp, found = _unwrap(field.annotation) if field is not None else (Any, [])
+            tp, found = unwrap(field.annotation) if field is not None else (Any, [])
         elif get_origin(tp) is dict:
-            tp, found = _unwrap(get_args(tp)[1])
+            tp, found = unwrap(get_args(tp)[1])
         # The path follows what the user wrote: a port written as a number has no `.port`.
         if reading and isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
             path, node = f"{path}[{part}]", node[part]
