@@ -183,3 +183,13 @@ def test_a_malformed_entry_of_a_list_does_not_hide_its_neighbours_problems():
     assert "reaches environment 'prod'" in problems["teams[1].egress.cidrs[0].cidr"]
     assert "0 is out of range 1..65535" in problems["applicationGroups[0].allowFrom[0].ports[0]"]
     assert "did you mean 'payments'?" in problems["applicationGroups[2].allowFrom[0].group"]
+
+
+def test_a_check_that_needs_a_malformed_entry_is_skipped_not_guessed():
+    """Group 0 (ingress, where the ingress nodes live) is malformed: its subnets are unknown, so
+    the nodes are not called "in no application-group subnet"."""
+    cfg = raw("dev")
+    cfg["applicationGroups"][0]["prefixLen"] = 24
+    with pytest.raises(InvalidConfig) as err:
+        parse_environment("dev", cfg, shared_outputs())
+    assert [p.key for p in err.value.problems] == ["applicationGroups[0].prefixLen"]

@@ -83,6 +83,8 @@ def check_teams(
         extra = []
         for j, e in enumerate(t.egress.namespaces):
             if e.namespace not in namespaces:
+                if None in items:  # a malformed team's namespace is unknown: do not call this one wrong
+                    continue
                 p.add(
                     f"teams[{i}].egress.namespaces[{j}].namespace",
                     f"{cm.show(e.namespace)} is not a team namespace of this environment ({', '.join(namespaces) or 'none'})",

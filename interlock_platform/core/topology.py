@@ -454,7 +454,9 @@ def parse_environment(
             )
 
     groups = _check_groups(p, c["applicationGroups"], env, shared)
-    nodes = _check_nodes(p, c["ingressNodes"], env, shared, groups)
+    # a malformed group leaves its subnets unknown: no node is then said to be outside every group
+    every_group = c["applicationGroups"] is not None and None not in c["applicationGroups"]
+    nodes = _check_nodes(p, c["ingressNodes"], env, shared, groups if every_group else [])
     lb = _check_load_balancer(p, c["loadBalancer"], env, shared)
     egress = _check_egress(p, c["egress"], env, shared)
     ucp = _ucp(p, c["ucpHost"], raw)
