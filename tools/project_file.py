@@ -5,7 +5,7 @@ key table config_keys.py derives from them):
 - docs/config.schema.json, a JSON Schema for the stack files (editors and `check-jsonschema`
   use it; it refuses keys the project does not declare);
 - the README's configuration table, between its `config-table` markers;
-- docs/stack-outputs.md, from the output table in interlock_platform/core/outputs.py.
+- docs/stack-outputs.md, from the output models in interlock_platform/core/outputs.py.
 
 python -m tools.project_file --write   # regenerate all three after changing the table
 python -m tools.project_file --check   # exit 1 when one is out of step (a test runs this)
@@ -137,7 +137,7 @@ def render_readme(current: str) -> str:
 
 OUTPUTS_INTRO = """# Stack outputs: the contract
 
-<!-- Generated from interlock_platform/core/outputs.py by `python -m tools.project_file --write`: edit the table there. -->
+<!-- Generated from interlock_platform/core/outputs.py by `python -m tools.project_file --write`: edit the models there. -->
 
 App teams and the env stacks read these outputs through `StackReference`. The names below are
 the contract. A `stable` output keeps its name, type and meaning: renaming or removing one is a

@@ -1,12 +1,107 @@
-"""Every stack output, declared once: its name, which stacks export it, its type, what it means and
-whether app teams may build on it. docs/stack-outputs.md is generated from this table
-(`python -m tools.project_file --write`); tests hold the stacks' exports to it. Pure; no Pulumi."""
+"""Every stack output, declared once, as pydantic models: `SharedOutputs` for the shared stack,
+`EnvironmentOutputs` for dev, test and prod. Each field is an output: its type (the annotation),
+what it means (the description), whether app teams may build on it (`stable`) and whether only
+some config exports it (`optional`). docs/stack-outputs.md is generated from them (`python -m
+tools.project_file --write`); tests hold the stacks' exports, names and values, to them. The
+values the env stacks read back (the registry) are the config models' own. Pure; no Pulumi."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from interlock_platform.core.config_keys import ENVIRONMENT, SHARED
+from interlock_platform.core.config_models import AwsQuotas, Flag, RegistryEntry, SharedInterlock, Whole, metadata, unwrap
+
+
+def output(meaning: str, *, stable: bool = True, optional: bool = False, keys: str = "string", secret: bool = False) -> Any:
+    """An output's field. `keys`: what a map's keys are (zones, groups, teams)."""
+    extra = {"stable": stable, "optional": optional, "keys": keys, "secret": secret}
+    return (
+        Field(None, description=meaning, json_schema_extra=extra)
+        if optional
+        else Field(description=meaning, json_schema_extra=extra)
+    )
+
+
+class Outputs(BaseModel):
+    # Built only when a test validates a stack's exports against it: the program never does.
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, defer_build=True)
+
+
+class SharedOutputs(Outputs):
+    vpc_id: str = output("the VPC")
+    vpc_cidr: str = output("the VPC's block")
+    availability_zones: list[str] = output("the zones the platform spans, in order")
+    management_security_group_id: str = output("the managers' security group; env stacks attach their rules to it")
+    management_peers_security_group_id: str = output("managers and DTR among themselves")
+    management_cidrs: list[str] = output("management VLAN subnets, in zone order")
+    management_subnet_ids: list[str] = output("management VLAN subnet ids, in zone order")
+    edge_cidrs: list[str] = output("edge (public) subnets, in zone order")
+    edge_subnet_ids: list[str] = output("edge subnet ids, in zone order")
+    nat_gateway_ids: dict[str, str] = output("the NAT gateway each zone's private subnets leave through", keys="zone")
+    admin_cidrs: list[str] = output("who may reach UCP 443 and Kubernetes 6443")
+    ucp_version: str = output("the UCP / MKE release whose port table applies")
+    calico_ip_in_ip: Flag = output("whether IP protocol 4 is open between the VLANs")
+    aws_quotas: AwsQuotas = output("`{securityGroupRulesPerDirection, naclRulesPerDirection, subnetsPerVpc}` validation uses")
+    environments: dict[str, RegistryEntry] = output(
+        "the registry: `{cidr, collection, httpPort, httpsPort, collectionNodeSelector, maxSubnets, allowEsp}`", keys="name"
+    )
+    interlock: SharedInterlock = output("`{retireDefaultExtension, template, keepConfigs, healthSeconds}`")
+    interlock_template: str | None = output(
+        "the template extension (TOML) captured before `[Extensions.default]` was retired; a secret, since it may hold "
+        "Interlock credentials",
+        stable=False, secret=True,
+    )  # fmt: skip
+
+
+class EnvironmentOutputs(Outputs):
+    environment: str = output("the environment's name")
+    service_cluster: str = output("its Interlock service cluster (`com.docker.lb.service_cluster`)")
+    collection: str = output("its UCP collection (`com.docker.ucp.access.label`)")
+    collection_node_selector: str = output("the collection's node label, `key=value`")
+    http_port: Whole = output("its Interlock proxy ports (what its load balancer forwards 80 and 443 to)")
+    https_port: Whole = output("its Interlock proxy ports (what its load balancer forwards 80 and 443 to)")
+    interlock_publish_mode: str = output("how its proxies publish their ports: `host`")
+    interlock_proxy_service: str = output("its proxy service, `ucp-interlock-proxy-<env>`")
+    domain: str = output("apps are served as `<name>.<domain>`")
+    https_only: Flag = output("whether every app's HTTP host must redirect to HTTPS (`InterlockService` adds the redirect)")
+    isolation: str = output("`environment` or `applicationGroup`: whether its application groups have a firewall each")
+    load_balancer_dns_name: str = output("its network load balancer")
+    ingress_network: str = output("the overlay network apps join and name in `com.docker.lb.network`")
+    overlay_networks: list[str] = output("all of its overlay networks, the ingress network first")
+    ingress_nodes: list[str] = output("hostnames of the nodes running its proxies", stable=False)
+    application_group_subnet_ids: dict[str, list[str]] = output("subnet ids per application group, in zone order", keys="group")
+    worker_security_group_id: str = output("its workers' security group")
+    load_balancer_security_group_id: str = output("its load balancer's security group")
+    team_namespaces: dict[str, str] = output("the Kubernetes namespace of each on-boarded team", keys="team")
+    ingress_controller_namespace_selector: dict[str, str] = output(
+        "the labels that select the ingress controller's namespace on this cluster's Kubernetes, for an app's ingress NetworkPolicy"
+    )
+    tls_certificate_secret_name: str | None = output(
+        "with `tls: true`: the Swarm secrets for `com.docker.lb.ssl_cert` / `ssl_key`", optional=True
+    )
+    tls_key_secret_name: str | None = output(
+        "with `tls: true`: the Swarm secrets for `com.docker.lb.ssl_cert` / `ssl_key`", optional=True
+    )
+
+
+MODELS: dict[str, type[Outputs]] = {SHARED: SharedOutputs, ENVIRONMENT: EnvironmentOutputs}
+
+
+def type_text(annotation: Any, keys: str = "string") -> str:
+    """An output's type as docs/stack-outputs.md says it: string, int, list of strings, map zone -> string."""
+    tp, _ = unwrap(annotation)
+    if get_origin(tp) is list:
+        return f"list of {type_text(get_args(tp)[0])}s"
+    if get_origin(tp) is dict:
+        return f"map {keys} -> {type_text(get_args(tp)[1])}"
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return "object"
+    return {bool: "bool", int: "int"}.get(tp, "string")
 
 
 @dataclass(frozen=True)
@@ -19,46 +114,15 @@ class StackOutput:
     optional: bool = False  # exported only with some config (tls: true)
 
 
-OUTPUTS: tuple[StackOutput, ...] = (
-    StackOutput('vpcId', SHARED, 'string', 'the VPC'),
-    StackOutput('vpcCidr', SHARED, 'string', "the VPC's block"),
-    StackOutput('availabilityZones', SHARED, 'list of strings', 'the zones the platform spans, in order'),
-    StackOutput('managementSecurityGroupId', SHARED, 'string', "the managers' security group; env stacks attach their rules to it"),
-    StackOutput('managementPeersSecurityGroupId', SHARED, 'string', 'managers and DTR among themselves'),
-    StackOutput('managementCidrs', SHARED, 'list of strings', 'management VLAN subnets, in zone order'),
-    StackOutput('managementSubnetIds', SHARED, 'list of strings', 'management VLAN subnet ids, in zone order'),
-    StackOutput('edgeCidrs', SHARED, 'list of strings', 'edge (public) subnets, in zone order'),
-    StackOutput('edgeSubnetIds', SHARED, 'list of strings', 'edge subnet ids, in zone order'),
-    StackOutput('natGatewayIds', SHARED, 'map zone -> string', "the NAT gateway each zone's private subnets leave through"),
-    StackOutput('adminCidrs', SHARED, 'list of strings', 'who may reach UCP 443 and Kubernetes 6443'),
-    StackOutput('ucpVersion', SHARED, 'string', 'the UCP / MKE release whose port table applies'),
-    StackOutput('calicoIpInIp', SHARED, 'bool', 'whether IP protocol 4 is open between the VLANs'),
-    StackOutput('awsQuotas', SHARED, 'object', '`{securityGroupRulesPerDirection, naclRulesPerDirection, subnetsPerVpc}` validation uses'),
-    StackOutput('environments', SHARED, 'map name -> object', 'the registry: `{cidr, collection, httpPort, httpsPort, collectionNodeSelector, maxSubnets, allowEsp}`'),
-    StackOutput('interlock', SHARED, 'object', '`{retireDefaultExtension, template, keepConfigs, healthSeconds}`'),
-    StackOutput('interlockTemplate', SHARED, 'secret string or null', 'the template extension (TOML) captured before `[Extensions.default]` was retired; a secret, since it may hold Interlock credentials', stable=False),
-    StackOutput('environment', ENVIRONMENT, 'string', "the environment's name"),
-    StackOutput('serviceCluster', ENVIRONMENT, 'string', 'its Interlock service cluster (`com.docker.lb.service_cluster`)'),
-    StackOutput('collection', ENVIRONMENT, 'string', 'its UCP collection (`com.docker.ucp.access.label`)'),
-    StackOutput('collectionNodeSelector', ENVIRONMENT, 'string', "the collection's node label, `key=value`"),
-    StackOutput('httpPort', ENVIRONMENT, 'int', 'its Interlock proxy ports (what its load balancer forwards 80 and 443 to)'),
-    StackOutput('httpsPort', ENVIRONMENT, 'int', 'its Interlock proxy ports (what its load balancer forwards 80 and 443 to)'),
-    StackOutput('interlockPublishMode', ENVIRONMENT, 'string', 'how its proxies publish their ports: `host`'),
-    StackOutput('interlockProxyService', ENVIRONMENT, 'string', 'its proxy service, `ucp-interlock-proxy-<env>`'),
-    StackOutput('domain', ENVIRONMENT, 'string', 'apps are served as `<name>.<domain>`'),
-    StackOutput('httpsOnly', ENVIRONMENT, 'bool', "whether every app's HTTP host must redirect to HTTPS (`InterlockService` adds the redirect)"),
-    StackOutput('isolation', ENVIRONMENT, 'string', '`environment` or `applicationGroup`: whether its application groups have a firewall each'),
-    StackOutput('loadBalancerDnsName', ENVIRONMENT, 'string', 'its network load balancer'),
-    StackOutput('ingressNetwork', ENVIRONMENT, 'string', 'the overlay network apps join and name in `com.docker.lb.network`'),
-    StackOutput('overlayNetworks', ENVIRONMENT, 'list of strings', 'all of its overlay networks, the ingress network first'),
-    StackOutput('ingressNodes', ENVIRONMENT, 'list of strings', 'hostnames of the nodes running its proxies', stable=False),
-    StackOutput('applicationGroupSubnetIds', ENVIRONMENT, 'map group -> list of strings', 'subnet ids per application group, in zone order'),
-    StackOutput('workerSecurityGroupId', ENVIRONMENT, 'string', "its workers' security group"),
-    StackOutput('loadBalancerSecurityGroupId', ENVIRONMENT, 'string', "its load balancer's security group"),
-    StackOutput('teamNamespaces', ENVIRONMENT, 'map team -> string', 'the Kubernetes namespace of each on-boarded team'),
-    StackOutput('ingressControllerNamespaceSelector', ENVIRONMENT, 'map string -> string', "the labels that select the ingress controller's namespace on this cluster's Kubernetes, for an app's ingress NetworkPolicy"),
-    StackOutput('tlsCertificateSecretName', ENVIRONMENT, 'string', 'with `tls: true`: the Swarm secrets for `com.docker.lb.ssl_cert` / `ssl_key`', optional=True),
-    StackOutput('tlsKeySecretName', ENVIRONMENT, 'string', 'with `tls: true`: the Swarm secrets for `com.docker.lb.ssl_cert` / `ssl_key`', optional=True),
-)  # fmt: skip
+def _declared(role: str, name: str, info: Any) -> StackOutput:
+    kind = type_text(info.annotation, metadata(info, "keys"))
+    if metadata(info, "secret"):
+        kind = f"secret {kind} or null"
+    optional = bool(metadata(info, "optional"))
+    return StackOutput(name, role, kind, str(info.description), bool(metadata(info, "stable")), optional)
 
+
+OUTPUTS: tuple[StackOutput, ...] = tuple(
+    _declared(role, info.alias or name, info) for role, model in MODELS.items() for name, info in model.model_fields.items()
+)
 BY_ROLE = {role: tuple(o for o in OUTPUTS if o.role == role) for role in (SHARED, ENVIRONMENT)}
