@@ -9,7 +9,7 @@ and the shape checks of `topology.parse_shared` / `parse_environment`, which val
 top-level key on its own (`validate_key`) so that a malformed key does not hide the semantic
 checks of the others.
 
-Field metadata (`json_schema_extra`), read by `config_problems` and the generators:
+Field metadata (`json_schema_extra`), read by `validate_key` (for its messages) and the generators:
 - `fix`: what to tell the user when the field's value is wrong;
 - `invalid`: how to say that a value fails the field's pattern or choice ("is not a NAT layout");
 - `roleRequires`: the key's role needs it. Its default is then the empty value (the CLI contract in
