@@ -54,6 +54,7 @@ OUTPUTS: tuple[StackOutput, ...] = (
     StackOutput('ingressNodes', ENVIRONMENT, 'list of strings', 'hostnames of the nodes running its proxies', stable=False),
     StackOutput('applicationGroupSubnetIds', ENVIRONMENT, 'map group -> list of strings', 'subnet ids per application group, in zone order'),
     StackOutput('workerSecurityGroupId', ENVIRONMENT, 'string', "its workers' security group"),
+    StackOutput('applicationGroupSecurityGroupIds', ENVIRONMENT, 'map group -> string', 'with `isolation: applicationGroup`: the security group of each application group; every worker of the group carries it besides the workers group', optional=True),
     StackOutput('loadBalancerSecurityGroupId', ENVIRONMENT, 'string', "its load balancer's security group"),
     StackOutput('teamNamespaces', ENVIRONMENT, 'map team -> string', 'the Kubernetes namespace of each on-boarded team'),
     StackOutput('ingressControllerNamespaceSelector', ENVIRONMENT, 'map string -> string', "the labels that select the ingress controller's namespace on this cluster's Kubernetes, for an app's ingress NetworkPolicy"),
