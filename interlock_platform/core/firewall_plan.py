@@ -411,6 +411,15 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     return _number(inbound, False) + _number(outbound, True)
 
 
+def _egress_replies(topo: EnvironmentTopology) -> list[tuple[str, str, int, int, str, str]]:
+    """Return traffic for the configured egress destinations (the management VLAN's is in its TCP entry)."""
+    rows = []
+    for protocol in ("tcp", "udp"):
+        sources = [(str(e.cidr), f"from {e.description}") for e in topo.egress if e.protocol.value == protocol]
+        rows += _replies(protocol, sources, topo.shared.vpc_cidr)
+    return rows
+
+
 def group_nacl(topo: EnvironmentTopology, group: ApplicationGroup) -> list[NaclEntry]:
     """An application group's NACL (isolation: applicationGroup): other environments denied first,
     then the group itself, the management VLAN, the overlay data plane from the environment's
@@ -441,9 +450,7 @@ def group_nacl(topo: EnvironmentTopology, group: ApplicationGroup) -> list[NaclE
     inbound.append(("allow", "tcp", *NODE_EPHEMERAL, env_cidr, f"TCP replies from the {env.name} groups"))
     udp_out = sorted({dst for src, dst, proto, _ in flows if src == group.name and proto == "udp"})
     inbound += [("allow", "udp", *NODE_EPHEMERAL, c, f"UDP replies from group {d}") for d in udp_out for c in group_cidrs(by_name[d])]
-    for protocol in ("tcp", "udp"):
-        sources = [(str(e.cidr), f"from {e.description}") for e in topo.egress if e.protocol.value == protocol]
-        inbound += _replies(protocol, sources, s.vpc_cidr)
+    inbound += _egress_replies(topo)
     inbound = denies + _inside_then_rest(inbound, s.vpc_cidr)
 
     outbound = [("allow", ALL, 0, 0, c, f"within group {group.name}") for c in own]
@@ -506,6 +513,20 @@ def _group_key(topo: EnvironmentTopology, group: str) -> str:
     return f"applicationGroups[{index}]"
 
 
+def _flow_entry_count(topo: EnvironmentTopology, group: str, egress: bool) -> int:
+    """The entries a group's NACL holds for declared flows in one direction: the flows themselves
+    (one per peer CIDR and port range) and the UDP replies of the other direction's flows."""
+    by_name = {g.name: g for g in topo.application_groups}
+    n, udp_peers = 0, set()
+    for src, dst, proto, ranges in declared_flows(topo):
+        mine, peer = (src, dst) if egress else (dst, src)
+        if mine == group:
+            n += len(group_cidrs(by_name[peer])) * len(ranges)
+        elif peer == group and proto == "udp":
+            udp_peers.add(mine)
+    return n + sum(len(group_cidrs(by_name[p])) for p in udp_peers)
+
+
 def group_isolation_problems(topo: EnvironmentTopology) -> list[LayoutProblem]:
     """Why this environment's groups cannot each get a firewall within the AWS quotas, one problem
     per group and direction, each naming what fills it and the fix. [] when the layout fits."""
@@ -563,15 +584,18 @@ def group_isolation_problems(topo: EnvironmentTopology) -> list[LayoutProblem]:
             if len(counted) <= nlimit:
                 continue
             way = "outbound" if egress else "inbound"
-            flow_entries = sum(1 for e in counted if "(allowFrom)" in e.description or "UDP replies" in e.description)
+            flow_entries = _flow_entry_count(topo, group, egress)
+            egress_entries = len(topo.egress) if egress else len(_egress_replies(topo))
             scattered = [g.name for g in topo.application_groups if len(group_cidrs(g)) > 1]
+            by_egress = egress_entries > flow_entries
             out.append(LayoutProblem(
-                _group_key(topo, group),
+                "egress" if by_egress else _group_key(topo, group),
                 f"the NACL of application group '{group}' would hold {len(counted)} {way} entries, over the quota of {nlimit}: "
-                f"{len(counted) - flow_entries} the group always needs, {flow_entries} for declared flows (one per source-group CIDR and port range)",
-                "declare consecutive ports, "
+                f"{flow_entries} for declared flows (one per source-group CIDR and port range), {egress_entries} for egress "
+                f"destinations, {len(counted) - flow_entries - egress_entries} the group always needs",
+                ("list fewer egress destinations (merge CIDRs), " if by_egress else "declare consecutive ports, ")
                 + (f"align the subnets of {', '.join(scattered)} so each group's zones form one CIDR (firstSubnet a multiple of "
-                   f"{1 << (len(s.availability_zones) - 1).bit_length()}), " if scattered else "")
+                   f"{1 << (len(s.availability_zones) - 1).bit_length()}), " if scattered and not by_egress else "")
                 + "or raise awsQuotas.naclRulesPerDirection in the shared stack (AWS allows up to 40)",
             ))  # fmt: skip
     return out
