@@ -374,10 +374,15 @@ def _row(rule: ports.PortRule, cidr: str, desc: str) -> tuple[str, str, int, int
     return ("allow", rule.protocol.value, rule.from_port, rule.to_port, cidr, f"{rule.label} {desc}")
 
 
+def _deny_other_environments(topo: EnvironmentTopology) -> list[tuple[str, str, int, int, str, str]]:
+    denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments]
+    return denies
+
+
 def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     s, env = topo.shared, topo.env
     mgmt, edge, own = str(s.management_block), str(s.edge_block), str(env.cidr)
-    denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments]
+    denies = _deny_other_environments(topo)
     inbound = list(denies)
     inbound += [
         _row(r, mgmt, "from the management VLAN")
@@ -433,7 +438,7 @@ def group_nacl(topo: EnvironmentTopology, group: ApplicationGroup) -> list[NaclE
     overlay = ports.overlay_data_plane(s.ucp_version, s.calico_ip_in_ip, esp)
     own = group_cidrs(group)
     serves_lb = group.name in ingress_groups(topo)
-    denies = [("deny", ALL, 0, 0, str(o.cidr), f"deny environment {o.name}") for o in topo.other_environments]
+    denies = _deny_other_environments(topo)
 
     # TCP from and to the management VLAN is one entry each way (the worker SG filters the ports):
     # the per-port list, the overlay and the replies would not fit the 20-entry quota.
