@@ -414,12 +414,12 @@ def _port_span(o: Opening) -> tuple[int, int] | None:
     return (o.from_port, o.to_port)
 
 
-def _sg_side(sg: PolicyResource | None, layout: GroupLayout, lb_groups: set[str]) -> str | set[str] | None:
+def _sg_side(sg: PolicyResource | None, layout: GroupLayout, lb_groups: set[str]) -> str | set[str]:
     """Which application groups a security group stands for: "management" (the shared stack's),
     "lb" (attached to a load balancer), its group (by its application-group tag), or every group
     (an untagged group of the stack may sit on any worker, so it counts for all of them)."""
     if sg is None:
-        return None
+        return set(layout.groups)  # a group this stack does not define (a literal id) may sit on any worker
     if sg.resource_type == STACK_REFERENCE:
         return "management"
     if sg.urn in lb_groups:
@@ -456,11 +456,10 @@ def _group_flows_declared(args: StackValidationArgs, report: ReportViolation) ->
         if span is None or o.protocol is UNKNOWN or o.direction not in ("ingress", "egress"):
             continue
         mine = _sg_side(o.group, layout, lb_groups)
-        if mine is None or mine == "management":
+        if mine == "management":
             continue
         peer_sg = o.group if o.self_only else (o.peers[0] if len(o.peers) == 1 else None)
-        theirs = _sg_side(peer_sg, layout, lb_groups)
-        peers: list[str | set[str]] = [] if theirs is None else [theirs]
+        peers: list[str | set[str]] = [] if peer_sg is None else [_sg_side(peer_sg, layout, lb_groups)]
         peers += [layout.groups_in(net) for net in o.networks() if not world_like(net)]
         for other in peers:
             if other == "management" or not other:
@@ -494,9 +493,14 @@ def _group_flows_declared(args: StackValidationArgs, report: ReportViolation) ->
                 net = subnets.get(sn.urn)
                 if net is not None:
                     guards.setdefault(acl.urn, set()).update(layout.groups_in(net))
-    for acl_urn, guarded in guards.items():
-        table = sorted((e for e in nacl_entries(stack) if e.group is not None and e.group.urn == acl_urn and e.rule_number is not None),
-                       key=lambda e: (e.direction, e.rule_number or 0))  # fmt: skip
+    tables: dict[str, list[Opening]] = {}
+    for e in nacl_entries(stack):
+        tables.setdefault(e.group.urn if e.group is not None else f"id:{_shown(e.group_id)}:{e.urn}", []).append(e)
+    for acl_urn, entries in tables.items():
+        # a NACL associated with no subnet of the stack (a literal id, or one not yet associated)
+        # may guard any of them: it counts for every group
+        guarded = guards.get(acl_urn) or set(layout.groups)
+        table = sorted((e for e in entries if e.rule_number is not None), key=lambda e: (e.direction, e.rule_number or 0))
         for direction in ("ingress", "egress"):
             denied: list[Network] = []
             for e in (e for e in table if e.direction == direction):
