@@ -41,6 +41,7 @@ def from_shared_outputs(
         "environments": envs,
         "managementCidrs": list(outputs["managementCidrs"]),
         "naclRulesPerDirection": int(outputs.get("awsQuotas", {}).get("naclRulesPerDirection", 20)),
+        "managementSecurityGroupId": outputs.get("managementSecurityGroupId"),
         "applicationGroups": dict(offline_group_layouts(outputs) if group_layouts is None else group_layouts),
     }
     return {name: {"enforcementLevel": "mandatory", **registry} for name in REGISTRY_POLICIES}

@@ -26,6 +26,7 @@ REGISTRY_SCHEMA = PolicyConfigSchema(
         },
         "managementCidrs": {"type": "array", "items": {"type": "string"}},
         "naclRulesPerDirection": {"type": "integer", "default": 20},
+        "managementSecurityGroupId": {"type": ["string", "null"], "description": "the shared stack's management security group"},
         "applicationGroups": {
             "type": "object",
             "description": "environment -> {groups: {name: [cidrs]}, flows: [{from, to, protocol, ports}], ingressGroups: [names]}, "
@@ -186,6 +187,7 @@ class Registry:
     management_cidrs: tuple[ipaddress.IPv4Network, ...]
     nacl_quota: int
     group_layouts: Mapping[str, GroupLayout] = field(default_factory=dict)
+    management_security_group_id: str | None = None
 
     def others(self, env: str) -> list[Environment]:
         return [e for n, e in self.environments.items() if n != env]
@@ -217,7 +219,8 @@ def registry(config: Mapping[str, Any]) -> Registry | None:
         )  # fmt: skip
     mgmt = tuple(ipaddress.ip_network(c) for c in config.get("managementCidrs") or ())
     layouts = {env: group_layout(v) for env, v in (config.get("applicationGroups") or {}).items()}
-    return Registry(parsed, mgmt, int(config.get("naclRulesPerDirection") or 20), layouts)  # type: ignore[arg-type]
+    mgmt_sg = config.get("managementSecurityGroupId")
+    return Registry(parsed, mgmt, int(config.get("naclRulesPerDirection") or 20), layouts, mgmt_sg if isinstance(mgmt_sg, str) else None)  # type: ignore[arg-type]
 
 
 class Stack:
