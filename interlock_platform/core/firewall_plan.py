@@ -591,7 +591,9 @@ def group_isolation_problems(topo: EnvironmentTopology) -> list[LayoutProblem]:
             way = "outbound" if egress else "inbound"
             flow_entries = _flow_entry_count(topo, group, egress)
             egress_entries = len(topo.egress) if egress else len(_egress_replies(topo))
-            scattered = [g.name for g in topo.application_groups if len(group_cidrs(g)) > 1]
+            # n subnets need at least popcount(n) CIDRs, and that many only when aligned
+            fewest = bin(len(s.availability_zones)).count("1")
+            scattered = [g.name for g in topo.application_groups if len(group_cidrs(g)) > fewest]
             by_egress = egress_entries > flow_entries
             out.append(LayoutProblem(
                 "egress" if by_egress else _group_key(topo, group),
@@ -599,7 +601,7 @@ def group_isolation_problems(topo: EnvironmentTopology) -> list[LayoutProblem]:
                 f"{flow_entries} for declared flows (one per source-group CIDR and port range), {egress_entries} for egress "
                 f"destinations, {len(counted) - flow_entries - egress_entries} the group always needs",
                 ("list fewer egress destinations (merge CIDRs), " if by_egress else "declare consecutive ports, ")
-                + (f"align the subnets of {', '.join(scattered)} so each group's zones form one CIDR (firstSubnet a multiple of "
+                + (f"align the subnets of {', '.join(scattered)} so each group's zones form {fewest} CIDR(s) (firstSubnet a multiple of "
                    f"{1 << (len(s.availability_zones) - 1).bit_length()}), " if scattered and not by_egress else "")
                 + "or raise awsQuotas.naclRulesPerDirection in the shared stack (AWS allows up to 40)",
             ))  # fmt: skip
