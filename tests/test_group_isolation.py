@@ -18,6 +18,7 @@ import pytest
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment
 from tests.conftest import SHARED_REF, _preview, full_config, raw, shared_outputs
+from tools import report
 from tools.mock_runtime import ProgramRun, Registration, run_program
 from tools.policy_config import from_shared_outputs
 from tools.reachability import Host, Network, group_hosts, load_balancer_hosts, manager_hosts
@@ -332,3 +333,21 @@ def test_the_policy_config_carries_dev_s_groups_and_flows(preview):
     assert layout["flows"] == [{"from": "payments", "to": "ledger", "protocol": "tcp", "ports": [8443]}]
     assert layout["ingressGroups"] == ["ingress"]
     assert all(ipaddress.ip_network(c).subnet_of(ipaddress.ip_network("10.40.64.0/18")) for cs in layout["groups"].values() for c in cs)
+
+
+def test_the_security_matrix_shows_group_to_group(preview):
+    p = preview("dev")
+    text = report.security_matrix_markdown(p.run, report.security_group_names([p.shared, p.run]))
+    section = text.split("## Application group to application group", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split(" | ")[0].strip("| "): line for line in section.splitlines() if line.startswith("| ") and "---" not in line}
+    assert set(rows) == {"from \\ to", "ingress", "payments", "ledger"}
+    header = [c.strip() for c in rows["from \\ to"].strip("|").split("|")][1:]
+    cells = {g: dict(zip(header, [c.strip() for c in rows[g].strip("|").split("|")][1:], strict=True)) for g in ("ingress", "payments", "ledger")}
+    assert cells["payments"]["ledger"] == "IP protocol 4, IP protocol 50, TCP 7946, TCP 8443, UDP 4789, UDP 7946"
+    assert cells["ledger"]["payments"] == "IP protocol 4, IP protocol 50, TCP 7946, UDP 4789, UDP 7946"
+    assert all(cells[g][g] == "all" for g in cells)
+
+
+def test_the_security_matrix_of_an_environment_isolated_stack_has_no_group_section(preview):
+    p = preview("test")
+    assert "Application group to application group" not in report.security_matrix_markdown(p.run, {})
