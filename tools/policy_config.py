@@ -74,9 +74,14 @@ def offline_group_layouts(outputs: Mapping[str, Any]) -> dict[str, dict[str, Any
     for env in outputs["environments"]:
         try:
             config, _, _ = offline_config(env)
-            raw = {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+            # as the program receives its config from the language host: strings, JSON for objects and lists
+            raw = {
+                key[len(prefix) :]: value if isinstance(value, str) else json.dumps(value)
+                for key, value in config.items()
+                if key.startswith(prefix)
+            }
             topo = parse_environment(env, raw, dict(outputs))
-        except (InvalidProjectFiles, InvalidConfig, OSError):
+        except (InvalidProjectFiles, InvalidConfig, OSError, TypeError, ValueError):
             continue
         if topo.isolation == "applicationGroup":
             layouts[env] = group_layout(topo)
