@@ -647,7 +647,7 @@ def _stack(
 
 POLICIES = [
     _stack("sg-no-world-ingress", "No security group rule admits 0.0.0.0/0 or ::/0, except the load balancer's on its listener ports.", _no_world_ingress),
-    _stack("sg-encapsulation-scoped", "IP protocols 4 and 50 flow only between the management VLAN or security group and one environment's own groups.", _encapsulation_scoped, True),
+    _stack("sg-encapsulation-scoped", "IP protocols 4 and 50 flow only between the management VLAN or security group and one environment's own groups, or among one group's members.", _encapsulation_scoped, True),
     _stack("sg-no-cross-environment", "Nothing in an environment's stack admits another environment's CIDR or security groups.", _no_cross_environment, True),
     _stack("sg-no-world-egress", "No security group rule sends to 0.0.0.0/0, ::/0 or as wide a range, except on TCP 80 and 443.", _no_world_egress),
     _stack("sg-no-all-protocols", "No all-protocols (-1) rule, except a security group referencing itself.", _no_all_protocols),
