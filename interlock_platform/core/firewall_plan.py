@@ -197,8 +197,7 @@ def _egress_rules(topo: EnvironmentTopology, sg: str) -> list[SgRule]:
 # application group's `group:<name>` SG (within the group, declared flows, the load balancer).
 # So the shared one may hold only what crosses every group anyway, never "all between workers".
 
-SECURITY_GROUPS_PER_WORKER_ENI = 2  # the environment's workers SG and the group's SG
-AWS_SECURITY_GROUPS_PER_ENI = 5  # the AWS default (adjustable to 16)
+SECURITY_GROUPS_PER_WORKER_ENI = 2  # the environment's workers SG and the group's SG (AWS allows 5 by default)
 AWS_RULES_TIMES_GROUPS_PER_ENI = 1000  # rules per SG x SGs per ENI may not exceed it (AWS)
 
 
