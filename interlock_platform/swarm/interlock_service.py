@@ -31,15 +31,12 @@ class InterlockServiceArgs:
 
 
 def check_apps(env: EnvironmentContract, *apps: AppServiceSpec) -> None:
-    """Refuse every bad spec at once, before anything is created."""
-    problems = []
-    for app in apps:
-        try:
-            app_labels.check(app, env)
-        except AppSpecError as err:
-            problems += err.problems
-    if problems:
-        raise InvalidAppSpec(problems)
+    """Refuse every bad spec at once, before anything is created: each app's own problems, and
+    those between the apps (a canary in VIP mode, two paths on one host)."""
+    try:
+        app_labels.check_all(apps, env)
+    except AppSpecError as err:
+        raise InvalidAppSpec(err.problems) from None
 
 
 async def validate(environment: pulumi.StackReference, *apps: AppServiceSpec) -> EnvironmentContract:
