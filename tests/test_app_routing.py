@@ -10,6 +10,7 @@ import pytest
 
 from interlock_platform.core import labels
 from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract, check, check_all, service_labels
+from interlock_platform.core.app_specs import in_config, in_config_terms, parse_apps
 from interlock_platform.swarm.interlock_service import InvalidAppSpec, check_apps
 
 
@@ -255,7 +256,7 @@ def test_https_only_with_passthrough_adds_no_redirect(preview):
 
 
 def test_an_environment_that_is_not_https_only_adds_no_redirect(preview):
-    assert labels.LB_REDIRECTS not in service_labels(app(tls=True), contract(preview, "prod"))
+    assert labels.LB_REDIRECTS not in service_labels(app(tls=True), contract(preview, "prod", https_only=False))
 
 
 def test_https_only_is_read_from_the_env_stack_and_optional(preview):
@@ -265,3 +266,51 @@ def test_https_only_is_read_from_the_env_stack_and_optional(preview):
     assert EnvironmentContract.from_outputs(outputs).https_only is False
     with pytest.raises(AppSpecError, match="exports httpsOnly as 'false', not true or false"):
         EnvironmentContract.from_outputs({**outputs, "httpsOnly": "false"})
+
+
+# --- the stack config's app specs (camelCase, pydantic)
+
+
+def parse_problems(raw) -> list[str]:
+    with pytest.raises(AppSpecError) as err:
+        parse_apps(raw)
+    return err.value.problems
+
+
+def test_app_specs_round_trip_through_the_config_form():
+    spec = app(hosts=("a.dev.apps.example.com",), ssl_passthrough=True, backend_mode="vip", replicas=3,
+               redirects=(("http://old.dev.apps.example.com", "https://a.dev.apps.example.com"),), networks=("dev_backend",))  # fmt: skip
+    entry = in_config(spec)
+    assert entry["sslPassthrough"] is True and entry["backendMode"] == "vip"
+    assert entry["redirects"] == [{"source": "http://old.dev.apps.example.com", "target": "https://a.dev.apps.example.com"}]
+    assert parse_apps([entry]) == [spec]
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (None, "apps: give a list of app specs"),
+        ({"name": "shop"}, "apps: give a list of app specs"),  # a mapping, not a list of them
+        ([], "apps: give a list of app specs"),
+        (["shop"], "apps[0]: is str, not a mapping"),
+        ([{"name": "shop", "image": "i", "port": True}], "field 'port': Input should be a valid integer (got True)"),
+        ([{"name": "shop", "image": "i", "port": 8080, "tls": "yes"}], "field 'tls': Input should be a valid boolean (got 'yes')"),
+        ([{"name": "shop", "image": "i", "port": 8080, "hosts": "a.dev.apps.example.com"}], "field 'hosts': Input should be a valid list"),
+        ([{"name": "shop", "image": "i", "port": 8080, "host_prefix": "a"}], "unknown field 'host_prefix'; did you mean 'hostPrefix'?"),
+        ([{"name": "shop", "image": "i", "port": 8080, "SSLPassthrough": True}], "unknown field 'SSLPassthrough'; did you mean 'sslPassthrough'?"),
+        ([{"name": "shop", "image": "i", "port": 8080, "canary": True}], "unknown field 'canary'; the fields are name, image, port"),
+        ([{"name": "shop", "image": "i", "port": 8080, "redirects": [{"source": "http://a.x"}]}],
+         "field 'redirects.0.target' is missing; give it (a redirect is {source: http://old.<domain>, target: https://shop.<domain>})"),
+        ([{"name": "shop", "image": "i", "port": 8080, "hosts": ["a.dev.apps.example.com"], "hostPrefix": "a"}],
+         "both hosts and hostPrefix given"),
+    ],
+)  # fmt: skip
+def test_bad_app_specs_in_the_config(raw, fragment):
+    problems = parse_problems(raw)
+    assert any(fragment in p for p in problems), problems
+
+
+def test_config_problems_say_the_configs_field_names():
+    assert in_config_terms("drop sticky_session_cookie, or use backend_mode 'task'; ssl_passthrough") == (
+        "drop stickySessionCookie, or use backendMode 'task'; sslPassthrough"
+    )

@@ -231,6 +231,8 @@ def routes(run: ProgramRun) -> list[str]:
             for key, value in got.items()
             if key.startswith("com.docker.lb.") and key not in (labels.LB_HOSTS, labels.LB_PORT, labels.LB_NETWORK, labels.LB_SERVICE_CLUSTER)
         ]
+        joined = [n["id"] for n in service.inputs.get("taskSpec", {}).get("networksAdvanceds", [])]
+        extras += [f"+network {n}" for n in joined if n != got.get(labels.LB_NETWORK)]
         lines.append(f"    {service.inputs.get('name')}: {got.get(labels.LB_HOSTS)} -> :{got.get(labels.LB_PORT)}" + "".join(f"  {e}" for e in extras))
     return ["  routes (Interlock labels):", *lines] if lines else []
 
