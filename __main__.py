@@ -76,6 +76,8 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
     pulumi.export("applicationGroupSubnetIds", network.subnet_ids)
     pulumi.export("workerSecurityGroupId", firewall.workers.id)
     pulumi.export("loadBalancerSecurityGroupId", firewall.load_balancer.id)
+    if firewall.group_security_groups:
+        pulumi.export("applicationGroupSecurityGroupIds", {g: sg.id for g, sg in firewall.group_security_groups.items()})
     pulumi.export("ingressNodes", [n.hostname for n in topo.ingress_nodes])
     pulumi.export("ingressNetwork", topo.overlay.ingress)
     pulumi.export("overlayNetworks", list(topo.overlay.all))

@@ -211,6 +211,8 @@ def sweep_project(n: int) -> Path:
     dev["config"]["interlock-platform:applicationGroups"] = [
         {"name": f"group{i}", "prefixLength": 28, "firstSubnet": 3 * i + 3} for i in range(n)
     ]
+    # the sweep measures the environment layout, comparable across releases (bench/group_quotas.py the per-group one)
+    dev["config"]["interlock-platform:isolation"] = "environment"
     dev["config"]["interlock-platform:ingressNodes"] = [
         {
             "hostname": "ip-10-40-0-4.eu-west-1.compute.internal",

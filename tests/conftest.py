@@ -57,6 +57,19 @@ def _preview(stack: str) -> Preview:
     return run_preview(stack)
 
 
+@cache
+def _environment_isolated(stack: str) -> Preview:
+    """An env stack as it is with `isolation: environment` (the default): the layout every
+    environment had before application groups got firewalls of their own."""
+    groups = [{k: v for k, v in g.items() if k != "allowFrom"} for g in raw(stack)["applicationGroups"]]
+    return run_preview(stack, config=full_config(stack, isolation=None, applicationGroups=groups))
+
+
+@pytest.fixture
+def environment_isolated():
+    return _environment_isolated
+
+
 @pytest.fixture(params=STACKS)
 def any_stack(request: pytest.FixtureRequest) -> str:
     return request.param

@@ -138,6 +138,61 @@ aws.ec2.NetworkAcl("half-deny", vpc_id="vpc-0a1b2c3d",
 aws.ec2.NetworkAcl("tunnel-acl", vpc_id="vpc-0a1b2c3d",
     egress=[aws.ec2.NetworkAclEgressArgs(rule_no=900, action="allow", protocol="4", cidr_block="0.0.0.0/0", from_port=0, to_port=0)])
 """),
+    # ---------------------------------------------------------------- AWS: between application groups
+    # dev isolates its groups (ingress 10.40.64.0/24 x3, payments 10.40.68.0/22 x3, ledger
+    # 10.40.80.0/22 x3) and declares one flow: payments -> ledger on TCP 8443.
+    "group-undeclared-port-from-payments-cidr": Change("aws", "ledger-ssh", "group-flows-declared", AWS + """
+aws.vpc.SecurityGroupIngressRule("ledger-ssh", security_group_id="sg-0123456789abcdef0", ip_protocol="tcp",
+    from_port=22, to_port=22, cidr_ipv4="10.40.68.0/22", description="ssh from the payments jump host")
+"""),
+    "group-port-next-to-the-declared-one": Change("aws", "ledger-admin", "group-flows-declared", AWS + """
+ledger = aws.ec2.SecurityGroup("ledger-extra", vpc_id="vpc-0a1b2c3d", description="ledger", tags={"application-group": "ledger"})
+payments = aws.ec2.SecurityGroup("payments-extra", vpc_id="vpc-0a1b2c3d", description="payments", tags={"application-group": "payments"})
+aws.vpc.SecurityGroupIngressRule("ledger-admin", security_group_id=ledger.id, ip_protocol="tcp", from_port=8443, to_port=8444,
+    referenced_security_group_id=payments.id, description="the ledger API and its admin port")
+"""),
+    "group-declared-port-other-protocol": Change("aws", "ledger-quic", "group-flows-declared", AWS + """
+ledger = aws.ec2.SecurityGroup("ledger-extra", vpc_id="vpc-0a1b2c3d", description="ledger", tags={"application-group": "ledger"})
+aws.vpc.SecurityGroupIngressRule("ledger-quic", security_group_id=ledger.id, ip_protocol="udp", from_port=8443, to_port=8443,
+    cidr_ipv4="10.40.72.0/22", description="QUIC from payments")
+"""),
+    "group-declared-flow-reversed": Change("aws", "payments-callback", "group-flows-declared", AWS + """
+payments = aws.ec2.SecurityGroup("payments-extra", vpc_id="vpc-0a1b2c3d", description="payments", tags={"application-group": "payments"})
+aws.vpc.SecurityGroupIngressRule("payments-callback", security_group_id=payments.id, ip_protocol="tcp", from_port=8443, to_port=8443,
+    cidr_ipv4="10.40.80.0/21", description="callbacks from the ledger")
+"""),
+    "group-flow-from-a-group-not-named": Change("aws", "ledger-from-ingress", "group-flows-declared", AWS + """
+ledger = aws.ec2.SecurityGroup("ledger-extra", vpc_id="vpc-0a1b2c3d", description="ledger", tags={"application-group": "ledger"})
+aws.vpc.SecurityGroupIngressRule("ledger-from-ingress", security_group_id=ledger.id, ip_protocol="tcp", from_port=8443, to_port=8443,
+    cidr_ipv4="10.40.64.0/24", description="the proxies call the ledger directly")
+"""),
+    "group-all-protocols-between-group-sgs": Change("aws", "payments-ledger-all", "group-flows-declared", AWS + """
+ledger = aws.ec2.SecurityGroup("ledger-extra", vpc_id="vpc-0a1b2c3d", description="ledger", tags={"application-group": "ledger"})
+payments = aws.ec2.SecurityGroup("payments-extra", vpc_id="vpc-0a1b2c3d", description="payments", tags={"application-group": "payments"})
+aws.vpc.SecurityGroupEgressRule("payments-ledger-all", security_group_id=payments.id, ip_protocol="-1",
+    referenced_security_group_id=ledger.id, description="payments may call anything on the ledger")
+"""),
+    "group-untagged-sg-to-itself-on-a-port": Change("aws", "shared-db", "group-flows-declared", AWS + """
+db = aws.ec2.SecurityGroup("db-clients", vpc_id="vpc-0a1b2c3d", description="every worker that uses the shared database")
+aws.vpc.SecurityGroupIngressRule("shared-db", security_group_id=db.id, ip_protocol="tcp", from_port=5432, to_port=5432,
+    referenced_security_group_id=db.id, description="the shared database")
+"""),
+    "group-egress-to-the-environment-range": Change("aws", "payments-out", "group-flows-declared", AWS + """
+payments = aws.ec2.SecurityGroup("payments-extra", vpc_id="vpc-0a1b2c3d", description="payments", tags={"application-group": "payments"})
+aws.vpc.SecurityGroupEgressRule("payments-out", security_group_id=payments.id, ip_protocol="tcp", from_port=5432, to_port=5432,
+    cidr_ipv4="10.40.64.0/18", description="databases anywhere in dev")
+"""),
+    "group-nacl-entry-admits-another-group": Change("aws", "ledger-from-payments", "group-flows-declared", AWS + """
+aws.ec2.NetworkAclRule("ledger-from-payments", network_acl_id="acl-0f00ba40000000001", rule_number=900, egress=False,
+    protocol="tcp", rule_action="allow", cidr_block="10.40.68.0/22", from_port=5432, to_port=5432)
+"""),
+    "group-nacl-inline-allows-the-environment": Change("aws", "flat-dev", "group-flows-declared", AWS + """
+acl = aws.ec2.NetworkAcl("flat-dev", vpc_id="vpc-0a1b2c3d",
+    ingress=[aws.ec2.NetworkAclIngressArgs(rule_no=100, action="deny", protocol="-1", cidr_block="10.40.128.0/17", from_port=0, to_port=0),
+             aws.ec2.NetworkAclIngressArgs(rule_no=200, action="allow", protocol="-1", cidr_block="10.40.64.0/18", from_port=0, to_port=0)])
+sn = aws.ec2.Subnet("dev-spare", vpc_id="vpc-0a1b2c3d", cidr_block="10.40.92.0/24")
+aws.ec2.NetworkAclAssociation("flat-dev-spare", network_acl_id=acl.id, subnet_id=sn.id)
+"""),
     # ---------------------------------------------------------------- AWS: subnets
     "subnet-public-ips-in-dev": Change("aws", "scratch", "subnet-no-public-addresses", AWS + """
 aws.ec2.Subnet("scratch", vpc_id="vpc-0a1b2c3d", cidr_block="10.40.100.0/24", map_public_ip_on_launch=True)

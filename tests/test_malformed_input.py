@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_project, preview_cli
+from tools.stack_files import ROOT
 
 
 def _edit(path: str, old: str, new: str) -> Callable[[Path], None]:
@@ -36,6 +37,8 @@ def _remove(path: str) -> Callable[[Path], None]:
 
 
 DEV = "stacks/Pulumi.dev.yaml"
+# the line of dev's resource quota, where two cases put a bad tag
+PODS_LINE = next(i for i, line in enumerate((ROOT / DEV).read_text().splitlines(), 1) if 'pods: "50"' in line)
 SHARED = "stacks/Pulumi.shared.yaml"
 
 # name: (stack, edit, extra arguments, what stderr must say)
@@ -74,8 +77,8 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
                          ("interlock-platform:kubernetes: holds a !!binary value",)),
     "!!int on a word": ("test", _edit("stacks/Pulumi.test.yaml", 'pods: "50"', "pods: !!int fifty"), (),
                         ("stacks/Pulumi.test.yaml:29", "'fifty' is not a valid !!int")),
-    "!!int on nothing": ("dev", _edit(DEV, 'pods: "50"', 'pods: !!int ""'), (), ("stacks/Pulumi.dev.yaml:30", "'' is not a valid !!int")),
-    "!!set on a scalar": ("dev", _edit(DEV, 'pods: "50"', "pods: !!set x"), (), ("stacks/Pulumi.dev.yaml:30", "'x' is not a valid !!set")),
+    "!!int on nothing": ("dev", _edit(DEV, 'pods: "50"', 'pods: !!int ""'), (), (f"stacks/Pulumi.dev.yaml:{PODS_LINE}", "'' is not a valid !!int")),
+    "!!set on a scalar": ("dev", _edit(DEV, 'pods: "50"', "pods: !!set x"), (), (f"stacks/Pulumi.dev.yaml:{PODS_LINE}", "'x' is not a valid !!set")),
     "Pulumi.yaml without stackConfigDir": ("dev", _edit("Pulumi.yaml", "stackConfigDir: stacks\n", ""), (),
                                            ("Pulumi.dev.yaml: no stack 'dev'; the stacks are none", "stackConfigDir")),
     "a megabyte-long aws:region": ("dev", _edit(DEV, "aws:region: eu-west-1", "aws:region: " + "y" * 1_000_000), (),

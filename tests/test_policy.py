@@ -24,7 +24,7 @@ ALL_RULES = {
     "nacl-environment-isolation", "lb-ports-match-service-cluster", "vpc-baseline", "tags-present", "swarm-network-in-collection",
     "interlock-cluster-consistent", "k8s-namespace-default-deny", "k8s-no-wide-peers", "k8s-namespace-in-collection",
     "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret", "sg-no-world-egress", "subnet-no-public-addresses",
-    "swarm-service-in-collection", "k8s-no-cross-environment",
+    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -169,21 +169,26 @@ def test_submitting_before_configuring_is_refused():
 
 MUTATIONS = {
     # policy: (stack, file, old, new)
-    "sg-no-world-ingress": ("dev", "interlock_platform/core/firewall_plan.py",
+    "sg-no-world-ingress": ("test", "interlock_platform/core/firewall_plan.py",
         '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))',
         '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))\n'
         '    rules.append(SgRule("workers", "ingress", "tcp", 22, 22, _cidr(WORLD), "TCP 22 ssh for the on-call"))'),
-    "sg-encapsulation-scoped": ("dev", "interlock_platform/core/firewall_plan.py",
+    "sg-encapsulation-scoped": ("test", "interlock_platform/core/firewall_plan.py",
         '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))',
         '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))\n'
         '    rules.append(SgRule("workers", "ingress", "4", 0, 0, _cidr(WORLD), "IP-in-IP from anywhere"))'),
-    "sg-no-cross-environment": ("dev", "interlock_platform/core/firewall_plan.py",
+    "sg-no-cross-environment": ("test", "interlock_platform/core/firewall_plan.py",
         '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))',
         '    rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))\n'
         '    rules.append(SgRule("workers", "ingress", "tcp", 5432, 5432, _cidr("10.40.192.0/18"), "TCP 5432 from prod for a report"))'),
     "sg-no-all-protocols": ("test", "interlock_platform/core/firewall_plan.py",
         '    rules.append(SgRule("workers", "egress", ALL, None, None, me, f"all traffic between {env} workers"))',
         '    rules.append(SgRule("workers", "egress", ALL, None, None, _cidr("192.0.2.0/24"), "everything to the corporate network"))'),
+    # dev isolates its application groups: the env-wide workers group re-opened to itself on a port
+    "group-flows-declared": ("dev", "interlock_platform/core/firewall_plan.py",
+        '    rules += [_from_port_rule("workers", "ingress", r, me, f"overlay data plane between the {env} groups") for r in overlay]',
+        '    rules += [_from_port_rule("workers", "ingress", r, me, f"overlay data plane between the {env} groups") for r in overlay]\n'
+        '    rules.append(SgRule("workers", "ingress", "tcp", 5432, 5432, me, "TCP 5432 between workers for the shared database"))'),
     "sg-descriptions": ("dev", "interlock_platform/aws/environment_firewall.py",
         'description=f"{env} network load balancer: clients on 80/443, out to the {env} Interlock proxies",', 'description="",'),
     # both layers of the NACL's isolation must go for dev to get in: its deny, and the deny of the rest of the VPC

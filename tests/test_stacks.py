@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import ipaddress
+import json
 from collections import Counter
 
 import pytest
@@ -14,6 +15,8 @@ from interlock_platform.core.topology import parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
 from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, reference_shared
 from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
+from tools.preview import to_json
+from tools.stack_files import ROOT
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -93,8 +96,10 @@ def test_environment_resources(preview, env):
     assert counts["aws:ec2/subnet:Subnet"] == subnets
     assert counts["aws:ec2/routeTable:RouteTable"] == subnets
     assert counts["aws:ec2/networkAclAssociation:NetworkAclAssociation"] == subnets
-    assert counts["aws:ec2/networkAcl:NetworkAcl"] == 1
-    assert counts[SG] == 2
+    # isolation: applicationGroup gives each group a NACL and a security group of its own
+    per_group = len(cfg["applicationGroups"]) if cfg.get("isolation") == "applicationGroup" else 0
+    assert counts["aws:ec2/networkAcl:NetworkAcl"] == (per_group or 1)
+    assert counts[SG] == 2 + per_group
     assert counts["aws:lb/loadBalancer:LoadBalancer"] == 1
     assert counts["aws:lb/listener:Listener"] == 2
     assert counts["aws:lb/targetGroupAttachment:TargetGroupAttachment"] == 2 * len(cfg["ingressNodes"])
@@ -174,8 +179,17 @@ def test_listeners_forward_to_the_environment_proxy_ports(preview, env):
     assert run.outputs["loadBalancerDnsName"] == f"{nlb.name}.elb.mock.amazonaws.com"
 
 
-def test_worker_proxy_ports_admit_only_their_own_load_balancer(preview):
-    run = preview("dev").run
+def test_environment_isolation_keeps_every_aws_resource_and_input_as_before(environment_isolated):
+    """`isolation: environment` registers exactly what the program registered before group
+    isolation existed: the URNs and inputs of dev's AWS resources, recorded from that commit."""
+    before = json.loads((ROOT / "tests" / "fixtures" / "isolation" / "dev-environment-aws.json").read_text())
+    now = [{"urn": r["urn"], "inputs": r["inputs"]} for r in to_json(environment_isolated("dev"))["resources"] if r["type"].startswith("aws:")]
+    assert [r["urn"] for r in now] == [r["urn"] for r in before]
+    assert json.loads(json.dumps(now)) == before
+
+
+def test_worker_proxy_ports_admit_only_their_own_load_balancer(environment_isolated):
+    run = environment_isolated("dev").run
     (workers,) = sg_ids(run, "-workers")
     (lb,) = sg_ids(run, "-lb")
     proxy = [
@@ -198,8 +212,9 @@ def test_an_environment_admits_no_other_environment(preview, env):
             assert not any(ipaddress.ip_network(cidr).overlaps(o) for o in others), r.name
         assert r.inputs.get("referencedSecurityGroupId") not in other_sgs, r.name
         assert r.inputs["securityGroupId"] not in other_sgs, r.name
-    entries = [r.inputs for r in run.of_type(NACL_RULE)]
-    for egress in (False, True):
+    acls = {r.inputs["networkAclId"] for r in run.of_type(NACL_RULE)}
+    for acl, egress in ((acl, egress) for acl in acls for egress in (False, True)):
+        entries = [r.inputs for r in run.of_type(NACL_RULE) if r.inputs["networkAclId"] == acl]
         direction = [e for e in entries if bool(e["egress"]) == egress]
         for o in others:
             (deny,) = [e for e in direction if e["cidrBlock"] == str(o)]
@@ -209,8 +224,8 @@ def test_an_environment_admits_no_other_environment(preview, env):
             assert all(ipaddress.ip_network(e["cidrBlock"]).prefixlen == 0 for e in covering)
 
 
-def test_the_environment_nacl_admits_the_ucp_ports_from_management_and_proxy_ports_from_the_edge(preview):
-    run = preview("dev").run
+def test_the_environment_nacl_admits_the_ucp_ports_from_management_and_proxy_ports_from_the_edge(environment_isolated):
+    run = environment_isolated("dev").run
     inbound = [r.inputs for r in run.of_type(NACL_RULE) if not r.inputs["egress"]]
     mgmt = str(reference_shared().management_block)
     from_mgmt = {
@@ -254,17 +269,19 @@ def test_no_nacl_admits_a_platform_port_from_the_world_and_no_allow_shadows_anot
     platform port (and SSH/RDP, cfn-guard's CT.EC2.PR.5) from anywhere, and made every
     port-specific allow before it moot. Replies from the world (a NAT gateway keeps the internet's
     source address) are admitted on the nodes' ephemeral range only."""
-    entries = [r.inputs for r in preview(stack).run.of_type(NACL_RULE) if not r.inputs["egress"]]
-    inbound = [e for e in entries if e["ruleAction"] == "allow"]
-    denies = [e for e in entries if e["ruleAction"] == "deny"]
-    from_world = [e for e in inbound if ipaddress.ip_network(e["cidrBlock"]).prefixlen == 0]
-    assert from_world and all((e["fromPort"], e["toPort"]) == (32768, 60999) for e in from_world)
-    for e in from_world:
-        assert not [p for p in PLATFORM_PORTS if e["fromPort"] <= p <= e["toPort"]]
-    shadowed = [
-        (narrow["ruleNumber"], wide["ruleNumber"]) for narrow in inbound for wide in inbound if _shadows(wide, narrow, denies)
-    ]
-    assert shadowed == []
+    rules = preview(stack).run.of_type(NACL_RULE)
+    for acl in {r.inputs["networkAclId"] for r in rules}:  # each NACL is evaluated on its own
+        entries = [r.inputs for r in rules if not r.inputs["egress"] and r.inputs["networkAclId"] == acl]
+        inbound = [e for e in entries if e["ruleAction"] == "allow"]
+        denies = [e for e in entries if e["ruleAction"] == "deny"]
+        from_world = [e for e in inbound if ipaddress.ip_network(e["cidrBlock"]).prefixlen == 0]
+        assert from_world and all((e["fromPort"], e["toPort"]) == (32768, 60999) for e in from_world)
+        for e in from_world:
+            assert not [p for p in PLATFORM_PORTS if e["fromPort"] <= p <= e["toPort"]]
+        shadowed = [
+            (narrow["ruleNumber"], wide["ruleNumber"]) for narrow in inbound for wide in inbound if _shadows(wide, narrow, denies)
+        ]
+        assert shadowed == [], acl
 
 
 TAGGED = {

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from interlock_platform.core.config_reader import InvalidConfig
-from interlock_platform.core.topology import PROJECT, parse_shared
+from interlock_platform.core.model import EnvironmentTopology
+from interlock_platform.core.topology import PROJECT, parse_environment, parse_shared
 from tools.stack_files import FileProblem, InvalidProjectFiles, offline_config
 
 # The levels `pulumi preview --policy-pack-config` accepts (pulumi/pulumi apitype.EnforcementLevel)
@@ -26,18 +27,65 @@ ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 REGISTRY_POLICIES = (
     "sg-encapsulation-scoped", "sg-no-cross-environment", "nacl-environment-isolation", "lb-ports-match-service-cluster",
     "swarm-network-in-collection", "interlock-cluster-consistent", "k8s-namespace-in-collection", "subnet-no-public-addresses",
-    "swarm-service-in-collection", "k8s-no-cross-environment",
+    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared",
 )  # fmt: skip
 
 
-def from_shared_outputs(outputs: Mapping[str, Any], encrypted: tuple[str, ...] = ("prod",)) -> dict[str, dict[str, Any]]:
+def from_shared_outputs(
+    outputs: Mapping[str, Any], encrypted: tuple[str, ...] = ("prod",), group_layouts: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """`group_layouts`: the application groups of the environments that isolate them; by default
+    read from the env stacks' config files here (`offline_group_layouts`)."""
     envs = {name: {**e, "encryptedOverlays": name in encrypted} for name, e in outputs["environments"].items()}
     registry = {
         "environments": envs,
         "managementCidrs": list(outputs["managementCidrs"]),
         "naclRulesPerDirection": int(outputs.get("awsQuotas", {}).get("naclRulesPerDirection", 20)),
+        "managementSecurityGroupId": outputs.get("managementSecurityGroupId"),
+        "applicationGroups": dict(offline_group_layouts(outputs) if group_layouts is None else group_layouts),
     }
     return {name: {"enforcementLevel": "mandatory", **registry} for name in REGISTRY_POLICIES}
+
+
+def group_layout(topo: EnvironmentTopology) -> dict[str, Any]:
+    """What the pack needs of an environment with isolation: applicationGroup: each group's
+    subnets, the flows its config declares, and the groups its ingress nodes sit in."""
+    subnets = {g.name: [str(s.cidr) for s in g.subnets] for g in topo.application_groups}
+    holding = {
+        g.name
+        for g in topo.application_groups
+        for node in topo.ingress_nodes
+        if node.address is not None and any(node.address in s.cidr for s in g.subnets)
+    }
+    flows = [
+        {"from": f.group, "to": g.name, "protocol": f.protocol.value, "ports": list(f.ports)}
+        for g in topo.application_groups
+        for f in g.allow_from
+    ]
+    return {"groups": subnets, "flows": flows, "ingressGroups": sorted(holding)}
+
+
+def offline_group_layouts(outputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The group layouts of the registered environments whose stack file is here and sets
+    isolation: applicationGroup. A stack file that is missing or invalid adds nothing: its own
+    preview refuses it."""
+    layouts = {}
+    prefix = f"{PROJECT}:"
+    for env in outputs["environments"]:
+        try:
+            config, _, _ = offline_config(env)
+            # as the program receives its config from the language host: strings, JSON for objects and lists
+            raw = {
+                key[len(prefix) :]: value if isinstance(value, str) else json.dumps(value)
+                for key, value in config.items()
+                if key.startswith(prefix)
+            }
+            topo = parse_environment(env, raw, dict(outputs))
+        except (InvalidProjectFiles, InvalidConfig, OSError, TypeError, ValueError):
+            continue
+        if topo.isolation == "applicationGroup":
+            layouts[env] = group_layout(topo)
+    return layouts
 
 
 def read_overrides(path: Path) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """The offline preview: run one stack's program under Pulumi's mock runtime, with its stack
 file's config, no cloud credentials and no Pulumi CLI.
 
-    python -m tools.preview --stack <name> [--json FILE] [--out DIR] [--interlock-base FILE]
+    python -m tools.preview --stack <name> [--project DIR] [--json FILE] [--out DIR] [--interlock-base FILE]
 
 An env stack's StackReference to `shared` is served from an offline preview of the shared
-stack. The policy pack in policy/ checks the result over the engine's own protocol, each
+stack. `--project DIR` previews another Pulumi project (the app-team example) the same way, its
+StackReference to the platform's env stack of the same name served from that environment's
+offline preview. The policy pack in policy/ checks the result over the engine's own protocol, each
 resource as it registers. Exit status: 0 when nothing mandatory is violated, 1 when a
 mandatory policy is violated, 2 when the stack config is invalid, 3 when the policy pack could
 not run, so nothing was checked (messages on stderr).
@@ -21,6 +23,8 @@ import json
 import os
 import re
 import sys
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -29,18 +33,28 @@ import jsonschema
 import yaml
 from google.protobuf import json_format
 
-from interlock_platform.core import firewall_plan, interlock_toml
+from interlock_platform.core import firewall_plan, interlock_toml, labels
 from interlock_platform.core.config_keys import SECRET_KEYS
 from interlock_platform.core.config_reader import InvalidConfig, Problem
 from interlock_platform.core.interlock_toml import InterlockConfigError
 from interlock_platform.core.topology import PROJECT, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
+from interlock_platform.swarm.interlock_service import InvalidAppSpec
 from interlock_platform.swarm.providers.interlock import spec_of
 from tools import cloudformation, policy_config, policy_harness, report
 from tools.masking import Masker, found_in
 from tools.mock_runtime import ProgramRun, run_program
 from tools.short_run import tune_gc_for_a_short_run
-from tools.stack_files import ROOT, FileProblem, InvalidProjectFiles, offline_config, offline_stack, project_file, stack_names
+from tools.stack_files import (
+    ROOT,
+    FileProblem,
+    InvalidProjectFiles,
+    offline_config,
+    offline_project_stack,
+    offline_stack,
+    project_file,
+    stack_names,
+)  # fmt: skip
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INVALID, EXIT_PACK_FAILED = 0, 1, 2, 3
 SECRET = "[secret]"
@@ -159,6 +173,70 @@ def run_preview(
     return p
 
 
+class PlatformStack(Mapping[str, Any]):
+    """One platform env stack's outputs under every name a StackReference may give it:
+    `<org>/interlock-platform/<env>` for any org, or `interlock-platform/<env>`."""
+
+    def __init__(self, env: str, value: Any) -> None:
+        self.env, self.value = env, value
+
+    def _names_it(self, name: object) -> bool:
+        parts = str(name).split("/")
+        return len(parts) in (2, 3) and parts[-2:] == [PROJECT, self.env]
+
+    def __contains__(self, name: object) -> bool:
+        return self._names_it(name)
+
+    def __getitem__(self, name: str) -> Any:
+        if not self._names_it(name):
+            raise KeyError(name)
+        return self.value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([f"<org>/{PROJECT}/{self.env}"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def run_project_preview(root: Path, stack: str, offline: tuple[dict[str, Any], list[str], list[str]]) -> Preview:
+    """Another Pulumi project's stack (the app-team example), its StackReference to the
+    platform's env stack `stack` served from that environment's offline preview. Raises
+    InvalidAppSpec for a spec the program refuses, InvalidProjectFiles when the platform has no
+    such environment. The policy pack is the platform's, written for the platform's stacks (it
+    looks for the networks and NACLs a stack creates): it is not run here."""
+    environments = [s for s in stack_names() if offline_config(s)[0].get(f"{PROJECT}:role") == "environment"]
+    if stack not in environments:
+        raise InvalidProjectFiles([FileProblem(
+            str(root / f"Pulumi.{stack}.yaml"), None,
+            f"stack '{stack}' reads the platform's env stack '{stack}', which has no stack file in {ROOT / 'stacks'}",
+            f"name the app's stack after an environment: {', '.join(environments)}",
+        )])  # fmt: skip
+    env = run_preview(stack)
+    config, secrets, stood_in = offline
+    run = run_program(
+        stack, config, PlatformStack(stack, env.run.outputs), program=root / "__main__.py", secret_keys=secrets,
+        secret_outputs=PlatformStack(stack, env.run.secret_outputs),
+    )  # fmt: skip
+    return Preview(run, env.shared, stood_in=stood_in)
+
+
+def routes(run: ProgramRun) -> list[str]:
+    """Each Swarm service's Interlock labels, one line per service: what the proxies will route."""
+    lines = []
+    for service in sorted(run.of_type("docker:index/service:Service"), key=lambda r: str(r.inputs.get("name"))):
+        got = {item["label"]: item["value"] for item in service.inputs.get("labels", [])}
+        extras = [
+            f"{key.removeprefix('com.docker.lb.')}={value}"
+            for key, value in got.items()
+            if key.startswith("com.docker.lb.") and key not in (labels.LB_HOSTS, labels.LB_PORT, labels.LB_NETWORK, labels.LB_SERVICE_CLUSTER)
+        ]
+        joined = [n["id"] for n in service.inputs.get("taskSpec", {}).get("networksAdvanceds", [])]
+        extras += [f"+network {n}" for n in joined if n != got.get(labels.LB_NETWORK)]
+        lines.append(f"    {service.inputs.get('name')}: {got.get(labels.LB_HOSTS)} -> :{got.get(labels.LB_PORT)}" + "".join(f"  {e}" for e in extras))
+    return ["  routes (Interlock labels):", *lines] if lines else []
+
+
 def _secret_keys(config: dict[str, Any]) -> list[str]:
     return [k for k in config if k.split(":", 1)[-1] in SECRET_KEYS]
 
@@ -259,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     tune_gc_for_a_short_run()  # before the program loads the provider SDKs
     parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="the stack to preview: a stacks/Pulumi.<stack>.yaml file")
+    parser.add_argument(
+        "--project", type=Path,
+        help="preview this Pulumi project instead (e.g. examples/app-team); its StackReference to the platform's env stack is served from that environment's offline preview",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="write resources, outputs and violations as JSON to this file")
     parser.add_argument(
         "--out",
@@ -278,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         help="the template the shared stack captured, for a base that no longer has it (`pulumi stack output interlockTemplate --show-secrets -s shared`)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.project is not None:
+        return _main_project(args)
     try:
         stacks = stack_names()
         if args.stack not in stacks:
@@ -335,6 +419,53 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  secrets not in the stack file, stood in for by a placeholder: {', '.join(k.split(':', 1)[1] for k in p.stood_in)}"
         )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(masker.text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n"))
+        print(f"  wrote {args.json}")
+    if args.out:
+        for path in written:
+            print(f"  wrote {path}")
+    return p.exit_code
+
+
+def _main_project(args: argparse.Namespace) -> int:
+    """`--project DIR`: another project's stack; exit 0, or 2 for invalid input (a bad app spec)."""
+    root = args.project.resolve()
+    try:
+        if not (root / "Pulumi.yaml").is_file():
+            raise InvalidProjectFiles(
+                [FileProblem(str(args.project), None, "holds no Pulumi.yaml", "give the folder of a Pulumi project, e.g. examples/app-team")]
+            )
+        stacks = stack_names(root)
+        if args.stack not in stacks:
+            raise InvalidProjectFiles([FileProblem(
+                str(args.project / f"Pulumi.{args.stack}.yaml"), None, f"no stack '{args.stack}'",
+                f"use one of {', '.join(stacks) or 'none'}, or create the stack's file (`pulumi stack init {args.stack}`)",
+            )])  # fmt: skip
+        config, secrets, stood_in, warnings = offline_project_stack(args.stack, root)
+    except InvalidProjectFiles as err:
+        return _invalid(err.problems)
+    for warning in warnings:
+        print(_shortened(Masker().text(warning)), file=sys.stderr)
+    try:
+        p = run_project_preview(root, args.stack, (config, secrets, stood_in))
+        masker = Masker(found_in([config, *(r.inputs for r in p.run.resources), p.run.outputs]))
+        p = masked(p, masker)
+        if args.out:
+            written = write_out(p, args.out, None, masker)
+    except InvalidAppSpec as err:
+        return _invalid([f"{args.project / f'Pulumi.{args.stack}.yaml'}: {problem}" for problem in err.problems])
+    except (InvalidProjectFiles, InvalidStackConfig, InvalidConfig) as err:
+        return _invalid(err.problems)
+    custom = [r for r in p.run.resources if r.custom and r.type != "pulumi:pulumi:StackReference"]
+    lines = [f"{p.run.project} / {p.run.stack}: {len(custom)} resources, against the platform's {args.stack} stack (offline preview)"]
+    lines += [f"    {n:>4}  {t}" for t, n in sorted(Counter(r.type for r in custom).items())]
+    lines += routes(p.run)
+    lines.append("  policy pack: not run (it checks the platform's own stacks)")
+    print(masker.text("\n".join(lines)))
+    if p.stood_in:
+        print(f"  secrets not in the stack file, stood in for by a placeholder: {', '.join(k.split(':', 1)[1] for k in p.stood_in)}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(masker.text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n"))

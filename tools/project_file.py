@@ -157,7 +157,7 @@ def stack_outputs_page() -> str:
         parts.append(f"\n## {title}\n\n| output | type | meaning | stability |\n|---|---|---|---|\n")
         for out in BY_ROLE[role]:
             stability = "stable" if out.stable else "informational"
-            when = " (only with `tls: true`)" if out.optional else ""
+            when = f" (only with `{out.only_with}`)" if out.optional else ""
             parts.append(f"| `{out.name}` | {_cell(out.type)} | {_cell(out.meaning)}{when} | {stability} |\n")
     return "".join(parts)
 

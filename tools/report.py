@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tools import reachability
 from tools.mock_runtime import ProgramRun, Registration
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -179,6 +180,7 @@ def security_matrix_markdown(run: ProgramRun, names: Mapping[str, str]) -> str:
             reach[(r.peer if r.peer != "itself" else r.security_group, r.security_group)].append(r.ports)
     for (src, dst), ports in sorted(reach.items()):
         out.append(f"| {src} | {dst} | {', '.join(ports)} |")
+    out += _group_to_group(run)
     out += ["", "## Where each group may connect (security-group egress)", "", "| from | to | ports |", "|---|---|---|"]
     reach = defaultdict(list)
     for r in rules:
@@ -202,6 +204,28 @@ def security_matrix_markdown(run: ProgramRun, names: Mapping[str, str]) -> str:
                 f"| {'out' if e['egress'] else 'in'} | {int(e['ruleNumber'])} | {e['ruleAction']} | {e['cidrBlock']} | {_ports(e['protocol'], e.get('fromPort', 0), e.get('toPort', 0))} |"
             )
     return "\n".join(out) + "\n"
+
+
+def _group_to_group(run: ProgramRun) -> list[str]:
+    """With isolation: applicationGroup, what each application group's hosts can open on
+    another's (across zones, so both groups' NACLs apply), from the registered NACLs and SGs."""
+    if run.outputs.get("isolation") != "applicationGroup" or not run.outputs.get("applicationGroupSubnetIds"):
+        return []
+    matrix = reachability.group_matrix(reachability.Network([run]), run)
+    out = [
+        "",
+        "## Application group to application group (isolation: applicationGroup)",
+        "",
+        "Evaluated by AWS's rules from the registered NACL entries and security-group rules (NACLs in rule order, "
+        "stateless; SGs unioned per interface, stateful), for a worker of each group carrying the `workers` group and "
+        "its own. Probed: the platform's ports, common app ports and every port a rule names; `all` is every port.",
+        "",
+        "| from \\ to | " + " | ".join(sorted({b for _, b in matrix})) + " |",
+        "|---|" + "---|" * len({b for _, b in matrix}),
+    ]
+    for a in sorted({a for a, _ in matrix}):
+        out.append(f"| {a} | " + " | ".join(", ".join(matrix[(a, b)]) or "nothing" for b in sorted({b for _, b in matrix})) + " |")
+    return out
 
 
 def load_balancer_markdown(run: ProgramRun) -> str:

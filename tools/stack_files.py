@@ -491,8 +491,10 @@ class StackConfig:
     warnings: tuple[str, ...] = ()
 
 
-def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
-    """The stack's config as the program would get it from the CLI, or InvalidProjectFiles."""
+def merged_config(stack: str, root: Path = ROOT, secrets_set: bool = False) -> StackConfig:
+    """The stack's config as the program would get it from the CLI, or InvalidProjectFiles.
+    `secrets_set`: the project's declared secrets that the stack file lacks count as set with
+    `pulumi config set --secret` (offline, where no secret is decrypted anyway)."""
     project = project_file(root)
     name = project["name"]
     path = stack_file(stack, root, project)
@@ -530,8 +532,8 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
         qualified = key if ":" in key else f"{name}:{key}"  # the CLI namespaces bare keys with the project
         config[qualified] = literal.get(key, value)
         namespace = qualified.split(":", 1)[0]
-        if namespace not in KNOWN_NAMESPACES:
-            near = difflib.get_close_matches(namespace, KNOWN_NAMESPACES, n=1)
+        if namespace not in (*KNOWN_NAMESPACES, name):
+            near = difflib.get_close_matches(namespace, (*KNOWN_NAMESPACES, name), n=1)
             hint = f"did you mean '{near[0]}'?" if near else f"this project reads {', '.join(KNOWN_NAMESPACES)}"
             warnings.append(
                 f"{relative}:{lines.get(key, '?')}: warning: {key}: nothing in this project reads the namespace '{namespace}' ({hint})"
@@ -546,6 +548,8 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
             continue
         if "value" in decl or "default" in decl:
             config[qualified] = copy.deepcopy(decl["default"] if "default" in decl else decl["value"])
+        elif secrets_set and decl.get("secret"):
+            config[qualified] = {"secure": SECRET_PLACEHOLDER}
         elif qualified.split(":", 1)[0] == name:
             missing.append(key)
     if missing:
@@ -584,7 +588,7 @@ def merged_config(stack: str, root: Path = ROOT) -> StackConfig:
     for key, value in (raw_config or {}).items():  # ours: a secret never sits in the stack file in plain text
         qualified = str(key) if ":" in str(key) else f"{name}:{key}"
         namespace, _, bare = qualified.partition(":")
-        if namespace == name and bare in BY_NAME and BY_NAME[bare].secret and value not in ("", None) and not _is_secure(value):
+        if namespace == name == PROJECT and bare in BY_NAME and BY_NAME[bare].secret and value not in ("", None) and not _is_secure(value):
             problems.append(FileProblem(
                 relative, lines.get(str(key)), f"{qualified} is a secret, but it is written here in plain text",
                 f"remove it from the file and run `pulumi config set --secret -s {stack} {qualified} < <file>`; treat the value as leaked and rotate it",
@@ -665,6 +669,20 @@ def offline_config(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], list[
     (`secure:`) or not in the stack file."""
     config, _secret, stood_in, _warnings = offline_stack(stack, root)
     return config, _secret, stood_in
+
+
+def offline_project_stack(stack: str, root: Path) -> tuple[dict[str, Any], list[str], list[str], tuple[str, ...]]:
+    """`offline_stack` for another Pulumi project (the app-team example): its own declared
+    secrets stood in for by the placeholder."""
+    merged = merged_config(stack, root, secrets_set=True)
+    declared = project_file(root)["config"]
+    secret = [k if ":" in k else f"{merged.project}:{k}" for k, decl in declared.items() if decl.get("secret")]
+    config, stood_in = dict(merged.values), []
+    for key in secret:
+        if _is_secure(config.get(key)):
+            config[key] = SECRET_PLACEHOLDER
+            stood_in.append(key)
+    return config, secret, stood_in, merged.warnings
 
 
 def offline_stack(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], list[str], list[str], tuple[str, ...]]:

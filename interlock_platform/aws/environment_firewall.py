@@ -1,5 +1,6 @@
 """An environment's security groups: its workers, its load balancer, and the holes it owns in
-the management SG (so `pulumi destroy -s <env>` closes exactly those)."""
+the management SG (so `pulumi destroy -s <env>` closes exactly those). With isolation:
+applicationGroup, also one SG per application group, which each worker carries besides `workers`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class EnvironmentFirewallArgs:
 class EnvironmentFirewall(pulumi.ComponentResource):
     workers: aws.ec2.SecurityGroup
     load_balancer: aws.ec2.SecurityGroup
+    group_security_groups: dict[str, aws.ec2.SecurityGroup]  # by application group (isolation: applicationGroup)
 
     def __init__(self, name: str, args: EnvironmentFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:firewall:EnvironmentFirewall", name, None, opts)
@@ -44,7 +46,21 @@ class EnvironmentFirewall(pulumi.ComponentResource):
             tags=tags(stack, env, f"{name}-lb", role="load-balancer"),
             opts=child,
         )
+        self.group_security_groups = {}
+        if firewall_plan.isolates_groups(topo):
+            ingress = firewall_plan.ingress_groups(topo)
+            for g in topo.application_groups:
+                label = f"{name}-group-{g.name}"
+                self.group_security_groups[g.name] = aws.ec2.SecurityGroup(
+                    label,
+                    vpc_id=args.vpc_id,
+                    description=f"{env} application group {g.name}: all within the group, declared flows from other groups"
+                    + (", proxy ports from the load balancer" if g.name in ingress else ""),
+                    tags=tags(stack, env, label, collection=topo.env.collection, role="workers", **{"application-group": g.name}),
+                    opts=child,
+                )
         groups = {
+            **{firewall_plan.group_sg(g): sg.id for g, sg in self.group_security_groups.items()},
             "workers": self.workers.id,
             f"workers:{env}": self.workers.id,
             "loadBalancer": self.load_balancer.id,
@@ -52,4 +68,7 @@ class EnvironmentFirewall(pulumi.ComponentResource):
         }
         rules = [r for rs in firewall_plan.environment_security_groups(topo).values() for r in rs]
         security_group_rules(name, rules, groups, stack, env, self)
-        self.register_outputs({"workerSecurityGroupId": self.workers.id, "loadBalancerSecurityGroupId": self.load_balancer.id})
+        outputs = {"workerSecurityGroupId": self.workers.id, "loadBalancerSecurityGroupId": self.load_balancer.id}
+        if self.group_security_groups:
+            outputs["applicationGroupSecurityGroupIds"] = {g: sg.id for g, sg in self.group_security_groups.items()}
+        self.register_outputs(outputs)

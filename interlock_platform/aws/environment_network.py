@@ -1,5 +1,5 @@
 """An environment's VLANs: one subnet per application group per zone, each with its route
-table, behind the environment's NACL."""
+table, behind the environment's NACL (or, with isolation: applicationGroup, its group's NACL)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ class EnvironmentNetworkArgs:
 
 class EnvironmentNetwork(pulumi.ComponentResource):
     subnet_ids: dict[str, list[pulumi.Output[str]]]  # by application group, in zone order
-    nacl: aws.ec2.NetworkAcl
+    nacl: aws.ec2.NetworkAcl | None  # the environment's, with isolation: environment
+    group_nacls: dict[str, aws.ec2.NetworkAcl]  # by application group, with isolation: applicationGroup
 
     def __init__(self, name: str, args: EnvironmentNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:network:EnvironmentNetwork", name, None, opts)
@@ -33,6 +34,7 @@ class EnvironmentNetwork(pulumi.ComponentResource):
         env, stack = topo.name, topo.stack
         self.subnet_ids = {}
         by_key: dict[str, pulumi.Output[str]] = {}
+        by_group: dict[str, dict[str, pulumi.Output[str]]] = {}
         for group, subnet in topo.subnets:
             az = subnet.availability_zone
             key = f"{group.name}-{az}"
@@ -49,5 +51,12 @@ class EnvironmentNetwork(pulumi.ComponentResource):
             )
             self.subnet_ids.setdefault(group.name, []).append(sn.id)
             by_key[key] = sn.id
-        self.nacl = network_acl(name, args.vpc_id, firewall_plan.environment_nacl(topo), by_key, stack, env, self)
-        self.register_outputs({"subnetIds": self.subnet_ids, "naclId": self.nacl.id})
+            by_group.setdefault(group.name, {})[key] = sn.id
+        self.nacl, self.group_nacls = None, {}
+        if not firewall_plan.isolates_groups(topo):
+            self.nacl = network_acl(name, args.vpc_id, firewall_plan.environment_nacl(topo), by_key, stack, env, self)
+            self.register_outputs({"subnetIds": self.subnet_ids, "naclId": self.nacl.id})
+            return
+        for group, entries in firewall_plan.group_nacls(topo).items():
+            self.group_nacls[group] = network_acl(f"{name}-{group}", args.vpc_id, entries, by_group[group], stack, env, self)
+        self.register_outputs({"subnetIds": self.subnet_ids, "naclIds": {g: acl.id for g, acl in self.group_nacls.items()}})

@@ -4,6 +4,7 @@ Built by `topology.parse_shared` / `parse_environment`; never from raw config.""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,11 +158,25 @@ class ApplicationGroup:
     allow_from: tuple[GroupFlow, ...] = ()  # read only with isolation: applicationGroup
 
 
+EC2_HOSTNAME_ADDRESS = re.compile(r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(\.|$)")
+
+
 @dataclass(frozen=True)
 class IngressNode:
     hostname: str
     instance_id: str
     availability_zone: str
+
+    @property
+    def address(self) -> ipaddress.IPv4Address | None:
+        """The private address an EC2 hostname (ip-a-b-c-d...) carries; None for any other name."""
+        m = EC2_HOSTNAME_ADDRESS.match(self.hostname)
+        if not m:
+            return None
+        try:
+            return ipaddress.IPv4Address(".".join(m.groups()[:4]))
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,11 @@ from interlock_platform.core.config_keys import ENVIRONMENT, SHARED
 from interlock_platform.core.config_models import AwsQuotas, Flag, RegistryEntry, SharedInterlock, Whole, metadata, unwrap
 
 
-def output(meaning: str, *, stable: bool = True, optional: bool = False, keys: str = "string", secret: bool = False) -> Any:
-    """An output's field. `keys`: what a map's keys are (zones, groups, teams)."""
-    extra = {"stable": stable, "optional": optional, "keys": keys, "secret": secret}
+def output(meaning: str, *, stable: bool = True, only_with: str = "", keys: str = "string", secret: bool = False) -> Any:
+    """An output's field. `only_with`: the config without which the stack does not export it;
+    `keys`: what a map's keys are (zones, groups, teams)."""
+    optional = bool(only_with)
+    extra = {"stable": stable, "onlyWith": only_with, "keys": keys, "secret": secret}
     return (
         Field(None, description=meaning, json_schema_extra=extra)
         if optional
@@ -76,16 +78,21 @@ class EnvironmentOutputs(Outputs):
     ingress_nodes: list[str] = output("hostnames of the nodes running its proxies", stable=False)
     application_group_subnet_ids: dict[str, list[str]] = output("subnet ids per application group, in zone order", keys="group")
     worker_security_group_id: str = output("its workers' security group")
+    application_group_security_group_ids: dict[str, str] | None = output(
+        "with `isolation: applicationGroup`: the security group of each application group; every worker of the group carries it "
+        "besides the workers group",
+        only_with="isolation: applicationGroup", keys="group",
+    )  # fmt: skip
     load_balancer_security_group_id: str = output("its load balancer's security group")
     team_namespaces: dict[str, str] = output("the Kubernetes namespace of each on-boarded team", keys="team")
     ingress_controller_namespace_selector: dict[str, str] = output(
         "the labels that select the ingress controller's namespace on this cluster's Kubernetes, for an app's ingress NetworkPolicy"
     )
     tls_certificate_secret_name: str | None = output(
-        "with `tls: true`: the Swarm secrets for `com.docker.lb.ssl_cert` / `ssl_key`", optional=True
+        "with `tls: true`: the Swarm secrets for `com.docker.lb.ssl_cert` / `ssl_key`", only_with="tls: true"
     )
     tls_key_secret_name: str | None = output(
-        "with `tls: true`: the Swarm secrets for `com.docker.lb.ssl_cert` / `ssl_key`", optional=True
+        "with `tls: true`: the Swarm secrets for `com.docker.lb.ssl_cert` / `ssl_key`", only_with="tls: true"
     )
 
 
@@ -111,15 +118,16 @@ class StackOutput:
     type: str
     meaning: str
     stable: bool = True  # False: informational, may change with any release
-    optional: bool = False  # exported only with some config (tls: true)
+    optional: bool = False  # exported only with some config: only_with
+    only_with: str = ""  # that config, e.g. tls: true
 
 
 def _declared(role: str, name: str, info: Any) -> StackOutput:
     kind = type_text(info.annotation, metadata(info, "keys"))
     if metadata(info, "secret"):
         kind = f"secret {kind} or null"
-    optional = bool(metadata(info, "optional"))
-    return StackOutput(name, role, kind, str(info.description), bool(metadata(info, "stable")), optional)
+    only_with = str(metadata(info, "onlyWith"))
+    return StackOutput(name, role, kind, str(info.description), bool(metadata(info, "stable")), bool(only_with), only_with)
 
 
 OUTPUTS: tuple[StackOutput, ...] = tuple(

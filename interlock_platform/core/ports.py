@@ -125,6 +125,18 @@ def worker_ports(ucp_version: str, calico_ip_in_ip: bool, esp: bool = True) -> t
     return tuple(r for r in port_table(ucp_version) if r.workers and r.between_hosts) + encapsulation(calico_ip_in_ip, esp)
 
 
+# The overlay data plane (VXLAN and gossip): what crosses between the application groups of an
+# environment, which share its overlay networks.
+OVERLAY_DATA_PLANE = ((Protocol.UDP, 4789), (Protocol.TCP, 7946), (Protocol.UDP, 7946))
+
+
+def overlay_data_plane(ucp_version: str, calico_ip_in_ip: bool, esp: bool = True) -> tuple[PortRule, ...]:
+    """Between workers of one environment in different application groups: VXLAN, gossip, and
+    the encapsulations (IP-in-IP with Calico, ESP for encrypted overlays)."""
+    table = tuple(r for r in port_table(ucp_version) if (r.protocol, r.from_port) in OVERLAY_DATA_PLANE and r.workers)
+    return table + encapsulation(calico_ip_in_ip, esp)
+
+
 def reserved_ports(ucp_version: str) -> dict[int, str]:
     """Every TCP port a UCP node already uses (any scope), with its purpose."""
     used: dict[int, str] = {}

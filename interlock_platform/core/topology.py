@@ -766,9 +766,12 @@ def _check_overlay(
 
 
 def _check_environment_quotas(p: Problems, topo: EnvironmentTopology) -> None:
-
+    # isolation: applicationGroup: the per-group firewalls, counted and explained by the plan
+    group_problems = firewall_plan.group_isolation_problems(topo) if firewall_plan.isolates_groups(topo) else []
+    for problem in group_problems:
+        p.add(problem.key, problem.message, problem.fix)
     limit = topo.shared.quotas.security_group_rules_per_direction
-    for sg, rules in firewall_plan.environment_security_groups(topo).items():
+    for sg, rules in () if firewall_plan.isolates_groups(topo) else firewall_plan.environment_security_groups(topo).items():
         for direction in ("ingress", "egress"):
             n = sum(1 for rule in rules if rule.direction == direction)
             if n > limit:
@@ -779,7 +782,7 @@ def _check_environment_quotas(p: Problems, topo: EnvironmentTopology) -> None:
                     "merge CIDRs into fewer blocks, or raise awsQuotas.securityGroupRulesPerDirection in the shared stack after AWS raised your quota",
                 )
     nlimit = topo.shared.quotas.nacl_rules_per_direction
-    entries = firewall_plan.environment_nacl(topo)
+    entries = [] if firewall_plan.isolates_groups(topo) else firewall_plan.environment_nacl(topo)
     for egress in (False, True):
         n = sum(1 for e in entries if e.egress == egress)
         if n > nlimit:

@@ -5,12 +5,14 @@ with the labels, networks and placement the environment needs."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
-from interlock_platform.core import app_labels
+from interlock_platform.core import app_labels, app_specs
 from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract
 from interlock_platform.stack_config import read_stack_outputs
 
@@ -30,27 +32,43 @@ class InterlockServiceArgs:
     provider: pulumi.ProviderResource | None = None  # a pulumi_docker.Provider for the same UCP
 
 
-def check_apps(env: EnvironmentContract, *apps: AppServiceSpec) -> None:
-    """Refuse every bad spec at once, before anything is created."""
-    problems = []
-    for app in apps:
-        try:
-            app_labels.check(app, env)
-        except AppSpecError as err:
-            problems += err.problems
-    if problems:
-        raise InvalidAppSpec(problems)
+def check_apps(env: EnvironmentContract, *apps: AppServiceSpec, config_key: str | None = None) -> None:
+    """Refuse every bad spec at once, before anything is created: each app's own problems, and
+    those between the apps (a canary in VIP mode, two paths on one host). With `config_key`
+    (the apps came from that config key), the problems say the config's camelCase field names."""
+    try:
+        app_labels.check_all(apps, env)
+    except AppSpecError as err:
+        if config_key is None:
+            raise InvalidAppSpec(err.problems) from None
+        raise InvalidAppSpec([f"{config_key}: {app_specs.in_config_terms(p)}" for p in err.problems]) from None
 
 
-async def validate(environment: pulumi.StackReference, *apps: AppServiceSpec) -> EnvironmentContract:
+async def validate(
+    environment: pulumi.StackReference, *apps: AppServiceSpec, config_key: str | None = None
+) -> EnvironmentContract:
     """Read the env stack's outputs and refuse any bad spec: await it before creating anything
     (in the `async def main()` that `pulumi.run` runs)."""
     try:
         env = EnvironmentContract.from_outputs(await read_stack_outputs(environment, EnvironmentContract.OUTPUTS))
     except AppSpecError as err:
         raise InvalidAppSpec(err.problems) from None
-    check_apps(env, *apps)
+    check_apps(env, *apps, config_key=config_key)
     return env
+
+
+def apps_from_config(config: pulumi.Config, key: str = "apps") -> list[AppServiceSpec]:
+    """The app specs listed under `<project>:<key>` in the stack config (camelCase fields, as
+    docs/app-teams.md lists them), or InvalidAppSpec naming each app, field and fix."""
+    where = config.full_key(key)
+    raw: Any = config.get(key)
+    if raw is None:
+        raise InvalidAppSpec([f"{where}: not set; list the apps in the stack file, e.g. {where}: [{app_specs.EXAMPLE}]"])
+    try:
+        return app_specs.parse_apps(json.loads(raw))
+    except ValueError as err:
+        problems = err.problems if isinstance(err, AppSpecError) else [f"apps: is not a YAML list of mappings ({err})"]
+        raise InvalidAppSpec([f"{where}: {p}" for p in problems]) from None
 
 
 class InterlockService(pulumi.ComponentResource):

@@ -20,6 +20,7 @@ from .common import (
     REGISTRY_SCHEMA,
     STACK_REFERENCE,
     UNKNOWN,
+    GroupLayout,
     Network,
     Stack,
     env_of,
@@ -268,16 +269,21 @@ def _encapsulation_scoped(args: StackValidationArgs, report: ReportViolation) ->
         # By where the groups come from, not what they are called: an env stack takes exactly one
         # group from the shared stack, the managers'; the shared stack's own groups are all managers'.
         from_shared = [g.resource_type == STACK_REFERENCE for g in (o.group, peer)]
-        if (sum(from_shared) != 1) if in_environment else any(from_shared):
+        # Members of one of the environment's own groups among themselves: the overlay data plane
+        # between its application groups (isolation: applicationGroup), as `-1` to itself carried before.
+        among_themselves = in_environment and o.self_only and not any(from_shared)
+        if not among_themselves and ((sum(from_shared) != 1) if in_environment else any(from_shared)):
             report(f"{o.describe()} carries {what} between {o.group.name} and {peer.name}. It may only flow between the management "
-                   "security group and an environment's own groups, never between environments or within one. "
+                   "security group and an environment's own groups, or among the members of one of its groups; never between environments. "
                    "Fix: remove the rule", o.urn)  # fmt: skip
+    own = env_of(stack.name, reg)
     for e in nacl_entries(stack):
         if e.protocol in ENCAPSULATION and e.action == "allow":
             for net in e.networks():
-                if outside(net):
+                within_own = own is not None and net.version == 4 and net.subnet_of(own.cidr)  # type: ignore[arg-type]
+                if outside(net) and not within_own:
                     report(f"{e.label} allows {ENCAPSULATION[e.protocol]} (IP protocol {e.protocol}) for {net}, outside the management "
-                           f"VLAN {block}. Fix: allow it only for the management VLAN", e.urn)  # fmt: skip
+                           f"VLAN {block} and the environment's own range. Fix: allow it only for those", e.urn)  # fmt: skip
 
 
 def _no_cross_environment(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -386,6 +392,135 @@ def _nacl_isolation(args: StackValidationArgs, report: ReportViolation) -> None:
                 if owned and left:
                     report(f"{what} of {env.name} has no {way} deny for (all of) environment {other.name} ({other.cidr}): "
                            f"{', '.join(map(str, left))} is not denied. Fix: deny it, numbered before every allow", urn)  # fmt: skip
+
+
+# What crosses between the application groups of one environment without a declared flow: the
+# overlay data plane (VXLAN, gossip; IP-in-IP and ESP) of the overlay networks they share.
+OVERLAY_DATA_PLANE = {("17", 4789), ("6", 7946), ("17", 7946)}
+NODE_EPHEMERAL = (32768, 60999)  # Linux nodes' ephemeral range: NACL return traffic, no platform port in it
+NACL_ASSOCIATION = "aws:ec2/networkAclAssociation:NetworkAclAssociation"
+
+
+def _overlay(proto: Any, lo: int, hi: int) -> bool:
+    return proto in ENCAPSULATION or (lo == hi and (proto, lo) in OVERLAY_DATA_PLANE)
+
+
+def _port_span(o: Opening) -> tuple[int, int] | None:
+    """The ports an opening covers; None when not known yet."""
+    if o.protocol == "-1" or o.protocol in ENCAPSULATION:
+        return (0, 65535)
+    if o.from_port is None or o.to_port is None:
+        return None
+    return (o.from_port, o.to_port)
+
+
+def _sg_side(sg: PolicyResource | None, layout: GroupLayout, lb_groups: set[str]) -> str | set[str]:
+    """Which application groups a security group stands for: "management" (the shared stack's),
+    "lb" (attached to a load balancer), its group (by its application-group tag), or every group
+    (an untagged group of the stack may sit on any worker, so it counts for all of them)."""
+    if sg is None:
+        return set(layout.groups)  # a group this stack does not define (a literal id) may sit on any worker
+    if sg.resource_type == STACK_REFERENCE:
+        return "management"
+    if sg.urn in lb_groups:
+        return "lb"
+    tag = get(sg.props, "tags", "application-group")
+    return {tag} if isinstance(tag, str) and tag in layout.groups else set(layout.groups)
+
+
+def _group_flows_declared(args: StackValidationArgs, report: ReportViolation) -> None:
+    found = environment_stack(args, report)
+    if found is None:
+        return
+    stack, reg, env = found
+    layout = reg.group_layouts.get(env.name)
+    if layout is None:
+        return  # isolation: environment; every group of it reaches every other by design
+    lb_groups = _load_balancer_groups(stack)
+    proxy_ports = {env.http_port, env.https_port}
+
+    def undeclared(srcs: set[str], dsts: set[str], proto: Any, lo: int, hi: int, nacl: bool) -> list[tuple[str, str]]:
+        if _overlay(proto, lo, hi):
+            return []
+        if nacl and proto in ("6", "17") and NODE_EPHEMERAL[0] <= lo and hi <= NODE_EPHEMERAL[1]:
+            return []  # stateless return traffic; the security groups decide who may open a connection
+        return [(a, b) for a in sorted(srcs) for b in sorted(dsts) if a != b and not layout.declared(a, b, proto, lo, hi)]
+
+    def explain(what: str, pairs: list[tuple[str, str]], urn: str) -> None:
+        shown = ", ".join(f"{a} -> {b}" for a, b in pairs[:6]) + (f" and {len(pairs) - 6} more" if len(pairs) > 6 else "")
+        report(f"{what} opens {shown} between application groups of {env.name}, which its config does not declare. Fix: remove it, "
+               "or declare the flow in applicationGroups[].allowFrom (group, ports, protocol)", urn)  # fmt: skip
+
+    for o in sg_openings(stack):
+        span = _port_span(o)
+        if span is None or o.protocol is UNKNOWN or o.direction not in ("ingress", "egress"):
+            continue
+        if o.group is None and (o.group_id is UNKNOWN or not isinstance(o.group_id, str) or o.group_id == reg.management_security_group_id):
+            continue  # the managers' group (its id from the shared stack), or one not known yet
+        mine = _sg_side(o.group, layout, lb_groups)
+        if mine == "management":
+            continue
+        peer_sg = o.group if o.self_only else (o.peers[0] if len(o.peers) == 1 else None)
+        peers: list[str | set[str]] = [] if peer_sg is None else [_sg_side(peer_sg, layout, lb_groups)]
+        peers += [layout.groups_in(net) for net in o.networks() if not world_like(net)]
+        for other in peers:
+            if other == "management" or not other:
+                continue
+            if "lb" in (mine, other):
+                served = other if mine == "lb" else mine
+                if served == "lb" or not isinstance(served, set):
+                    continue
+                bad = sorted(served - layout.ingress_groups)
+                if bad or o.protocol != "6" or not (span[0] == span[1] and span[0] in proxy_ports):
+                    report(f"{o.describe()} connects the load balancer with application group(s) {', '.join(sorted(served))}. It may "
+                           f"reach only the ingress group(s) {', '.join(sorted(layout.ingress_groups)) or '(none)'} on TCP "
+                           f"{' and '.join(map(str, sorted(proxy_ports)))}. Fix: remove it", o.urn)  # fmt: skip
+                continue
+            if not isinstance(mine, set) or not isinstance(other, set):
+                continue
+            if o.self_only and len(mine) == 1:
+                continue  # one group's members among themselves
+            srcs, dsts = (other, mine) if o.direction == "ingress" else (mine, other)
+            pairs = undeclared(srcs, dsts, o.protocol, *span, nacl=False)
+            if pairs:
+                explain(o.describe(), pairs, o.urn)
+
+    # NACLs: the groups a NACL guards are those of the subnets it is associated with (what it
+    # does, not what it is called); its entries are read in rule order, after the denies before them.
+    subnets = {sn.urn: network(get(sn.props, "cidrBlock")) for sn in stack.of_type(SUBNET)}
+    guards: dict[str, set[str]] = {}
+    for assoc in stack.of_type(NACL_ASSOCIATION):
+        for acl in Stack.fed_by(assoc, "networkAclId"):
+            for sn in Stack.fed_by(assoc, "subnetId"):
+                net = subnets.get(sn.urn)
+                if net is not None:
+                    guards.setdefault(acl.urn, set()).update(layout.groups_in(net))
+    tables: dict[str, list[Opening]] = {}
+    for e in nacl_entries(stack):
+        tables.setdefault(e.group.urn if e.group is not None else f"id:{_shown(e.group_id)}:{e.urn}", []).append(e)
+    for acl_urn, entries in tables.items():
+        # a NACL associated with no subnet of the stack (a literal id, or one not yet associated)
+        # may guard any of them: it counts for every group
+        guarded = guards.get(acl_urn) or set(layout.groups)
+        table = sorted((e for e in entries if e.rule_number is not None), key=lambda e: (e.direction, e.rule_number or 0))
+        for direction in ("ingress", "egress"):
+            denied: list[Network] = []
+            for e in (e for e in table if e.direction == direction):
+                if e.action == "deny" and e.protocol == "-1":
+                    denied += e.networks()
+                    continue
+                span = _port_span(e)
+                if e.action != "allow" or span is None or e.protocol is UNKNOWN:
+                    continue
+                for net in e.networks():
+                    left = [net]
+                    for d in denied:
+                        left = _uncovered(left, d)
+                    others = set().union(*(layout.groups_in(n) for n in left)) if left else set()
+                    srcs, dsts = (others, guarded) if direction == "ingress" else (guarded, others)
+                    pairs = undeclared(srcs, dsts, e.protocol, *span, nacl=True)
+                    if pairs:
+                        explain(f"{e.describe()} (rule {e.rule_number}, for {net})", pairs, e.urn)
 
 
 def _listener_groups(listener: PolicyResource) -> list[PolicyResource]:
@@ -512,13 +647,15 @@ def _stack(
 
 POLICIES = [
     _stack("sg-no-world-ingress", "No security group rule admits 0.0.0.0/0 or ::/0, except the load balancer's on its listener ports.", _no_world_ingress),
-    _stack("sg-encapsulation-scoped", "IP protocols 4 and 50 flow only between the management VLAN or security group and one environment's own groups.", _encapsulation_scoped, True),
+    _stack("sg-encapsulation-scoped", "IP protocols 4 and 50 flow only between the management VLAN or security group and one environment's own groups, or among one group's members.", _encapsulation_scoped, True),
     _stack("sg-no-cross-environment", "Nothing in an environment's stack admits another environment's CIDR or security groups.", _no_cross_environment, True),
     _stack("sg-no-world-egress", "No security group rule sends to 0.0.0.0/0, ::/0 or as wide a range, except on TCP 80 and 443.", _no_world_egress),
     _stack("sg-no-all-protocols", "No all-protocols (-1) rule, except a security group referencing itself.", _no_all_protocols),
     ResourceValidationPolicy(name="sg-descriptions", description="Every security group and rule says what it is for.", validate=_descriptions,
                              enforcement_level=EnforcementLevel.ADVISORY),
     _stack("nacl-environment-isolation", "An environment's NACL denies every other environment first and stays within the quota.", _nacl_isolation, True),
+    _stack("group-flows-declared", "With isolation: applicationGroup, nothing opens a port between two application groups that the "
+           "config does not declare, beyond the overlay data plane; the load balancer reaches only the ingress group.", _group_flows_declared, True),
     _stack("lb-ports-match-service-cluster", "443 forwards to the environment's HTTPS proxy port, 80 to its HTTP port, to its ingress nodes only.", _lb_ports, True),
     _stack("vpc-baseline", "Flow logs on, the default security group empty.", _vpc_baseline),
     _stack("subnet-no-public-addresses", "No subnet in an environment's or the management range hands out public IPv4 or IPv6 "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, PolicyResource, Secret
@@ -26,6 +26,12 @@ REGISTRY_SCHEMA = PolicyConfigSchema(
         },
         "managementCidrs": {"type": "array", "items": {"type": "string"}},
         "naclRulesPerDirection": {"type": "integer", "default": 20},
+        "managementSecurityGroupId": {"type": ["string", "null"], "description": "the shared stack's management security group"},
+        "applicationGroups": {
+            "type": "object",
+            "description": "environment -> {groups: {name: [cidrs]}, flows: [{from, to, protocol, ports}], ingressGroups: [names]}, "
+            "for the environments with isolation: applicationGroup (from their stack config)",
+        },
     }
 )
 
@@ -150,10 +156,38 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class GroupLayout:
+    """An environment whose application groups each have a firewall: their ranges, the flows its
+    config declares between them, and the groups that hold its ingress nodes."""
+
+    groups: Mapping[str, tuple[Network, ...]]
+    flows: Mapping[tuple[str, str, str], frozenset[int]]  # (from, to, protocol number) -> ports
+    ingress_groups: frozenset[str]
+
+    def groups_in(self, net: Network) -> set[str]:
+        return {g for g, cidrs in self.groups.items() if any(overlaps(net, c) for c in cidrs)}
+
+    def declared(self, src: str, dst: str, proto: str, lo: int, hi: int) -> bool:
+        ports = self.flows.get((src, dst, proto), frozenset())
+        return hi - lo < 65536 and all(p in ports for p in range(lo, hi + 1))
+
+
+def group_layout(value: Any) -> GroupLayout:
+    groups = {name: tuple(ipaddress.ip_network(c) for c in cidrs) for name, cidrs in (value.get("groups") or {}).items()}
+    flows: dict[tuple[str, str, str], frozenset[int]] = {}
+    for f in value.get("flows") or ():
+        key = (f["from"], f["to"], protocol(f.get("protocol", "tcp")))
+        flows[key] = flows.get(key, frozenset()) | frozenset(int(p) for p in f["ports"])
+    return GroupLayout(groups, flows, frozenset(value.get("ingressGroups") or ()))
+
+
+@dataclass(frozen=True)
 class Registry:
     environments: Mapping[str, Environment]
     management_cidrs: tuple[ipaddress.IPv4Network, ...]
     nacl_quota: int
+    group_layouts: Mapping[str, GroupLayout] = field(default_factory=dict)
+    management_security_group_id: str | None = None
 
     def others(self, env: str) -> list[Environment]:
         return [e for n, e in self.environments.items() if n != env]
@@ -184,7 +218,9 @@ def registry(config: Mapping[str, Any]) -> Registry | None:
             e.get("collectionNodeSelector", ""), bool(e.get("encryptedOverlays", name == "prod")),
         )  # fmt: skip
     mgmt = tuple(ipaddress.ip_network(c) for c in config.get("managementCidrs") or ())
-    return Registry(parsed, mgmt, int(config.get("naclRulesPerDirection") or 20))  # type: ignore[arg-type]
+    layouts = {env: group_layout(v) for env, v in (config.get("applicationGroups") or {}).items()}
+    mgmt_sg = config.get("managementSecurityGroupId")
+    return Registry(parsed, mgmt, int(config.get("naclRulesPerDirection") or 20), layouts, mgmt_sg if isinstance(mgmt_sg, str) else None)  # type: ignore[arg-type]
 
 
 class Stack:
