@@ -163,9 +163,7 @@ def _task_failed(task: dict[str, Any]) -> bool:
 HEALTHY, STARTING, FAILING = "healthy", "starting", "failing"
 
 
-def _health(
-    client: docker.DockerClient, service_id: str, spec: dict[str, Any], config_id: str, window: float, since: float | None
-) -> str:
+def _health(client: docker.DockerClient, service_id: str, spec: dict[str, Any], config_id: str, window: float, since: float | None) -> str:
     """How the tasks that run `config_id` fare: FAILING when one failed after `since` (any time,
     with None); HEALTHY when every task the service wants runs it and has for `window` seconds;
     otherwise STARTING."""
@@ -306,7 +304,8 @@ def _stuck_message(client: docker.DockerClient, current: CurrentConfig) -> str:
         f"{current.service_name} is stuck on {current.config_name}: its tasks keep failing "
         f"(update {current.update_state or 'none'}{': ' + current.update_message if current.update_message else ''}), "
         f"and nothing put a working config back (the change that broke it may have been stopped). Nothing was changed. "
-        f"Restore a known-good config (`{fix}`), then run `pulumi up` again.\n" + failure_report(client, current.service_id, None)
+        f"Restore a known-good config (`{fix}`), then run `pulumi up` again.\n"
+        + failure_report(client, current.service_id, None)
     )
 
 
