@@ -27,6 +27,7 @@ from interlock_platform.core.config_models import FIELDS, validate_key
 from interlock_platform.core.config_reader import InvalidConfig, Problem, Problems
 from interlock_platform.core.k8s_manifests import NAMESPACE_AND_POD_PEERS_SINCE
 from interlock_platform.core.model import (
+    EC2_HOSTNAME_ADDRESS,
     WORLD,
     ApplicationGroup,
     EgressRule,
@@ -48,8 +49,6 @@ ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 STACK_NAME_RE = re.compile(cm.STACK_NAME_PATTERN)
 # What EC2 accepts in a security group's or rule's description (the provider checks only the length)
 EC2_DESCRIPTION_RE = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
-# EC2 private DNS names carry the address: ip-10-40-64-10.eu-west-1.compute.internal
-EC2_HOSTNAME_IP_RE = re.compile(r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(\.|$)")
 FLOW_LOG_RETENTION_DAYS = (
     1,
     3,
@@ -631,7 +630,7 @@ def _check_node_address(
     p: Problems, key: str, host: str, az: str, env: EnvironmentSpec, shared: SharedTopology, groups: list[ApplicationGroup]
 ) -> None:
     """An EC2 hostname carries its address: it must sit in this environment, in the node's zone."""
-    m = EC2_HOSTNAME_IP_RE.match(host)
+    m = EC2_HOSTNAME_ADDRESS.match(host)
     if not m:
         return
     try:
