@@ -391,8 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         masker = Masker(found_in([config, *(r.inputs for r in p.run.resources + p.shared.resources), p.run.outputs]))
         p = masked(p, masker)  # before anything is rendered: every output reads the masked copy
         interlock = render_interlock(p, base, template)  # checked with or without --out
-        if args.out:
-            written = write_out(p, args.out, interlock, masker)
+        written = write_out(p, args.out, interlock, masker) if args.out else []
     except policy_harness.PolicyPackError as err:
         print(Masker().text(f"error: stack '{args.stack}': {err}"), file=sys.stderr)
         print("  the policies were not checked", file=sys.stderr)
@@ -415,18 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     sg_quota, nacl_quota, projected = _quotas_and_projection(p)
     names = report.security_group_names([p.shared, p.run])
     print(masker.text(report.summary(p.run, names, sg_quota, nacl_quota, projected, p.violations)))
-    if p.stood_in:
-        print(
-            f"  secrets not in the stack file, stood in for by a placeholder: {', '.join(k.split(':', 1)[1] for k in p.stood_in)}"
-        )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(masker.text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n"))
-        print(f"  wrote {args.json}")
-    if args.out:
-        for path in written:
-            print(f"  wrote {path}")
-    return p.exit_code
+    return _finish(p, args, masker, written)
 
 
 def _main_project(args: argparse.Namespace) -> int:
@@ -452,8 +440,7 @@ def _main_project(args: argparse.Namespace) -> int:
         p = run_project_preview(root, args.stack, (config, secrets, stood_in))
         masker = Masker(found_in([config, *(r.inputs for r in p.run.resources), p.run.outputs]))
         p = masked(p, masker)
-        if args.out:
-            written = write_out(p, args.out, None, masker)
+        written = write_out(p, args.out, None, masker) if args.out else []
     except InvalidAppSpec as err:
         return _invalid([f"{args.project / f'Pulumi.{args.stack}.yaml'}: {problem}" for problem in err.problems])
     except (InvalidProjectFiles, InvalidStackConfig, InvalidConfig) as err:
@@ -464,15 +451,20 @@ def _main_project(args: argparse.Namespace) -> int:
     lines += routes(p.run)
     lines.append("  policy pack: not run (it checks the platform's own stacks)")
     print(masker.text("\n".join(lines)))
+    return _finish(p, args, masker, written)
+
+
+def _finish(p: Preview, args: argparse.Namespace, masker: Masker, written: list[Path]) -> int:
+    """What every preview prints after its summary: the stood-in secrets, the JSON and the files
+    it wrote; then its exit status."""
     if p.stood_in:
         print(f"  secrets not in the stack file, stood in for by a placeholder: {', '.join(k.split(':', 1)[1] for k in p.stood_in)}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(masker.text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n"))
         print(f"  wrote {args.json}")
-    if args.out:
-        for path in written:
-            print(f"  wrote {path}")
+    for path in written:
+        print(f"  wrote {path}")
     return p.exit_code
 
 
