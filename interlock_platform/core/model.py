@@ -233,7 +233,11 @@ class EnvironmentTopology:
 
     @property
     def other_environments(self) -> tuple[EnvironmentSpec, ...]:
-        return tuple(e for n, e in self.shared.environments.items() if n != self.env.name)
+        """In address order. An env stack reads the registry through a StackReference, whose map
+        order is the transport's (a protobuf Struct's), and NACL entries are numbered in this
+        order: a number that moved would replace an entry AWS keeps by number."""
+        others = (e for n, e in self.shared.environments.items() if n != self.env.name)
+        return tuple(sorted(others, key=lambda e: (e.cidr.network_address, e.cidr.prefixlen, e.name)))
 
     @property
     def subnets(self) -> tuple[tuple[ApplicationGroup, Subnet], ...]:
