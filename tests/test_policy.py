@@ -16,7 +16,7 @@ from tests.conftest import STACKS, copy_project
 from tests.policy_corpus import CORPUS
 from tools.mock_runtime import Registration
 from tools.policy_config import REGISTRY_POLICIES, from_shared_outputs
-from tools.policy_harness import UNKNOWN, PolicyPackProcess
+from tools.policy_harness import UNKNOWN, PolicyPackDidNotStart, PolicyPackProcess
 from tools.stack_files import ROOT
 
 ALL_RULES = {
@@ -144,14 +144,14 @@ def test_the_preview_streams_every_resource_and_analyze_resends_none(preview, mo
         sent.append((phase[0], r.urn))
         return original_send(self, r)
 
-    original_analyze = PolicyPackProcess.analyze
+    original_start = PolicyPackProcess.start_analysis
 
-    def analyze(self, resources):
+    def start_analysis(self, resources):
         phase[0] = "analyze"
-        return original_analyze(self, resources)
+        return original_start(self, resources)
 
     monkeypatch.setattr(PolicyPackProcess, "_send", counting_send)
-    monkeypatch.setattr(PolicyPackProcess, "analyze", analyze)
+    monkeypatch.setattr(PolicyPackProcess, "start_analysis", start_analysis)
     with PolicyPackProcess() as fresh:
         p = run_preview("dev", pack=fresh)
     analyzable = [r.urn for r in p.run.resources if r.custom]
@@ -293,3 +293,40 @@ def test_an_enforcement_level_can_be_overridden(project_copy, tmp_path):
         path.write_text(original)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[advisory] k8s-no-wide-peers:" in result.stdout
+
+
+WORLD_SSH = Registration(
+    "urn:pulumi:dev::interlock-platform::aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule::ssh",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "ssh", "", True,
+    {"securityGroupId": "dev-fw-workers-id", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0",
+     "description": "ssh from anywhere"},
+)  # fmt: skip
+
+
+def test_what_registers_before_the_pack_is_up_is_analyzed_once_it_is(preview, monkeypatch):
+    """`stream` does not wait for the pack's interpreter: a program registers at once, what it
+    registers is held, and sent (once) when the pack is up, here at the latest by `analyze`."""
+    sent: list[str] = []
+    original_send = PolicyPackProcess._send
+    monkeypatch.setattr(PolicyPackProcess, "_send", lambda self, r: sent.append(r.urn) or original_send(self, r))
+    config = from_shared_outputs(preview("shared").run.outputs)
+    with PolicyPackProcess() as fresh:  # just spawned: its interpreter is still loading the SDK
+        fresh.stream(config)
+        fresh.submit(WORLD_SSH)
+        assert sent == []  # held, not lost and not waited for
+        violations = fresh.analyze([WORLD_SSH])
+    assert sent == [WORLD_SSH.urn]
+    assert any(v["policy"] == "sg-no-world-ingress" and v["urn"] == WORLD_SSH.urn for v in violations)
+
+
+def test_a_pack_that_cannot_start_fails_the_analysis_not_the_program(tmp_path):
+    """What the program registers after `stream` is taken without error; `analyze` says why the
+    pack could not run."""
+    broken = copy_project(tmp_path / "project") / "policy"
+    (broken / "__main__.py").write_text("raise ImportError('pulumi_policy is not installed')\n")
+    with PolicyPackProcess(broken) as dead:
+        dead.stream({})
+        dead.process.wait(timeout=30)  # dead before the program registers anything
+        dead.submit(WORLD_SSH)
+        with pytest.raises(PolicyPackDidNotStart, match="pulumi_policy is not installed"):
+            dead.analyze([WORLD_SSH])

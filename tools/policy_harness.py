@@ -11,12 +11,14 @@ from __future__ import annotations
 import select
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from tools.mock_runtime import Registration
@@ -43,16 +45,8 @@ class PolicyPackDidNotStart(PolicyPackError):
 
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     out = struct_pb2.Struct()
-    json_format.ParseDict(_jsonable(value), out)
+    out.update(value)  # protobuf's own dict conversion (lists, tuples, nesting)
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class PolicyPackProcess:
@@ -68,7 +62,15 @@ class PolicyPackProcess:
         self.channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._pending: list[tuple[Registration, grpc.Future]] = []  # Analyze calls in flight (submit)
+        # each registration's properties, converted once for its Analyze and reused for AnalyzeStack
+        # (the registration is kept with them, so its id cannot be reused while they are here)
+        self._properties: dict[int, tuple[Registration, struct_pb2.Struct]] = {}
         self._configured = False
+        # `stream`: the config to apply once the pack is up, what registered before then, and why it could not start
+        self._deferred: Mapping[str, Mapping[str, Any]] | None = None
+        self._queued: list[Registration] = []
+        self._failure: PolicyPackError | None = None
+        self._lock = threading.Lock()  # the mock monitor registers resources from several threads
 
     @property
     def stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
@@ -118,26 +120,76 @@ class PolicyPackProcess:
         except grpc.RpcError as err:
             why = err.details() if isinstance(err, grpc.Call) else str(err)
             raise PolicyPackError(f"the policy pack refused its config: {why}") from err
-        self._pending = []  # answers given under an earlier config no longer count
+        self._pending, self._properties = [], {}  # answers given under an earlier config no longer count
         self._configured = True
+
+    def stream(self, config: Mapping[str, Mapping[str, Any]]) -> None:
+        """`configure` with `config` as soon as the pack's interpreter is up, without waiting for
+        it: a program can start at once and `submit` what it registers; what registers before the
+        pack is up is sent when it is. A pack that cannot start or refuses its config stops the
+        streaming, and `analyze` raises why, after the program."""
+        self._deferred, self._queued, self._failure = config, [], None
+        self._configure_if_up(wait=False)
+
+    def _configure_if_up(self, wait: bool) -> None:
+        if self._deferred is None or self._failure is not None:
+            return
+        if self._stub is None and not wait and not select.select([self.process.stdout], [], [], 0)[0]:
+            return  # not up yet (its first line, the port, is not there)
+        try:
+            self.configure(self._deferred)
+        except PolicyPackError as err:
+            self._failure = err
+            return
+        self._deferred, queued, self._queued = None, self._queued, []
+        self._pending = [(r, self._send(r)) for r in queued]
 
     def submit(self, resource: Registration) -> None:
         """Send one resource's Analyze now, without waiting for the answer: the engine analyzes
         each resource as the program registers it, so the pack works while the program runs.
-        After `configure`; `analyze` collects the answers."""
-        if not self._configured:
+        After `configure` or `stream`; `analyze` collects the answers."""
+        if not self._configured and self._deferred is None:
             raise RuntimeError("configure the policy pack before submitting resources")
-        if self._analyzable(resource):
+        if not self._analyzable(resource):
+            return
+        with self._lock:
+            if self._failure is not None:
+                return
+            if not self._configured:
+                self._queued.append(resource)
+                self._configure_if_up(wait=False)
+                return
             self._pending.append((resource, self._send(resource)))
 
     def _send(self, r: Registration) -> grpc.Future:
         return self.stub.Analyze.future(
-            analyzer_pb2.AnalyzeRequest(type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name)
+            analyzer_pb2.AnalyzeRequest(type=r.type, properties=self._props(r), urn=r.urn, name=r.name)
         )
+
+    def _props(self, r: Registration) -> struct_pb2.Struct:
+        kept = self._properties.get(id(r))
+        if kept is None:
+            kept = self._properties[id(r)] = (r, _struct(r.inputs))
+        return kept[1]
 
     def analyze(self, resources: Iterable[Registration]) -> list[dict[str, Any]]:
         """Analyze each resource (one already submitted is not sent again), then the stack.
         Violations come in the order of `resources`, whatever order the answers arrived in."""
+        return self.start_analysis(resources).result()
+
+    def start_analysis(self, resources: Iterable[Registration]) -> Future[list[dict[str, Any]]]:
+        """`analyze`, in the background: its result is the violations (or raises what `analyze`
+        raises), so the caller can render its reports while the pack answers."""
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-pack")
+        answer = background.submit(self._analyze, list(resources))
+        background.shutdown(wait=False)  # the thread ends with the analysis
+        return answer
+
+    def _analyze(self, resources: list[Registration]) -> list[dict[str, Any]]:
+        with self._lock:
+            self._configure_if_up(wait=True)  # after `stream`: a pack that was not up during the program
+        if self._failure is not None:
+            raise self._failure
         resources = [r for r in resources if self._analyzable(r)]
         submitted = {id(r): future for r, future in self._pending}  # the registrations themselves, not equal copies
         self._pending = []
@@ -150,13 +202,14 @@ class PolicyPackProcess:
         except (grpc.RpcError, grpc.FutureTimeoutError) as err:  # a rule that raised, or a pack that died
             why = err.details() if isinstance(err, grpc.Call) else f"no answer within {self.timeout:.0f} s"
             raise PolicyPackError(f"the policy pack failed while analyzing: {why}") from err
+        finally:
+            self._properties = {}
         return violations + self._violations(stack_answer, "")
 
-    @staticmethod
-    def _stack_request(resources: list[Registration]) -> analyzer_pb2.AnalyzeStackRequest:
+    def _stack_request(self, resources: list[Registration]) -> analyzer_pb2.AnalyzeStackRequest:
         return analyzer_pb2.AnalyzeStackRequest(resources=[
             analyzer_pb2.AnalyzerResource(
-                type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name, parent=r.parent, dependencies=r.dependencies,
+                type=r.type, properties=self._props(r), urn=r.urn, name=r.name, parent=r.parent, dependencies=r.dependencies,
                 propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v) for k, v in r.property_dependencies.items()},
             )
             for r in resources
