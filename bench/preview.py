@@ -10,10 +10,11 @@ machine is shared: medians, and every ratio measured side by side, round by roun
    - the job floor, per stack: a process that imports exactly the Pulumi SDK modules that
      stack's preview loads (pulumi, pulumi_aws, pulumi_kubernetes, pulumi_docker; read from a
      preview's sys.modules in its order, lazily registered stubs left out, the same set
-     checked), and nothing else, under the interpreter's defaults as the command runs. For an
-     env stack that includes what the shared program loads (iam, cloudwatch), since the
-     offline preview runs it for the StackReference. The benchmark stops if a preview loads an
-     SDK subpackage outside JOB_SUBPACKAGES, so the floor cannot follow import bloat unseen;
+     checked), and nothing else, under the interpreter's defaults as the command runs. An env
+     stack's preview reads the shared stack's outputs from the pure model (tools/shared_state.py),
+     so its floor holds none of what only the shared program loads (iam, cloudwatch, kms). The
+     benchmark stops if a preview loads an SDK subpackage outside JOB_SUBPACKAGES, so the floor
+     cannot follow import bloat unseen;
    - the tuned job floor: the same with the preview's own process settings
      (tools/short_run.py: the collector's thresholds, and no interpreter teardown): the comparison on equal terms. The preview's own work is what
      it takes beyond this one.
@@ -78,10 +79,9 @@ def with_preview_settings(script: str) -> str:
 REPORT_LOADED = f"\nprint(json.dumps({SDK_LOADED}))"
 STACKS = ("shared", "dev", "test", "prod")
 # The SDK subpackages this job's resources live in (pulumi_aws and pulumi_kubernetes load
-# these lazily, whole): the list, plus iam and cloudwatch (the shared stack's flow
-# logs) and route53 (an environment's DNS record). An env preview also runs the shared program
-# for its StackReference, so it loads shared's as well. The benchmark stops if a preview loads
-# any other, so the job floor, read from the previews, cannot grow with import bloat unseen.
+# these lazily, whole): the list, plus iam, cloudwatch and kms (the shared stack's flow
+# logs) and route53 (an environment's DNS record). The benchmark stops if a preview loads any
+# other, so the job floor, read from the previews, cannot grow with import bloat unseen.
 JOB_SUBPACKAGES = {
     "pulumi_aws.ec2", "pulumi_aws.lb", "pulumi_aws.vpc", "pulumi_aws.iam", "pulumi_aws.cloudwatch", "pulumi_aws.route53", "pulumi_aws.kms",
     "pulumi_kubernetes.core", "pulumi_kubernetes.networking", "pulumi_kubernetes.rbac", "pulumi_kubernetes.meta",
@@ -130,12 +130,13 @@ exec(sys.argv[1]); t.append(time.perf_counter())
 exec(sys.argv[2]); t.append(time.perf_counter())
 import tools.preview; t.append(time.perf_counter())
 from tools.mock_runtime import run_program
+from tools.shared_state import shared_state
 from tools.stack_files import offline_config
-config, secrets, _ = offline_config("shared")
-shared = run_program("shared", config, secret_keys=secrets); t.append(time.perf_counter())
+shared = shared_state("shared", offline_config("shared")[0]); t.append(time.perf_counter())
 pack.configure(tools.preview.policy_configuration(shared.outputs)); t.append(time.perf_counter())
 config, secrets, _ = offline_config("dev")
-run = run_program("dev", config, {config["interlock-platform:sharedStack"]: shared.outputs}, secret_keys=secrets, on_register=pack.submit)
+ref = config["interlock-platform:sharedStack"]
+run = run_program("dev", config, {ref: shared.outputs}, secret_keys=secrets, on_register=pack.submit, secret_outputs={ref: shared.secret_outputs})
 t.append(time.perf_counter())
 outstanding = [sum(not answer.done() for _, answer in pack._pending), len(pack._pending)]  # does the pack keep up?
 pack.analyze(run.resources); t.append(time.perf_counter())
@@ -147,7 +148,7 @@ PHASES = (
     "the issue's command's imports",
     "load pulumi_aws.ec2, lb and vpc (named by the command, not loaded by it)",
     "the preview's own imports (yaml, tomlkit, the interlock_platform package)",
-    "shared program (for the StackReference; loads iam, cloudwatch)",
+    "the shared stack's outputs, from its stack file through the pure model",
     "configure the pack (waits for its interpreter)",
     "dev program, streaming each resource to the pack",
     "the pack's last answers and AnalyzeStack",

@@ -46,7 +46,12 @@ def read() -> dict[str, Any]:
 def aws_region() -> str:
     """The region the AWS provider creates everything in: aws:region, or the environment variables
     the provider reads when the stack does not set it ("" when none is set)."""
-    return pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+    return aws_region_or_environment(pulumi.Config("aws").get("region"))
+
+
+def aws_region_or_environment(configured: str | None) -> str:
+    """`configured` (a stack's aws:region), or else the environment variables the provider reads."""
+    return configured or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
 
 
 async def read_stack_outputs(ref: pulumi.StackReference, names: Iterable[str]) -> dict[str, Any]:

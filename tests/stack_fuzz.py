@@ -3,8 +3,8 @@ files, and a worker that runs the preview's own entry point on each, in-process.
 
 Why in-process: a preview as a subprocess costs ~2.5 s, most of it importing the SDKs; a worker
 imports them once and then calls `tools.preview.main` per case, with stdout and stderr captured,
-so a case costs what the preview's own work costs (and it reuses the policy pack's process and
-the shared program's run between cases: see below). What a user observes is kept: the exit status
+so a case costs what the preview's own work costs (and it reuses the policy pack's process
+between cases: see below). What a user observes is kept: the exit status
 `main` returns (or argparse's SystemExit), and stderr. An exception escaping `main` is what the
 CLI prints as a traceback with exit 1, so the worker reports it as such. The test also runs a
 sample through the real CLI and checks that both give the same status and the same stderr.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import io
 import json
 import random
@@ -338,7 +337,7 @@ def reuse_the_policy_pack() -> None:
     """One policy-pack process per worker instead of one per case. Starting the pack's
     interpreter costs ~0.4 s of CPU, and half the cases start one (every case that gets past the
     stack files), which would double the test's time. The pack keeps no state between runs
-    beyond its config, which each run sets again (`configure`); one that died is replaced."""
+    beyond its config, which each run sets again (`stream`); one that died is replaced."""
     from tools import policy_harness, preview
 
     class Reused(policy_harness.PolicyPackProcess):
@@ -354,26 +353,6 @@ def reuse_the_policy_pack() -> None:
 
     preview.policy_harness = type(sys)("policy_harness_reused")  # what tools.preview calls policy_harness
     preview.policy_harness.__dict__.update(vars(policy_harness), PolicyPackProcess=pack)
-
-
-def reuse_the_shared_run() -> None:
-    """An env preview first runs the shared program for its StackReference (~0.3 s). Most cases
-    leave the shared stack's config as it was, and the program is deterministic, so its run is
-    kept per config, and each case gets its own copy. The env program itself always runs."""
-    from tools import preview
-
-    run_program = preview.run_program
-    runs: dict[str, Any] = {}
-
-    def shared_run(stack: str, config: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        if args or set(kwargs) != {"secret_keys"}:  # an env run: with the shared outputs, streaming to the pack
-            return run_program(stack, config, *args, **kwargs)
-        key = repr((stack, config, kwargs["secret_keys"]))  # keys of mixed types (a renamed key is 5): no sorting
-        if key not in runs:
-            runs[key] = run_program(stack, config, **kwargs)
-        return copy.deepcopy(runs[key])
-
-    preview.run_program = shared_run
 
 
 def clip(text: str, keep: int = 8000) -> str:
@@ -427,7 +406,6 @@ def worker(root: Path) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     sys.path.insert(0, str(root))
     reuse_the_policy_pack()
-    reuse_the_shared_run()
     originals = {name: (root / name).read_bytes() for name in STACK_FILES}
     results = sys.stdout
     for line in sys.stdin:

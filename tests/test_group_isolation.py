@@ -89,7 +89,7 @@ def test_a_group_reaches_another_only_on_its_declared_flows_and_the_overlay(prev
     """Across zones (so the NACLs apply) and within one, every pair of hosts, every probe: the
     port next to the declared one, the other protocol, the reverse direction, a group not named."""
     p = preview("dev")
-    net = network_of(p.shared, p.run)
+    net = network_of(preview("shared").run, p.run)
     hosts = 3 * len(raw("dev")["applicationGroups"])  # one per group and zone
     assert assert_matrix(net, p.run, declared(raw("dev"))) == hosts * (hosts - 1) * (len(PROBES) + 2)
     hosts = group_hosts(net, p.run)
@@ -105,7 +105,7 @@ def test_the_ingress_group_s_proxies_reach_the_apps_through_the_overlay(preview)
     """Interlock's proxies reach app tasks over the environment's ingress overlay network (VXLAN
     and gossip), in every group, and nothing else of theirs."""
     p = preview("dev")
-    net = network_of(p.shared, p.run)
+    net = network_of(preview("shared").run, p.run)
     hosts = group_hosts(net, p.run)
     for group in ("payments", "ledger"):
         for proxy in hosts["ingress"]:
@@ -116,8 +116,8 @@ def test_the_ingress_group_s_proxies_reach_the_apps_through_the_overlay(preview)
 
 def test_managers_reach_every_group_on_the_worker_ports_and_workers_the_managers(preview):
     p = preview("dev")
-    net = network_of(p.shared, p.run)
-    managers = manager_hosts(net, p.shared)
+    net = network_of(preview("shared").run, p.run)
+    managers = manager_hosts(net, preview("shared").run)
     for group, hosts in group_hosts(net, p.run).items():
         for manager in managers:
             for worker in hosts:
@@ -132,11 +132,11 @@ def test_managers_reach_every_group_on_the_worker_ports_and_workers_the_managers
 
 def test_the_load_balancer_reaches_only_the_ingress_group_on_the_proxy_ports(preview):
     p = preview("dev")
-    net = network_of(p.shared, p.run)
+    net = network_of(preview("shared").run, p.run)
     registry = p.shared.outputs["environments"]["dev"]
     proxy_ports = {registry["httpPort"], registry["httpsPort"]}
     hosts = group_hosts(net, p.run)
-    for nlb in load_balancer_hosts(net, p.shared, p.run):
+    for nlb in load_balancer_hosts(net, preview("shared").run, p.run):
         for group, group_hosts_ in hosts.items():
             for worker in group_hosts_:
                 for port in sorted(proxy_ports | {8080, 8443, 8444, 22, 10250}):
@@ -148,7 +148,7 @@ def test_the_load_balancer_reaches_only_the_ingress_group_on_the_proxy_ports(pre
 def test_no_host_of_another_environment_reaches_a_group(preview):
     p = preview("dev")
     others = [preview(e).run for e in ("test", "prod")]
-    net = network_of(p.shared, p.run, *others)
+    net = network_of(preview("shared").run, p.run, *others)
     targets = [h for hs in group_hosts(net, p.run).values() for h in hs]
     for other in others:
         for hosts in group_hosts(net, other).values():
@@ -159,11 +159,11 @@ def test_no_host_of_another_environment_reaches_a_group(preview):
                         assert not net.reaches(dst, src, proto, port), (dst.name, src.name, proto, port)
 
 
-def test_with_environment_isolation_every_group_reaches_every_other(environment_isolated):
+def test_with_environment_isolation_every_group_reaches_every_other(environment_isolated, preview):
     """The evaluator is no always-deny: with isolation: environment (test and prod, and dev as it
     was) every group reaches every other on every probe."""
     p = environment_isolated("dev")
-    net = network_of(p.shared, p.run)
+    net = network_of(preview("shared").run, p.run)
     hosts = group_hosts(net, p.run)
     for a in hosts.values():
         for b in hosts.values():

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
@@ -61,6 +63,31 @@ class ProgramRun:
         return {r.id: r for r in self.resources if r.id}
 
 
+def as_engine_state(outputs: Mapping[str, Any], secret: Iterable[str]) -> tuple[dict[str, Any], set[str]]:
+    """A stack's outputs as the engine keeps them and hands them to a StackReference: through a
+    protobuf Struct, the `secret` ones marked, so numbers are floats and maps come in the Struct's
+    order. Returns (outputs, the secret ones)."""
+    struct = struct_pb2.Struct()
+    struct.update({k: {SIG_KEY: SECRET_SIG, "value": v} if k in set(secret) else v for k, v in outputs.items()})
+    return _stack_outputs(struct)
+
+
+def _stack_outputs(struct: Any) -> tuple[dict[str, Any], set[str]]:
+    outputs: dict[str, Any] = {}
+    secret: set[str] = set()
+    for key, value in pulumi.runtime.rpc.deserialize_properties(struct, keep_internal=True).items():
+        if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:  # a secret output: the engine keeps the mark
+            secret.add(key)
+            value = value["value"]
+        outputs[key] = value
+    return outputs, secret
+
+
+def mock_id(name: str) -> str:
+    """The id a resource named `name` gets offline."""
+    return f"{name}-id"
+
+
 class PlatformMocks(pulumi_mocks.Mocks):
     def __init__(
         self, stack_outputs: Mapping[str, Mapping[str, Any]], secret_outputs: Mapping[str, Iterable[str]] | None = None
@@ -77,7 +104,7 @@ class PlatformMocks(pulumi_mocks.Mocks):
                 )
             secret = sorted(self.secret_outputs.get(target, ()))  # as the engine reads them from the stack's state
             return target, {"name": target, "outputs": dict(self.stack_outputs[target]), "secretOutputNames": secret}
-        rid = f"{args.name}-id"
+        rid = mock_id(args.name)
         state = dict(args.inputs)
         state.setdefault("arn", f"arn:aws:mock:::{args.typ.split(':')[-1].lower()}/{args.name}")
         if args.typ == "aws:lb/loadBalancer:LoadBalancer":
@@ -108,6 +135,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.on_register = on_register
         self.stack_urn = ""
         self.stack_outputs: Any = None  # the Struct the stack registers its outputs with, as the engine gets it
+        self._in_order = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
         response = super().RegisterResource(request)
@@ -129,9 +157,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 additional_secret_outputs=list(request.additionalSecretOutputs),
             )
-            self.registrations.append(registration)
-            if self.on_register is not None:
-                self.on_register(registration)
+            with self._in_order:  # the SDK registers from several threads: `on_register` sees this list's order
+                self.registrations.append(registration)
+                if self.on_register is not None:
+                    self.on_register(registration)
         return response
 
 
@@ -175,11 +204,5 @@ def run_program(
     pulumi_settings.ROOT.set(None)
     _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
 
-    outputs: dict[str, Any] = {}
-    secret: set[str] = set()
-    for key, value in pulumi.runtime.rpc.deserialize_properties(monitor.stack_outputs, keep_internal=True).items():
-        if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:  # a secret output: the engine keeps the mark
-            secret.add(key)
-            value = value["value"]
-        outputs[key] = value
+    outputs, secret = _stack_outputs(monitor.stack_outputs)
     return ProgramRun(project, stack, list(monitor.registrations), outputs, secret)

@@ -3,8 +3,8 @@ file's config, no cloud credentials and no Pulumi CLI.
 
     python -m tools.preview --stack <name> [--project DIR] [--json FILE] [--out DIR] [--interlock-base FILE]
 
-An env stack's StackReference to `shared` is served from an offline preview of the shared
-stack. `--project DIR` previews another Pulumi project (the app-team example) the same way, its
+An env stack's StackReference to `shared` is served the shared stack's outputs as its state
+would hold them, from its stack file through the pure model (tools/shared_state.py). `--project DIR` previews another Pulumi project (the app-team example) the same way, its
 StackReference to the platform's env stack of the same name served from that environment's
 offline preview. The policy pack in policy/ checks the result over the engine's own protocol, each
 resource as it registers. Exit status: 0 when nothing mandatory is violated, 1 when a
@@ -16,6 +16,11 @@ Where its time goes: bench/preview.py and docs/benchmarks.md.
 
 from __future__ import annotations
 
+from tools.short_run import tune_gc_for_a_short_run
+
+if __name__ == "__main__":  # a command-line run: tuned before the imports below build the SDKs' objects
+    tune_gc_for_a_short_run()
+
 import argparse
 import dataclasses
 import difflib
@@ -24,14 +29,12 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import jsonschema
 import yaml
-from google.protobuf import json_format
 
 from interlock_platform.core import firewall_plan, interlock_toml, labels
 from interlock_platform.core.config_keys import SECRET_KEYS
@@ -44,7 +47,7 @@ from interlock_platform.swarm.providers.interlock import spec_of
 from tools import cloudformation, policy_config, policy_harness, report
 from tools.masking import Masker, found_in
 from tools.mock_runtime import ProgramRun, run_program
-from tools.short_run import tune_gc_for_a_short_run
+from tools.shared_state import shared_state
 from tools.stack_files import (
     ROOT,
     FileProblem,
@@ -63,9 +66,19 @@ SECRET = "[secret]"
 @dataclass
 class Preview:
     run: ProgramRun
-    shared: ProgramRun  # the shared stack's run (the same run for the shared stack itself)
+    # the shared stack: for an env stack its state (tools/shared_state.py), for itself this run
+    shared: ProgramRun
     violations: list[dict[str, Any]] = field(default_factory=list)
     stood_in: list[str] = field(default_factory=list)  # secrets replaced by a placeholder
+    # the pack's verdicts while it is still answering (run_preview(..., wait=False)); `settle` waits
+    pending: Callable[[], list[dict[str, Any]]] | None = None
+
+    def settle(self) -> Preview:
+        """The preview with the pack's verdicts in `violations`: waits for them, raising
+        PolicyPackError as the analysis would."""
+        if self.pending is not None:
+            self.violations, self.pending = self.pending(), None
+        return self
 
     @property
     def exit_code(self) -> int:
@@ -104,6 +117,10 @@ def _check_policy_config(pack: policy_harness.PolicyPackProcess, overrides: dict
     config schema (GetAnalyzerInfo's configSchema)."""
     if not overrides:
         return
+    # imported here, for a policy-config file only: jsonschema alone costs every preview ~50 ms
+    import jsonschema
+    from google.protobuf import json_format
+
     policies = {policy.name: policy for policy in pack.info().policies}
     known = sorted(policies)
     problems = []
@@ -133,44 +150,42 @@ def run_preview(
     pack: policy_harness.PolicyPackProcess | None = None,
     policy_overrides: dict[str, Any] | None = None,
     offline: tuple[dict[str, Any], list[str], list[str]] | None = None,
+    wait: bool = True,
 ) -> Preview:
     """Raises InvalidStackConfig / InvalidConfig when this stack's (or shared's) config is invalid.
+    With `wait=False` the pack's last answers are left pending (`Preview.settle`), so a caller
+    can render its reports while the pack analyzes the stack.
 
-    With a `pack`, the preview's violations are filled in. For an env stack the pack is
-    configured from the shared stack's run and analyzes each resource as it registers, as the
-    engine does, so the pack works while the program runs; for the shared stack, after its run."""
+    An env stack reads the shared stack's outputs as the engine reads them from state: here from
+    the shared stack file through the pure model (tools/shared_state.py), without running the
+    shared program. With a `pack`, the preview's violations are filled in: the pack is configured
+    from those outputs first and analyzes each resource as it registers, as the engine does, so
+    it works while the program runs."""
     if pack is not None:
         _check_policy_config(pack, policy_overrides)
     if config is None:
         config, secrets, stood_in = offline or offline_config(stack)
     else:
         secrets, stood_in = _secret_keys(config), []
+    references: dict[str, ProgramRun] = {}
     if config.get(f"{PROJECT}:role") != "environment":
-        run = shared = run_program(stack, config, secret_keys=secrets)
-        if pack is not None:
-            pack.configure(policy_configuration(shared.outputs, policy_overrides))
+        shared = shared_state(stack, config) if pack is not None else None  # the pack's config; the run is the stack
     else:
         shared_name = _shared_stack_file(stack, config)
-        shared_config, shared_secrets, _ = offline_config(shared_name)
-        shared = run_program(shared_name, shared_config, secret_keys=shared_secrets)
-        streaming, pack_failed = None, None
-        if pack is not None:
-            try:
-                pack.configure(policy_configuration(shared.outputs, policy_overrides))
-                streaming = pack.submit
-            except policy_harness.PolicyPackError as err:
-                pack_failed = err  # raised after the program, so its config problems come first
-        reference = config[f"{PROJECT}:sharedStack"]
-        run = run_program(
-            stack, config, {reference: shared.outputs}, secret_keys=secrets, on_register=streaming,
-            secret_outputs={reference: shared.secret_outputs},
-        )  # fmt: skip
-        if pack_failed is not None:
-            raise pack_failed
-    p = Preview(run, shared, stood_in=stood_in)
+        shared = shared_state(shared_name, offline_config(shared_name)[0])
+        references[config[f"{PROJECT}:sharedStack"]] = shared
+    if pack is not None and shared is not None:
+        # configured once its interpreter is up, which the program does not wait for; a pack
+        # that fails is raised by `analyze`, after the program, so config problems come first
+        pack.stream(policy_configuration(shared.outputs, policy_overrides))
+    run = run_program(
+        stack, config, {name: ref.outputs for name, ref in references.items()}, secret_keys=secrets,
+        on_register=pack.submit if pack is not None else None, secret_outputs={name: ref.secret_outputs for name, ref in references.items()},
+    )  # fmt: skip
+    p = Preview(run, shared if references and shared else run, stood_in=stood_in)
     if pack is not None:
-        p.violations = pack.analyze(run.resources)
-    return p
+        p.pending = pack.start_analysis(run.resources).result
+    return p.settle() if wait else p
 
 
 class PlatformStack(Mapping[str, Any]):
@@ -278,7 +293,6 @@ def _quotas_and_projection(p: Preview) -> tuple[int, int, dict[str, tuple[int, i
 
 
 SERVICE_CLUSTER = "pulumi-python:dynamic/interlock:ServiceCluster"
-INTERLOCK_SETTINGS = "pulumi-python:dynamic/interlock:Settings"
 DEFAULT_INTERLOCK_BASE = ROOT / "tests" / "fixtures" / "interlock" / "ucp-3.2-default.toml"
 
 
@@ -290,9 +304,9 @@ def render_interlock(p: Preview, base: str, captured_template: str | None = None
     clusters = p.run.of_type(SERVICE_CLUSTER)
     if not clusters:
         return None
-    (settings,) = p.shared.of_type(INTERLOCK_SETTINGS)
-    template = interlock_toml.template_section(base, settings.inputs["template"]) or captured_template
-    text = interlock_toml.remove(base, "default") if settings.inputs["retireDefaultExtension"] else base
+    settings = p.shared.outputs["interlock"]  # the shared stack's Interlock settings, as it exports them
+    template = interlock_toml.template_section(base, settings["template"]) or captured_template
+    text = interlock_toml.remove(base, "default") if settings["retireDefaultExtension"] else base
     for cluster in clusters:
         text = interlock_toml.merge(text, spec_of(cluster.inputs), template)
     return text
@@ -306,15 +320,21 @@ def masked(p: Preview, masker: Masker) -> Preview:
         resources = [masker.registration(r) for r in run.resources]
         return dataclasses.replace(run, resources=resources, outputs=masker.value(run.outputs))
 
+    def masked_violations(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**v, "message": masker.text(v["message"])} for v in violations]
+
     run = run_of(p.run)
-    shared = run if p.shared is p.run else run_of(p.shared)  # write_out tells the shared stack by identity
-    violations = [{**v, "message": masker.text(v["message"])} for v in p.violations]
-    return Preview(run, shared, violations, p.stood_in)
+    shared = run if p.shared is p.run else run_of(p.shared)  # report_files tells the shared stack by identity
+    pending = p.pending
+    return Preview(
+        run, shared, masked_violations(p.violations), p.stood_in, (lambda: masked_violations(pending())) if pending else None
+    )
 
 
-def write_out(p: Preview, out: Path, interlock: str | None, masker: Masker | None = None) -> list[Path]:
-    """`interlock`: the rendered Interlock config (`render_interlock`), None for the shared stack.
-    Every file's text goes through `masker` (by default, the secret-looking patterns alone)."""
+def report_files(p: Preview, out: Path, interlock: str | None, masker: Masker | None = None) -> dict[Path, str]:
+    """What a reviewer reads, by path under `out`, each text through `masker` (by default, the
+    secret-looking patterns alone). `interlock`: the rendered Interlock config
+    (`render_interlock`), None for the shared stack."""
     masker = masker or Masker()
     names = report.security_group_names([p.shared, p.run])
     files = {out / "security" / "matrix.md": report.security_matrix_markdown(p.run, names)}
@@ -327,14 +347,17 @@ def write_out(p: Preview, out: Path, interlock: str | None, masker: Masker | Non
     files[out / "cloudformation" / "template.json"] = json.dumps(template, indent=2) + "\n"
     if report.load_balancer_map(p.run):
         files[out / "security" / "load-balancer.md"] = report.load_balancer_markdown(p.run)
+    return {path: masker.text(text) for path, text in files.items()}
+
+
+def write_files(files: Mapping[Path, str]) -> list[Path]:
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(masker.text(text))
+        path.write_text(text)
     return list(files)
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_gc_for_a_short_run()  # before the program loads the provider SDKs
     parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="the stack to preview: a stacks/Pulumi.<stack>.yaml file")
     parser.add_argument(
@@ -387,11 +410,13 @@ def main(argv: list[str] | None = None) -> int:
         print(_shortened(Masker().text(warning)), file=sys.stderr)
     pack = policy_harness.PolicyPackProcess()  # its interpreter starts while the program runs
     try:
-        p = run_preview(args.stack, pack=pack, policy_overrides=overrides, offline=(config, secrets, stood_in))
-        masker = Masker(found_in([config, *(r.inputs for r in p.run.resources + p.shared.resources), p.run.outputs]))
+        p = run_preview(args.stack, pack=pack, policy_overrides=overrides, offline=(config, secrets, stood_in), wait=False)
+        masker = Masker(found_in([config, *(r.inputs for r in p.run.resources + p.shared.resources), p.run.outputs, p.shared.outputs]))
         p = masked(p, masker)  # before anything is rendered: every output reads the masked copy
         interlock = render_interlock(p, base, template)  # checked with or without --out
-        written = write_out(p, args.out, interlock, masker) if args.out else []
+        files = report_files(p, args.out, interlock, masker) if args.out else {}  # while the pack analyzes the stack
+        p.settle()  # the pack's verdicts: a pack that failed raises here, before any file is written
+        written = write_files(files)
     except policy_harness.PolicyPackError as err:
         print(Masker().text(f"error: stack '{args.stack}': {err}"), file=sys.stderr)
         print("  the policies were not checked", file=sys.stderr)
@@ -440,7 +465,7 @@ def _main_project(args: argparse.Namespace) -> int:
         p = run_project_preview(root, args.stack, (config, secrets, stood_in))
         masker = Masker(found_in([config, *(r.inputs for r in p.run.resources), p.run.outputs]))
         p = masked(p, masker)
-        written = write_out(p, args.out, None, masker) if args.out else []
+        written = write_files(report_files(p, args.out, None, masker) if args.out else {})
     except InvalidAppSpec as err:
         return _invalid([f"{args.project / f'Pulumi.{args.stack}.yaml'}: {problem}" for problem in err.problems])
     except (InvalidProjectFiles, InvalidStackConfig, InvalidConfig) as err:
