@@ -16,7 +16,7 @@ machine is shared: medians, and every ratio measured side by side, round by roun
      benchmark stops if a preview loads an SDK subpackage outside JOB_SUBPACKAGES, so the floor
      cannot follow import bloat unseen;
    - the tuned job floor: the same with the preview's own process settings
-     (tools/short_run.py: the collector's thresholds, and no interpreter teardown): the comparison on equal terms. The preview's own work is what
+     (tools/short_run.py: the cyclic collector off, and no interpreter teardown): the comparison on equal terms. The preview's own work is what
      it takes beyond this one.
 2. Where the rest goes, for the dev preview, in one process, in the order the preview runs,
    and how many streamed Analyze calls the pack had yet to answer when the program ended.
@@ -69,7 +69,7 @@ for name in json.load(open(sys.argv[1])):
 
 
 def with_preview_settings(script: str) -> str:
-    """`script` with the preview's own process settings: its GC thresholds and no teardown."""
+    """`script` with the preview's own process settings: the cyclic collector off and no teardown."""
     return (
         "import os, sys; from tools import short_run; short_run.tune_gc_for_a_short_run()\n"
         f"{script}\nsys.stdout.flush(); os._exit(0)"
@@ -300,7 +300,7 @@ def main() -> None:
         print(
             f"  {stack}: {len(loaded[stack])} modules; lazily loaded subpackages: {', '.join(sorted(_subpackages(loaded[stack])))}"
         )
-    print("tuned job floor: the same with the preview's own settings (GC thresholds, no teardown)")
+    print("tuned job floor: the same with the preview's own settings (no cyclic collector, no teardown)")
     print("offline preview per stack, policy pack included (medians):")
     print(
         f"  {'stack':<7} {'SDK modules':>11} {'preview':>8} {'job floor':>10} {'tuned':>6}   ratio to: {'command':>7} {'job floor':>9} {'tuned':>6}"
