@@ -3,6 +3,9 @@ machine is shared: medians, and every ratio measured side by side, round by roun
 
     python -m bench.preview [--rounds N] [--sweep 1,10,50,100]
 
+Every child runs under the interpreter's defaults (CHILD_ENV: bytecode is cached, as anywhere
+PYTHONDONTWRITEBYTECODE is not set).
+
 1. Each stack's offline preview (policy pack included), wall time, against three floors:
    - the issue's command, `python -c "import pulumi_aws.ec2, ..."`. pulumi_aws registers its
      submodules lazily, so that command does not load `pulumi_aws.ec2`, `lb` or `vpc`: it
@@ -96,8 +99,15 @@ def _subpackages(modules: list[str]) -> set[str]:
     }
 
 
+# Every child runs under the interpreter's defaults, bytecode caching included: Python caches a
+# module's compiled code in __pycache__ on its first import, as pip did for the SDKs at install.
+# A machine that sets PYTHONDONTWRITEBYTECODE (this sandbox does) would otherwise recompile the
+# project's ~50 modules on every run (~0.05 s of a preview) while the floor loads compiled SDKs.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _output(args: list[str]) -> str:
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True, env=CHILD_ENV).stdout
 
 
 def timed_ok(name: str, args: list[str]) -> float:
@@ -111,7 +121,7 @@ def timed_ok(name: str, args: list[str]) -> float:
 def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str, int]:
     """Wall seconds, peak RSS in MiB (of this child alone, from wait4), output and exit code of one child."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=CHILD_ENV)
     out = proc.stdout.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: Popen.wait would discard the rusage
     elapsed = time.perf_counter() - start
@@ -159,7 +169,7 @@ def breakdown() -> tuple[dict[str, float], list[int]]:
     """Phases of the dev preview, in one fresh process (python's start-up and exit not included),
     and how many of the streamed Analyze calls were still unanswered when the program ended."""
     out = subprocess.run(
-        [sys.executable, "-c", BREAKDOWN, FLOOR, LOADED], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", BREAKDOWN, FLOOR, LOADED], cwd=ROOT, capture_output=True, text=True, check=True, env=CHILD_ENV
     ).stdout
     phases, outstanding = json.loads(out.strip().splitlines()[-1])
     return dict(zip(PHASES, phases, strict=True)), outstanding
@@ -183,7 +193,7 @@ print(json.dumps([len(p.run.resources), times]))
 
 def pack_alone(stack: str, rounds: int) -> tuple[int, float]:
     out = subprocess.run(
-        [sys.executable, "-c", PACK_ALONE, stack, str(rounds)], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", PACK_ALONE, stack, str(rounds)], cwd=ROOT, capture_output=True, text=True, check=True, env=CHILD_ENV
     ).stdout
     resources, times = json.loads(out.strip().splitlines()[-1])
     return resources, statistics.median(times)
