@@ -5,8 +5,8 @@ thousands more: the cyclic collector walks them again and again. With the interp
 (700, 10, 10) an environment's preview runs several full collections, ~0.1 s each; with raised
 thresholds it still spent ~0.07 s of a dev preview in young collections. A process that runs one
 preview and exits does without it: reference counting frees almost everything the preview drops,
-and the cycles it leaves are few (peak memory: 152 MiB either way for dev; at 50 application
-groups and 50 teams, 232 MiB instead of 220). `tune_gc_for_a_short_run` turns it off before the
+and the cycles it leaves are few (peak memory, bench/preview.py's sweep: 145 MiB either way for
+one application group and one team; 230 MiB instead of 220 for 50 of each). `tune_gc_for_a_short_run` turns it off before the
 entry point's imports. The entry points also exit without interpreter teardown (`os._exit` after
 flushing), which frees nothing a finished process needs. Public interpreter settings only: the
 SDK itself runs unpatched.
