@@ -39,10 +39,12 @@ def _same_as_the_program(config: dict[str, Any]) -> None:
         assert (exported.type, exported.name, exported.parent, exported.custom, exported.id) == (
             real.type, real.name, real.parent, real.custom, real.id,
         )  # fmt: skip
-    ids = [v for v in program.outputs.values() if isinstance(v, str) and v.endswith("-id")]
-    ids += [i for v in program.outputs.values() if isinstance(v, list | dict) for i in (v.values() if isinstance(v, dict) else v)]
-    ids = [i for i in ids if isinstance(i, str) and i in {r.id for r in program.resources}]
-    assert sorted(ids) == sorted(r.id for r in state.resources), "an exported id without its resource, or one too many"
+    ids = {v for v in program.outputs.values() if isinstance(v, str)}
+    ids |= {
+        i for v in program.outputs.values() if isinstance(v, list | dict) for i in (v.values() if isinstance(v, dict) else v) if isinstance(i, str)
+    }
+    ids &= {r.id for r in program.resources}
+    assert ids == {r.id for r in state.resources}, "an exported id without its resource, or one too many"
 
 
 def test_the_shared_stack_files_state_is_what_its_program_exports():
@@ -65,14 +67,27 @@ def test_a_two_zone_shared_stack_with_a_fourth_environment_too():
     _same_as_the_program(config)
 
 
+def test_one_nat_gateway_for_every_zone():
+    """natGateways: single: one NAT gateway, in the first zone, that every zone's id names."""
+    config = full_config("shared", natGateways="single")
+    _same_as_the_program(config)
+    nats = shared_state("shared", config).outputs["natGatewayIds"]
+    assert set(nats) == set(THREE_ZONES) and len(set(nats.values())) == 1
+
+
 def test_a_shared_config_the_program_refuses_is_refused_with_the_same_problems():
-    config = full_config("shared", vpcCidr="10.40.0.0/15", availabilityZones=["eu-west-1a", "us-east-1b", "eu-west-1c"])
+    """Values as a careless user writes them (a list where a string goes, a bool): refused in the
+    program's words, which read the values as the engine hands them over (JSON text)."""
+    config = full_config(
+        "shared", vpcCidr="10.40.0.0/15", availabilityZones=["eu-west-1a", "us-east-1b", "eu-west-1c"], ucpVersion=True
+    )
+    config["aws:region"] = ["eu-west-1"]
     with pytest.raises(InvalidStackConfig) as program:
         _program(config)
     with pytest.raises(InvalidConfig) as state:
         shared_state("shared", config)
     assert [str(p) for p in state.value.problems] == [str(p) for p in program.value.problems]
-    assert len(state.value.problems) >= 2
+    assert len(state.value.problems) >= 3
 
 
 def test_an_env_stacks_sharedstack_naming_an_env_stack_is_refused():

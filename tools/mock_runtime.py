@@ -170,7 +170,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def _config_value(value: Any) -> str:
+def engine_config_value(value: Any) -> str:
+    """A config value as the language host hands it to the program: a string, JSON for the rest."""
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -194,7 +195,7 @@ def run_program(
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     # The config as the language host hands it over: the whole map in PULUMI_CONFIG (which the
     # program lists its keys from), and the same through the SDK's config store.
-    values, secrets = {k: _config_value(v) for k, v in config.items()}, list(secret_keys or [])
+    values, secrets = {k: engine_config_value(v) for k, v in config.items()}, list(secret_keys or [])
     os.environ["PULUMI_CONFIG"] = json.dumps(values)
     os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secrets)
     pulumi.runtime.set_all_config(values, secrets)

@@ -20,7 +20,7 @@ from typing import Any
 from interlock_platform.core.config_reader import InvalidConfig, Problem
 from interlock_platform.core.topology import PROJECT, parse_shared, stack_role
 from interlock_platform.stack_config import aws_region_or_environment
-from tools.mock_runtime import ProgramRun, Registration, as_engine_state, mock_id
+from tools.mock_runtime import ProgramRun, Registration, as_engine_state, engine_config_value, mock_id
 
 # The components of the shared program whose resources an env stack reads, as __main__.py names them
 SHARED_NETWORK = ("interlock-platform:network:SharedNetwork", "shared")
@@ -36,13 +36,14 @@ def shared_state(stack: str, config: Mapping[str, Any]) -> ProgramRun:
     whose ids it exports. Raises InvalidConfig, naming the stack, for config the shared program
     would refuse (the same problems: the same parse)."""
     prefix = f"{PROJECT}:"
-    raw = {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix) and ":" not in key[len(prefix) :]}
+    engine = {key: engine_config_value(value) for key, value in config.items()}  # as the program reads them
+    raw = {key[len(prefix) :]: value for key, value in engine.items() if key.startswith(prefix) and ":" not in key[len(prefix) :]}
     if stack_role(stack, raw) != "shared":
         raise InvalidConfig([Problem(
             stack, "role", "is 'environment', but an env stack's sharedStack names this stack",
             "set that env stack's sharedStack to the stack whose role is 'shared'",
         )])  # fmt: skip
-    topo = parse_shared(stack, raw, aws_region=aws_region_or_environment(config.get("aws:region")))
+    topo = parse_shared(stack, raw, aws_region=aws_region_or_environment(engine.get("aws:region")))
     zones = topo.availability_zones
 
     resources: list[Registration] = []
@@ -63,13 +64,15 @@ def shared_state(stack: str, config: Mapping[str, Any]) -> ProgramRun:
         return mock_id(name)
 
     network, firewall = SHARED_NETWORK[1], MANAGEMENT_FIREWALL[1]
+    nat_zones = zones if topo.nat_gateways == "perAz" else zones[:1]
+    nats = {az: exported(SHARED_NETWORK, NAT_GATEWAY, f"{network}-nat-{az}") for az in nat_zones}
     outputs: dict[str, Any] = {
         "vpcId": exported(SHARED_NETWORK, VPC, f"{network}-vpc"),
         "managementSecurityGroupId": exported(MANAGEMENT_FIREWALL, SECURITY_GROUP, f"{firewall}-management"),
         "managementPeersSecurityGroupId": exported(MANAGEMENT_FIREWALL, SECURITY_GROUP, f"{firewall}-management-peers"),
         "managementSubnetIds": [exported(SHARED_NETWORK, SUBNET, f"{network}-mgmt-{az}") for az in zones],
         "edgeSubnetIds": [exported(SHARED_NETWORK, SUBNET, f"{network}-edge-{az}") for az in zones],
-        "natGatewayIds": {az: exported(SHARED_NETWORK, NAT_GATEWAY, f"{network}-nat-{az}") for az in zones},
+        "natGatewayIds": {az: nats.get(az, nats[nat_zones[0]]) for az in zones},  # the single one serves every zone
         "interlockTemplate": None,
         **topo.to_outputs(),
     }
