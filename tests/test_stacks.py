@@ -293,6 +293,13 @@ TAGGED = {
 }  # fmt: skip
 
 
+def test_nacl_entries_are_replaced_delete_first(preview, any_stack):
+    """AWS keys a NACL entry by its number, so a changed entry (another range at the same number)
+    is replaced; created first, the replacement collides with the entry it replaces."""
+    entries = preview(any_stack).run.of_type(NACL_RULE)
+    assert entries and all(r.delete_before_replace for r in entries)
+
+
 def test_every_taggable_resource_is_tagged(preview, any_stack):
     run = preview(any_stack).run
     env = "shared" if any_stack == "shared" else any_stack

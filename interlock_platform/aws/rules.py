@@ -69,7 +69,9 @@ def network_acl(
             cidr_block=e.cidr,
             from_port=e.from_port,
             to_port=e.to_port,
-            opts=pulumi.ResourceOptions(parent=acl),
+            # AWS keys an entry by its number: a changed entry is replaced, and a replacement
+            # created first collides with the old one (NetworkAclEntryAlreadyExists, pulumi-aws#3244)
+            opts=pulumi.ResourceOptions(parent=acl, delete_before_replace=True),
         )
     for key, subnet_id in subnet_ids.items():
         aws.ec2.NetworkAclAssociation(
