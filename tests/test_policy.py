@@ -153,6 +153,7 @@ def test_the_preview_streams_every_resource_and_analyze_resends_none(preview, mo
     monkeypatch.setattr(PolicyPackProcess, "_send", counting_send)
     monkeypatch.setattr(PolicyPackProcess, "start_analysis", start_analysis)
     with PolicyPackProcess() as fresh:
+        fresh.info()  # up before the program: what it registers is sent at once, not held until then
         p = run_preview("dev", pack=fresh)
     analyzable = [r.urn for r in p.run.resources if r.custom]
     assert p.violations == [] and len(analyzable) > 100

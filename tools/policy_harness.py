@@ -8,6 +8,7 @@ property dependencies. The input is what the program registered under the mock r
 
 from __future__ import annotations
 
+import contextlib
 import select
 import subprocess
 import sys
@@ -43,6 +44,16 @@ class PolicyPackDidNotStart(PolicyPackError):
     """Its interpreter printed no port: a missing requirement, or an error importing the pack."""
 
 
+def _configure_request(config: Mapping[str, Mapping[str, Any]]) -> analyzer_pb2.ConfigureAnalyzerRequest:
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    levels = {v: k for k, v in LEVELS.items()}
+    for name, entry in config.items():
+        props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+        level = levels[entry.get("enforcementLevel", "mandatory")]
+        request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props)))
+    return request
+
+
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     out = struct_pb2.Struct()
     out.update(value)  # protobuf's own dict conversion (lists, tuples, nesting)
@@ -67,13 +78,19 @@ class PolicyPackProcess:
         self._properties: dict[int, tuple[Registration, struct_pb2.Struct]] = {}
         self._configured = False
         # `stream`: the config to apply once the pack is up, what registered before then, and why it could not start
-        self._deferred: Mapping[str, Mapping[str, Any]] | None = None
+        self._deferred: analyzer_pb2.ConfigureAnalyzerRequest | None = None
         self._queued: list[Registration] = []
         self._failure: PolicyPackError | None = None
         self._lock = threading.Lock()  # the mock monitor registers resources from several threads
+        self._starting = threading.Lock()  # the pack's first line (its port) is read once
+        self._analysis: Future[list[dict[str, Any]]] | None = None  # the last start_analysis: a new run waits for it
 
     @property
     def stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        with self._starting:
+            return self._stub or self._connect()
+
+    def _connect(self) -> analyzer_pb2_grpc.AnalyzerStub:
         if self._stub is None:
             ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
             line = self.process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
@@ -109,12 +126,13 @@ class PolicyPackProcess:
 
     def configure(self, config: Mapping[str, Mapping[str, Any]]) -> None:
         """`config` is a policy-config file's content: policy name -> {enforcementLevel, ...properties}."""
-        request = analyzer_pb2.ConfigureAnalyzerRequest()
-        levels = {v: k for k, v in LEVELS.items()}
-        for name, entry in config.items():
-            props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
-            level = levels[entry.get("enforcementLevel", "mandatory")]
-            request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props)))
+        request = _configure_request(config)
+        self._await_last_analysis()
+        with self._lock:
+            self._deferred, self._queued, self._failure = None, [], None
+            self._configure(request)
+
+    def _configure(self, request: analyzer_pb2.ConfigureAnalyzerRequest) -> None:
         try:
             self.stub.Configure(request, timeout=self.timeout)
         except grpc.RpcError as err:
@@ -128,8 +146,20 @@ class PolicyPackProcess:
         it: a program can start at once and `submit` what it registers; what registers before the
         pack is up is sent when it is. A pack that cannot start or refuses its config stops the
         streaming, and `analyze` raises why, after the program."""
-        self._deferred, self._queued, self._failure = config, [], None
-        self._configure_if_up(wait=False)
+        request = _configure_request(config)  # a config protobuf cannot hold fails here, not on a program's thread
+        self._await_last_analysis()
+        with self._lock:
+            self._configured = False
+            self._deferred, self._queued, self._failure = request, [], None
+            self._configure_if_up(wait=False)
+
+    def _await_last_analysis(self) -> None:
+        """A run starts once the last analysis has ended: a caller that stopped reading one (an
+        error of its own) may have left it running, on this pack reused."""
+        if self._analysis is not None:
+            with contextlib.suppress(Exception):  # its caller no longer wants it
+                self._analysis.result()
+            self._analysis = None
 
     def _configure_if_up(self, wait: bool) -> None:
         if self._deferred is None or self._failure is not None:
@@ -137,7 +167,7 @@ class PolicyPackProcess:
         if self._stub is None and not wait and not select.select([self.process.stdout], [], [], 0)[0]:
             return  # not up yet (its first line, the port, is not there)
         try:
-            self.configure(self._deferred)
+            self._configure(self._deferred)
         except PolicyPackError as err:
             self._failure = err
             return
@@ -181,9 +211,9 @@ class PolicyPackProcess:
         """`analyze`, in the background: its result is the violations (or raises what `analyze`
         raises), so the caller can render its reports while the pack answers."""
         background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-pack")
-        answer = background.submit(self._analyze, list(resources))
+        self._analysis = background.submit(self._analyze, list(resources))
         background.shutdown(wait=False)  # the thread ends with the analysis
-        return answer
+        return self._analysis
 
     def _analyze(self, resources: list[Registration]) -> list[dict[str, Any]]:
         with self._lock:

@@ -82,6 +82,8 @@ class Preview:
 
     @property
     def exit_code(self) -> int:
+        if self.pending is not None:
+            raise RuntimeError("the pack's verdicts are pending: settle() the preview first")
         return EXIT_VIOLATION if any(v["enforcement"] == "mandatory" for v in self.violations) else EXIT_OK
 
 
@@ -159,8 +161,8 @@ def run_preview(
     An env stack reads the shared stack's outputs as the engine reads them from state: here from
     the shared stack file through the pure model (tools/shared_state.py), without running the
     shared program. With a `pack`, the preview's violations are filled in: the pack is configured
-    from those outputs first and analyzes each resource as it registers, as the engine does, so
-    it works while the program runs."""
+    from those outputs as soon as its interpreter is up (the program does not wait for it), and
+    analyzes each resource as it registers, as the engine does, so it works while the program runs."""
     if pack is not None:
         _check_policy_config(pack, policy_overrides)
     if config is None:
