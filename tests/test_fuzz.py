@@ -5,8 +5,7 @@ truncation, binary bytes, deep nesting, long strings; tests/stack_fuzz.py) throu
 The contract for each (tools/preview.py): no traceback; exit 0, 1 only with a mandatory violation
 listed, 2 with the file and a fix on stderr, or 3 saying the policies were not checked; no
 case over 10 s; and a private key pasted into a value in no output (stdout, stderr, --json, --out). The cases run in two long-lived workers that call the preview's entry point
-in-process, each with one policy-pack process and the shared program's run kept per config
-(why: tests/stack_fuzz.py); a sample runs through the real CLI as well, which must give the
+in-process, each with one policy-pack process (why: tests/stack_fuzz.py); a sample runs through the real CLI as well, which must give the
 same exit status and the same stderr.
 """
 

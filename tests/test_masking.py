@@ -97,9 +97,11 @@ def test_the_reference_stacks_have_nothing_to_mask():
     """No false positive on what the program generates: the mask never hides a real value."""
     from tests.conftest import _preview
 
+    shared = _preview("shared").run  # the shared program's own run, not an env stack's view of its state
     for stack in ("shared", "dev", "test", "prod"):
         p = _preview(stack)
-        assert found_in([r.inputs for r in p.run.resources + p.shared.resources]) == set(), stack
+        assert found_in([r.inputs for r in p.run.resources + shared.resources]) == set(), stack
+        assert found_in([p.run.outputs, p.shared.outputs]) == set(), stack
 
 
 def test_a_key_quoted_in_an_error_message_is_masked():
