@@ -332,7 +332,7 @@ def main() -> None:
     print("where the dev preview's time goes (one process, in order):")
     phases, (unanswered, streamed) = breakdown()
     for phase, seconds in phases.items():
-        print(f"  {phase:<76} {seconds:5.2f} s")
+        print(f"  {phase:<86} {seconds:5.2f} s")
     print(f"  Analyze calls still unanswered when the dev program ended: {unanswered} of {streamed} streamed")
 
     print("the policy pack alone: start, configure, Analyze per resource, AnalyzeStack (median):")
