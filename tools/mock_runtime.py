@@ -23,7 +23,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.stack_files import ROOT, project_file
+from tools.stack_files import ROOT, engine_config_value, project_file
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 MOCK_ACCOUNT = "123456789012"
@@ -170,11 +170,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.urn == self.stack_urn:
             self.stack_outputs = request.outputs
         return super().RegisterResourceOutputs(request)
-
-
-def engine_config_value(value: Any) -> str:
-    """A config value as the language host hands it to the program: a string, JSON for the rest."""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def run_program(

@@ -18,8 +18,8 @@ from typing import Any
 
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.model import EnvironmentTopology
-from interlock_platform.core.topology import PROJECT, parse_environment, parse_shared
-from tools.stack_files import FileProblem, InvalidProjectFiles, offline_config
+from interlock_platform.core.topology import parse_environment, parse_shared
+from tools.stack_files import FileProblem, InvalidProjectFiles, offline_config, program_config
 
 # The levels `pulumi preview --policy-pack-config` accepts (pulumi/pulumi apitype.EnforcementLevel)
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
@@ -70,17 +70,9 @@ def offline_group_layouts(outputs: Mapping[str, Any]) -> dict[str, dict[str, Any
     isolation: applicationGroup. A stack file that is missing or invalid adds nothing: its own
     preview refuses it."""
     layouts = {}
-    prefix = f"{PROJECT}:"
     for env in outputs["environments"]:
         try:
-            config, _, _ = offline_config(env)
-            # as the program receives its config from the language host: strings, JSON for objects and lists
-            raw = {
-                key[len(prefix) :]: value if isinstance(value, str) else json.dumps(value)
-                for key, value in config.items()
-                if key.startswith(prefix)
-            }
-            topo = parse_environment(env, raw, dict(outputs))
+            topo = parse_environment(env, program_config(offline_config(env)[0]), dict(outputs))
         except (InvalidProjectFiles, InvalidConfig, OSError, TypeError, ValueError):
             continue
         if topo.isolation == "applicationGroup":
@@ -145,10 +137,7 @@ def read_overrides(path: Path) -> dict[str, Any]:
 def offline_shared_outputs() -> dict[str, Any]:
     """The registry and settings the shared stack exports, from its config file through the pure
     model: the same values the engine would read from its state after `pulumi up`."""
-    config, _, _ = offline_config("shared")
-    prefix = f"{PROJECT}:"
-    raw = {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
-    return parse_shared("shared", raw).to_outputs()
+    return parse_shared("shared", program_config(offline_config("shared")[0])).to_outputs()
 
 
 def main() -> None:

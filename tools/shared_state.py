@@ -20,7 +20,8 @@ from typing import Any
 from interlock_platform.core.config_reader import InvalidConfig, Problem
 from interlock_platform.core.topology import PROJECT, parse_shared, stack_role
 from interlock_platform.stack_config import aws_region_or_environment
-from tools.mock_runtime import ProgramRun, Registration, as_engine_state, engine_config_value, mock_id
+from tools.mock_runtime import ProgramRun, Registration, as_engine_state, mock_id
+from tools.stack_files import engine_config_value, program_config
 
 # The components of the shared program whose resources an env stack reads, as __main__.py names them
 SHARED_NETWORK = ("interlock-platform:network:SharedNetwork", "shared")
@@ -35,15 +36,13 @@ def shared_state(stack: str, config: Mapping[str, Any]) -> ProgramRun:
     stack file's config, keys qualified): its outputs, which ones are secret, and the resources
     whose ids it exports. Raises InvalidConfig, naming the stack, for config the shared program
     would refuse (the same problems: the same parse)."""
-    prefix = f"{PROJECT}:"
-    engine = {key: engine_config_value(value) for key, value in config.items()}  # as the program reads them
-    raw = {key[len(prefix) :]: value for key, value in engine.items() if key.startswith(prefix) and ":" not in key[len(prefix) :]}
+    raw = program_config(config)
     if stack_role(stack, raw) != "shared":
         raise InvalidConfig([Problem(
             stack, "role", "is 'environment', but an env stack's sharedStack names this stack",
             "set that env stack's sharedStack to the stack whose role is 'shared'",
         )])  # fmt: skip
-    topo = parse_shared(stack, raw, aws_region=aws_region_or_environment(engine.get("aws:region")))
+    topo = parse_shared(stack, raw, aws_region=aws_region_or_environment(engine_config_value(config["aws:region"]) if "aws:region" in config else None))
     zones = topo.availability_zones
 
     resources: list[Registration] = []

@@ -25,11 +25,12 @@ import copy
 import datetime
 import difflib
 import functools
+import json
 import math
 import re
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -661,6 +662,24 @@ def _key_lines(data: bytes) -> dict[str, int]:
         elif line.startswith("config:"):
             lines.setdefault("config", number)
     return lines
+
+
+def engine_config_value(value: Any) -> str:
+    """A config value as the language host hands it to the program (PULUMI_CONFIG): a string,
+    JSON for the rest."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def program_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """This project's keys of a stack's config, unprefixed, as the program reads them
+    (interlock_platform.stack_config.read): strings as the engine hands them over; a key with a
+    further ':' is none of the program's."""
+    prefix = f"{PROJECT}:"
+    return {
+        key[len(prefix) :]: engine_config_value(value)
+        for key, value in config.items()
+        if key.startswith(prefix) and ":" not in key[len(prefix) :]
+    }
 
 
 def offline_config(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], list[str], list[str]]:
