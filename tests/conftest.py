@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.model import SharedTopology
-from interlock_platform.core.topology import PROJECT, parse_shared
+from interlock_platform.core.topology import PROJECT, parse_environment, parse_shared
 from tools.preview import Preview, run_preview
 from tools.stack_files import ROOT, offline_config
 
@@ -50,6 +51,13 @@ def reference_shared() -> SharedTopology:
 
 def shared_outputs() -> dict[str, Any]:
     return copy.deepcopy(reference_shared().to_outputs())
+
+
+def refused_dev(cfg: dict[str, Any]) -> dict[str, str]:
+    """dev with config `cfg` (unprefixed keys), which must be refused: each problem by its key."""
+    with pytest.raises(InvalidConfig) as err:
+        parse_environment("dev", cfg, shared_outputs())
+    return {p.key: str(p) for p in err.value.problems}
 
 
 @cache

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from interlock_platform.core import config_keys, config_models
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment, parse_shared
-from tests.conftest import raw, shared_outputs
+from tests.conftest import raw, refused_dev, shared_outputs
 from tools import project_file
 
 
@@ -70,9 +70,7 @@ def test_a_malformed_key_and_a_semantic_problem_elsewhere_are_reported_in_one_ru
     cfg["applicationGroups"][2]["firstSubnet"] = 2  # overlaps group 1: semantic
     cfg["ingressNodes"][0]["hostname"] = "ip-10-40-192-10.eu-west-1.compute.internal"  # in prod's VLAN: semantic
     cfg["loadBalancer"]["deletionProtection"] = "maybe"  # shape
-    with pytest.raises(InvalidConfig) as err:
-        parse_environment("dev", cfg, shared_outputs())
-    problems = {p.key: str(p) for p in err.value.problems}
+    problems = refused_dev(cfg)
     assert "must be a whole number, got 'https'" in problems["egress[0].port"]
     assert "must be true or false, got 'maybe'" in problems["loadBalancer.deletionProtection"]
     assert "overlaps" in problems["applicationGroups[2].firstSubnet"]
@@ -174,9 +172,7 @@ def test_a_malformed_entry_of_a_list_does_not_hide_its_neighbours_problems():
     cfg["applicationGroups"][0]["allowFrom"] = [{"group": "payments", "ports": [0]}]  # shape, in group 0
     cfg["applicationGroups"][2]["allowFrom"] = [{"group": "paymnts", "ports": [8080]}]  # semantic, in group 2
     cfg["isolation"] = "applicationGroup"
-    with pytest.raises(InvalidConfig) as err:
-        parse_environment("dev", cfg, shared_outputs())
-    problems = {p.key: str(p) for p in err.value.problems}
+    problems = refused_dev(cfg)
     assert "'nope' is not an EC2 instance id" in problems["ingressNodes[0].instanceId"]
     assert "belongs to environment 'prod'" in problems["ingressNodes[1].hostname"]
     assert "must be a whole number, got 'http'" in problems["teams[0].apps[0].ports[0]"]
