@@ -1,7 +1,8 @@
 """A real Docker engine in Swarm mode for the tests, and a stand-in ucp-interlock service.
 
-The engine is installed and started by tools/test.sh (what CI runs). Tests that need it fail,
-loudly, when it is not there: they are never skipped.
+The engine is the private one tools/test.sh starts for this checkout (tools/test_engine.py), on
+a socket of its own: never the one `DOCKER_HOST` names, which after a runbook's `source env.sh`
+is a real cluster. Tests that need it fail, loudly, when it is not there: they are never skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 
 from interlock_platform.core import labels
 from interlock_platform.swarm.providers.rotation import CONFIG_NAME_RE
+from tools import test_engine
 
 IMAGE = "local/busybox:1"
 FIXTURE = Path(__file__).parent / "fixtures" / "interlock" / "ucp-3.2-default.toml"
@@ -27,14 +29,25 @@ MONITOR_NS = 2_000_000_000  # the stand-in fails within a second; 2 s of monitor
 
 
 def engine() -> docker.DockerClient:
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except Exception as err:
+    """The private test engine, and only it: refused unless the test command marked it as started
+    for the tests and it reports the data root it was started with."""
+    mark = test_engine.engine_dir() / test_engine.MARK
+    if not mark.exists():
         pytest.fail(
-            f"these tests need a Docker engine and none answers ({err}); run tools/test.sh, which installs and starts one",
+            f"these tests need the private Docker engine that tools/test.sh starts for them ({test_engine.socket_url()}), "
+            "and it was not started; run `bash tools/test.sh`, or `python3 -m tools.test_engine start` first",
             pytrace=False,
         )
+    try:
+        client = docker.DockerClient(base_url=test_engine.socket_url(), timeout=60)
+        root = client.info()["DockerRootDir"]
+    except Exception as err:
+        pytest.fail(
+            f"the private test engine at {test_engine.socket_url()} does not answer ({err}); run `python3 -m tools.test_engine start`",
+            pytrace=False,
+        )
+    if root != str(test_engine.data_root()):
+        pytest.fail(f"the engine at {test_engine.socket_url()} is not the tests' own (data root {root}); refusing to use it", pytrace=False)
     if client.info()["Swarm"]["LocalNodeState"] != "active":
         client.swarm.init(advertise_addr="127.0.0.1")
     _ensure_image(client)
