@@ -121,7 +121,7 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
     "Interlock base that merges past Swarm's config size limit": (
         "dev", lambda root: (root / "base.toml").write_bytes(
             b"# " + b"x" * 1_024_000 + b"\n" + (root / "tests/fixtures/interlock/ucp-3.2-default.toml").read_bytes()
-        ), ("--interlock-base", "base.toml"), ("base.toml", "over Swarm's limit of 1,024,000 bytes for a config"),
+        ), ("--interlock-base", "base.toml"), ("base.toml", "Swarm takes a config of fewer than 1,024,000 bytes"),
     ),
     "Interlock base with a byte-order mark": ("dev", _write("base.toml", b'\xef\xbb\xbfListenAddr = ":8080"\n'), ("--interlock-base", "base.toml"),
                                               ("base.toml", "byte-order mark")),

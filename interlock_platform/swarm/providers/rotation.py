@@ -250,7 +250,7 @@ def _create(client: docker.DockerClient, name: str, text: str, stack: str) -> st
             return None
         raise RotationError(
             f"the engine refused to create the Interlock config {name} ({len(data):,} bytes): {err.explanation or err}. "
-            "Swarm keeps a config object under 1,024,000 bytes; if it is too big, move templates out of the config, or fewer "
+            f"Swarm takes a config of fewer than {interlock_toml.SWARM_CONFIG_LIMIT:,} bytes; if it is too big, move templates out of the config, or fewer "
             "service clusters per config"
         ) from None
 
