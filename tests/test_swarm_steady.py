@@ -14,7 +14,7 @@ from interlock_platform.core import interlock_toml, labels
 from interlock_platform.core.interlock_toml import SWARM_CONFIG_LIMIT, InterlockConfigError, ServiceClusterSpec
 from interlock_platform.swarm.providers.interlock import ServiceClusterProvider, spec_of
 from interlock_platform.swarm.providers.rotation import MAX_NAME_LENGTH, RotationError, read_current, rotate
-from tests.swarm_support import FIXTURE, IMAGE, interlock_configs, reset, start_interlock
+from tests.swarm_support import FIXTURE, IMAGE, interlock_configs, reset, start_interlock, wait_running
 
 HEALTH_SECONDS = 2
 PREFIX = labels.INTERLOCK_CONFIG_PREFIX
@@ -88,26 +88,41 @@ def test_a_crash_loop_is_not_taken_for_health_nor_blessed_as_known_good(interloc
     assert late.config_name not in current.known_good and current.known_good[0] == original
 
 
-def test_a_failing_interlock_proxy_service_means_the_config_does_not_run_steadily(interlock):
-    """Interlock's own signal: the proxy service it runs for the config crash-loops while the
-    core itself runs. A rotation does not build on that; a proxy that runs (the benign twin, in
-    the next rotation) is no obstacle."""
+@pytest.mark.parametrize("signal", ["tasks failed", "update paused"])
+def test_a_failing_interlock_proxy_service_means_the_config_does_not_run_steadily(interlock, signal):
+    """Interlock's own signals: the proxy service it runs for the config crash-loops, or its
+    update paused on failing tasks, while the core itself runs. A rotation does not build on
+    that; a proxy that runs (the benign twin, in the next rotation) is no obstacle."""
     client = interlock
+    crash = {"Image": IMAGE, "Command": ["sh", "-c", "sleep 1; exit 1"]}
+    sleep = {"Image": IMAGE, "Command": ["sleep", "1000000"]}
     proxy = client.api.create_service(
-        {"ContainerSpec": {"Image": IMAGE, "Command": ["sh", "-c", "sleep 1; exit 1"]},
+        {"ContainerSpec": crash if signal == "tasks failed" else sleep,
          "RestartPolicy": {"Condition": "on-failure", "Delay": 200_000_000}},
-        name=labels.proxy_service(None),
+        name=labels.proxy_service(None), update_config={"FailureAction": "pause", "Monitor": 5_000_000_000},
     )  # fmt: skip
+    if signal == "update paused":  # Interlock updates its proxies with the new config; the update fails
+        wait_running(client, proxy["ID"])
+        svc = client.api.inspect_service(proxy["ID"])
+        client.api.update_service(
+            proxy["ID"], version=svc["Version"]["Index"], name=svc["Spec"]["Name"],
+            task_template={**svc["Spec"]["TaskTemplate"], "ContainerSpec": crash}, update_config=svc["Spec"]["UpdateConfig"],
+        )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not any(t["Status"]["State"] == "failed" for t in client.api.tasks(filters={"service": proxy["ID"]})):
-        assert time.monotonic() < deadline, "the proxy never failed"
+    while True:
+        svc = client.api.inspect_service(proxy["ID"])
+        failed = any(t["Status"]["State"] == "failed" for t in client.api.tasks(filters={"service": proxy["ID"]}))
+        if (svc.get("UpdateStatus") or {}).get("State") == "paused" if signal == "update paused" else failed:
+            break
+        assert time.monotonic() < deadline, f"the proxy never showed {signal}"
         time.sleep(0.2)
     with pytest.raises(RotationError) as err:
         rotate(client, add(DEV), stack="dev", health_seconds=HEALTH_SECONDS, timeout=120)
-    assert "Interlock reports ucp-interlock-proxy (tasks failed)" in str(err.value)
+    expected = "(tasks failed)" if signal == "tasks failed" else "(update paused)"
+    assert f"Interlock reports ucp-interlock-proxy {expected}" in str(err.value)
     assert interlock_configs(client) == [f"{PREFIX}1"]
     client.api.remove_service(proxy["ID"])
-    client.api.create_service({"ContainerSpec": {"Image": IMAGE, "Command": ["sleep", "1000000"]}}, name=labels.proxy_service(None))
+    client.api.create_service({"ContainerSpec": sleep}, name=labels.proxy_service(None))
     assert rotate(client, add(DEV), stack="dev", health_seconds=HEALTH_SECONDS, timeout=120).changed
 
 

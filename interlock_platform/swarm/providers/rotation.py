@@ -3,10 +3,15 @@ concurrent rotations and late failures.
 
 One rotation:
 
-1. waits until `ucp-interlock` has settled: no update in flight, and the tasks running the
-   attached config have run for the health window without failing. That config is the base,
-   and it is known good;
-2. applies the transform to the base and creates `com.docker.ucp.interlock.conf-<N+1>`;
+1. waits until `ucp-interlock` runs steadily: no update in flight, the tasks running the
+   attached config have run for the health window, and none of them (nor of the extension and
+   proxy services Interlock runs for it) failed or restarted since the update that attached it.
+   That config is the base, and it is known good. A service that cannot run at all (0 replicas,
+   no suitable node) is refused at once; one that keeps failing, after a grace, with the last
+   config that ran steadily;
+2. applies the transform to the base and creates `com.docker.ucp.interlock.conf-<N+1>`, N the
+   highest of the platform's own configs (by their label, not the name pattern alone), in a name
+   that always fits Swarm's 64 characters;
 3. swaps it in with a service update that carries the version index it read (a
    compare-and-swap: a concurrent rotation makes it fail with "update out of sequence", and we
    start again from step 1) and a monitor window of at least the health window, so Swarm itself
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -247,26 +253,35 @@ def _interlock_services_failing(client: docker.DockerClient, text: str, since: f
     """Interlock's own signals about a config: the extension and proxy services it runs for each
     service cluster (by the names the config gives them). One whose update paused or rolled back,
     or whose tasks failed after `since`, means the config does not run steadily."""
-    try:
-        clusters = interlock_toml.service_clusters(text)
-    except interlock_toml.InterlockConfigError:
-        return []
-    names = []
-    for cluster in clusters:
-        section = interlock_toml.section(text, cluster) or {}
-        names += [str(section[key]) for key in ("ServiceName", "ProxyServiceName") if isinstance(section.get(key), str) and section[key]]
     failing = []
-    for name in dict.fromkeys(names):
+    for name in _interlock_service_names(text):
         try:
             svc = client.api.inspect_service(name)
         except NotFound:
             continue
-        state = (svc.get("UpdateStatus") or {}).get("State")
-        if state in PAUSED or state in ROLLED_BACK or state == "rollback_started":
+        status = svc.get("UpdateStatus") or {}
+        state = status.get("State")
+        recent = since is None or (_instant(status.get("StartedAt")) or 0) >= since  # not last week's rollback
+        if recent and (state in PAUSED or state in ROLLED_BACK or state == "rollback_started"):
             failing.append(f"{name} (update {state})")
         elif any(_task_failed(t) and _after(t, since) for t in client.api.tasks(filters={"service": svc["ID"]})):
             failing.append(f"{name} (tasks failed)")
     return failing
+
+
+@functools.lru_cache(maxsize=8)
+def _interlock_service_names(text: str) -> tuple[str, ...]:
+    """The extension and proxy services a config has Interlock run (parsed once per config: the
+    health check polls)."""
+    try:
+        ext = interlock_toml.extensions(interlock_toml.parse(text))
+    except interlock_toml.InterlockConfigError:
+        return ()
+    names = [
+        str(table[key]) for table in (ext or {}).values() if isinstance(table, dict)
+        for key in ("ServiceName", "ProxyServiceName") if isinstance(table.get(key), str) and table[key]
+    ]  # fmt: skip
+    return tuple(dict.fromkeys(names))
 
 
 def _unrunnable(client: docker.DockerClient, current: CurrentConfig) -> str | None:
