@@ -5,10 +5,12 @@ code before the fix."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
 import tomlkit
+from docker.errors import NotFound
 
 from interlock_platform.core import interlock_toml, labels
 from interlock_platform.core.interlock_toml import SWARM_CONFIG_LIMIT, InterlockConfigError, ServiceClusterSpec
@@ -270,4 +272,5 @@ def test_the_known_good_list_follows_steady_runs_through_a_hand_rotation(interlo
         assert hand_made in {c["Spec"]["Name"] for c in client.api.configs()}
     finally:
         reset(client)
-        client.api.remove_config(hand_made)
+        with contextlib.suppress(NotFound):
+            client.api.remove_config(hand_made)
