@@ -157,7 +157,9 @@ def _next_name(client: docker.DockerClient, current: CurrentConfig) -> str:
     configs = client.api.configs()
     taken = {c["Spec"]["Name"] for c in configs}
     trusted = {current.config_name, *current.known_good}
-    numbers = [n for c in configs if (_is_ours(c) or c["Spec"]["Name"] in trusted) and (n := _number(c["Spec"]["Name"])) is not None]
+    numbers = [
+        n for c in configs if (_is_ours(c) or c["Spec"]["Name"] in trusted) and (n := _number(c["Spec"]["Name"])) is not None
+    ]
     number = max(numbers, default=0) + 1
     while _name(number) in taken:
         number += 1
