@@ -374,6 +374,21 @@ def test_invalid_config_registers_nothing(preview, stack, overrides, key):
     assert f"interlock-platform:{key}" in str(err.value)
 
 
+def test_a_config_over_the_byte_limit_is_refused_before_it_is_parsed(preview):
+    """What the CLI hands the program has YAML aliases expanded: one long string aliased a
+    thousand times arrives as megabytes. The program refuses it with the limit before it reads
+    any value, and registers nothing."""
+    monitor = RecordingMonitor(PlatformMocks({}))
+    bomb = {**full_config("dev"), "interlock-platform:x-bomb": ["y" * 10_000] * 300}
+    with pytest.raises(InvalidStackConfig) as err:
+        run_program("dev", bomb, {SHARED_REF: preview("shared").run.outputs}, monitor=monitor)
+    assert monitor.registrations == []
+    assert "interlock-platform:x-bomb: the stack's config is 3,00" in str(err.value)
+    assert "over the limit of 2,097,152 bytes" in str(err.value) and "Fix:" in str(err.value)
+    # its benign twin: a large value under the limit (another namespace's, 200 KB) is no problem
+    run_program("dev", {**full_config("dev"), "docker:x-note": "c" * 200_000}, {SHARED_REF: preview("shared").run.outputs})
+
+
 def nacl_decision(entries, egress, address, protocol, port):
     """How AWS evaluates a NACL: the lowest-numbered matching entry decides; none matching, deny."""
     for e in sorted((e for e in entries if bool(e["egress"]) == egress), key=lambda e: e["ruleNumber"]):
