@@ -69,6 +69,10 @@ class InterlockSettings:
     keep_configs: int = 3
     # How long Interlock must run a new config without failing before a rotation reports success
     health_seconds: int = 20
+    # Turn Layer 7 routing on (adopting an Interlock already on) and keep its images on the release
+    enable_layer7_routing: bool = False
+    layer7_http_port: int = 8080
+    layer7_https_port: int = 8443
 
 
 @dataclass(frozen=True)
