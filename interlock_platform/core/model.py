@@ -127,6 +127,9 @@ class SharedTopology:
                 "template": self.interlock.template,
                 "keepConfigs": self.interlock.keep_configs,
                 "healthSeconds": self.interlock.health_seconds,
+                "enableLayer7Routing": self.interlock.enable_layer7_routing,
+                "layer7HttpPort": self.interlock.layer7_http_port,
+                "layer7HttpsPort": self.interlock.layer7_https_port,
             },
         }
 
