@@ -126,8 +126,9 @@ def test_an_upgrade_moves_the_images_and_a_bad_one_rolls_back(cluster):
     # release 3's core cannot start: Swarm rolls the update back, image and config together
     release_images(client, "3", interlock_script=BAD_INTERLOCK)
     set_release(client, "3")
-    with pytest.raises(RotationFailed, match="this image cannot start"):
+    with pytest.raises(RotationFailed, match="this image cannot start") as err:
         provider().update(created.id, upgraded.outs, dict(PROPS))
+    assert "MKE 3's images (local/ucp-interlock:3," in str(err.value) and "back on local/ucp-interlock:2" in str(err.value)
     assert images(client) == ("local/ucp-interlock:2", "local/ucp-interlock-extension:2", "local/ucp-interlock-proxy:2")
     assert read_current(client).config_name == good
     assert provider().diff(created.id, upgraded.outs, dict(PROPS)).changes is True  # still behind: said again next time

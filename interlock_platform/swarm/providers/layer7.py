@@ -158,14 +158,22 @@ def turn_on(
 def follow_release(client: docker.DockerClient, release: Release, *, stack: str, keep: int, health_seconds: float) -> Any:
     """Interlock's images onto `release` through the safe rotation (a no-op when they are on it,
     after waiting for Interlock to settle). Returns the RotationResult."""
-    from interlock_platform.swarm.providers.rotation import read_current, rotate
+    from interlock_platform.swarm.providers.rotation import RotationFailed, read_current, rotate
 
     core = read_current(client).image
     target = None if interlock_release.same_image(core, release.moved(core)) else release.moved(core)
-    return rotate(
-        client, lambda text: interlock_release.follow(text, release), image=target, stack=stack, keep=keep,
-        health_seconds=health_seconds,
-    )  # fmt: skip
+    try:
+        return rotate(
+            client, lambda text: interlock_release.follow(text, release), image=target, stack=stack, keep=keep,
+            health_seconds=health_seconds,
+        )  # fmt: skip
+    except RotationFailed as err:
+        raise RotationFailed(
+            f"moving Interlock to MKE {release.tag}'s images ({release.core}, {release.extension}, {release.proxy}) failed, and "
+            f"Swarm put {labels.INTERLOCK_SERVICE} back on {core}: Interlock keeps the previous release's images. Check that the "
+            "managers can pull these images (an offline install mirrors them first), then run `pulumi up` again. What failed:\n"
+            f"{err}"
+        ) from None
 
 
 def wait_for_service(client: docker.DockerClient, timeout: float = 30.0) -> None:
