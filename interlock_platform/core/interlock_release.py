@@ -4,9 +4,11 @@ pure, over tomlkit.
 The release is read from the running cluster, never guessed: UCP's `ucp-agent` service runs
 `<org>/ucp-agent:<release>` (with the labels `com.docker.ucp.version` and
 `com.docker.ucp.InstanceID`). Interlock's three images are published under the same org and tag:
-Mirantis' "Update Interlock services" page (MKE 3.8, 3.9) lists them in `mirantis/ucp images
---list` next to ucp-agent, e.g. `mirantis/ucp-agent:3.8.10`, `mirantis/ucp-interlock:3.8.10`,
-`mirantis/ucp-interlock-extension:3.8.10`, `mirantis/ucp-interlock-proxy:3.8.10`. The org of the
+Mirantis' "Update Interlock services" page (MKE 3.8) has `mirantis/ucp images --list` print every
+image of the release at its tag (`mirantis/ucp-agent:3.8.10`, ...), Docker's version of that page
+lists `ucp-interlock`, `ucp-interlock-extension` and `ucp-interlock-proxy` among them, and the
+"Offline installation considerations" page saves `mirantis/ucp-interlock:3.3.16`,
+`mirantis/ucp-interlock-extension:3.3.16` and `mirantis/ucp-interlock-proxy:3.3.16`. The org of the
 running agent (`mirantis`, `docker` before MKE, or a mirror such as `registry.corp/mirantis`
 for offline installs) is kept as it is.
 
