@@ -5,10 +5,11 @@ tells the release, and the stand-in Interlock as `ucp-interlock`'s entrypoint.""
 from __future__ import annotations
 
 import pytest
+from docker.errors import NotFound
 
 from interlock_platform.core import interlock_toml, labels
 from interlock_platform.swarm.providers.interlock import InterlockSettingsProvider, ServiceClusterProvider
-from interlock_platform.swarm.providers.layer7 import Layer7RoutingProvider
+from interlock_platform.swarm.providers.layer7 import Layer7Error, Layer7RoutingProvider
 from interlock_platform.swarm.providers.rotation import RotationFailed, read_current
 from tests.swarm_support import (
     BAD_INTERLOCK,
@@ -132,3 +133,22 @@ def test_an_upgrade_moves_the_images_and_a_bad_one_rolls_back(cluster):
     assert images(client) == ("local/ucp-interlock:2", "local/ucp-interlock-extension:2", "local/ucp-interlock-proxy:2")
     assert read_current(client).config_name == good
     assert provider().diff(created.id, upgraded.outs, dict(PROPS)).changes is True  # still behind: said again next time
+
+
+def test_an_engine_without_ucp_agent_is_refused_before_anything_is_created(cluster):
+    client = cluster
+    client.api.remove_service("ucp-agent")
+    with pytest.raises(Layer7Error, match="not an MKE"):
+        provider().create(dict(PROPS))
+    assert not client.api.networks(names=["ucp-interlock"]) and interlock_configs(client) == []
+
+
+def test_a_ucp_interlock_network_that_is_not_an_overlay_is_refused(cluster):
+    """The hostile twin of adopting the network: a local bridge of that name cannot carry Interlock."""
+    client = cluster
+    client.api.create_network("ucp-interlock", driver="bridge")
+    with pytest.raises(Layer7Error, match="not a Swarm overlay"):
+        provider().create(dict(PROPS))
+    assert interlock_configs(client) == []
+    with pytest.raises(NotFound):
+        client.api.inspect_service("ucp-interlock")

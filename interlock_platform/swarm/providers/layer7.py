@@ -122,8 +122,16 @@ def turn_on(
         return False
     network_id = _network_id(client, stack)
     text = interlock_release.default_config(release, http_port, https_port)
-    config_name = _first_config_name(client)
-    config_id = client.api.create_config(config_name, text.encode(), labels={labels.MANAGED_BY_STACK: stack})["ID"]
+    for _ in range(5):  # another run may take the number between reading and creating
+        config_name = _first_config_name(client)
+        try:
+            config_id = client.api.create_config(config_name, text.encode(), labels={labels.MANAGED_BY_STACK: stack})["ID"]
+            break
+        except APIError as err:
+            if err.status_code != 409:
+                raise
+    else:
+        raise Layer7Error(f"other changes kept taking the next {labels.INTERLOCK_CONFIG_PREFIX}<N> name; run `pulumi up` again")
     monitor = int(health_seconds * 1_000_000_000)
     task_template = {
         "ContainerSpec": {
