@@ -145,3 +145,67 @@ def interlock(client: docker.DockerClient):
     start_interlock(client)
     yield client
     reset(client)
+
+
+# --------------------------------------------------------------------------------------------
+# Stand-ins for an MKE release: `local/ucp-agent:<tag>` tells the release, and the Interlock
+# images of that tag. `local/ucp-interlock:<tag>` runs the stand-in Interlock as its entrypoint
+# (the manual route starts it with `run -c /config.toml`); a bad one exits at once.
+
+RELEASE_ORG = "local"
+AGENT = "ucp-agent"
+INSTANCE_ID = "standin8instance0id00000"
+BAD_INTERLOCK = 'echo "interlock: this image cannot start" >&2; exit 1\n'
+
+
+def release_images(client: docker.DockerClient, tag: str, interlock_script: str = STAND_IN) -> None:
+    """Tag the local busybox as the release's agent, extension and proxy images, and build its
+    `ucp-interlock` image around `interlock_script`."""
+    base = client.images.get(IMAGE)
+    for name in (AGENT, "ucp-interlock-extension", "ucp-interlock-proxy"):
+        base.tag(f"{RELEASE_ORG}/{name}", tag)
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "bin").mkdir()
+        shutil.copy(busybox, Path(root) / "bin" / "busybox")
+        for tool in ("sh", "awk", "sleep", "cat", "echo"):
+            (Path(root) / "bin" / tool).symlink_to("busybox")
+        (Path(root) / "interlock.sh").write_text(interlock_script)
+        tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
+        client.api.import_image_from_data(
+            tar, repository=f"{RELEASE_ORG}/ucp-interlock", tag=tag, changes=['ENTRYPOINT ["/bin/sh", "/interlock.sh"]']
+        )
+
+
+def set_release(client: docker.DockerClient, tag: str) -> None:
+    """The stand-in `ucp-agent` service at release `tag`: created, or updated as an MKE upgrade does."""
+    image = f"{RELEASE_ORG}/{AGENT}:{tag}"
+    service_labels = {"com.docker.ucp.version": tag, labels.UCP_INSTANCE_ID: INSTANCE_ID}
+    try:
+        current = client.api.inspect_service(AGENT)
+    except NotFound:
+        client.api.create_service(
+            {"ContainerSpec": {"Image": image, "Command": ["sleep", "1000000"]}}, name=AGENT, labels=service_labels
+        )
+        return
+    template = current["Spec"]["TaskTemplate"]
+    template["ContainerSpec"]["Image"] = image
+    client.api.update_service(
+        current["ID"], version=current["Version"]["Index"], task_template=template, name=AGENT, labels=service_labels
+    )
+
+
+def remove_release(client: docker.DockerClient) -> None:
+    """No Interlock, no stand-in agent, no ucp-interlock network."""
+    reset(client)
+    with contextlib.suppress(NotFound):
+        client.api.remove_service(AGENT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            client.api.remove_network("ucp-interlock")
+            break
+        except NotFound:
+            break
+        except APIError:  # still attached to a task that is shutting down
+            time.sleep(0.5)

@@ -311,6 +311,22 @@ class SharedInterlock(Settings):
         "give how many seconds Interlock must run a new config without failing (5-600; it must cover Interlock's start)",
         20, ge=5, le=600,
     )  # fmt: skip
+    enable_layer7_routing: Flag = setting(
+        "Turn Layer 7 routing (Interlock) on when it is off (an Interlock already on is adopted), and keep Interlock's "
+        "images on the MKE release the cluster runs.",
+        "set true to turn Layer 7 routing on and keep Interlock's images on the cluster's release",
+        False,
+    )
+    layer7_http_port: Port = setting(
+        "The HTTP port of the default service cluster Interlock starts with when this stack turns it on (UCP's default 8080).",
+        "give the default service cluster's HTTP port (1-65535)",
+        8080,
+    )
+    layer7_https_port: Port = setting(
+        "The HTTPS port of the default service cluster Interlock starts with when this stack turns it on (UCP's default 8443).",
+        "give the default service cluster's HTTPS port (1-65535)",
+        8443,
+    )
 
 
 ROLE = Literal["shared", "environment"]
@@ -401,8 +417,11 @@ class SharedConfig(Settings):
         "Shared stack: cluster-wide Interlock settings {retireDefaultExtension (default false; removes "
         "[Extensions.default] and its stale services), template (default 'default'; the extension new service "
         "clusters are cloned from), keepConfigs (default 3), healthSeconds (default 20; how long Interlock must run a new "
-        "config without failing before a rotation succeeds)}.",
-        "give {retireDefaultExtension, template, keepConfigs, healthSeconds}", {},
+        "config without failing before a rotation succeeds), enableLayer7Routing (default false; turns Layer 7 routing on "
+        "and keeps Interlock's images on the cluster's MKE release), layer7HttpPort, layer7HttpsPort (default 8080, 8443; "
+        "the default service cluster's ports when it is turned on)}.",
+        "give {retireDefaultExtension, template, keepConfigs, healthSeconds, enableLayer7Routing, layer7HttpPort, layer7HttpsPort}",
+        {},
     )  # fmt: skip
     ucp_host: UcpHost = setting(UCP_HOST_DESCRIPTION, UCP_HOST_FIX, "", required=True)  # type: ignore[valid-type]
     ucp_ca_cert: Text = _bundle("ca.pem", "ucpCaCert", "`pulumi config set --secret interlock-platform:ucpCaCert < ca.pem`.")

@@ -69,6 +69,10 @@ class InterlockSettings:
     keep_configs: int = 3
     # How long Interlock must run a new config without failing before a rotation reports success
     health_seconds: int = 20
+    # Turn Layer 7 routing on (adopting an Interlock already on) and keep its images on the release
+    enable_layer7_routing: bool = False
+    layer7_http_port: int = 8080
+    layer7_https_port: int = 8443
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,9 @@ class SharedTopology:
                 "template": self.interlock.template,
                 "keepConfigs": self.interlock.keep_configs,
                 "healthSeconds": self.interlock.health_seconds,
+                "enableLayer7Routing": self.interlock.enable_layer7_routing,
+                "layer7HttpPort": self.interlock.layer7_http_port,
+                "layer7HttpsPort": self.interlock.layer7_https_port,
             },
         }
 

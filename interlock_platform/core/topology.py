@@ -219,11 +219,13 @@ def parse_shared(
     )
     envs = _check_registry(p, c["environments"], vpc, mgmt, edge, blocks, version, quotas, len(mgmt) + len(edge))
     settings: cm.SharedInterlock | None = c["interlock"]
-    interlock = (
-        InterlockSettings(settings.retire_default_extension, settings.template, settings.keep_configs, settings.health_seconds)
-        if settings is not None
-        else InterlockSettings()
-    )
+    interlock = InterlockSettings()
+    if settings is not None:
+        interlock = InterlockSettings(
+            settings.retire_default_extension, settings.template, settings.keep_configs, settings.health_seconds,
+            settings.enable_layer7_routing, settings.layer7_http_port, settings.layer7_https_port,
+        )  # fmt: skip
+    _check_layer7_ports(p, interlock, envs)
     ucp = None if from_outputs else _ucp(p, c["ucpHost"], raw)
     p.raise_if_any()
 
@@ -265,6 +267,25 @@ def _ucp(p: Problems, host: str | None, raw: Mapping[str, Any]) -> UcpConnection
                     f"run `pulumi config set --secret {PROJECT}:{key} < {source}` in the unzipped client bundle",
                 )
     return conn
+
+
+def _check_layer7_ports(p: Problems, interlock: InterlockSettings, envs: Mapping[str, EnvironmentSpec]) -> None:
+    """The default service cluster Interlock starts with publishes its ports in ingress mode, on
+    every node: an environment on the same port could not get its own cluster until it is retired."""
+    if not interlock.enable_layer7_routing:
+        return
+    if interlock.layer7_http_port == interlock.layer7_https_port:
+        p.add("interlock.layer7HttpsPort", f"{interlock.layer7_https_port} is also layer7HttpPort", "give HTTP and HTTPS different ports")
+    if interlock.retire_default_extension:
+        return
+    for key, port in (("interlock.layer7HttpPort", interlock.layer7_http_port), ("interlock.layer7HttpsPort", interlock.layer7_https_port)):
+        for env in envs.values():
+            if port in (env.http_port, env.https_port):
+                p.add(
+                    key, f"{port} is also environment '{env.name}''s Interlock port, and the default service cluster would keep it",
+                    "set interlock.retireDefaultExtension: true (the default cluster goes once the stack has turned Layer 7 on), "
+                    "or give the default cluster a port no environment uses",
+                )  # fmt: skip
 
 
 def _check_registry(

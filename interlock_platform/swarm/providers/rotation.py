@@ -91,6 +91,10 @@ class CurrentConfig:
     def known_good(self) -> list[str]:
         return known_good_configs(self.spec)
 
+    @property
+    def image(self) -> str:
+        return str(self.spec["TaskTemplate"]["ContainerSpec"].get("Image", ""))
+
 
 @dataclass(frozen=True)
 class RotationResult:
@@ -330,14 +334,19 @@ def rotate(
     health_seconds: float = DEFAULT_HEALTH_SECONDS,
     service: str = labels.INTERLOCK_SERVICE,
     poll: float = 0.25,
+    image: str | None = None,
 ) -> RotationResult:
-    """Apply `transform` to the running config. A transform that changes nothing rotates nothing."""
+    """Apply `transform` to the running config. A transform that changes nothing rotates nothing.
+    With `image`, the same service update also moves the service to that image (an MKE upgrade:
+    the config names the new extension and proxy images, the service runs the new core), so
+    both go back together if it fails; a new config object carries it even when the text is
+    unchanged, because a rotation's outcome is told by the config it attached."""
     deadline = time.monotonic() + timeout
     in_the_way: list[str] = []
     for attempt in range(1, attempts + 1):
         base = _settle(client, service, health_seconds, deadline, poll)
         new_text = transform(base.text)
-        if new_text == base.text:
+        if new_text == base.text and image in (None, base.image):
             return RotationResult(False, base.config_name, base.config_name, attempt, base.text)
         name = _next_name(client, base)
         config_id = _create(client, name, new_text, stack)
@@ -346,7 +355,7 @@ def rotate(
             continue
         since = _engine_now(client)
         try:
-            _swap(client, base, config_id, name, health_seconds, [base.config_name, *base.known_good][:keep])
+            _swap(client, base, config_id, name, health_seconds, [base.config_name, *base.known_good][:keep], image=image)
         except APIError as err:
             raced = "update out of sequence" in str(err) or not _exists(client, config_id)
             with contextlib.suppress(APIError):
@@ -358,7 +367,7 @@ def rotate(
                 f"the engine refused to update {service} with {name}: {err.explanation or err}; "
                 f"check `docker service inspect {service}` and run `pulumi up` again"
             ) from None
-        outcome, message = _outcome(client, base, config_id, name, transform, health_seconds, since, deadline, poll)
+        outcome, message = _outcome(client, base, config_id, name, transform, health_seconds, since, deadline, poll, image)
         if outcome != APPLIED:
             with contextlib.suppress(APIError):  # still referenced by a shutting-down task: the next prune removes it
                 client.api.remove_config(config_id)
@@ -500,6 +509,7 @@ def _outcome(
     since: float,
     deadline: float,
     poll: float,
+    image: str | None = None,
 ) -> tuple[str, str]:
     """This rotation's own outcome (see the module's docstring), once the service has settled."""
     service = base.service_name
@@ -532,7 +542,7 @@ def _outcome(
             )
         elif settled:  # another change came after ours: is ours still in effect?
             current = read_current(client, service)
-            if transform(current.text) != current.text:
+            if transform(current.text) != current.text or image not in (None, current.image):
                 return RETRY, ""
             if _health(client, current.service_id, current.spec, current.config_id, window, since) == HEALTHY:
                 return APPLIED, ""
@@ -552,7 +562,7 @@ def _restore(client: docker.DockerClient, base: CurrentConfig, config_id: str, w
         if current.config_id != config_id:
             return f"{current.config_name} has replaced it since"
         try:  # no rollback to our broken config if the base fails now
-            _swap(client, current, base.config_id, base.config_name, window, current.known_good, failure_action="pause")
+            _swap(client, current, base.config_id, base.config_name, window, current.known_good, failure_action="pause", image=base.image)
         except APIError as err:
             if "update out of sequence" in str(err):
                 continue
@@ -579,9 +589,10 @@ def _swap(
     window: float,
     known_good: list[str],
     failure_action: str = "rollback",
+    image: str | None = None,
 ) -> None:
-    """One service update: the config at /config.toml becomes `name`, compare-and-swap on the
-    version read, with a monitor window that covers Interlock's start."""
+    """One service update: the config at /config.toml becomes `name` (and the image `image`, when
+    given), compare-and-swap on the version read, with a monitor window that covers Interlock's start."""
     spec = current.spec
     template = dict(spec["TaskTemplate"])
     container = dict(template["ContainerSpec"])
@@ -589,6 +600,8 @@ def _swap(
     container["Configs"] = [r for r in container.get("Configs") or [] if r is not old] + [
         {**(old or {}), "ConfigID": config_id, "ConfigName": name}
     ]
+    if image:
+        container["Image"] = image
     template["ContainerSpec"] = container
     update = dict(spec.get("UpdateConfig") or {})
     update["FailureAction"] = failure_action
