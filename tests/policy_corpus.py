@@ -451,6 +451,11 @@ k8s.batch.v1.CronJob("ledger-audit", {NS % ("ledger-dev", "ledger-audit")}, spec
 k8s.core.v1.Pod("image-builder", {NS % ("ledger-dev", "image-builder")}, spec={POD % (', "volumeMounts": [{"name": "sock", "mountPath": "/var/run/docker.sock"}]',
     ', "volumes": [{"name": "sock", "hostPath": {"path": "/var/run/docker.sock", "type": "Socket"}}]')})
 """),
+    "k8s-deployment-on-prod-nodes": Change("kubernetes", "ledger-fast", "k8s-pod-on-own-nodes", _deployment("ledger-fast",
+        POD % ("", ', "nodeSelector": {"com.docker.ucp.collection.prod": "true"}'))),
+    "k8s-pod-bound-to-prod-node": Change("kubernetes", "ledger-probe", "k8s-pod-on-own-nodes", K8S + f"""
+k8s.core.v1.Pod("ledger-probe", {NS % ("ledger-dev", "ledger-probe")}, spec={POD % ("", ', "nodeName": "ip-10-40-192-10.eu-west-1.compute.internal"')})
+"""),
     "k8s-job-in-prod-namespace": Change("kubernetes", "backfill", "k8s-own-namespaces", K8S + f"""
 k8s.batch.v1.Job("backfill", {NS % ("payments-prod", "backfill")}, spec={{"template": {{"spec": {POD % ("", ', "restartPolicy": "Never"')}}}}})
 """),
@@ -519,6 +524,8 @@ own_sg = aws.ec2.SecurityGroup("peer-ledger", vpc_id="vpc-0a1b2c3d", description
 callers = aws.ec2.SecurityGroup("peer-callers", vpc_id="vpc-0a1b2c3d", description="the API's callers", tags={"application-group": "payments"})
 aws.vpc.SecurityGroupIngressRule("from-own-callers", security_group_id=own_sg.id, ip_protocol="tcp", from_port=8443, to_port=8443,
     referenced_security_group_id=callers.id, description="dev's callers call the dev API")
+aws.ec2.SecurityGroupRule("legacy-from-callers", type="ingress", security_group_id=own_sg.id, protocol="tcp", from_port=8443,
+    to_port=8443, source_security_group_id=callers.id, description="the same, in the older rule resource")
 aws.vpc.SecurityGroupIngressRule("from-managers", security_group_id=own_sg.id, ip_protocol="tcp", from_port=12376, to_port=12376,
     referenced_security_group_id="shared-fw-management-id", description="the managers reach the engine")
 """,
@@ -547,7 +554,10 @@ db = docker.Secret("dev-db-password", name="dev_db_password", data=pulumi.Output
         head=DEV_NET % ("api", "api")),
     "k8s-service-cluster-ip": _service("ledger-internal", '{"type": "ClusterIP", "selector": {"app": "ledger"}, "ports": [{"port": 8080}]}'),
     "k8s-deployment-restricted": _deployment("ledger-api", POD % (', "securityContext": {"privileged": False, "allowPrivilegeEscalation": False, '
-        '"runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}, "ports": [{"containerPort": 8443}]', "")),
+        '"runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}, "ports": [{"containerPort": 8443}]', "")) + f"""
+k8s.apps.v1.StatefulSet("ledger-kv", {NS % ("ledger-dev", "ledger-kv")}, spec={{"serviceName": "ledger-kv",
+    "selector": {{"matchLabels": {{"app": "ledger-kv"}}}}, "template": {TEMPLATE % ("ledger-kv", POD % ("", ', "hostNetwork": False'))}}})
+""",
     "k8s-daemonset-config-volume": K8S + """
 k8s.apps.v1.DaemonSet("ledger-agent", metadata={"namespace": "ledger-dev", "name": "ledger-agent"}, spec={
     "selector": {"matchLabels": {"app": "ledger-agent"}}, "template": {"metadata": {"labels": {"app": "ledger-agent"}}, "spec": {
@@ -604,6 +614,7 @@ BENIGN: dict[str, str] = {
     "k8s-daemonset-host-root": "k8s-daemonset-config-volume", "k8s-statefulset-host-network": "k8s-deployment-restricted",
     "k8s-cronjob-host-pid": "k8s-cronjob-and-job-in-own-namespace", "k8s-pod-docker-socket": "k8s-cronjob-and-job-in-own-namespace",
     "k8s-job-in-prod-namespace": "k8s-cronjob-and-job-in-own-namespace",
+    "k8s-deployment-on-prod-nodes": "k8s-deployment-restricted", "k8s-pod-bound-to-prod-node": "k8s-cronjob-and-job-in-own-namespace",
     "netpol-selects-prod-namespace": "netpol-selects-own-namespace", "netpol-selects-by-team-label": "netpol-selects-own-namespace",
     "rolebinding-into-prod-namespace": "rolebinding-in-own-namespace", "rolebinding-aggregated-clusterrole": "rolebinding-in-own-namespace",
     "clusterrole-aggregates-into-view": "rolebinding-in-own-namespace",
