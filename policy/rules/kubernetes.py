@@ -252,6 +252,13 @@ CLUSTER_SCOPED = {
     "policy:PodSecurityPolicy", "networking.k8s.io:IngressClass", "apiregistration.k8s.io:APIService",
     *(f"{g}:{k}" for g in CALICO_GROUPS for k in CALICO_CLUSTER_WIDE),
 }  # fmt: skip
+# Kinds known to live in a namespace (one without it lands in the provider's default); a custom
+# kind is judged by the namespace it names, since it may be cluster-scoped
+NAMESPACED_GROUPS = {"core", "apps", "batch", "autoscaling", "policy", "discovery.k8s.io", "coordination.k8s.io", "extensions"}
+NAMESPACED_KINDS = {
+    f"{RBAC}:Role", f"{RBAC}:RoleBinding", "networking.k8s.io:NetworkPolicy", "networking.k8s.io:Ingress",
+    *(f"{g}:NetworkPolicy" for g in ("crd.projectcalico.org", "projectcalico.org")),
+}  # fmt: skip
 # Where each kind keeps its pod spec
 POD_SPEC_PATHS = {
     "Pod": ("spec",), "Deployment": ("spec", "template", "spec"), "StatefulSet": ("spec", "template", "spec"),
@@ -308,10 +315,10 @@ def _own_namespaces_only(args: StackValidationArgs, report: Any) -> None:
         ns = get(r.props, "metadata", "namespace")
         if ns is UNKNOWN:
             continue
-        if not ns:
+        if not ns and (group in NAMESPACED_GROUPS or f"{group}:{name}" in NAMESPACED_KINDS):
             report(f"{what} of {env.name} names no namespace, so it lands in the provider's default namespace (`default`, shared "
                    f"by every environment). Fix: set metadata.namespace to one of {env.name}'s ({', '.join(sorted(own)) or 'none'})", r.urn)  # fmt: skip
-        elif ns not in own:
+        elif ns and ns not in own:
             report(f"{what} of {env.name} is created in {_whose(reg, env, str(ns))}: what it runs or grants there reaches that "
                    f"namespace's pods and secrets. Fix: create it in one of {env.name}'s namespaces ({', '.join(sorted(own)) or 'none'})", r.urn)  # fmt: skip
 

@@ -93,10 +93,10 @@ def _decoded(text: str) -> str | None:
     """`text` decoded from base64 (what a Secret's or ConfigMap's data, a docker secret's data and
     a registry `auth` hold), when it is base64 of text."""
     compact = "".join(text.split())
-    if not BASE64.match(compact):
-        return None
+    if len(compact) % 4 or not BASE64.match(compact):
+        return None  # base64 as Kubernetes and Docker write it is padded: a name is not read as base64
     try:
-        raw = base64.b64decode(compact + "=" * (-len(compact) % 4), altchars=b"-_" if "-" in compact or "_" in compact else None)
+        raw = base64.b64decode(compact, altchars=b"-_" if "-" in compact or "_" in compact else None)
     except (binascii.Error, ValueError):
         return None
     decoded = raw.decode("utf-8", errors="replace")
