@@ -50,7 +50,7 @@ def test_config_strings_decode_like_the_engine_sends_them():
     import json
 
     cfg = {k: (json.dumps(v) if not isinstance(v, str) else v) for k, v in raw("shared").items()}
-    cfg["calicoIpInIp"] = "true"
+    cfg["calicoIpInIp"] = "false"
     cfg["flowLogRetentionDays"] = "365"
     assert parse_shared("shared", cfg) == reference_shared()
 
@@ -138,7 +138,7 @@ SHARED_CASES: dict[str, tuple[Mutation, str, str]] = {
     "management SG over its rule quota": (
         _set("adminCidrs", [f"192.0.2.{16 * i}/28" for i in range(10)]),
         "environments",
-        "62 ingress rules with every environment deployed (20 for adminCidrs and egress, 14 for dev, 14 for test, 14 for prod)",
+        "68 ingress rules with every environment deployed (20 for adminCidrs and egress, 16 for dev, 16 for test, 16 for prod)",
     ),
     "environments' subnets over the VPC quota": (
         _set("environments.dev.maxSubnets", 199),

@@ -362,14 +362,18 @@ class SharedConfig(Settings):
         "list the networks that may reach UCP on 443 and 6443 (your admin VPN or bastion ranges)", [], required=True, min_length=1,
     )  # fmt: skip
     ucp_version: Annotated[Literal[tuple(ports.PORT_TABLES)], BeforeValidator(_text_from_number)] = setting(  # type: ignore[valid-type]
-        f"UCP / MKE release; selects the port table ({', '.join(ports.PORT_TABLES)}).",
+        f"UCP / MKE release; selects the port table, the Kubernetes and the Calico default ({', '.join(ports.PORT_TABLES)}; "
+        f"supported by Mirantis: {', '.join(ports.SUPPORTED)}).",
         f"use one of {', '.join(ports.PORT_TABLES)}, or add the release's table to interlock_platform/core/ports.py from its "
         "system requirements page",
         "", invalid="has no port table", required=True,
     )  # fmt: skip
     calico_ip_in_ip: Flag = setting(
-        "Open IP protocol 4 for Calico IP-in-IP between the VLANs (false for VXLAN, the MKE 3.8 default).",
-        "set true when Calico uses IP-in-IP (UCP 3.x), false for VXLAN (MKE 3.8 default)", True,
+        "The cluster's Calico encapsulates with IP-in-IP: open IP protocol 4 between the VLANs. false (default): the "
+        "release's own encapsulation, VXLAN on UDP 4789 for MKE 3.7, 3.8 and 3.9 (Mirantis' default), IP-in-IP on UCP 3.0 "
+        "and 3.2, whose Calico used it.",
+        "set true when the cluster was installed with Calico IP-in-IP, or remove it for the release's default (VXLAN on MKE)",
+        False,
     )  # fmt: skip
     nat_gateways: Literal["perAz", "single"] = setting(
         "'perAz' (one NAT gateway per zone) or 'single' (cheaper; one zone's outage cuts egress).",

@@ -236,7 +236,8 @@ def parse_shared(
         edge_cidrs=tuple(edge),
         admin_cidrs=tuple(admins or ()),
         ucp_version=version,
-        calico_ip_in_ip=bool(c["calicoIpInIp"]),
+        # false (the declared default, so also "unset") means the release's own encapsulation
+        calico_ip_in_ip=bool(c["calicoIpInIp"]) or ports.default_ip_in_ip(version),
         nat_gateways=str(c["natGateways"]),
         flow_log_retention_days=retention,
         quotas=quotas,
