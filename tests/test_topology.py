@@ -322,3 +322,19 @@ def test_ucp_3_7_with_raised_quota_is_accepted():
     cfg["ucpVersion"] = "3.7"
     shared = parse_shared("shared", cfg)
     assert shared.ucp_version == "3.7"
+
+
+@pytest.mark.parametrize(
+    ("release", "setting", "ip_in_ip"),
+    [("3.9", None, False), ("3.8", None, False), ("3.7", None, False), ("3.2", None, True), ("3.0", None, True),
+     ("3.9", True, True), ("3.9", False, False), ("3.2", False, True)],
+)  # fmt: skip
+def test_calico_ip_in_ip_follows_the_release_unless_chosen(release, setting, ip_in_ip):
+    """MKE's Calico default is VXLAN, UCP 3.x's was IP-in-IP: unset (or false, the declared
+    default the CLI merges in) takes the release's; true opens IP protocol 4 on any release."""
+    cfg = raw("shared")
+    cfg["ucpVersion"] = release
+    cfg.pop("calicoIpInIp", None)
+    if setting is not None:
+        cfg["calicoIpInIp"] = setting
+    assert parse_shared("shared", cfg).calico_ip_in_ip is ip_in_ip
