@@ -115,7 +115,7 @@ def test_calico_default_is_vxlan_on_mke_and_ip_in_ip_on_ucp():
 def test_reply_ports_cover_windows_only_where_windows_is():
     assert ports.reply_ports(False) == (32768, 60999)
     lo, hi = ports.reply_ports(True)
-    assert lo <= 32768 and 60999 <= hi and lo <= 49152 and hi == 65535
+    assert lo <= 32768 and hi == 65535  # holds Linux 32768-60999 and Windows 49152-65535
     # and still no platform port of any release inside
     for release in ports.RELEASES:
         assert not [p for p in ports.reserved_ports(release) if lo <= p <= hi]
