@@ -433,6 +433,9 @@ class GroupFlow(Settings):
     )
 
 
+OS = Literal["linux", "windows"]
+
+
 class ApplicationGroup(Settings):
     name: matching(GROUP_NAME_PATTERN, "is not a usable name") = setting(  # type: ignore[valid-type]
         "The group's name, e.g. payments.",
@@ -449,6 +452,11 @@ class ApplicationGroup(Settings):
     allow_from: list[GroupFlow] = setting(
         "With isolation: applicationGroup, the flows other groups may open to this one: [{group, ports, protocol}].",
         "list the flows into this group: [{group, ports: [8080], protocol: tcp}]", [],
+    )  # fmt: skip
+    os: OS = setting(
+        "The workers' operating system: linux (default) or windows. A Windows group needs Calico VXLAN and unencrypted "
+        "overlay networks; its NACL admits replies on Windows' ephemeral ports 49152-65535.",
+        "use linux or windows", "linux", invalid="is not a worker operating system",
     )  # fmt: skip
 
 
@@ -574,6 +582,11 @@ class Team(Settings):
     egress: TeamEgress = setting(
         "Where the team's pods may connect: {dns, cidrs, namespaces}.", "give {dns, cidrs, namespaces}", {}
     )
+    os: OS = setting(
+        "The OS of the nodes the team's pods run on (kubernetes.io/os), pinned where the environment has Windows groups: "
+        "linux (default) or windows (needs an application group with os: windows).",
+        "use linux or windows", "linux", invalid="is not a node operating system",
+    )  # fmt: skip
 
 
 class ResourceQuota(Settings):
@@ -652,10 +665,10 @@ class EnvironmentConfig(Settings):
         "give the shared stack's fully qualified name, <org>/interlock-platform/shared", "", required=True,
     )  # fmt: skip
     application_groups: list[ApplicationGroup] = setting(
-        "The environment's application-group VLANs: [{name, prefixLength, firstSubnet, allowFrom}]. Each group gets one "
+        "The environment's application-group VLANs: [{name, prefixLength, firstSubnet, allowFrom, os}]. Each group gets one "
         "subnet per zone: blocks firstSubnet, firstSubnet+1, ... of size /prefixLength in the environment's CIDR. With "
         "isolation: applicationGroup, allowFrom: [{group, ports, protocol (default tcp)}] lists the host ports other "
-        "groups may reach on this one.",
+        "groups may reach on this one. os: linux (default) or windows.",
         "list the application groups (VLANs) of this environment: [{name, prefixLength, firstSubnet}]", [], required=True,
         min_length=1,
     )  # fmt: skip

@@ -78,6 +78,7 @@ class TeamSpec:
     apps: tuple[AppSpec, ...] = ()
     dns: bool = True
     egress: tuple[EgressTarget, ...] = ()
+    os: str | None = None  # the nodes' OS its pods run on (kubernetes.io/os); None: not pinned (no Windows nodes)
 
 
 # Kubernetes sets `kubernetes.io/metadata.name` on every namespace, and no one can change it, from 1.21.
@@ -144,8 +145,11 @@ def _policy(name: str, namespace: str, spec: Manifest) -> Manifest:
 def namespace(team: TeamSpec, environment: str, node_selector: str) -> Manifest:
     meta = _meta(team.namespace)
     meta["labels"].update({labels.TEAM: team.name, labels.ENVIRONMENT: environment, labels.NS_ID: team.namespace})
-    # Pins every pod of the namespace to its collection's nodes (PodNodeSelector).
-    meta["annotations"] = {labels.NODE_SELECTOR_ANNOTATION: node_selector}
+    # Pins every pod of the namespace to its collection's nodes (PodNodeSelector), and where the
+    # environment has Windows workers to its OS too: PodNodeSelector refuses a pod whose own
+    # nodeSelector conflicts, so a team cannot move its pods to the other OS's nodes.
+    selector = node_selector if team.os is None else f"{node_selector},{labels.K8S_OS}={team.os}"
+    meta["annotations"] = {labels.NODE_SELECTOR_ANNOTATION: selector}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
