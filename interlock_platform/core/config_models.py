@@ -743,7 +743,7 @@ class EnvironmentConfig(Settings):
     teams: list[Team] = setting(
         "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, apps: [{name, "
         "podSelector, ports, ingress}], egress: {dns (default true), cidrs: [{cidr, ports}], namespaces: [{namespace, "
-        "ports}]}}].",
+        "ports}]}, os (linux or windows; pinned with kubernetes.io/os where the environment has Windows groups)}].",
         "list the teams on-boarded in this environment", [],
     )  # fmt: skip
 
