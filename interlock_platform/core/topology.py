@@ -585,7 +585,7 @@ def _check_windows(
     names = ", ".join(f"'{g.name}'" for _, g in windows)
     if shared is not None and shared.calico_ip_in_ip:
         i, _ = windows[0]
-        reason = "calicoIpInIp: true" if shared.ucp_version not in ("3.0", "3.2") else f"UCP {shared.ucp_version}'s Calico"
+        reason = f"UCP {shared.ucp_version}'s Calico" if ports.default_ip_in_ip(shared.ucp_version) else "calicoIpInIp: true"
         p.add(
             f"applicationGroups[{i}].os",
             f"Windows workers ({names}) need Calico VXLAN, and the shared stack's cluster encapsulates with IP-in-IP ({reason}), "
