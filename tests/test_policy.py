@@ -223,7 +223,7 @@ MUTATIONS = {
         '"ingress": [{"from": [{"namespaceSelector": {"matchLabels": selector}}],',
         '"ingress": [{"from": [{"namespaceSelector": {}}],'),
     "k8s-namespace-in-collection": ("test", "interlock_platform/core/k8s_manifests.py",
-        "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: node_selector}",
+        "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: selector}",
         "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: \"com.docker.ucp.collection.prod=true\"}"),
     "k8s-namespace-identity": ("dev", "interlock_platform/core/k8s_manifests.py",
         "labels.NS_ID: team.namespace}", 'labels.NS_ID: "kube-system"}'),

@@ -24,16 +24,21 @@ EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 NACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
 WORLD = {"0.0.0.0/0", "::/0"}
 
-# Transcribed from the UCP 3.2 system requirements (not from interlock_platform/core/ports.py), so a wrong
-# port table fails here.
+# Transcribed from Mirantis' documentation of the reference release, MKE 3.9 (not from
+# interlock_platform/core/ports.py), so a wrong port table fails here: the 3.7 "Open ports" page's
+# internal rows (9055 managers; 9091, 9100 managers and workers) and the 3.9 `install` reference's
+# list for joining nodes (179, 443, 2376, 2377, 6443, 10250, 12376, 12379-12388, 12390; UDP 4789,
+# TCP/UDP 7946). 12379-12388 are one rule (all manager ports). Calico VXLAN (MKE's default): no
+# IP protocol 4; ESP (50) for encrypted overlays.
 MANAGER_PORTS_FROM_WORKERS = {
     ("tcp", 179, 179), ("tcp", 443, 443), ("tcp", 2376, 2376), ("tcp", 2377, 2377), ("tcp", 6443, 6443),
-    ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("tcp", 12379, 12386), ("tcp", 12388, 12388),
-    ("udp", 4789, 4789), ("tcp", 7946, 7946), ("udp", 7946, 7946), ("4", 0, 0), ("50", 0, 0),
+    ("tcp", 9055, 9055), ("tcp", 9091, 9091), ("tcp", 9100, 9100),
+    ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("tcp", 12379, 12388), ("tcp", 12390, 12390),
+    ("udp", 4789, 4789), ("tcp", 7946, 7946), ("udp", 7946, 7946), ("50", 0, 0),
 }  # fmt: skip
 WORKER_PORTS_FROM_MANAGERS = {
     ("tcp", 179, 179), ("udp", 4789, 4789), ("tcp", 7946, 7946), ("udp", 7946, 7946),
-    ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("4", 0, 0), ("50", 0, 0),
+    ("tcp", 9091, 9091), ("tcp", 9100, 9100), ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("50", 0, 0),
 }  # fmt: skip
 
 
@@ -62,7 +67,8 @@ def test_shared_stack_resources(preview):
     assert counts["aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"] == 1
     assert counts[SG] == 2
     admins = len(reference_shared().admin_cidrs)
-    assert counts[INGRESS] == 2 * admins + 14  # admins on 443/6443, managers among themselves
+    # admins on 443/6443, managers among themselves on the manager ports
+    assert counts[INGRESS] == 2 * admins + len(MANAGER_PORTS_FROM_WORKERS)
     default_sg = run.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")[0]
     assert default_sg.inputs["ingress"] == [] and default_sg.inputs["egress"] == []
     for subnet in run.of_type("aws:ec2/subnet:Subnet"):
@@ -179,11 +185,18 @@ def test_listeners_forward_to_the_environment_proxy_ports(preview, env):
     assert run.outputs["loadBalancerDnsName"] == f"{nlb.name}.elb.mock.amazonaws.com"
 
 
-def test_environment_isolation_keeps_every_aws_resource_and_input_as_before(environment_isolated):
+def test_environment_isolation_keeps_every_aws_resource_and_input_as_before(preview):
     """`isolation: environment` registers exactly what the program registered before group
-    isolation existed: the URNs and inputs of dev's AWS resources, recorded from that commit."""
+    isolation existed: the URNs and inputs of dev's AWS resources, recorded from that commit,
+    whose reference cluster ran UCP 3.2 with Calico IP-in-IP (the shared stack's outputs are set
+    back to that release here)."""
     before = json.loads((ROOT / "tests" / "fixtures" / "isolation" / "dev-environment-aws.json").read_text())
-    now = [{"urn": r["urn"], "inputs": r["inputs"]} for r in to_json(environment_isolated("dev"))["resources"] if r["type"].startswith("aws:")]
+    outputs = json.loads(json.dumps(preview("shared").run.outputs))
+    outputs.update(ucpVersion="3.2", calicoIpInIp=True)
+    groups = [{k: v for k, v in g.items() if k != "allowFrom"} for g in raw("dev")["applicationGroups"]]
+    run = run_program("dev", full_config("dev", isolation=None, applicationGroups=groups), {SHARED_REF: outputs})
+    recorded = to_json(dataclasses.replace(preview("dev"), run=run, violations=[]))
+    now = [{"urn": r["urn"], "inputs": r["inputs"]} for r in recorded["resources"] if r["type"].startswith("aws:")]
     assert [r["urn"] for r in now] == [r["urn"] for r in before]
     assert json.loads(json.dumps(now)) == before
 

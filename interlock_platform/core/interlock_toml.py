@@ -10,6 +10,7 @@ Applying the same spec twice gives identical bytes.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,11 @@ from tomlkit.items import AoT, Comment, Table, Whitespace
 from interlock_platform.core import labels
 
 OWNED_CONSTRAINT_PREFIX = f"node.labels.{labels.SERVICE_CLUSTER_NODE}"
+# Interlock's extension and proxies run on Linux only (Docker's Interlock docs; MKE's default config
+# carries it): in a cluster with Windows workers a template without it, or one that asks for
+# another OS, would schedule them where they cannot run.
+LINUX_ONLY = "node.platform.os==linux"
+PLATFORM_OS = re.compile(r"^\s*node\.platform\.os\s*(==|!=)")
 # swarmkit's MaxConfigSize (1000 KiB): the API refuses a config of this many bytes or more
 # (`len(data) >= MaxConfigSize`), after the rotation has begun. The largest it takes is one byte less.
 SWARM_CONFIG_LIMIT = 1_024_000
@@ -127,7 +133,11 @@ def _constraints(template_value: object, spec: ServiceClusterSpec) -> list[str]:
             '["node.platform.os==linux"]: correct the running config, or pass the captured template'
         )
     inherited = [c for c in template_value if not c.startswith(OWNED_CONSTRAINT_PREFIX)]
-    return [*inherited, spec.constraint]
+    # every node.platform.os constraint becomes the one Linux constraint, where the first stood
+    kept = [LINUX_ONLY if PLATFORM_OS.match(c) else c for c in inherited]
+    if LINUX_ONLY not in kept:
+        kept.insert(0, LINUX_ONLY)
+    return [*dict.fromkeys(kept), spec.constraint]
 
 
 def merge(current: str, spec: ServiceClusterSpec, template_toml: str | None = None) -> str:

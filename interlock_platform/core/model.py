@@ -163,6 +163,11 @@ class ApplicationGroup:
     first_subnet: int
     subnets: tuple[Subnet, ...]
     allow_from: tuple[GroupFlow, ...] = ()  # read only with isolation: applicationGroup
+    os: str = "linux"  # the workers' operating system: linux or windows
+
+    @property
+    def windows(self) -> bool:
+        return self.os == "windows"
 
 
 EC2_HOSTNAME_ADDRESS = re.compile(r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(\.|$)")
@@ -249,6 +254,11 @@ class EnvironmentTopology:
     @property
     def subnets(self) -> tuple[tuple[ApplicationGroup, Subnet], ...]:
         return tuple((g, s) for g in self.application_groups for s in g.subnets)
+
+    @property
+    def has_windows(self) -> bool:
+        """Some application group runs Windows workers."""
+        return any(g.windows for g in self.application_groups)
 
 
 def covering_block(cidrs: Iterable[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:

@@ -525,7 +525,9 @@ def _placement(args: StackValidationArgs, report: ReportViolation) -> None:
 # What crosses between the application groups of one environment without a declared flow: the
 # overlay data plane (VXLAN, gossip; IP-in-IP and ESP) of the overlay networks they share.
 OVERLAY_DATA_PLANE = {("17", 4789), ("6", 7946), ("17", 7946)}
-NODE_EPHEMERAL = (32768, 60999)  # Linux nodes' ephemeral range: NACL return traffic, no platform port in it
+# The nodes' ephemeral ranges, Linux's 32768-60999 and Windows' 49152-65535 (AWS's NACL guidance):
+# NACL return traffic, no platform port in it
+NODE_EPHEMERAL = (32768, 65535)
 NACL_ASSOCIATION = "aws:ec2/networkAclAssociation:NetworkAclAssociation"
 
 

@@ -46,6 +46,8 @@ RBAC = "rbac.authorization.k8s.io"
 ROLE_KINDS = {f"{RBAC}:Role", f"{RBAC}:ClusterRole"}
 BINDING_KINDS = {f"{RBAC}:RoleBinding", f"{RBAC}:ClusterRoleBinding"}
 NODE_SELECTOR = "scheduler.alpha.kubernetes.io/node-selector"
+K8S_OS = "kubernetes.io/os"  # the kubelet's node label
+OPERATING_SYSTEMS = ("linux", "windows")
 WRITE = {"create", "update", "patch", "delete", "deletecollection", "*", "escalate", "bind", "impersonate"}
 # What isolation is made of, in any API group (Calico's own policies included): whoever may write
 # these can undo it. Namespaces are in it because their labels are what policies select.
@@ -163,7 +165,8 @@ def _namespace_in_collection(args: ResourceValidationArgs, report: ReportViolati
     selector = get(args.props, "metadata", "annotations", NODE_SELECTOR)
     if args.resource_type == NAMESPACE_PATCH and selector is None:
         return  # a patch that leaves the annotation alone leaves the namespace where it is
-    if selector is not UNKNOWN and selector != env.node_selector:
+    # The collection's label, and where Windows workers share it, the nodes' OS (kubernetes.io/os)
+    if selector is not UNKNOWN and selector not in (env.node_selector, *(f"{env.node_selector},{K8S_OS}={os}" for os in OPERATING_SYSTEMS)):
         report(f"namespace {args.name} is pinned to {selector!r}, not {env.name}'s collection ({env.node_selector}). "
                f"Fix: annotate it {NODE_SELECTOR}: {env.node_selector}, so its pods run only on the collection's nodes")  # fmt: skip
 
