@@ -62,7 +62,9 @@ def test_each_field_refuses_nginx_syntax_and_keeps_its_benign_twin(field, hostil
     good = dataclasses.replace(BASE, **{field: benign})
     check(good, PROD)
     for key, value in service_labels(good, PROD).items():
-        assert not set(value) & set(";{}\"' \t\n$#") or key == labels.LB_REDIRECTS and set(value) & set(";{}\"' \t\n$#") == {";"}
+        assert not set(value) & set(";{}\"' \t\n$#") or (
+            key == labels.LB_REDIRECTS and set(value) & set(";{}\"' \t\n$#") == {";"}
+        )
 
 
 def test_every_label_the_platform_sets_has_a_grammar():
@@ -95,7 +97,9 @@ def test_interlock_service_refuses_the_hostile_cookie_before_anything_is_created
     ]
     with pytest.raises(InvalidAppSpec) as err:
         run_example(preview, "dev", config, monitor)
-    assert "app-team-demo:apps: app 'cart': sticky session cookie 'x; } server { listen 81' is not a cookie name" in str(err.value)
+    assert "app-team-demo:apps: app 'cart': sticky session cookie 'x; } server { listen 81' is not a cookie name" in str(
+        err.value
+    )
     assert "app-team-demo:apps: app 'chat': websocket endpoint '/ws; return 302 http://evil.example'" in str(err.value)
     assert monitor.registrations == []
 
