@@ -36,9 +36,11 @@ class EnvironmentSpec:
     collection_node_selector: str
     max_subnets: int
     allow_esp: bool = True  # IP protocol 50 between the VLANs, for encrypted overlay networks
+    domain: str = ""  # its apps are <name>.<domain>; no other environment's domain is it, above it or under it
 
     def to_output(self) -> dict[str, Any]:
         return {
+            "domain": self.domain,
             "cidr": str(self.cidr),
             "collection": self.collection,
             "httpPort": self.http_port,

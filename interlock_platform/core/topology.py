@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from interlock_platform.core import config_models as cm
-from interlock_platform.core import firewall_plan, ports
+from interlock_platform.core import firewall_plan, names, ports
 from interlock_platform.core import teams as team_config
 from interlock_platform.core.config_keys import ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
 from interlock_platform.core.config_models import FIELDS, validate_key
@@ -287,6 +287,8 @@ def _check_registry(
     seen_cidrs: list[tuple[str, ipaddress.IPv4Network]] = []
     seen_ports: dict[int, str] = {}
     seen_collections: dict[str, str] = {}
+    seen_selectors: dict[str, str] = {}
+    seen_domains: dict[str, str] = {}
     for name, e in registry.items():
         key = f"environments.{name}"
         if not ENV_NAME_RE.match(name):
@@ -326,7 +328,37 @@ def _check_registry(
                 "give each environment its own collection",
             )
         else:
+            for other_collection, other in seen_collections.items():
+                inner, outer = sorted((e.collection, other_collection), key=len, reverse=True)
+                if inner.startswith(outer + "/"):
+                    p.add(
+                        f"{key}.collection",
+                        f"{e.collection} and the collection {other_collection} of '{other}' nest: UCP grants on {outer} reach every "
+                        f"node and service in {inner}",
+                        "give each environment a collection of its own beside the others, e.g. /dev, /test, /prod",
+                    )
             seen_collections[e.collection] = name
+        if e.collection_node_selector in seen_selectors:
+            p.add(
+                f"{key}.collectionNodeSelector",
+                f"{e.collection_node_selector} is already the node selector of '{seen_selectors[e.collection_node_selector]}': "
+                "team namespaces of both would be pinned to one set of nodes",
+                "give each environment the node label of its own collection, e.g. com.docker.ucp.collection.<env>=true",
+            )
+        else:
+            seen_selectors[e.collection_node_selector] = name
+        for other, domain in seen_domains.items():
+            if e.domain == domain or e.domain.endswith("." + domain) or domain.endswith("." + e.domain):
+                inner, outer = sorted((e.domain, domain), key=len, reverse=True)
+                p.add(
+                    f"{key}.domain",
+                    f"{e.domain} is the domain of '{other}'"
+                    if e.domain == domain
+                    else f"{e.domain} and '{other}''s {domain} nest: {outer}'s wildcard and cookies reach every name under {inner}",
+                    "give each environment a domain of its own that is neither above nor under another's, e.g. "
+                    "dev.apps.example.com, test.apps.example.com, prod.apps.example.com",
+                )
+        seen_domains[name] = e.domain
         for pk, port in (("httpPort", e.http_port), ("httpsPort", e.https_port)):
             if port in reserved:
                 p.add(
@@ -363,7 +395,7 @@ def _check_registry(
     return {
         name: EnvironmentSpec(
             name, e.cidr, e.collection, e.http_port, e.https_port, e.collection_node_selector, e.max_subnets or default_share,
-            e.allow_esp,
+            e.allow_esp, e.domain,
         )
         for name, e in registry.items()
     }  # fmt: skip
@@ -452,6 +484,14 @@ def parse_environment(
                 f"use one of those, or add '{name}' to interlock-platform:environments in the shared stack and run `pulumi up -s shared` first",
             )
 
+    if env is not None and c["domain"] is not None and c["domain"] != env.domain:
+        p.add(
+            "domain",
+            f"is {c['domain']}, but the shared stack's registry gives '{env.name}' the domain {env.domain}: the registry "
+            "holds every environment's domain, so that none takes another's",
+            f"remove the key (then {env.domain} is used), or change environments.{env.name}.domain in the shared stack and "
+            "run `pulumi up -s shared` first",
+        )
     groups = _check_groups(p, c["applicationGroups"], env, shared)
     # a malformed group leaves its subnets unknown: no node is then said to be outside every group
     every_group = c["applicationGroups"] is not None and None not in c["applicationGroups"]
@@ -461,7 +501,7 @@ def parse_environment(
     ucp = _ucp(p, c["ucpHost"], raw)
     settings: cm.EnvironmentInterlock | None = c["interlock"]
     replicas = settings.proxy_replicas if settings is not None else 2
-    overlay = _check_overlay(p, c["overlayNetworks"], name, env)
+    overlay = _check_overlay(p, c["overlayNetworks"], name, env, tuple(shared.environments) if shared else ())
     tls = bool(c["tls"])
     if tls:
         for key in ("tlsCertificate", "tlsKey"):
@@ -475,10 +515,10 @@ def parse_environment(
     _check_group_flows(p, c["applicationGroups"], isolation)
 
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
-    teams = team_config.check_teams(p, c["teams"], name, others)
     kubernetes = team_config.check_kubernetes(
-        p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None
+        p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None, name, others
     )
+    teams = team_config.check_teams(p, c["teams"], name, others, kubernetes.platform_namespaces)
     if teams and kubernetes.kubernetes_version < NAMESPACE_AND_POD_PEERS_SINCE and shared is not None:
         p.add(
             "teams",
@@ -498,8 +538,8 @@ def parse_environment(
             [Problem(stack, "sharedStack", "the shared stack's outputs could not be read", "run `pulumi up -s shared` first")]
         )
 
-    domain: str | None = c["domain"]
-    assert domain is not None and shared_stack is not None and isolation is not None
+    domain: str = c["domain"] or env.domain
+    assert shared_stack is not None and isolation is not None
     assert ucp is not None and overlay is not None and lb is not None
     topo = EnvironmentTopology(
         stack, shared_stack, shared, env, domain, c["hostedZoneId"], tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas,
@@ -740,21 +780,29 @@ def _check_egress(
 
 
 def _check_overlay(
-    p: Problems, cfg: cm.OverlayNetworks | None, env_name: str | None, env: EnvironmentSpec | None
+    p: Problems,
+    cfg: cm.OverlayNetworks | None,
+    env_name: str | None,
+    env: EnvironmentSpec | None,
+    registered: tuple[str, ...] = (),
 ) -> OverlayNetworks | None:
+    """`registered`: the registry's environment names, which own the networks named after them."""
     if cfg is None:
         return None
     ingress = cfg.ingress or f"ingress_{env_name or 'env'}"
     encrypted = cfg.encrypted if cfg.encrypted is not None else env_name == "prod"
-    names: dict[str, str] = {}
+    seen: dict[str, str] = {}
     for key, net in [
         ("overlayNetworks.ingress", ingress),
         *((f"overlayNetworks.additional[{i}]", n) for i, n in enumerate(cfg.additional)),
     ]:
-        if net in names:
-            p.add(key, f"{net} is already {names[net]}", "name each network once")
+        owned = names.network_problem(net, env_name, registered) if env_name else None
+        if owned is not None:
+            p.add(key, *owned)
+        if net in seen:
+            p.add(key, f"{net} is already {seen[net]}", "name each network once")
         else:
-            names[net] = key
+            seen[net] = key
     if encrypted and env is not None and not env.allow_esp:
         p.add(
             "overlayNetworks.encrypted",
