@@ -24,7 +24,7 @@ from tests.test_app_team import example_config, run_example
 from tools.mock_runtime import PlatformMocks, RecordingMonitor
 
 PROD = EnvironmentContract(
-    "prod", "/prod", "apps.example.com", "ingress_prod", ("ingress_prod", "prod_backend"), "host",
+    "prod", "/prod", "prod.apps.example.com", "ingress_prod", ("ingress_prod", "prod_backend"), "host",
     "prod-tls-cert", "prod-tls-key",
 )  # fmt: skip
 BASE = AppServiceSpec("shop", "img", 8443, tls=True)
@@ -39,15 +39,15 @@ FIELDS = [
     ("websocket_endpoints", ("/a,/b",), ("/a", "/b"), "is not a URL path"),
     ("websocket_endpoints", ("ws",), ("/api/v1/live%20feed",), "is not a URL path"),
     ("websocket_endpoints", ("/ws'",), ("/ws~1",), "is not a URL path"),
-    ("hosts", ("shop.apps.example.com;return 302 x",), ("shop.apps.example.com",), "is not a DNS name"),
-    ("hosts", ("shop.apps.example.com shop2.apps.example.com",), ("shop2.apps.example.com",), "is not a DNS name"),
+    ("hosts", ("shop.prod.apps.example.com;return 302 x",), ("shop.prod.apps.example.com",), "is not a DNS name"),
+    ("hosts", ("shop.prod.apps.example.com shop2.prod.apps.example.com",), ("shop2.prod.apps.example.com",), "is not a DNS name"),
     ("host_prefix", "shop{", "shop.eu", "is not a DNS name"),
     ("context_root", "/shop;", "/shop", "context root '/shop;'"),
     ("context_root", "/shop }", "/shop/v2", "context root '/shop }'"),
-    ("redirects", (("http://old.apps.example.com;", "https://shop.apps.example.com"),),
-     (("http://old.apps.example.com", "https://shop.apps.example.com"),), "redirect source"),
-    ("redirects", (("http://old.apps.example.com", "https://shop.apps.example.com/{"),),
-     (("https://old.apps.example.com", "https://shop.apps.example.com"),), "has a path"),
+    ("redirects", (("http://old.prod.apps.example.com;", "https://shop.prod.apps.example.com"),),
+     (("http://old.prod.apps.example.com", "https://shop.prod.apps.example.com"),), "redirect source"),
+    ("redirects", (("http://old.prod.apps.example.com", "https://shop.prod.apps.example.com/{"),),
+     (("https://old.prod.apps.example.com", "https://shop.prod.apps.example.com"),), "has a path"),
     ("backend_mode", "vip;", "vip", "backend_mode 'vip;'"),
     ("name", "shop;x", "shop-x", "the name is not a DNS label"),
 ]  # fmt: skip
@@ -70,7 +70,7 @@ def test_each_field_refuses_nginx_syntax_and_keeps_its_benign_twin(field, hostil
 def test_every_label_the_platform_sets_has_a_grammar():
     every = dataclasses.replace(
         BASE, tls=True, websocket_endpoints=("/ws",), sticky_session_cookie="s", backend_mode="task", context_root="/shop",
-        context_root_rewrite=True, redirects=(("http://old.apps.example.com", "https://shop.apps.example.com"),),
+        context_root_rewrite=True, redirects=(("http://old.prod.apps.example.com", "https://shop.prod.apps.example.com"),),
     )  # fmt: skip
     keys = set(service_labels(every, PROD)) | set(service_labels(dataclasses.replace(BASE, tls=False, ssl_passthrough=True,
                                                                                       backend_mode="vip", ip_hash=True), PROD))  # fmt: skip
