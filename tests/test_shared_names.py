@@ -13,8 +13,8 @@ from interlock_platform.core import names
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
-from tests.conftest import SHARED_REF, full_config, raw, refused_dev, shared_outputs
-from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
+from tests.conftest import SHARED_REF, copy_project, full_config, preview_cli, raw, refused_dev, shared_outputs
+from tools.mock_runtime import PlatformMocks, RecordingMonitor, offline_instances, run_program
 
 
 def dev_with(**changes) -> dict:
@@ -189,3 +189,70 @@ def test_the_program_refuses_prods_namespace_and_network_before_registering_anyt
         run_program("dev", config, {SHARED_REF: preview("shared").run.outputs}, monitor=monitor)
     assert monitor.registrations == []
     assert {"teams[0].namespace", "overlayNetworks.additional[0]"} <= {p.key for p in err.value.problems}
+
+
+# --- ingress nodes: where only the cloud knows, EC2 is asked at preview (aws.ec2.get_instance)
+
+PROD_INSTANCE = "i-0c1d2e3f4a5b6c001"  # prod's first ingress node, at 10.40.192.10 in eu-west-1a
+
+
+def cloud(**overrides) -> dict:
+    """EC2 as it is: every reference stack's ingress nodes where their stack files place them."""
+    instances = {**offline_instances("dev", full_config("dev")), **offline_instances("prod", full_config("prod"))}
+    return {**instances, **overrides}
+
+
+def dev_nodes_with(index: int, **changes) -> list[dict]:
+    nodes = raw("dev")["ingressNodes"]
+    nodes[index].update(changes)
+    return nodes
+
+
+def run_dev(preview, nodes, instances):
+    monitor = RecordingMonitor(PlatformMocks({}))
+    run = lambda: run_program(  # noqa: E731
+        "dev", full_config("dev", ingressNodes=nodes), {SHARED_REF: preview("shared").run.outputs}, monitor=monitor,
+        instances=instances,
+    )  # fmt: skip
+    return run, monitor
+
+
+def test_a_prod_instance_listed_as_a_dev_ingress_node_is_refused_by_asking_ec2(preview):
+    # the hostname is a dev one and passes every check a stack file allows; the id is prod's
+    run, monitor = run_dev(preview, dev_nodes_with(0, instanceId=PROD_INSTANCE), cloud())
+    with pytest.raises(InvalidStackConfig) as err:
+        run()
+    assert monitor.registrations == []
+    (problem,) = [str(p) for p in err.value.problems if p.key == "ingressNodes[0].instanceId"]
+    assert f"{PROD_INSTANCE} is at 10.40.192.10, which belongs to environment 'prod' (10.40.192.0/18), not to 'dev'" in problem
+    assert "Fix: list only instances of dev's application-group subnets" in problem
+
+
+def test_devs_own_instances_pass_as_ec2_describes_them(preview):
+    run, monitor = run_dev(preview, raw("dev")["ingressNodes"], cloud())
+    assert run().outputs["ingressNodes"] == [n["hostname"] for n in raw("dev")["ingressNodes"]]
+
+
+def test_an_id_ec2_does_not_know_and_an_id_of_another_dev_node_are_refused(preview):
+    nodes = dev_nodes_with(0, instanceId="i-0fffffffffffffff0")
+    run, _ = run_dev(preview, nodes, cloud())
+    with pytest.raises(InvalidStackConfig) as err:
+        run()
+    assert "i-0fffffffffffffff0 is not an instance EC2 knows in this account and region (" in str(err.value)
+    # node 0's hostname with the id of the machine at 10.40.64.20 (a dev node, not node 0)
+    other = {**cloud()["i-0a1b2c3d4e5f6a001"], "privateIp": "10.40.64.20"}
+    run, _ = run_dev(preview, raw("dev")["ingressNodes"], cloud(**{"i-0a1b2c3d4e5f6a001": other}))
+    with pytest.raises(InvalidStackConfig) as err:
+        run()
+    assert "is at 10.40.64.20, but the hostname ip-10-40-64-10.eu-west-1.compute.internal is the machine at 10.40.64.10" in str(
+        err.value
+    )
+
+
+def test_the_offline_preview_answers_an_id_as_the_stack_file_that_lists_it_places_it(tmp_path):
+    project = copy_project(tmp_path / "project")
+    path = project / "stacks" / "Pulumi.dev.yaml"
+    path.write_text(path.read_text().replace("instanceId: i-0a1b2c3d4e5f6a001", f"instanceId: {PROD_INSTANCE}"))
+    done = preview_cli("--stack", "dev", cwd=project)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"stack 'dev': interlock-platform:ingressNodes[0].instanceId: {PROD_INSTANCE} is at 10.40.192.10" in done.stderr

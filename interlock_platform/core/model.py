@@ -182,6 +182,15 @@ class IngressNode:
 
 
 @dataclass(frozen=True)
+class InstanceFacts:
+    """What EC2 says of an ingress node's instance id (`aws.ec2.get_instance`), read at preview."""
+
+    instance_id: str
+    private_ip: str
+    availability_zone: str
+
+
+@dataclass(frozen=True)
 class LoadBalancerOptions:
     internal: bool
     client_cidrs: tuple[ipaddress.IPv4Network, ...]

@@ -35,6 +35,7 @@ from interlock_platform.core.model import (
     EnvironmentTopology,
     GroupFlow,
     IngressNode,
+    InstanceFacts,
     InterlockSettings,
     LoadBalancerOptions,
     OverlayNetworks,
@@ -701,6 +702,56 @@ def _check_node_address(
             f"{host} has address {ip} in subnet {s.cidr} of group '{gname}' in {s.availability_zone}, but is listed in {az}",
             f"set its availabilityZone to {s.availability_zone}",
         )
+
+
+def check_ingress_instances(topo: EnvironmentTopology, found: Mapping[str, InstanceFacts | str]) -> None:
+    """The ingress nodes' instance ids against what EC2 says of them (`found`: the facts, or why
+    EC2 could not say): the load balancer targets those ids and the node labels follow them, so an
+    id must name an instance in one of this environment's application-group subnets, in the
+    node's zone, and the machine the hostname names. Only the cloud knows where an id is: a
+    stack file cannot show that another environment's instance id was listed here."""
+    p = Problems(topo.stack)
+    env = topo.env
+    for i, node in enumerate(topo.ingress_nodes):
+        key = f"ingressNodes[{i}].instanceId"
+        facts = found.get(node.instance_id, "EC2 did not describe it")
+        if isinstance(facts, str):
+            p.add(
+                key,
+                f"{node.instance_id} is not an instance EC2 knows in this account and region ({facts})",
+                f"give the id of the node {node.hostname}: `aws ec2 describe-instances --filters "
+                f"Name=private-dns-name,Values={node.hostname}`",
+            )
+            continue
+        if not facts.private_ip:  # EC2 gives every VPC instance one: this is the offline preview, which cannot know
+            continue
+        try:
+            ip = ipaddress.IPv4Address(facts.private_ip)
+        except ValueError:
+            p.add(key, f"EC2 gives {node.instance_id} the address {facts.private_ip!r}", "list a running instance of this environment")
+            continue
+        fix = f"list only instances of {env.name}'s application-group subnets, each with the id of the node its hostname names"
+        if ip not in env.cidr:
+            owner = next((f"environment '{o.name}' ({o.cidr})" for o in topo.shared.environments.values() if ip in o.cidr), None)
+            owner = owner or ("the management VLAN" if any(ip in c for c in topo.shared.management_cidrs) else "no environment")
+            p.add(key, f"{node.instance_id} is at {ip}, which belongs to {owner}, not to '{env.name}' ({env.cidr})", fix)
+            continue
+        homes = [(g.name, s) for g, s in topo.subnets if ip in s.cidr]
+        if not homes:
+            p.add(key, f"{node.instance_id} is at {ip}, in no application-group subnet of '{env.name}'", fix)
+        elif homes[0][1].availability_zone != node.availability_zone or facts.availability_zone != node.availability_zone:
+            p.add(
+                f"ingressNodes[{i}].availabilityZone",
+                f"{node.instance_id} runs in {facts.availability_zone}, but is listed in {node.availability_zone}",
+                f"set its availabilityZone to {facts.availability_zone}",
+            )
+        if node.address is not None and node.address != ip:
+            p.add(
+                key,
+                f"{node.instance_id} is at {ip}, but the hostname {node.hostname} is the machine at {node.address}: they are two nodes",
+                f"give the instance id of {node.hostname}",
+            )
+    p.raise_if_any()
 
 
 def _check_load_balancer(
