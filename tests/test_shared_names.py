@@ -229,7 +229,7 @@ def test_a_prod_instance_listed_as_a_dev_ingress_node_is_refused_by_asking_ec2(p
 
 
 def test_devs_own_instances_pass_as_ec2_describes_them(preview):
-    run, monitor = run_dev(preview, raw("dev")["ingressNodes"], cloud())
+    run, _ = run_dev(preview, raw("dev")["ingressNodes"], cloud())
     assert run().outputs["ingressNodes"] == [n["hostname"] for n in raw("dev")["ingressNodes"]]
 
 
