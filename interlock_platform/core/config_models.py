@@ -400,8 +400,10 @@ class SharedConfig(Settings):
     )  # fmt: skip
     environments: dict[str, RegistryEntry] = setting(
         "The environment registry, the one source of truth every env stack reads: name -> {cidr, collection, httpPort, "
-        "httpsPort, collectionNodeSelector, maxSubnets (optional), allowEsp (optional)}.",
-        "map each environment name to {cidr, collection, httpPort, httpsPort, collectionNodeSelector}", {}, required=True,
+        "httpsPort, collectionNodeSelector, domain, maxSubnets (optional), allowEsp (optional)}. No two environments share "
+        "a CIDR, collection, port, node selector or domain; no collection or domain nests in another's.",
+        "map each environment name to {cidr, collection, httpPort, httpsPort, collectionNodeSelector, domain}", {},
+        required=True,
     )  # fmt: skip
     interlock: SharedInterlock = setting(
         "Shared stack: cluster-wide Interlock settings {retireDefaultExtension (default false; removes "
