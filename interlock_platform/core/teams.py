@@ -44,7 +44,7 @@ def check_kubernetes(
         return KubernetesSettings(kubernetes_version=kubernetes_version or default.kubernetes_version)
     for key, ns in (("ingressControllerNamespace", cfg.ingress_controller_namespace), ("dnsNamespace", cfg.dns_namespace)):
         owner = owners.namespace_owner(ns, {*registered, *([env_name] if env_name else [])})
-        if owner is not None:
+        if owner is not None and owners.reserved_namespace(ns) is None:  # kube-system is the cluster's, whatever env names
             p.add(
                 f"kubernetes.{key}",
                 f"{ns} is a team namespace of environment '{owner}' (it ends in -{owner}), not one the cluster runs for every "
