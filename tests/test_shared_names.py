@@ -14,6 +14,7 @@ from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
 from tests.conftest import SHARED_REF, copy_project, full_config, preview_cli, raw, refused_dev, shared_outputs
+from tools.fleet import fleet_problems
 from tools.mock_runtime import PlatformMocks, RecordingMonitor, offline_instances, run_program
 
 
@@ -256,3 +257,30 @@ def test_the_offline_preview_answers_an_id_as_the_stack_file_that_lists_it_place
     done = preview_cli("--stack", "dev", cwd=project)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert f"stack 'dev': interlock-platform:ingressNodes[0].instanceId: {PROD_INSTANCE} is at 10.40.192.10" in done.stderr
+
+
+# --- the offline preview's second layer: every stack file of the repository
+
+
+def test_the_offline_preview_refuses_a_node_two_environments_list_by_one_custom_hostname(tmp_path):
+    # a hostname that carries no address passes every check one stack can make; the fleet sees both files
+    project = copy_project(tmp_path / "project")
+    for env, old in (
+        ("test", "ip-10-40-128-10.eu-west-1.compute.internal"),
+        ("prod", "ip-10-40-192-10.eu-west-1.compute.internal"),
+    ):
+        path = project / "stacks" / f"Pulumi.{env}.yaml"
+        path.write_text(path.read_text().replace(old, "ingress-a.nodes.example.internal"))
+    done = preview_cli("--stack", "test", cwd=project)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert (
+        "stack 'test': interlock-platform:ingressNodes[0].hostname: ingress-a.nodes.example.internal is also an ingress node "
+        "hostname of stack 'prod' (Pulumi.prod.yaml)" in done.stderr
+    )
+
+
+def test_the_fleet_layer_finds_nothing_in_the_reference_stacks_and_prods_namespace_in_dev():
+    for env in ("dev", "test", "prod"):
+        assert fleet_problems(env, full_config(env)) == []
+    (problem,) = fleet_problems("dev", full_config("dev", teams=teams_with_namespace("payments-prod")))
+    assert problem.key == "teams[0].namespace" and "payments-prod is also a team namespace of stack 'prod'" in problem.message
