@@ -25,21 +25,32 @@ def _value(config: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+def _list(config: Mapping[str, Any], key: str) -> list[Any]:
+    value = _value(config, key)
+    return value if isinstance(value, list) else []
+
+
 def claimed_names(config: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
     """(what, name, key) for every shared name an env stack's config claims, as the program
-    reads it (defaults included); malformed entries are the program's to refuse."""
+    reads it (defaults included). Another stack file may be malformed (its own preview refuses
+    it): only the names it spells as strings count."""
     env = _value(config, "environment")
-    for i, node in enumerate(n for n in _value(config, "ingressNodes") or [] if isinstance(n, dict)):
+    for i, node in enumerate(_list(config, "ingressNodes")):
         for field in ("hostname", "instanceId"):
-            if isinstance(node.get(field), str):
+            if isinstance(node, dict) and isinstance(node.get(field), str):
                 yield f"ingress node {field}", node[field], f"ingressNodes[{i}].{field}"
-    for i, team in enumerate(_value(config, "teams") or []):
+    for i, team in enumerate(_list(config, "teams")):
         if isinstance(team, dict) and isinstance(team.get("name"), str):
-            yield "team namespace", team.get("namespace") or f"{team['name']}-{env}", f"teams[{i}].namespace"
+            namespace = team.get("namespace") or f"{team['name']}-{env}"
+            if isinstance(namespace, str):
+                yield "team namespace", namespace, f"teams[{i}].namespace"
     overlay = _value(config, "overlayNetworks")
     if isinstance(overlay, dict):
-        yield "overlay network", overlay.get("ingress") or f"ingress_{env}", "overlayNetworks.ingress"
-        for i, net in enumerate(overlay.get("additional") or []):
+        ingress = overlay.get("ingress") or f"ingress_{env}"
+        if isinstance(ingress, str):
+            yield "overlay network", ingress, "overlayNetworks.ingress"
+        additional = overlay.get("additional")
+        for i, net in enumerate(additional if isinstance(additional, list) else []):
             if isinstance(net, str):
                 yield "overlay network", net, f"overlayNetworks.additional[{i}]"
 
