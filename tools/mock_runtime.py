@@ -25,7 +25,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.stack_files import ROOT, engine_config_value, offline_config, project_file, stack_names
+from tools.stack_files import ROOT, engine_config_value, offline_config, project_file, stack_file, stack_names
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 MOCK_ACCOUNT = "123456789012"
@@ -119,11 +119,23 @@ def _as_instance(node: Mapping[str, Any]) -> dict[str, Any]:
             "availabilityZone": str(node.get("availabilityZone", ""))}  # fmt: skip
 
 
-@cache
 def _fleet_instances() -> tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...]:
-    """(stack, instance id, instance) for every ingress node of the repository's stack files."""
-    found = []
+    """(stack, instance id, instance) for every ingress node of the repository's stack files, read
+    again whenever one of the files changed (a long-lived process previews edited files too)."""
+    stamps = []
     for stack in stack_names():
+        try:
+            stat = stack_file(stack).stat()
+        except OSError:
+            continue
+        stamps.append((stack, stat.st_mtime_ns, stat.st_size))
+    return _instances_of(tuple(stamps))
+
+
+@cache
+def _instances_of(stamps: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...]:
+    found = []
+    for stack, _mtime, _size in stamps:
         try:
             config = offline_config(stack)[0]
         except Exception:  # a stack file the preview refuses on its own: it places no instance
