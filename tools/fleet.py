@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from interlock_platform.core.config_reader import PROJECT, InvalidConfig, Problem
-from tools.stack_files import offline_config, stack_file, stack_names
+from tools.stack_files import fleet_configs, stack_file
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -60,14 +60,8 @@ def fleet_problems(stack: str, config: Mapping[str, Any]) -> list[Problem]:
     if _value(config, "role") != "environment":
         return []
     others: dict[tuple[str, str], str] = {}
-    for other in stack_names():
-        if other == stack:
-            continue
-        try:
-            other_config = offline_config(other)[0]
-        except Exception:  # a stack file its own preview refuses claims nothing here
-            continue
-        if _value(other_config, "role") == "environment":
+    for other, other_config in fleet_configs().items():
+        if other != stack and _value(other_config, "role") == "environment":
             for what, name, _key in claimed_names(other_config):
                 others.setdefault((what, name), other)
     return [

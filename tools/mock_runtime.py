@@ -14,7 +14,6 @@ import runpy
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.stack_files import ROOT, engine_config_value, offline_config, project_file, stack_file, stack_names
+from tools.stack_files import ROOT, engine_config_value, fleet_configs, project_file
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 MOCK_ACCOUNT = "123456789012"
@@ -119,29 +118,9 @@ def _as_instance(node: Mapping[str, Any]) -> dict[str, Any]:
             "availabilityZone": str(node.get("availabilityZone", ""))}  # fmt: skip
 
 
-def _fleet_instances() -> tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...]:
-    """(stack, instance id, instance) for every ingress node of the repository's stack files, read
-    again whenever one of the files changed (a long-lived process previews edited files too)."""
-    stamps = []
-    for stack in stack_names():
-        try:
-            stat = stack_file(stack).stat()
-        except OSError:
-            continue
-        stamps.append((stack, stat.st_mtime_ns, stat.st_size))
-    return _instances_of(tuple(stamps))
-
-
-@cache
-def _instances_of(stamps: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...]:
-    found = []
-    for stack, _mtime, _size in stamps:
-        try:
-            config = offline_config(stack)[0]
-        except Exception:  # a stack file the preview refuses on its own: it places no instance
-            continue
-        found += [(stack, n["instanceId"], tuple(_as_instance(n).items())) for n in _ingress_nodes(config)]
-    return tuple(found)
+def _fleet_instances() -> list[tuple[str, str, dict[str, Any]]]:
+    """(stack, instance id, instance) for every ingress node of the repository's stack files."""
+    return [(stack, n["instanceId"], _as_instance(n)) for stack, config in fleet_configs().items() for n in _ingress_nodes(config)]
 
 
 def offline_instances(stack: str, config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -149,7 +128,7 @@ def offline_instances(stack: str, config: Mapping[str, Any]) -> dict[str, dict[s
     other stack files place them, and then, for ids no other file lists, where `stack`'s own
     config does. So an id that another environment's stack file lists is answered with that
     environment's address, as EC2 would answer, whatever `stack` claims for it."""
-    others = {iid: dict(instance) for owner, iid, instance in _fleet_instances() if owner != stack}
+    others = {iid: instance for owner, iid, instance in _fleet_instances() if owner != stack}
     own = {n["instanceId"]: _as_instance(n) for n in _ingress_nodes(config)}
     return {**own, **others}
 
