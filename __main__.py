@@ -99,6 +99,8 @@ async def main() -> None:
         ref = pulumi.StackReference("shared", stack_name=topology.shared_stack_name(stack, raw))
         registry = await stack_config.read_stack_outputs(ref, model.REGISTRY_OUTPUTS)
         topo = topology.parse_environment(stack, raw, registry, aws_region=region)
+        # where only the cloud knows: each ingress node's instance id must be one of this environment's
+        topology.check_ingress_instances(topo, stack_config.read_instances(n.instance_id for n in topo.ingress_nodes))
     except InvalidConfig as err:
         stack_config.fail(err)
     environment_stack(topo, ref)

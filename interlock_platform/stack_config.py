@@ -8,8 +8,10 @@ from collections.abc import Iterable
 from typing import Any, NoReturn
 
 import pulumi
+import pulumi_aws as aws
 
 from interlock_platform.core.config_reader import MAX_STACK_CONFIG_BYTES, STACK_CONFIG_TOO_BIG_FIX, InvalidConfig, Problem
+from interlock_platform.core.model import InstanceFacts
 from interlock_platform.core.topology import PROJECT
 
 SECRET_SET = "[secret]"
@@ -82,4 +84,19 @@ async def read_stack_outputs(ref: pulumi.StackReference, names: Iterable[str]) -
         value = details.value if details.value is not None else details.secret_value
         if value is not None:
             found[name] = value
+    return found
+
+
+def read_instances(instance_ids: Iterable[str]) -> dict[str, InstanceFacts | str]:
+    """What EC2 says of each instance id (`aws.ec2.get_instance`, an invoke, which runs during
+    a preview too), or why it could not say: before anything is registered, so validation can
+    hold the ids to the environment's subnets."""
+    found: dict[str, InstanceFacts | str] = {}
+    for instance_id in dict.fromkeys(instance_ids):
+        try:
+            got = aws.ec2.get_instance(instance_id=instance_id)
+        except Exception as err:  # the provider's failure, e.g. no such instance: reported as a config problem
+            found[instance_id] = str(err)
+            continue
+        found[instance_id] = InstanceFacts(instance_id, got.private_ip or "", got.availability_zone or "")
     return found

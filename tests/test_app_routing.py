@@ -221,18 +221,18 @@ def test_a_host_that_is_no_dns_name_is_refused(preview, host):
 
 def test_https_only_redirects_every_http_host(preview):
     env = contract(preview, "prod", https_only=True)
-    spec = app(tls=True, hosts=("shop.apps.example.com", "www.shop.apps.example.com"))
+    spec = app(tls=True, hosts=("shop.prod.apps.example.com", "www.shop.prod.apps.example.com"))
     check(spec, env)
     assert service_labels(spec, env)[labels.LB_REDIRECTS] == (
-        "http://shop.apps.example.com,https://shop.apps.example.com;http://www.shop.apps.example.com,https://www.shop.apps.example.com"
+        "http://shop.prod.apps.example.com,https://shop.prod.apps.example.com;http://www.shop.prod.apps.example.com,https://www.shop.prod.apps.example.com"
     )
 
 
 def test_https_only_keeps_the_apps_own_redirect_of_a_host(preview):
     env = contract(preview, "prod", https_only=True)
-    spec = app(tls=True, redirects=(("http://old.apps.example.com", "https://shop.apps.example.com"),))
+    spec = app(tls=True, redirects=(("http://old.prod.apps.example.com", "https://shop.prod.apps.example.com"),))
     assert service_labels(spec, env)[labels.LB_REDIRECTS] == (
-        "http://old.apps.example.com,https://shop.apps.example.com;http://shop.apps.example.com,https://shop.apps.example.com"
+        "http://old.prod.apps.example.com,https://shop.prod.apps.example.com;http://shop.prod.apps.example.com,https://shop.prod.apps.example.com"
     )
 
 
@@ -243,9 +243,9 @@ def test_https_only_refuses_an_app_without_https(preview):
 
 
 def test_https_only_refuses_a_redirect_to_plain_http(preview):
-    spec = app(tls=True, redirects=(("http://old.apps.example.com", "http://shop.apps.example.com"),))
+    spec = app(tls=True, redirects=(("http://old.prod.apps.example.com", "http://shop.prod.apps.example.com"),))
     problems = refused(spec, contract(preview, "prod", https_only=True))
-    assert problems == ["app 'shop': redirect target http://shop.apps.example.com is plain HTTP, but prod is HTTPS-only; write https://shop.apps.example.com"]
+    assert problems == ["app 'shop': redirect target http://shop.prod.apps.example.com is plain HTTP, but prod is HTTPS-only; write https://shop.prod.apps.example.com"]
 
 
 def test_https_only_with_passthrough_adds_no_redirect(preview):

@@ -136,4 +136,4 @@ def test_tls_websockets_and_sticky_sessions_in_prod(preview):
     assert got[labels.LB_SSL_CERT] == preview("prod").run.outputs["tlsCertificateSecretName"]
     assert got[labels.LB_SSL_KEY] == preview("prod").run.outputs["tlsKeySecretName"]
     assert got[labels.LB_WEBSOCKETS] == "/ws,/live" and got[labels.LB_STICKY_COOKIE] == "session"
-    assert got[labels.LB_SERVICE_CLUSTER] == "prod" and got[labels.LB_HOSTS] == "shop.apps.example.com"
+    assert got[labels.LB_SERVICE_CLUSTER] == "prod" and got[labels.LB_HOSTS] == "shop.prod.apps.example.com"

@@ -43,13 +43,13 @@ SHARED = "stacks/Pulumi.shared.yaml"
 
 # name: (stack, edit, extra arguments, what stderr must say)
 CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str, ...]]] = {
-    "broken YAML": ("dev", _edit(DEV, "interlock-platform:domain: dev.apps.example.com", "interlock-platform:domain: [dev.apps"), (),
+    "broken YAML": ("dev", _edit(DEV, "interlock-platform:hostedZoneId: Z0DEVAPPS0EXAMPLE001", "interlock-platform:hostedZoneId: [Z0DEV"), (),
                     ("stacks/Pulumi.dev.yaml:", "is not valid YAML")),
     "a tab for indentation": ("dev", _edit(DEV, "  interlock-platform:role: environment", "\tinterlock-platform:role: environment"), (),
                               ("stacks/Pulumi.dev.yaml:", "is not valid YAML")),
     "a list, not a mapping": ("dev", _write(DEV, b"- config\n- role\n"), (), ("stacks/Pulumi.dev.yaml:1", "holds a list")),
     "config is a string": ("dev", _write(DEV, b"config: dev\n"), (), ("stacks/Pulumi.dev.yaml:1", "config: holds a string")),
-    "non-UTF-8 bytes": ("dev", lambda root: (root / DEV).write_bytes((root / DEV).read_text().replace("dev.apps", "d\xe9v.apps").encode("latin-1")), (),
+    "non-UTF-8 bytes": ("dev", lambda root: (root / DEV).write_bytes((root / DEV).read_text().replace("payments-developers", "paym\xe9nts-developers").encode("latin-1")), (),
                         ("stacks/Pulumi.dev.yaml:", "is not UTF-8 text (byte 0xe9")),
     "UTF-16": ("dev", lambda root: (root / DEV).write_bytes((root / DEV).read_text().encode("utf-16")), (), ("is not UTF-8 text",)),
     "an empty file": ("dev", _write(DEV, b""), (), ("Stack 'dev' is missing configuration value 'role'",)),

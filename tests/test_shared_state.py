@@ -61,7 +61,8 @@ def test_a_two_zone_shared_stack_with_a_fourth_environment_too():
     )
     envs = config["interlock-platform:environments"]
     envs = {"prod": envs["prod"], "staging": {**envs["test"], "cidr": "10.40.32.0/19", "collection": "/staging",
-            "httpPort": 8083, "httpsPort": 8446, "collectionNodeSelector": "com.docker.ucp.collection.staging=true"},
+            "httpPort": 8083, "httpsPort": 8446, "collectionNodeSelector": "com.docker.ucp.collection.staging=true",
+            "domain": "staging.apps.example.com"},
             "test": envs["test"], "dev": envs["dev"]}  # fmt: skip
     config["interlock-platform:environments"] = envs
     _same_as_the_program(config)

@@ -369,6 +369,7 @@ def test_environment_exports_the_app_team_contract(preview):
                         "httpPort": 8080,
                         "httpsPort": 2377,
                         "collectionNodeSelector": "a=b",
+                        "domain": "dev.apps.example.com",
                     }
                 }
             },

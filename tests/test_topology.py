@@ -270,7 +270,9 @@ ENV_CASES: dict[str, tuple[Mutation, str, str]] = {
     "shared key in an environment stack": (_set("vpcCidr", "10.40.0.0/16"), "vpcCidr", "belongs to the shared stack"),
     "misspelt key": (_set("ingresNodes", []), "ingresNodes", "did you mean 'ingressNodes'"),
     "unknown scheme": (_set("loadBalancer", {"scheme": "public"}), "loadBalancer.scheme", "not a load balancer scheme"),
-    "missing domain": (_set("domain", _DELETE), "domain", "is not set"),
+    "a domain the registry does not give": (
+        _set("domain", "apps.example.com"), "domain", "the shared stack's registry gives 'dev' the domain dev.apps.example.com"
+    ),
 }
 
 

@@ -7,6 +7,7 @@ the program reads back: ids, ARNs and the load balancer's DNS name.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import runpy
@@ -23,7 +24,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.stack_files import ROOT, engine_config_value, project_file
+from tools.stack_files import ROOT, engine_config_value, fleet_configs, project_file
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 MOCK_ACCOUNT = "123456789012"
@@ -89,12 +90,61 @@ def mock_id(name: str) -> str:
     return f"{name}-id"
 
 
+INGRESS_NODES = "interlock-platform:ingressNodes"
+GET_INSTANCE = "aws:ec2/getInstance:getInstance"
+
+
+def _ingress_nodes(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    nodes = config.get(INGRESS_NODES)
+    if isinstance(nodes, str):
+        try:
+            nodes = json.loads(nodes)
+        except json.JSONDecodeError:
+            return []
+    return [n for n in nodes if isinstance(n, dict) and isinstance(n.get("instanceId"), str)] if isinstance(nodes, list) else []
+
+
+def _as_instance(node: Mapping[str, Any]) -> dict[str, Any]:
+    """An ingress node as EC2's DescribeInstances would give it back through `aws.ec2.get_instance`:
+    at the address its EC2 hostname (ip-a-b-c-d.<region>.compute.internal) carries. A hostname
+    that carries none gives no address: offline, nothing says where that instance is."""
+    hostname = str(node.get("hostname", ""))
+    parts = hostname.split(".", 1)[0].removeprefix("ip-").split("-")
+    try:
+        address = str(ipaddress.IPv4Address(".".join(parts))) if hostname.startswith("ip-") and len(parts) == 4 else ""
+    except ValueError:
+        address = ""
+    return {"id": node["instanceId"], "instanceId": node["instanceId"], "privateIp": address, "privateDns": hostname,
+            "availabilityZone": str(node.get("availabilityZone", ""))}  # fmt: skip
+
+
+def _fleet_instances() -> list[tuple[str, str, dict[str, Any]]]:
+    """(stack, instance id, instance) for every ingress node of the repository's stack files."""
+    return [(stack, n["instanceId"], _as_instance(n)) for stack, config in fleet_configs().items() for n in _ingress_nodes(config)]
+
+
+def offline_instances(stack: str, config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The EC2 instances the offline preview stands in for the cloud with: where the repository's
+    other stack files place them, and then, for ids no other file lists, where `stack`'s own
+    config does. So an id that another environment's stack file lists is answered with that
+    environment's address, as EC2 would answer, whatever `stack` claims for it."""
+    others = {iid: instance for owner, iid, instance in _fleet_instances() if owner != stack}
+    own = {n["instanceId"]: _as_instance(n) for n in _ingress_nodes(config)}
+    return {**own, **others}
+
+
 class PlatformMocks(pulumi_mocks.Mocks):
     def __init__(
-        self, stack_outputs: Mapping[str, Mapping[str, Any]], secret_outputs: Mapping[str, Iterable[str]] | None = None
+        self,
+        stack_outputs: Mapping[str, Mapping[str, Any]],
+        secret_outputs: Mapping[str, Iterable[str]] | None = None,
+        instances: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        """`instances`: what `aws.ec2.get_instance` answers, by instance id (EC2 stood in for);
+        an id not among them is refused as EC2 refuses an unknown one."""
         self.stack_outputs = stack_outputs
         self.secret_outputs = secret_outputs or {}
+        self.instances = instances or {}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
@@ -123,6 +173,11 @@ class PlatformMocks(pulumi_mocks.Mocks):
             }, []
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if args.token == GET_INSTANCE:
+            instance = self.instances.get(str(args.args.get("instanceId")))
+            if instance is None:  # the provider's own words for an id EC2 does not know
+                return {}, [("instanceId", "Your query returned no results. Please change your search criteria and try again.")]
+            return dict(instance), []
         return {}, []
 
 
@@ -181,12 +236,16 @@ def run_program(
     secret_keys: list[str] | None = None,
     on_register: Callable[[Registration], None] | None = None,
     secret_outputs: Mapping[str, Iterable[str]] | None = None,
+    instances: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ProgramRun:
     """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...);
     pass a `monitor` to see what was registered before that, or `on_register` to see each
-    registration as it happens."""
+    registration as it happens. `instances`: EC2 as `aws.ec2.get_instance` reads it (default:
+    `offline_instances`, the repository's stack files)."""
     project = project_file(program.parent)["name"]
-    mocks = PlatformMocks(stack_outputs or {}, secret_outputs)
+    mocks = PlatformMocks(
+        stack_outputs or {}, secret_outputs, offline_instances(stack, config) if instances is None else instances
+    )
     monitor = monitor or RecordingMonitor(mocks, on_register)
     monitor.mocks = mocks
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)

@@ -81,7 +81,7 @@ def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
     """What an environment's config gives it and no other environment may name: its team
     namespaces, overlay networks and ingress nodes; and the cluster namespaces (DNS, the ingress
     controller) its NetworkPolicies select."""
-    platform = topo.kubernetes.platform_namespaces if topo.kubernetes is not None else ()
+    platform = topo.kubernetes.cluster_namespaces if topo.kubernetes is not None else ()
     return {
         "namespaces": sorted(t.namespace for t in topo.teams),
         "networks": list(topo.overlay.all),

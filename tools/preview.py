@@ -44,7 +44,7 @@ from interlock_platform.core.topology import PROJECT, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
 from interlock_platform.swarm.interlock_service import InvalidAppSpec
 from interlock_platform.swarm.providers.interlock import spec_of
-from tools import cloudformation, policy_config, policy_harness, report
+from tools import cloudformation, fleet, policy_config, policy_harness, report
 from tools.masking import Masker, found_in
 from tools.mock_runtime import ProgramRun, run_program
 from tools.shared_state import shared_state
@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     pack = policy_harness.PolicyPackProcess()  # its interpreter starts while the program runs
     try:
         p = run_preview(args.stack, pack=pack, policy_overrides=overrides, offline=(config, secrets, stood_in), wait=False)
+        fleet.check_fleet(args.stack, config)  # a second layer over every stack file, after the program's own checks
         masker = Masker(found_in([config, *(r.inputs for r in p.run.resources + p.shared.resources), p.run.outputs, p.shared.outputs]))
         p = masked(p, masker)  # before anything is rendered: every output reads the masked copy
         interlock = render_interlock(p, base, template)  # checked with or without --out

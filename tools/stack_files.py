@@ -722,6 +722,31 @@ def offline_config(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], list[
     return config, _secret, stood_in
 
 
+def fleet_configs(root: Path = ROOT) -> dict[str, dict[str, Any]]:
+    """Every stack file's offline config that reads (one that does not is its own preview's to
+    refuse), for the checks across stack files. Read again only when a file changed: the fuzz's
+    long-lived workers preview edited files."""
+    stamps = []
+    for stack in stack_names(root):
+        try:
+            stat = stack_file(stack, root).stat()
+        except OSError:
+            continue
+        stamps.append((stack, stat.st_mtime_ns, stat.st_size))
+    return _fleet_configs(root, tuple(stamps))
+
+
+@functools.cache
+def _fleet_configs(root: Path, stamps: tuple[tuple[str, int, int], ...]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for stack, _mtime, _size in stamps:
+        try:
+            found[stack] = offline_config(stack, root)[0]
+        except Exception:  # any refusal: that stack's own preview reports it
+            continue
+    return found
+
+
 def offline_project_stack(stack: str, root: Path) -> tuple[dict[str, Any], list[str], list[str], tuple[str, ...]]:
     """`offline_stack` for another Pulumi project (the app-team example): its own declared
     secrets stood in for by the placeholder."""

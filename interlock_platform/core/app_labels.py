@@ -16,6 +16,16 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 BACKEND_MODES = ("task", "vip")  # Interlock's com.docker.lb.backend_mode; task is its default
 # A path of unreserved characters: nothing nginx would read as syntax (';', '{', quotes, spaces)
 CONTEXT_ROOT = re.compile(r"^(/[A-Za-z0-9._~%-]+)+$")
+# Interlock renders every com.docker.lb.* value into the nginx config that all of an environment's
+# apps share, so each value must be one word to nginx: no ';', braces, quotes, '$', '#' or space.
+# A websocket endpoint: an absolute URL path of RFC 3986 unreserved characters and %XX escapes
+# (its sub-delims ';', '$', quotes, ',' and '=' are nginx or label syntax).
+URL_PATH = re.compile(r"^/(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2}|/){0,255}$")
+# A cookie name: an RFC 6265 token (4.1.1), narrowed to the characters nginx reads as part of a word
+# (the token's others, such as $ ' # ! |, are nginx syntax or end a $cookie_ variable).
+COOKIE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# A Swarm secret or network name as Docker accepts it
+SWARM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -197,14 +207,85 @@ def check(spec: AppServiceSpec, env: EnvironmentContract) -> None:
     problems += _backend_mode_problems(spec, app)
     problems += _passthrough_problems(spec, app)
     problems += _context_root_problems(spec, app)
+    problems += _websocket_problems(spec, app)
+    problems += _cookie_problems(spec, app)
     problems += _redirect_problems(spec, env, app)
     if env.https_only and not (spec.tls or spec.ssl_passthrough):
         problems.append(
             f"{app}: {env.environment} is HTTPS-only (httpsOnly), and the app serves no HTTPS; set tls: true "
             "(the proxy terminates TLS with the environment's certificate) or ssl_passthrough: true (the app terminates it)"
         )
+    if not problems:  # every field passed: the labels they make must then be in nginx's grammar too
+        problems += label_problems(_labels(spec, env), app)
     if problems:
         raise AppSpecError(problems)
+
+
+def _websocket_problems(spec: AppServiceSpec, app: str) -> list[str]:
+    problems = []
+    for path in spec.websocket_endpoints:
+        if not isinstance(path, str) or not URL_PATH.match(path):
+            problems.append(
+                f"{app}: websocket endpoint {path!r} is not a URL path of letters, digits, '/', . _ ~ - and %XX escapes "
+                "(Interlock writes it into nginx's config, where ';', braces, quotes, '$', ',' and spaces are syntax); e.g. '/ws'"
+            )
+    if len(set(spec.websocket_endpoints)) < len(spec.websocket_endpoints):
+        problems.append(f"{app}: a websocket endpoint is listed twice; list each path once")
+    return problems
+
+
+def _cookie_problems(spec: AppServiceSpec, app: str) -> list[str]:
+    cookie = spec.sticky_session_cookie
+    if cookie is None or (isinstance(cookie, str) and COOKIE_NAME.match(cookie)):
+        return []
+    return [
+        f"{app}: sticky session cookie {cookie!r} is not a cookie name of letters, digits, '_', '.' and '-' (an RFC 6265 token "
+        "without the characters nginx reads as syntax: Interlock writes it into nginx's config); e.g. 'JSESSIONID' or 'session'"
+    ]
+
+
+def _dns_names(value: str) -> bool:
+    return all(_is_dns_name(h) and "." in h for h in value.split(","))
+
+
+def _redirect_pairs(value: str) -> bool:
+    pairs = [pair.split(",") for pair in value.split(";")]
+    return all(len(p) == 2 and all(isinstance(_parse_url(u), _Url) for u in p) for p in pairs)
+
+
+# The grammar of every label the platform sets, the one table `label_problems` holds the labels to:
+# the last guard between an app spec (or an env stack's outputs) and the nginx config Interlock writes.
+LABEL_GRAMMAR: dict[str, Any] = {
+    labels.LB_HOSTS: _dns_names,
+    labels.LB_PORT: re.compile(r"^[1-9][0-9]{0,4}$").match,
+    labels.LB_NETWORK: SWARM_NAME.match,
+    labels.LB_SERVICE_CLUSTER: DNS_LABEL.match,
+    labels.UCP_ACCESS: re.compile(r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$").match,
+    labels.LB_SSL_CERT: SWARM_NAME.match,
+    labels.LB_SSL_KEY: SWARM_NAME.match,
+    labels.LB_SSL_PASSTHROUGH: {"true"}.__contains__,
+    labels.LB_BACKEND_MODE: set(BACKEND_MODES).__contains__,
+    labels.LB_CONTEXT_ROOT: CONTEXT_ROOT.match,
+    labels.LB_CONTEXT_ROOT_REWRITE: {"true"}.__contains__,
+    labels.LB_REDIRECTS: _redirect_pairs,
+    labels.LB_WEBSOCKETS: lambda v: all(URL_PATH.match(p) for p in v.split(",")),
+    labels.LB_STICKY_COOKIE: COOKIE_NAME.match,
+    labels.LB_IP_HASH: {"true"}.__contains__,
+}
+
+
+def label_problems(service: Mapping[str, str], app: str) -> list[str]:
+    """A problem for each label outside its grammar (or without one): nothing reaches Interlock
+    that nginx could read as syntax, whichever field or output it came from."""
+    problems = []
+    for key, value in service.items():
+        grammar = LABEL_GRAMMAR.get(key)
+        if grammar is None or not grammar(value):
+            problems.append(
+                f"{app}: label {key}={value!r} is not in the grammar Interlock's nginx config can hold; "
+                "check the app's fields and the environment stack's outputs (domain, ingressNetwork, collection, secret names)"
+            )
+    return problems
 
 
 def _backend_mode_problems(spec: AppServiceSpec, app: str) -> list[str]:
@@ -347,7 +428,16 @@ def check_all(specs: Iterable[AppServiceSpec], env: EnvironmentContract) -> None
 
 def service_labels(spec: AppServiceSpec, env: EnvironmentContract) -> dict[str, str]:
     """What the runbook's compose file sets by hand, derived so a typo cannot route a dev app
-    through prod's proxies."""
+    through prod's proxies. AppSpecError if a label would leave its grammar (`check` says why
+    first, field by field)."""
+    out = _labels(spec, env)
+    problems = label_problems(out, f"app '{spec.name}'")
+    if problems:
+        raise AppSpecError(problems)
+    return out
+
+
+def _labels(spec: AppServiceSpec, env: EnvironmentContract) -> dict[str, str]:
     out = {
         labels.LB_HOSTS: ",".join(hosts(spec, env)),
         labels.LB_PORT: str(spec.port),

@@ -279,6 +279,12 @@ class RegistryEntry(Settings):
         "The node label of the collection, key=value.",
         "use the collection's node label, e.g. com.docker.ucp.collection.prod=true",
     )
+    domain: checked(valid_dns_name, "is not a DNS name") = setting(  # type: ignore[valid-type]
+        "The environment's DNS domain; its apps are served as <name>.<domain>. The registry holds it so that no two "
+        "environments share a domain or nest one in another (a cookie for a domain reaches every name under it).",
+        "give the DNS domain whose wildcard points at this environment's load balancer, e.g. dev.apps.example.com, "
+        "disjoint from the other environments' domains",
+    )
     max_subnets: Whole | None = setting(
         "The environment's share of the VPC's subnets. Default: what the shared subnets leave, split evenly.",
         "give this environment's share of the VPC's subnets",
@@ -414,8 +420,10 @@ class SharedConfig(Settings):
     )  # fmt: skip
     environments: dict[str, RegistryEntry] = setting(
         "The environment registry, the one source of truth every env stack reads: name -> {cidr, collection, httpPort, "
-        "httpsPort, collectionNodeSelector, maxSubnets (optional), allowEsp (optional)}.",
-        "map each environment name to {cidr, collection, httpPort, httpsPort, collectionNodeSelector}", {}, required=True,
+        "httpsPort, collectionNodeSelector, domain, maxSubnets (optional), allowEsp (optional)}. No two environments share "
+        "a CIDR, collection, port, node selector or domain; no collection or domain nests in another's.",
+        "map each environment name to {cidr, collection, httpPort, httpsPort, collectionNodeSelector, domain}", {},
+        required=True,
     )  # fmt: skip
     interlock: SharedInterlock = setting(
         "Shared stack: cluster-wide Interlock settings {retireDefaultExtension (default false; removes "
@@ -702,10 +710,10 @@ class EnvironmentConfig(Settings):
         required=True, min_length=1,
     )  # fmt: skip
     domain: checked(valid_dns_name, "is not a DNS name") = setting(  # type: ignore[valid-type]
-        "The environment's DNS domain; applications are served as <name>.<domain>.",
-        "give the DNS domain whose wildcard points at this environment's load balancer, e.g. dev.apps.example.com (lower-case "
-        "labels separated by dots)",
-        "", required=True,
+        "The environment's DNS domain. Default: the one the shared stack's registry gives the environment "
+        "(environments.<env>.domain), which it must equal when set.",
+        "remove the key (the registry's environments.<env>.domain is used), or change the domain in the shared stack's registry",
+        "",
     )  # fmt: skip
     hosted_zone_id: matching(HOSTED_ZONE_PATTERN, "is not a Route 53 hosted zone id") = setting(  # type: ignore[valid-type]
         "Route 53 hosted zone for the domain. When set, *.<domain> is an alias of the load balancer.",

@@ -122,12 +122,18 @@ class KubernetesSettings:
         return self.kubernetes_version >= SERVER_SIDE_APPLY_SINCE
 
     @property
+    def cluster_namespaces(self) -> tuple[str, ...]:
+        """The cluster's namespaces that team policies select (DNS, the ingress controller): no
+        team may own one, whatever the release."""
+        return tuple(dict.fromkeys((self.dns_namespace, self.ingress_namespace)))
+
+    @property
     def platform_namespaces(self) -> tuple[str, ...]:
         """Namespaces the platform labels but does not own: none from Kubernetes 1.21, where the
         selectors use the name label the API server sets."""
         if self.kubernetes_version >= METADATA_NAME_SINCE:
             return ()
-        return tuple(dict.fromkeys((self.dns_namespace, self.ingress_namespace)))
+        return self.cluster_namespaces
 
 
 def _meta(name: str, namespace: str | None = None, **extra: Any) -> Manifest:

@@ -36,9 +36,11 @@ class EnvironmentSpec:
     collection_node_selector: str
     max_subnets: int
     allow_esp: bool = True  # IP protocol 50 between the VLANs, for encrypted overlay networks
+    domain: str = ""  # its apps are <name>.<domain>; no other environment's domain is it, above it or under it
 
     def to_output(self) -> dict[str, Any]:
         return {
+            "domain": self.domain,
             "cidr": str(self.cidr),
             "collection": self.collection,
             "httpPort": self.http_port,
@@ -189,6 +191,15 @@ class IngressNode:
             return ipaddress.IPv4Address(".".join(m.groups()[:4]))
         except ValueError:
             return None
+
+
+@dataclass(frozen=True)
+class InstanceFacts:
+    """What EC2 says of an ingress node's instance id (`aws.ec2.get_instance`), read at preview."""
+
+    instance_id: str
+    private_ip: str
+    availability_zone: str
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class SharedOutputs(Outputs):
     calico_ip_in_ip: Flag = output("whether IP protocol 4 is open between the VLANs")
     aws_quotas: AwsQuotas = output("`{securityGroupRulesPerDirection, naclRulesPerDirection, subnetsPerVpc}` validation uses")
     environments: dict[str, RegistryEntry] = output(
-        "the registry: `{cidr, collection, httpPort, httpsPort, collectionNodeSelector, maxSubnets, allowEsp}`", keys="name"
+        "the registry: `{cidr, collection, httpPort, httpsPort, collectionNodeSelector, domain, maxSubnets, allowEsp}`", keys="name"
     )
     interlock: SharedInterlock = output(
         "`{retireDefaultExtension, template, keepConfigs, healthSeconds, enableLayer7Routing, layer7HttpPort, layer7HttpsPort}`"

@@ -6,9 +6,10 @@ called by topology.parse_environment so its problems are listed with all the oth
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from interlock_platform.core import config_models as cm
+from interlock_platform.core import names as owners
 from interlock_platform.core.config_reader import LABEL_KEY_RE, LABEL_VALUE_RE, Problems
 from interlock_platform.core.k8s_manifests import AppSpec, EgressTarget, KubernetesSettings, Port, TeamSpec
 
@@ -28,11 +29,28 @@ def _ports(specs: list[int | cm.PortSpec]) -> tuple[Port, ...]:
     return tuple(Port(s) if isinstance(s, int) else Port(s.port, s.protocol) for s in specs)
 
 
-def check_kubernetes(p: Problems, cfg: cm.Kubernetes | None, kubernetes_version: tuple[int, int] | None) -> KubernetesSettings:
-    """`kubernetes_version`: what the shared stack's UCP release ships (None when unknown)."""
+def check_kubernetes(
+    p: Problems,
+    cfg: cm.Kubernetes | None,
+    kubernetes_version: tuple[int, int] | None,
+    env_name: str | None = None,
+    registered: Collection[str] = (),
+) -> KubernetesSettings:
+    """`kubernetes_version`: what the shared stack's UCP release ships (None when unknown).
+    `registered`: the registry's environment names; the namespaces the platform labels for every
+    environment cannot be one that an environment owns (another's team namespace)."""
     default = KubernetesSettings()
     if cfg is None:
         return KubernetesSettings(kubernetes_version=kubernetes_version or default.kubernetes_version)
+    for key, ns in (("ingressControllerNamespace", cfg.ingress_controller_namespace), ("dnsNamespace", cfg.dns_namespace)):
+        owner = owners.namespace_owner(ns, {*registered, *([env_name] if env_name else [])})
+        if owner is not None and owners.reserved_namespace(ns) is None:  # kube-system is the cluster's, whatever env names
+            p.add(
+                f"kubernetes.{key}",
+                f"{ns} is a team namespace of environment '{owner}' (it ends in -{owner}), not one the cluster runs for every "
+                "environment: labelling it would let every environment's team policies admit its pods",
+                "give the namespace the cluster's ingress controller or DNS runs in, e.g. ingress-nginx or kube-system",
+            )
     return KubernetesSettings(
         cfg.ingress_controller_namespace,
         cfg.dns_namespace,
@@ -47,9 +65,12 @@ def check_teams(
     items: list[cm.Team | None] | None,
     env_name: str | None,
     others: Mapping[str, ipaddress.IPv4Network],
+    cluster_namespaces: Collection[str] = (),
     windows_groups: bool = False,
 ) -> tuple[TeamSpec, ...]:
-    """`windows_groups`: the environment has Windows workers, so every team namespace is pinned
+    """`others`: the registry's other environments (their names own their namespaces too).
+    `cluster_namespaces`: the ingress controller's and DNS namespaces, which no team may own.
+    `windows_groups`: the environment has Windows workers, so every team namespace is pinned
     to its OS (kubernetes.io/os), Linux unless the team says windows."""
     teams: dict[int, TeamSpec] = {}
     names: dict[str, int] = {}
@@ -68,6 +89,10 @@ def check_teams(
                 f"the default namespace {cm.show(ns)} is not a Kubernetes namespace name",
                 "set namespace to at most 63 lower-case letters, digits and '-'",
             )
+            continue
+        owned = owners.namespace_problem(ns, env_name, others, cluster_namespaces) if env_name else None
+        if owned is not None:
+            p.add(f"{key}.namespace", *owned)
             continue
         if ns in namespaces:
             p.add(

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from interlock_platform.core import config_models as cm
-from interlock_platform.core import firewall_plan, ports
+from interlock_platform.core import firewall_plan, names, ports
 from interlock_platform.core import teams as team_config
 from interlock_platform.core.config_keys import ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
 from interlock_platform.core.config_models import FIELDS, validate_key
@@ -35,6 +35,7 @@ from interlock_platform.core.model import (
     EnvironmentTopology,
     GroupFlow,
     IngressNode,
+    InstanceFacts,
     InterlockSettings,
     LoadBalancerOptions,
     OverlayNetworks,
@@ -309,6 +310,8 @@ def _check_registry(
     seen_cidrs: list[tuple[str, ipaddress.IPv4Network]] = []
     seen_ports: dict[int, str] = {}
     seen_collections: dict[str, str] = {}
+    seen_selectors: dict[str, str] = {}
+    seen_domains: dict[str, str] = {}
     for name, e in registry.items():
         key = f"environments.{name}"
         if not ENV_NAME_RE.match(name):
@@ -348,7 +351,37 @@ def _check_registry(
                 "give each environment its own collection",
             )
         else:
+            for other_collection, other in seen_collections.items():
+                inner, outer = sorted((e.collection, other_collection), key=len, reverse=True)
+                if inner.startswith(outer + "/"):
+                    p.add(
+                        f"{key}.collection",
+                        f"{e.collection} and the collection {other_collection} of '{other}' nest: UCP grants on {outer} reach every "
+                        f"node and service in {inner}",
+                        "give each environment a collection of its own beside the others, e.g. /dev, /test, /prod",
+                    )
             seen_collections[e.collection] = name
+        if e.collection_node_selector in seen_selectors:
+            p.add(
+                f"{key}.collectionNodeSelector",
+                f"{e.collection_node_selector} is already the node selector of '{seen_selectors[e.collection_node_selector]}': "
+                "team namespaces of both would be pinned to one set of nodes",
+                "give each environment the node label of its own collection, e.g. com.docker.ucp.collection.<env>=true",
+            )
+        else:
+            seen_selectors[e.collection_node_selector] = name
+        for other, domain in seen_domains.items():
+            if e.domain == domain or e.domain.endswith("." + domain) or domain.endswith("." + e.domain):
+                inner, outer = sorted((e.domain, domain), key=len, reverse=True)
+                p.add(
+                    f"{key}.domain",
+                    f"{e.domain} is the domain of '{other}'"
+                    if e.domain == domain
+                    else f"{e.domain} and '{other}''s {domain} nest: {outer}'s wildcard and cookies reach every name under {inner}",
+                    "give each environment a domain of its own that is neither above nor under another's, e.g. "
+                    "dev.apps.example.com, test.apps.example.com, prod.apps.example.com",
+                )
+        seen_domains[name] = e.domain
         for pk, port in (("httpPort", e.http_port), ("httpsPort", e.https_port)):
             if port in reserved:
                 p.add(
@@ -385,7 +418,7 @@ def _check_registry(
     return {
         name: EnvironmentSpec(
             name, e.cidr, e.collection, e.http_port, e.https_port, e.collection_node_selector, e.max_subnets or default_share,
-            e.allow_esp,
+            e.allow_esp, e.domain,
         )
         for name, e in registry.items()
     }  # fmt: skip
@@ -474,6 +507,14 @@ def parse_environment(
                 f"use one of those, or add '{name}' to interlock-platform:environments in the shared stack and run `pulumi up -s shared` first",
             )
 
+    if env is not None and c["domain"] is not None and c["domain"] != env.domain:
+        p.add(
+            "domain",
+            f"is {c['domain']}, but the shared stack's registry gives '{env.name}' the domain {env.domain}: the registry "
+            "holds every environment's domain, so that none takes another's",
+            f"remove the key (then {env.domain} is used), or change environments.{env.name}.domain in the shared stack and "
+            "run `pulumi up -s shared` first",
+        )
     groups = _check_groups(p, c["applicationGroups"], env, shared)
     # a malformed group leaves its subnets unknown: no node is then said to be outside every group
     every_group = c["applicationGroups"] is not None and None not in c["applicationGroups"]
@@ -483,7 +524,7 @@ def parse_environment(
     ucp = _ucp(p, c["ucpHost"], raw)
     settings: cm.EnvironmentInterlock | None = c["interlock"]
     replicas = settings.proxy_replicas if settings is not None else 2
-    overlay = _check_overlay(p, c["overlayNetworks"], name, env)
+    overlay = _check_overlay(p, c["overlayNetworks"], name, env, tuple(shared.environments) if shared else ())
     tls = bool(c["tls"])
     if tls:
         for key in ("tlsCertificate", "tlsKey"):
@@ -499,10 +540,10 @@ def parse_environment(
 
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
     windows_groups = any(g is not None and g.os == "windows" for g in c["applicationGroups"] or [])
-    teams = team_config.check_teams(p, c["teams"], name, others, windows_groups)
     kubernetes = team_config.check_kubernetes(
-        p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None
+        p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None, name, others
     )
+    teams = team_config.check_teams(p, c["teams"], name, others, kubernetes.cluster_namespaces, windows_groups)
     if teams and kubernetes.kubernetes_version < NAMESPACE_AND_POD_PEERS_SINCE and shared is not None:
         p.add(
             "teams",
@@ -522,8 +563,8 @@ def parse_environment(
             [Problem(stack, "sharedStack", "the shared stack's outputs could not be read", "run `pulumi up -s shared` first")]
         )
 
-    domain: str | None = c["domain"]
-    assert domain is not None and shared_stack is not None and isolation is not None
+    domain: str = c["domain"] or env.domain
+    assert shared_stack is not None and isolation is not None
     assert ucp is not None and overlay is not None and lb is not None
     topo = EnvironmentTopology(
         stack, shared_stack, shared, env, domain, c["hostedZoneId"], tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas,
@@ -720,6 +761,56 @@ def _check_node_address(
         )
 
 
+def check_ingress_instances(topo: EnvironmentTopology, found: Mapping[str, InstanceFacts | str]) -> None:
+    """The ingress nodes' instance ids against what EC2 says of them (`found`: the facts, or why
+    EC2 could not say): the load balancer targets those ids and the node labels follow them, so an
+    id must name an instance in one of this environment's application-group subnets, in the
+    node's zone, and the machine the hostname names. Only the cloud knows where an id is: a
+    stack file cannot show that another environment's instance id was listed here."""
+    p = Problems(topo.stack)
+    env = topo.env
+    for i, node in enumerate(topo.ingress_nodes):
+        key = f"ingressNodes[{i}].instanceId"
+        facts = found.get(node.instance_id, "EC2 did not describe it")
+        if isinstance(facts, str):
+            p.add(
+                key,
+                f"{node.instance_id} is not an instance EC2 knows in this account and region ({facts})",
+                f"give the id of the node {node.hostname}: `aws ec2 describe-instances --filters "
+                f"Name=private-dns-name,Values={node.hostname}`",
+            )
+            continue
+        if not facts.private_ip:  # EC2 gives every VPC instance one: this is the offline preview, which cannot know
+            continue
+        try:
+            ip = ipaddress.IPv4Address(facts.private_ip)
+        except ValueError:
+            p.add(key, f"EC2 gives {node.instance_id} the address {facts.private_ip!r}", "list a running instance of this environment")
+            continue
+        fix = f"list only instances of {env.name}'s application-group subnets, each with the id of the node its hostname names"
+        if ip not in env.cidr:
+            owner = next((f"environment '{o.name}' ({o.cidr})" for o in topo.shared.environments.values() if ip in o.cidr), None)
+            owner = owner or ("the management VLAN" if any(ip in c for c in topo.shared.management_cidrs) else "no environment")
+            p.add(key, f"{node.instance_id} is at {ip}, which belongs to {owner}, not to '{env.name}' ({env.cidr})", fix)
+            continue
+        homes = [(g.name, s) for g, s in topo.subnets if ip in s.cidr]
+        if not homes:
+            p.add(key, f"{node.instance_id} is at {ip}, in no application-group subnet of '{env.name}'", fix)
+        elif homes[0][1].availability_zone != node.availability_zone or facts.availability_zone != node.availability_zone:
+            p.add(
+                f"ingressNodes[{i}].availabilityZone",
+                f"{node.instance_id} runs in {facts.availability_zone}, but is listed in {node.availability_zone}",
+                f"set its availabilityZone to {facts.availability_zone}",
+            )
+        if node.address is not None and node.address != ip:
+            p.add(
+                key,
+                f"{node.instance_id} is at {ip}, but the hostname {node.hostname} is the machine at {node.address}: they are two nodes",
+                f"give the instance id of {node.hostname}",
+            )
+    p.raise_if_any()
+
+
 def _check_load_balancer(
     p: Problems, lb: cm.LoadBalancer | None, env: EnvironmentSpec | None, shared: SharedTopology | None
 ) -> LoadBalancerOptions | None:
@@ -797,21 +888,29 @@ def _check_egress(
 
 
 def _check_overlay(
-    p: Problems, cfg: cm.OverlayNetworks | None, env_name: str | None, env: EnvironmentSpec | None
+    p: Problems,
+    cfg: cm.OverlayNetworks | None,
+    env_name: str | None,
+    env: EnvironmentSpec | None,
+    registered: tuple[str, ...] = (),
 ) -> OverlayNetworks | None:
+    """`registered`: the registry's environment names, which own the networks named after them."""
     if cfg is None:
         return None
     ingress = cfg.ingress or f"ingress_{env_name or 'env'}"
     encrypted = cfg.encrypted if cfg.encrypted is not None else env_name == "prod"
-    names: dict[str, str] = {}
+    seen: dict[str, str] = {}
     for key, net in [
         ("overlayNetworks.ingress", ingress),
         *((f"overlayNetworks.additional[{i}]", n) for i, n in enumerate(cfg.additional)),
     ]:
-        if net in names:
-            p.add(key, f"{net} is already {names[net]}", "name each network once")
+        owned = names.network_problem(net, env_name, registered) if env_name else None
+        if owned is not None:
+            p.add(key, *owned)
+        if net in seen:
+            p.add(key, f"{net} is already {seen[net]}", "name each network once")
         else:
-            names[net] = key
+            seen[net] = key
     if encrypted and env is not None and not env.allow_esp:
         p.add(
             "overlayNetworks.encrypted",
