@@ -36,10 +36,10 @@ def teams_with_namespace(namespace: str) -> list[dict]:
 @pytest.mark.parametrize(
     ("namespace", "says"),
     [
-        ("kube-system", "kube-system is a namespace the platform labels for every environment"),
+        ("kube-system", "kube-system is the namespace of the ingress controller or the cluster DNS"),
         ("kube-dev", "kube-dev is in kube-*, which Kubernetes reserves"),
         ("default", "default is one of the cluster's own namespaces"),
-        ("ingress-nginx", "ingress-nginx is a namespace the platform labels for every environment"),
+        ("ingress-nginx", "ingress-nginx is the namespace of the ingress controller or the cluster DNS"),
         ("envoy-gateway-system", "envoy-gateway-system is one of the cluster's own namespaces"),
         ("payments-prod", "payments-prod belongs to environment 'prod'"),
         ("payments", "payments does not end in -dev"),

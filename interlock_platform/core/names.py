@@ -44,7 +44,7 @@ def reserved_namespace(namespace: str, platform: Collection[str] = ()) -> str | 
     """Why a namespace is the cluster's, or None. `platform`: the namespaces this stack's config
     names for the ingress controller and the cluster DNS."""
     if namespace in platform:
-        return "a namespace the platform labels for every environment (kubernetes.ingressControllerNamespace or dnsNamespace)"
+        return "the namespace of the ingress controller or the cluster DNS that every environment's teams reach (kubernetes.ingressControllerNamespace or dnsNamespace)"
     if namespace in RESERVED_NAMESPACES:
         return "one of the cluster's own namespaces"
     if namespace.startswith(RESERVED_NAMESPACE_PREFIXES):
