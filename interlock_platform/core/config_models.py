@@ -570,6 +570,11 @@ class Team(Settings):
     egress: TeamEgress = setting(
         "Where the team's pods may connect: {dns, cidrs, namespaces}.", "give {dns, cidrs, namespaces}", {}
     )
+    pipeline_groups: list[Text] = setting(
+        "UCP / LDAP groups of the team's deployment pipeline: they get the pipeline's deploy rights, as does the "
+        "namespace's `deployer` ServiceAccount. Never the groups of people.",
+        "list the groups of the team's CI identity, e.g. [payments-ci]", [],
+    )  # fmt: skip
 
 
 class ResourceQuota(Settings):
@@ -627,6 +632,25 @@ class Kubernetes(Settings):
         "give a LimitRange spec, e.g. {limits: [{type: Container, ...}]}",
         None,
     )
+    team_access: Literal["develop", "view"] | None = setting(
+        "What the teams' people may do in their namespaces: 'develop' (workloads, secrets, exec, attach, port-forward) "
+        "or 'view' (read workloads and logs; no secrets, no way into a pod). Default: view for prod, develop elsewhere. "
+        "Deployments go through the pipeline (the `deployer` ServiceAccount and pipelineGroups) in every environment.",
+        "use develop or view (prod's default; people deploy there through the pipeline)", None,
+        invalid="is not a team access level",
+    )  # fmt: skip
+    pod_security: Literal["baseline", "restricted"] | None = setting(
+        "The Pod Security Standard enforced on team namespaces (Kubernetes 1.25 and later). Default: restricted for "
+        "prod, baseline elsewhere; restricted is warned and audited everywhere.",
+        "use baseline or restricted (privileged is never given to a team namespace)", None,
+        invalid="is not a Pod Security level for a team namespace",
+    )  # fmt: skip
+    service_types: list[Literal["ClusterIP", "NodePort", "LoadBalancer"]] = setting(
+        "The Service types teams may create, enforced by admission (Kubernetes 1.30 and later). externalIPs are refused "
+        "whatever this says (CVE-2020-8554).",
+        "list Service types from ClusterIP, NodePort, LoadBalancer; ClusterIP is always allowed", ["ClusterIP"],
+        invalid="is not a Service type the platform can grant",
+    )  # fmt: skip
 
 
 ISOLATION = Literal["environment", "applicationGroup"]

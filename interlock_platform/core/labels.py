@@ -38,6 +38,7 @@ ENVIRONMENT = "interlock-platform/environment"
 K8S_MANAGED_BY = "app.kubernetes.io/managed-by"
 NODE_SELECTOR_ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"  # PodNodeSelector admission
 DNS_POD = {"k8s-app": "kube-dns"}
+POD_SECURITY = "pod-security.kubernetes.io"  # Pod Security admission's label prefix (enforce, warn, audit)
 
 # Service labels Interlock reads (com.docker.lb.*)
 LB_HOSTS = "com.docker.lb.hosts"

@@ -5,6 +5,7 @@ called by topology.parse_environment so its problems are listed with all the oth
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Mapping
 
@@ -28,17 +29,29 @@ def _ports(specs: list[int | cm.PortSpec]) -> tuple[Port, ...]:
     return tuple(Port(s) if isinstance(s, int) else Port(s.port, s.protocol) for s in specs)
 
 
-def check_kubernetes(p: Problems, cfg: cm.Kubernetes | None, kubernetes_version: tuple[int, int] | None) -> KubernetesSettings:
-    """`kubernetes_version`: what the shared stack's UCP release ships (None when unknown)."""
+def check_kubernetes(
+    p: Problems,
+    cfg: cm.Kubernetes | None,
+    kubernetes_version: tuple[int, int] | None,
+    environment: str | None = None,
+    domain: str | None = None,
+) -> KubernetesSettings:
+    """`kubernetes_version`: what the shared stack's UCP release ships (None when unknown).
+    Prod's people get `view` and its namespaces `restricted` unless the stack says otherwise."""
     default = KubernetesSettings()
-    if cfg is None:
-        return KubernetesSettings(kubernetes_version=kubernetes_version or default.kubernetes_version)
+    cfg = cfg or cm.Kubernetes()
+    prod = environment == "prod"
     return KubernetesSettings(
         cfg.ingress_controller_namespace,
         cfg.dns_namespace,
         kubernetes_version or default.kubernetes_version,
         cfg.resource_quota.model_dump(by_alias=True, exclude_unset=True) if cfg.resource_quota else None,
         cfg.limit_range.model_dump(by_alias=True, exclude_unset=True) if cfg.limit_range else None,
+        environment=environment or default.environment,
+        domain=domain or default.domain,
+        team_access=cfg.team_access or ("view" if prod else "develop"),
+        pod_security=cfg.pod_security or ("restricted" if prod else "baseline"),
+        service_types=tuple(dict.fromkeys(("ClusterIP", *cfg.service_types))),
     )
 
 
@@ -75,7 +88,15 @@ def check_teams(
         namespaces[ns] = i
         apps = _check_apps(p, f"{key}.apps", t.apps)
         targets = _check_cidr_egress(p, f"{key}.egress.cidrs", t.egress.cidrs, others)
-        teams[i] = TeamSpec(t.name, ns, tuple(t.groups), apps, t.egress.dns, targets)
+        overlap = sorted(set(t.groups) & set(t.pipeline_groups))
+        if overlap:
+            p.add(
+                f"{key}.pipelineGroups",
+                f"{', '.join(overlap)} {'is' if len(overlap) == 1 else 'are'} also in groups: its people would get the "
+                "pipeline's deploy rights (secrets included) wherever teamAccess keeps them out",
+                "give the pipeline groups of its own that no person is a member of",
+            )
+        teams[i] = TeamSpec(t.name, ns, tuple(t.groups), apps, t.egress.dns, targets, tuple(t.pipeline_groups))
     # Namespace egress can only name this environment's team namespaces: never another environment's.
     for i, t in enumerate(items or []):
         if t is None:
@@ -94,7 +115,7 @@ def check_teams(
             extra.append(EgressTarget(namespace=e.namespace, ports=_ports(e.ports)))
         if i in teams and extra:
             team = teams[i]
-            teams[i] = TeamSpec(team.name, team.namespace, team.groups, team.apps, team.dns, (*team.egress, *extra))
+            teams[i] = dataclasses.replace(team, egress=(*team.egress, *extra))
     return tuple(teams[i] for i in sorted(teams))
 
 

@@ -477,7 +477,7 @@ def parse_environment(
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
     teams = team_config.check_teams(p, c["teams"], name, others)
     kubernetes = team_config.check_kubernetes(
-        p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None
+        p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None, name, c["domain"]
     )
     if teams and kubernetes.kubernetes_version < NAMESPACE_AND_POD_PEERS_SINCE and shared is not None:
         p.add(
