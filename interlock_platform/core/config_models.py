@@ -744,13 +744,15 @@ class EnvironmentConfig(Settings):
     kubernetes: Kubernetes = setting(
         "{ingressControllerNamespace (default ingress-nginx), dnsNamespace (default kube-system): the namespaces the "
         "platform labels and team policies select; resourceQuota and limitRange (specs given to every team namespace; "
-        "optional)}.",
-        "give {ingressControllerNamespace, dnsNamespace, resourceQuota, limitRange}", {},
+        "optional); teamAccess (develop or view; default view for prod, develop elsewhere); podSecurity (baseline or "
+        "restricted; default restricted for prod, baseline elsewhere); serviceTypes (default [ClusterIP])}.",
+        "give {ingressControllerNamespace, dnsNamespace, resourceQuota, limitRange, teamAccess, podSecurity, serviceTypes}",
+        {},
     )  # fmt: skip
     teams: list[Team] = setting(
-        "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, apps: [{name, "
-        "podSelector, ports, ingress}], egress: {dns (default true), cidrs: [{cidr, ports}], namespaces: [{namespace, "
-        "ports}]}}].",
+        "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, pipelineGroups "
+        "(default []; the CI's groups, with the deployer ServiceAccount's deploy rights), apps: [{name, podSelector, ports, "
+        "ingress}], egress: {dns (default true), cidrs: [{cidr, ports}], namespaces: [{namespace, ports}]}}].",
         "list the teams on-boarded in this environment", [],
     )  # fmt: skip
 
