@@ -19,6 +19,8 @@ from interlock_platform.core.topology import parse_environment
 from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev, shared_outputs
 from tools import report
 from tools.mock_runtime import run_program
+from tools.policy_config import from_shared_outputs
+from tools.policy_harness import PolicyPackProcess
 
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
@@ -44,7 +46,7 @@ REQUESTS = {
     "read secrets (CIS 5.1.2)": [("get", "secrets", ""), ("list", "secrets", ""), ("watch", "secrets", "")],
     "write secrets": [("create", "secrets", ""), ("update", "secrets", ""), ("patch", "secrets", "")],
     "create pods (CIS 5.1.4)": [("create", "pods", "")],
-    # kubectl exec/attach/port-forward: a POST (create), or from 1.30 a WebSocket upgrade of a GET
+    # kubectl exec/attach/port-forward: a POST (create), or a WebSocket upgrade of a GET (get, before 1.35)
     "exec": [("create", "pods/exec", ""), ("get", "pods/exec", "")],
     "attach": [("create", "pods/attach", ""), ("get", "pods/attach", "")],
     "port-forward": [("create", "pods/portforward", ""), ("get", "pods/portforward", "")],
@@ -468,3 +470,7 @@ def test_the_program_registers_the_policies_and_the_preview_writes_them(preview,
         kubernetes_validate.validate(manifest, "1.31.0", strict=True)
     namespaces = [m for p, m in written.items() if m["kind"] == "Namespace" and "/namespacepatch-" not in p]
     assert namespaces and all(n["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted" for n in namespaces)
+    # and the policy pack, over its own protocol, finds nothing wrong with any of it
+    with PolicyPackProcess() as pack:
+        pack.configure(from_shared_outputs(outputs))
+        assert pack.analyze(run.resources) == []

@@ -25,8 +25,8 @@ MANAGER = "interlock-platform"
 # No role ever names networkpolicies, roles, rolebindings, resourcequotas, limitranges or
 # namespaces: policy stays with the platform. No role names `serviceaccounts/token` (CIS 5.1.13):
 # a rule on `serviceaccounts` does not reach its subresources. `view` and `deploy` give no verb at
-# all on pods/exec, pods/attach or pods/portforward: from Kubernetes 1.30 kubectl opens them over
-# WebSockets with an HTTP GET, so even `get` would let a person in.
+# all on pods/exec, pods/attach or pods/portforward: a WebSocket request for them starts as an HTTP
+# GET, which API servers before 1.35 authorize with `get` alone (kubernetes/kubernetes#134577).
 Rules = tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...]  # (apiGroups, resources, verbs)
 READ = ("get", "list", "watch")
 WRITE = ("get", "list", "watch", "create", "update", "patch", "delete")
