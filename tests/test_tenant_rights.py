@@ -352,7 +352,7 @@ def test_the_platform_grants_more_service_types_by_config(spec, admitted):
     assert (not admit(policies, "", "services", service(**spec))) is admitted
 
 
-def ingress(*hosts, tls_hosts=None, default_backend=False, rules=True) -> dict:
+def ingress(*hosts, tls_hosts=None, default_backend=False, rules=True, annotations=None) -> dict:
     backend = {"service": {"name": "web", "port": {"number": 80}}}
     path = {"path": "/", "pathType": "Prefix", "backend": backend}
     spec: dict = {}
@@ -362,7 +362,8 @@ def ingress(*hosts, tls_hosts=None, default_backend=False, rules=True) -> dict:
         spec["tls"] = [{"hosts": list(tls_hosts), "secretName": "web-tls"}]
     if default_backend:
         spec["defaultBackend"] = backend
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"}, "spec": spec}
+    meta = {"name": "web", **({"annotations": annotations} if annotations is not None else {})}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
 
 
 # The reference domains: dev.apps.example.com, test.apps.example.com, and prod's apps.example.com
@@ -384,6 +385,11 @@ INGRESSES = [  # (what, Ingress from a dev team namespace, admitted)
     ("no rules at all", ingress(rules=False), False),
     ("a TLS host of prod's", ingress(f"shop.{DEV}", tls_hosts=[f"shop.{PROD}"]), False),
     ("a host of another site entirely", ingress("login.example.org"), False),
+    ("an ordinary annotation", ingress(f"shop.{DEV}", annotations={"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}), True),
+    ("a server snippet (CVE-2021-25742)", ingress(f"shop.{DEV}", annotations={
+        "nginx.ingress.kubernetes.io/server-snippet": "location /k { alias /etc/ingress-controller/ssl/; }"}), False),
+    ("a configuration snippet", ingress(f"shop.{DEV}", annotations={
+        "nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers 'X: y';"}), False),
 ]
 
 

@@ -110,6 +110,15 @@ def ingress_policy(settings: KubernetesSettings) -> Manifest:
             "reason": "Forbidden",
         },
         {
+            # ingress-nginx renders *-snippet annotations into the nginx config of the controller every
+            # environment shares, which holds every environment's TLS keys (CVE-2021-25742)
+            "expression": "!has(object.metadata.annotations) || "
+            "!object.metadata.annotations.exists(k, k.endsWith('-snippet'))",
+            "message": f"an Ingress in a {env} team namespace cannot carry *-snippet annotations: ingress-nginx would write "
+            "them into the nginx config of the controller every environment shares (CVE-2021-25742)",
+            "reason": "Forbidden",
+        },
+        {
             "expression": f"!has(object.spec.tls) || object.spec.tls.all(t, !has(t.hosts) || t.hosts.all(h, h.matches({host})))",
             "message": f"the TLS hosts of an Ingress in a {env} team namespace are <name>.{domain} (one label, no wildcard)",
             "reason": "Forbidden",
