@@ -205,7 +205,6 @@ def test_every_team_namespace_gets_its_environments_pod_security_level(env, leve
 def test_pod_security_is_config_and_never_privileged():
     assert _settings("dev", (1, 31), podSecurity="restricted").pod_security == "restricted"
     assert _settings("prod", (1, 31), podSecurity="baseline").pod_security == "baseline"
-    assert set(k8s_manifests.POD_SECURITY_LEVELS) == {"baseline", "restricted"}
 
 
 @pytest.mark.parametrize(("version", "enforced"), [((1, 14), False), ((1, 24), False), ((1, 25), True), ((1, 27), True)])

@@ -54,7 +54,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from interlock_platform.core import ports
+from interlock_platform.core import k8s_manifests, ports
 from interlock_platform.core.config_reader import LABEL_KEY_RE, LABEL_VALUE_RE, Problems
 
 # --------------------------------------------------------------------------------------------
@@ -632,20 +632,20 @@ class Kubernetes(Settings):
         "give a LimitRange spec, e.g. {limits: [{type: Container, ...}]}",
         None,
     )
-    team_access: Literal["develop", "view"] | None = setting(
+    team_access: Literal[k8s_manifests.PEOPLE_ACCESS] | None = setting(  # type: ignore[valid-type]
         "What the teams' people may do in their namespaces: 'develop' (workloads, secrets, exec, attach, port-forward) "
         "or 'view' (read workloads and logs; no secrets, no way into a pod). Default: view for prod, develop elsewhere. "
         "Deployments go through the pipeline (the `deployer` ServiceAccount and pipelineGroups) in every environment.",
         "use develop or view (prod's default; people deploy there through the pipeline)", None,
         invalid="is not a team access level",
     )  # fmt: skip
-    pod_security: Literal["baseline", "restricted"] | None = setting(
+    pod_security: Literal[k8s_manifests.POD_SECURITY_LEVELS] | None = setting(  # type: ignore[valid-type]
         "The Pod Security Standard enforced on team namespaces (Kubernetes 1.25 and later). Default: restricted for "
         "prod, baseline elsewhere; restricted is warned and audited everywhere.",
         "use baseline or restricted (privileged is never given to a team namespace)", None,
         invalid="is not a Pod Security level for a team namespace",
     )  # fmt: skip
-    service_types: list[Literal["ClusterIP", "NodePort", "LoadBalancer"]] = setting(
+    service_types: list[Literal[k8s_manifests.GRANTABLE_SERVICE_TYPES]] = setting(  # type: ignore[valid-type]
         "The Service types teams may create, enforced by admission (Kubernetes 1.30 and later). externalIPs are refused "
         "whatever this says (CVE-2020-8554).",
         "list Service types from ClusterIP, NodePort, LoadBalancer; ClusterIP is always allowed", ["ClusterIP"],

@@ -108,8 +108,10 @@ NAMESPACE_AND_POD_PEERS_SINCE = (1, 11)
 POD_SECURITY_SINCE = (1, 25)
 # ValidatingAdmissionPolicy and its binding in admissionregistration.k8s.io/v1: GA in 1.30.
 ADMISSION_POLICY_SINCE = (1, 30)
-POD_SECURITY_LEVELS = ("baseline", "restricted")  # never `privileged` for a team namespace
-SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+POD_SECURITY_LEVELS = ("baseline", "restricted")  # what `kubernetes.podSecurity` may say: never `privileged`
+# What `kubernetes.serviceTypes` may grant. Never ExternalName: a DNS alias to any name, in a
+# cluster whose ingress controller every environment shares.
+GRANTABLE_SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 # Server-side apply, which pulumi-kubernetes's Patch resources need: on by default from 1.16 (beta),
 # supported by pulumi-kubernetes from 1.18 (its server-side apply guide).
 SERVER_SIDE_APPLY_SINCE = (1, 18)
