@@ -227,7 +227,7 @@ def test_admission_policies_only_where_the_v1_api_exists(version, present):
     rendered = _policies("dev", version)
     assert bool(rendered) is present
     if present:
-        assert [m["kind"] for m in rendered] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"] * 3
+        assert [m["kind"] for m in rendered] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"] * 4
         for manifest in rendered:
             kubernetes_validate.validate(manifest, "{}.{}.0".format(*version), strict=True)
 
@@ -429,11 +429,29 @@ def test_route_hostnames_only_under_the_environments_domain(kind, resource, what
     assert (not refused) is admitted, refused
 
 
+SECRETS = [
+    ("Opaque", {"type": "Opaque", "stringData": {"password": "x"}}, True),
+    ("no type (Opaque)", {"stringData": {"password": "x"}}, True),
+    ("TLS", {"type": "kubernetes.io/tls", "stringData": {"tls.crt": "c", "tls.key": "k"}}, True),
+    ("registry credentials", {"type": "kubernetes.io/dockerconfigjson", "stringData": {".dockerconfigjson": "{}"}}, True),
+    ("a token of the deployer (CIS 5.1.13 by the side road)", {"type": "kubernetes.io/service-account-token"}, False),
+]
+
+
+@pytest.mark.parametrize(("what", "body", "admitted"), SECRETS, ids=[s[0] for s in SECRETS])
+def test_no_long_lived_service_account_token_secrets(what, body, admitted):
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, **body}
+    if not admitted:
+        secret["metadata"]["annotations"] = {"kubernetes.io/service-account.name": "deployer"}
+    assert (not admit(_policies("prod"), "", "secrets", secret)) is admitted
+    kubernetes_validate.validate(secret, "1.31.0", strict=True)
+
+
 def test_the_policies_leave_other_resources_alone():
     """A rule that bans a resource type is as wrong as one that misses it: deployments, config
-    maps and the like match no policy."""
+    maps and pods match no policy (and the ones above admit their benign twins)."""
     policies = _policies("prod")
-    for group, resource in [("apps", "deployments"), ("", "configmaps"), ("", "secrets"), ("", "pods")]:
+    for group, resource in [("apps", "deployments"), ("", "configmaps"), ("", "pods"), ("batch", "jobs")]:
         assert not any(_resource(p, group, resource) for p in policies if p["kind"] == "ValidatingAdmissionPolicy")
 
 

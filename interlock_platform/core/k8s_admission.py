@@ -140,7 +140,27 @@ def route_policy(settings: KubernetesSettings) -> Manifest:
     ])  # fmt: skip
 
 
-POLICIES = {"services": services_policy, "ingress-hosts": ingress_policy, "route-hostnames": route_policy}
+def token_secrets_policy(settings: KubernetesSettings) -> Manifest:
+    """CIS 5.1.13 closed on its side road: whoever may create Secrets could ask the token
+    controller for a long-lived token of any ServiceAccount of the namespace (the `deployer`'s
+    included) with a Secret of type kubernetes.io/service-account-token. Every other type passes."""
+    env = settings.environment
+    return _policy(env, "token-secrets", [_rule([""], ["v1"], ["secrets"])], [
+        {
+            "expression": "!has(object.type) || object.type != 'kubernetes.io/service-account-token'",
+            "message": f"a Secret in a {env} team namespace cannot be of type kubernetes.io/service-account-token: it would "
+            "hold a long-lived token of a ServiceAccount (an admin mints short-lived ones with `kubectl create token`)",
+            "reason": "Forbidden",
+        },
+    ])  # fmt: skip
+
+
+POLICIES = {
+    "services": services_policy,
+    "ingress-hosts": ingress_policy,
+    "route-hostnames": route_policy,
+    "token-secrets": token_secrets_policy,
+}
 
 
 def admission(settings: KubernetesSettings) -> list[Manifest]:

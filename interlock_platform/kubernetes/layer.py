@@ -156,8 +156,8 @@ class EnvironmentKubernetes(pulumi.ComponentResource):
         if not args.settings.admission_policies:
             pulumi.log.warn(
                 f"Kubernetes {version} has no ValidatingAdmissionPolicy (GA in 1.30, MKE 3.8 and later): the cluster does not "
-                "refuse NodePort, LoadBalancer or externalIPs Services, or Ingress hosts outside this environment's domain, "
-                "in team namespaces (docs/kubernetes.md)",
+                "refuse NodePort, LoadBalancer or externalIPs Services, Ingress or route hosts outside this environment's "
+                "domain, or service-account-token Secrets, in team namespaces (docs/kubernetes.md)",
                 resource=self,
             )
         if not args.settings.pod_security_enforced:
