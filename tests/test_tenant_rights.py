@@ -497,3 +497,18 @@ def test_the_program_registers_the_policies_and_the_preview_writes_them(preview,
     with PolicyPackProcess() as pack:
         pack.configure(from_shared_outputs(outputs))
         assert pack.analyze(run.resources) == []
+
+
+@pytest.mark.parametrize(
+    ("release", "version", "unenforced"),
+    [("3.2", None, {"ValidatingAdmissionPolicy", "Pod Security"}), ("3.7", None, {"ValidatingAdmissionPolicy"}), (None, (1, 30), set())],
+)
+def test_every_run_says_what_the_cluster_does_not_enforce(preview, monkeypatch, caplog, release, version, unenforced):
+    outputs = json.loads(json.dumps(preview("shared").run.outputs))
+    outputs["ucpVersion"] = release or _on_kubernetes(monkeypatch, version)
+    with caplog.at_level("WARNING"):
+        run = run_program("dev", full_config("dev"), {SHARED_REF: outputs})
+    said = {what for what in ("ValidatingAdmissionPolicy", "Pod Security") if any(f"has no {what}" in r.message for r in caplog.records)}
+    assert said == unenforced
+    policies = run.of_type("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy")
+    assert bool(policies) is ("ValidatingAdmissionPolicy" not in unenforced)
