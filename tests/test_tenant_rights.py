@@ -21,6 +21,7 @@ from tools import report
 from tools.mock_runtime import run_program
 from tools.policy_config import from_shared_outputs
 from tools.policy_harness import PolicyPackProcess
+from tools.stack_files import ROOT
 
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
@@ -41,39 +42,71 @@ def allows(rules: list[dict], verb: str, resource: str, group: str = "") -> bool
     )
 
 
-# (what, verb, resource, group): the requests CIS 5.1 and the issue name, and the everyday ones
+# The rows of docs/kubernetes.md's access matrix, each as the requests it stands for: (verb, resource, group)
 REQUESTS = {
     "read secrets (CIS 5.1.2)": [("get", "secrets", ""), ("list", "secrets", ""), ("watch", "secrets", "")],
-    "write secrets": [("create", "secrets", ""), ("update", "secrets", ""), ("patch", "secrets", "")],
-    "create pods (CIS 5.1.4)": [("create", "pods", "")],
+    "create, change, delete secrets": [("create", "secrets", ""), ("update", "secrets", ""), ("patch", "secrets", ""),
+                                       ("delete", "secrets", "")],
+    "create bare pods (CIS 5.1.4)": [("create", "pods", "")],
     # kubectl exec/attach/port-forward: a POST (create), or a WebSocket upgrade of a GET (get, before 1.35)
-    "exec": [("create", "pods/exec", ""), ("get", "pods/exec", "")],
-    "attach": [("create", "pods/attach", ""), ("get", "pods/attach", "")],
-    "port-forward": [("create", "pods/portforward", ""), ("get", "pods/portforward", "")],
-    "mint service-account tokens (CIS 5.1.13)": [("create", "serviceaccounts/token", "")],
-    "create services": [("create", "services", "")],
-    "create ingresses": [("create", "ingresses", "networking.k8s.io")],
-    "create deployments": [("create", "deployments", "apps")],
-    "read pod logs": [("get", "pods/log", "")],
-    "read workloads": [("list", "deployments", "apps"), ("get", "pods", "")],
-    "change isolation": [("create", "networkpolicies", "networking.k8s.io"), ("patch", "rolebindings", "rbac.authorization.k8s.io"),
-                         ("update", "namespaces", ""), ("delete", "resourcequotas", "")],
+    "`kubectl exec`, `attach`, `port-forward`": [("create", "pods/exec", ""), ("get", "pods/exec", ""),
+                                                 ("create", "pods/attach", ""), ("get", "pods/attach", ""),
+                                                 ("create", "pods/portforward", ""), ("get", "pods/portforward", "")],
+    "mint ServiceAccount tokens, `serviceaccounts/token` (CIS 5.1.13)": [("create", "serviceaccounts/token", "")],
+    "create Services (the type: see admission below)": [("create", "services", "")],
+    "create Ingresses (the hosts: see admission below)": [("create", "ingresses", "networking.k8s.io")],
+    "create, change Deployments, StatefulSets, Jobs, CronJobs, HPAs, ConfigMaps, PVCs, ServiceAccounts": [
+        ("create", "deployments", "apps"), ("patch", "deployments", "apps"), ("update", "statefulsets", "apps"),
+        ("create", "jobs", "batch"), ("create", "cronjobs", "batch"), ("patch", "horizontalpodautoscalers", "autoscaling"),
+        ("create", "configmaps", ""), ("create", "persistentvolumeclaims", ""), ("create", "serviceaccounts", ""),
+    ],
+    "delete pods (a restart)": [("delete", "pods", "")],
+    "read workloads, pods, Services, ConfigMaps, events, pod logs": [
+        ("list", "deployments", "apps"), ("get", "pods", ""), ("list", "services", ""), ("get", "configmaps", ""),
+        ("list", "events", ""), ("get", "pods/log", ""),
+    ],
+    "change NetworkPolicies, Roles, RoleBindings, quotas, namespaces": [
+        ("create", "networkpolicies", "networking.k8s.io"), ("patch", "roles", "rbac.authorization.k8s.io"),
+        ("patch", "rolebindings", "rbac.authorization.k8s.io"), ("update", "resourcequotas", ""),
+        ("delete", "limitranges", ""), ("update", "namespaces", ""),
+    ],
 }  # fmt: skip
+LEVELS = ("develop", "view", "deploy")  # the documented table's columns, in order
 
-# The access matrix docs/kubernetes.md documents: who may, per environment
-MATRIX = {
-    "develop": {
-        "read secrets (CIS 5.1.2)", "write secrets", "create pods (CIS 5.1.4)", "exec", "attach", "port-forward",
-        "create services", "create ingresses", "create deployments", "read pod logs", "read workloads",
-    },
-    "view": {"read pod logs", "read workloads"},
-    "deploy": {"read secrets (CIS 5.1.2)", "write secrets", "create services", "create ingresses", "create deployments",
-               "read pod logs", "read workloads"},
-}  # fmt: skip
+
+def answer(rules: list[dict], requests: list[tuple[str, str, str]]) -> str:
+    """"yes" when every request of a row is allowed, "no" when none is; anything between is a
+    role the table cannot describe."""
+    allowed = [allows(rules, v, r, g) for v, r, g in requests]
+    return "yes" if all(allowed) else "no" if not any(allowed) else f"partly: {allowed}"
+
+
+def documented_matrix() -> dict[str, dict[str, str]]:
+    """docs/kubernetes.md's table: row -> level -> yes or no (bold and notes dropped)."""
+    text = (ROOT / "docs" / "kubernetes.md").read_text()
+    table = text[text.index("| in a team namespace |") :].split("\n\n", 1)[0].splitlines()[2:]
+    out = {}
+    for line in table:
+        row, *cells = [c.strip() for c in line.strip("|").split("|")]
+        out[row] = {level: cell.strip("*").split()[0] for level, cell in zip(LEVELS, cells, strict=True)}
+    return out
+
+
+MATRIX = {level: {row for row, cells in documented_matrix().items() if cells[level] == "yes"} for level in LEVELS}
 
 
 def granted(rules: list[dict]) -> set[str]:
-    return {what for what, requests in REQUESTS.items() if any(allows(rules, v, r, g) for v, r, g in requests)}
+    answers = {what: answer(rules, requests) for what, requests in REQUESTS.items()}
+    assert not [a for a in answers.values() if a.startswith("partly")], answers
+    return {what for what, a in answers.items() if a == "yes"}
+
+
+def test_the_documented_matrix_is_what_the_roles_grant():
+    documented = documented_matrix()
+    assert set(documented) == set(REQUESTS)
+    for level in LEVELS:
+        rules = [{"apiGroups": list(g), "resources": list(r), "verbs": list(v)} for g, r, v in k8s_manifests.ACCESS_RULES[level]]
+        assert {row: answer(rules, REQUESTS[row]) for row in REQUESTS} == {row: cells[level] for row, cells in documented.items()}
 
 
 @pytest.mark.parametrize("access", ["develop", "view", "deploy"])
