@@ -168,4 +168,6 @@ def admission(settings: KubernetesSettings) -> list[Manifest]:
     (the stack says so on every run; docs/kubernetes.md lists what is then not enforced)."""
     if not settings.admission_policies:
         return []
+    if not settings.domain:
+        raise ValueError("the admission policies need the environment's domain")
     return [m for what, build in POLICIES.items() for m in (build(settings), _binding(settings.environment, what))]

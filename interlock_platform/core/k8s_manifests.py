@@ -136,7 +136,7 @@ class KubernetesSettings:
     resource_quota: Mapping[str, Any] | None = None  # a ResourceQuota spec
     limit_range: Mapping[str, Any] | None = None  # a LimitRange spec
     environment: str = "dev"
-    domain: str = "dev.apps.example.com"  # the environment's domain: team hostnames are <name>.<domain>
+    domain: str = ""  # the environment's domain: team hostnames are <name>.<domain> (admission needs it)
     team_access: str = "develop"  # what people get (ACCESS_RULES): develop, or view (prod's default)
     pod_security: str = "baseline"  # the Pod Security level enforced on team namespaces (restricted in prod)
     service_types: tuple[str, ...] = ("ClusterIP",)  # the Service types teams may create (admission)

@@ -48,7 +48,7 @@ def check_kubernetes(
         cfg.resource_quota.model_dump(by_alias=True, exclude_unset=True) if cfg.resource_quota else None,
         cfg.limit_range.model_dump(by_alias=True, exclude_unset=True) if cfg.limit_range else None,
         environment=environment or default.environment,
-        domain=domain or default.domain,
+        domain=domain or "",
         team_access=cfg.team_access or ("view" if prod else "develop"),
         pod_security=cfg.pod_security or ("restricted" if prod else "baseline"),
         service_types=tuple(dict.fromkeys(("ClusterIP", *cfg.service_types))),
