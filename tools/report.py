@@ -253,9 +253,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+CLUSTER_FOLDER = "_cluster"
+
+
 def kubernetes_manifests(run: ProgramRun) -> dict[str, dict[str, Any]]:
     """`<namespace>/<kind>-<name>.yaml` -> the manifest, as registered (`namespacepatch-<name>.yaml`
-    for the labels the platform puts on a namespace it does not own)."""
+    for the labels the platform puts on a namespace it does not own; `_cluster/` for cluster-wide
+    objects other than namespaces, a folder no namespace can be named)."""
     out = {}
     for r in run.resources:
         if not r.type.startswith("kubernetes:") or not r.custom:
@@ -263,7 +267,7 @@ def kubernetes_manifests(run: ProgramRun) -> dict[str, dict[str, Any]]:
         body = _plain(r.inputs)
         manifest = {"apiVersion": body.pop("apiVersion"), "kind": body.pop("kind"), "metadata": body.pop("metadata"), **body}
         meta = manifest["metadata"]
-        namespace = meta.get("namespace") or meta["name"]
+        namespace = meta.get("namespace") or (meta["name"] if manifest["kind"] == "Namespace" else CLUSTER_FOLDER)
         # a patch (server-side apply of some fields of an object the platform does not own) is named so
         kind = r.type.rsplit(":", 1)[-1] if r.type.endswith("Patch") else manifest["kind"]
         out[f"{namespace}/{kind.lower()}-{meta['name']}.yaml"] = manifest

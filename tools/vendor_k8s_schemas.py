@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = {
+    "ServiceAccount": "serviceaccount-v1.json",
     "Namespace": "namespace-v1.json",
     "NetworkPolicy": "networkpolicy-networking-v1.json",
     "Role": "role-rbac-v1.json",

@@ -54,7 +54,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from interlock_platform.core import ports
+from interlock_platform.core import k8s_manifests, ports
 from interlock_platform.core.config_reader import LABEL_KEY_RE, LABEL_VALUE_RE, Problems
 
 # --------------------------------------------------------------------------------------------
@@ -614,6 +614,11 @@ class Team(Settings):
         "linux (default) or windows (needs an application group with os: windows).",
         "use linux or windows", "linux", invalid="is not a node operating system",
     )  # fmt: skip
+    pipeline_groups: list[Text] = setting(
+        "UCP / LDAP groups of the team's deployment pipeline: they get the pipeline's deploy rights, as does the "
+        "namespace's `deployer` ServiceAccount. Never the groups of people.",
+        "list the groups of the team's CI identity, e.g. [payments-ci]", [],
+    )  # fmt: skip
 
 
 class ResourceQuota(Settings):
@@ -671,6 +676,25 @@ class Kubernetes(Settings):
         "give a LimitRange spec, e.g. {limits: [{type: Container, ...}]}",
         None,
     )
+    team_access: Literal[k8s_manifests.PEOPLE_ACCESS] | None = setting(  # type: ignore[valid-type]
+        "What the teams' people may do in their namespaces: 'develop' (workloads, secrets, exec, attach, port-forward) "
+        "or 'view' (read workloads and logs; no secrets, no way into a pod). Default: view for prod, develop elsewhere. "
+        "Deployments go through the pipeline (the `deployer` ServiceAccount and pipelineGroups) in every environment.",
+        "use develop or view (prod's default; people deploy there through the pipeline)", None,
+        invalid="is not a team access level",
+    )  # fmt: skip
+    pod_security: Literal[k8s_manifests.POD_SECURITY_LEVELS] | None = setting(  # type: ignore[valid-type]
+        "The Pod Security Standard enforced on team namespaces (Kubernetes 1.25 and later). Default: restricted for "
+        "prod, baseline elsewhere; restricted is warned and audited everywhere.",
+        "use baseline or restricted (privileged is never given to a team namespace)", None,
+        invalid="is not a Pod Security level for a team namespace",
+    )  # fmt: skip
+    service_types: list[Literal[k8s_manifests.GRANTABLE_SERVICE_TYPES]] = setting(  # type: ignore[valid-type]
+        "The Service types teams may create, enforced by admission (Kubernetes 1.30 and later). externalIPs are refused "
+        "whatever this says (CVE-2020-8554).",
+        "list Service types from ClusterIP, NodePort, LoadBalancer; ClusterIP is always allowed", ["ClusterIP"],
+        invalid="is not a Service type the platform can grant",
+    )  # fmt: skip
 
 
 ISOLATION = Literal["environment", "applicationGroup"]
@@ -764,13 +788,16 @@ class EnvironmentConfig(Settings):
     kubernetes: Kubernetes = setting(
         "{ingressControllerNamespace (default ingress-nginx), dnsNamespace (default kube-system): the namespaces the "
         "platform labels and team policies select; resourceQuota and limitRange (specs given to every team namespace; "
-        "optional)}.",
-        "give {ingressControllerNamespace, dnsNamespace, resourceQuota, limitRange}", {},
+        "optional); teamAccess (develop or view; default view for prod, develop elsewhere); podSecurity (baseline or "
+        "restricted; default restricted for prod, baseline elsewhere); serviceTypes (default [ClusterIP])}.",
+        "give {ingressControllerNamespace, dnsNamespace, resourceQuota, limitRange, teamAccess, podSecurity, serviceTypes}",
+        {},
     )  # fmt: skip
     teams: list[Team] = setting(
-        "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, apps: [{name, "
-        "podSelector, ports, ingress}], egress: {dns (default true), cidrs: [{cidr, ports}], namespaces: [{namespace, "
-        "ports}]}, os (linux or windows; pinned with kubernetes.io/os where the environment has Windows groups)}].",
+        "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, pipelineGroups "
+        "(default []; the CI's groups, with the deployer ServiceAccount's deploy rights), apps: [{name, podSelector, ports, "
+        "ingress}], egress: {dns (default true), cidrs: [{cidr, ports}], namespaces: [{namespace, ports}]}, os (linux or "
+        "windows; pinned with kubernetes.io/os where the environment has Windows groups)}].",
         "list the teams on-boarded in this environment", [],
     )  # fmt: skip
 

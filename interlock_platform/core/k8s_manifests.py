@@ -19,29 +19,48 @@ from interlock_platform.core import labels
 Manifest = dict[str, Any]
 MANAGER = "interlock-platform"
 
-# What a team may manage in its namespace: workloads, not policy (no networkpolicies, roles,
-# rolebindings, resourcequotas, limitranges, namespaces).
-TEAM_RULES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (
-        ("",),
-        (
-            "pods",
-            "pods/log",
-            "pods/exec",
-            "pods/portforward",
-            "services",
-            "configmaps",
-            "secrets",
-            "persistentvolumeclaims",
-            "serviceaccounts",
-        ),
-    ),
+# Who may do what in a team namespace, per environment (docs/kubernetes.md has the matrix).
+# People get `develop` (dev and test by default) or `view` (prod by default); the pipeline
+# identity (ServiceAccount `deployer`, and the team's `pipelineGroups`) gets `deploy` everywhere.
+# No role ever names networkpolicies, roles, rolebindings, resourcequotas, limitranges or
+# namespaces: policy stays with the platform. No role names `serviceaccounts/token` (CIS 5.1.13):
+# a rule on `serviceaccounts` does not reach its subresources. `view` and `deploy` give no verb at
+# all on pods/exec, pods/attach or pods/portforward: a WebSocket request for them starts as an HTTP
+# GET, which API servers before 1.35 authorize with `get` alone (kubernetes/kubernetes#134577).
+Rules = tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...]  # (apiGroups, resources, verbs)
+READ = ("get", "list", "watch")
+WRITE = ("get", "list", "watch", "create", "update", "patch", "delete")
+WORKLOADS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("apps",), ("deployments", "statefulsets", "replicasets", "daemonsets")),
     (("batch",), ("jobs", "cronjobs")),
     (("networking.k8s.io",), ("ingresses",)),
     (("autoscaling",), ("horizontalpodautoscalers",)),
 )
-TEAM_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
+ACCESS_RULES: dict[str, Rules] = {
+    # what developers need: workloads, their secrets, and a shell, a debugger and a tunnel into them
+    "develop": (
+        (("",), ("pods", "pods/exec", "pods/attach", "pods/portforward", "services", "configmaps", "secrets",
+                 "persistentvolumeclaims", "serviceaccounts"), WRITE),
+        (("",), ("pods/log", "events"), READ),
+        *((g, r, WRITE) for g, r in WORKLOADS),
+    ),
+    # people in prod: see what runs and read its logs; no secrets, no way into a pod, no changes
+    "view": (
+        (("",), ("pods", "pods/log", "services", "endpoints", "configmaps", "persistentvolumeclaims", "serviceaccounts",
+                 "events"), READ),
+        *((g, r, READ) for g, r in WORKLOADS),
+    ),
+    # the pipeline: applies the team's manifests (secrets included) and restarts pods; it creates
+    # no bare pods (CIS 5.1.4: its controllers do) and has no way into one
+    "deploy": (
+        (("",), ("services", "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts"), WRITE),
+        (("",), ("pods",), ("get", "list", "watch", "delete")),
+        (("",), ("pods/log", "events"), READ),
+        *((g, r, WRITE) for g, r in WORKLOADS),
+    ),
+}  # fmt: skip
+PEOPLE_ACCESS = ("develop", "view")  # what `kubernetes.teamAccess` may say
+PIPELINE_ACCOUNT = "deployer"  # the pipeline's ServiceAccount in every team namespace
 
 
 @dataclass(frozen=True)
@@ -79,12 +98,21 @@ class TeamSpec:
     dns: bool = True
     egress: tuple[EgressTarget, ...] = ()
     os: str | None = None  # the nodes' OS its pods run on (kubernetes.io/os); None: not pinned (no Windows nodes)
+    pipeline_groups: tuple[str, ...] = ()  # besides the `deployer` ServiceAccount, who deploys (deploy rights)
 
 
 # Kubernetes sets `kubernetes.io/metadata.name` on every namespace, and no one can change it, from 1.21.
 METADATA_NAME_SINCE = (1, 21)
 # A peer of namespaceSelector AND podSelector (pods of other namespaces), from 1.11.
 NAMESPACE_AND_POD_PEERS_SINCE = (1, 11)
+# Pod Security admission (the pod-security.kubernetes.io/* namespace labels): GA and on in 1.25.
+POD_SECURITY_SINCE = (1, 25)
+# ValidatingAdmissionPolicy and its binding in admissionregistration.k8s.io/v1: GA in 1.30.
+ADMISSION_POLICY_SINCE = (1, 30)
+POD_SECURITY_LEVELS = ("baseline", "restricted")  # what `kubernetes.podSecurity` may say: never `privileged`
+# What `kubernetes.serviceTypes` may grant. Never ExternalName: a DNS alias to any name, in a
+# cluster whose ingress controller every environment shares.
+GRANTABLE_SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 # Server-side apply, which pulumi-kubernetes's Patch resources need: on by default from 1.16 (beta),
 # supported by pulumi-kubernetes from 1.18 (its server-side apply guide).
 SERVER_SIDE_APPLY_SINCE = (1, 18)
@@ -108,6 +136,11 @@ class KubernetesSettings:
     kubernetes_version: tuple[int, int] = (1, 14)  # what the UCP release ships (UCP 3.2: 1.14)
     resource_quota: Mapping[str, Any] | None = None  # a ResourceQuota spec
     limit_range: Mapping[str, Any] | None = None  # a LimitRange spec
+    environment: str = "dev"
+    domain: str = ""  # the environment's domain: team hostnames are <name>.<domain> (admission needs it)
+    team_access: str = "develop"  # what people get (ACCESS_RULES): develop, or view (prod's default)
+    pod_security: str = "baseline"  # the Pod Security level enforced on team namespaces (restricted in prod)
+    service_types: tuple[str, ...] = ("ClusterIP",)  # the Service types teams may create (admission)
 
     @property
     def ingress_selector(self) -> dict[str, str]:
@@ -120,6 +153,14 @@ class KubernetesSettings:
     @property
     def server_side_apply(self) -> bool:
         return self.kubernetes_version >= SERVER_SIDE_APPLY_SINCE
+
+    @property
+    def pod_security_enforced(self) -> bool:
+        return self.kubernetes_version >= POD_SECURITY_SINCE
+
+    @property
+    def admission_policies(self) -> bool:
+        return self.kubernetes_version >= ADMISSION_POLICY_SINCE
 
     @property
     def cluster_namespaces(self) -> tuple[str, ...]:
@@ -148,9 +189,25 @@ def _policy(name: str, namespace: str, spec: Manifest) -> Manifest:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(name, namespace), "spec": spec}
 
 
-def namespace(team: TeamSpec, environment: str, node_selector: str) -> Manifest:
+def pod_security_labels(settings: KubernetesSettings) -> dict[str, str]:
+    """Pod Security admission on a team namespace: the environment's level enforced, and
+    `restricted` warned and audited everywhere, so dev shows what prod refuses. Pinned to the
+    cluster's Kubernetes, so an upgrade does not change the rules unannounced. Nothing before
+    1.25, where the labels would be enforced by nothing."""
+    if not settings.pod_security_enforced:
+        return {}
+    version = "v{}.{}".format(*settings.kubernetes_version)
+    out = {}
+    for mode, level in (("enforce", settings.pod_security), ("warn", "restricted"), ("audit", "restricted")):
+        out[f"{labels.POD_SECURITY}/{mode}"] = level
+        out[f"{labels.POD_SECURITY}/{mode}-version"] = version
+    return out
+
+
+def namespace(team: TeamSpec, environment: str, node_selector: str, settings: KubernetesSettings | None = None) -> Manifest:
     meta = _meta(team.namespace)
     meta["labels"].update({labels.TEAM: team.name, labels.ENVIRONMENT: environment, labels.NS_ID: team.namespace})
+    meta["labels"].update(pod_security_labels(settings or KubernetesSettings()))
     # Pins every pod of the namespace to its collection's nodes (PodNodeSelector), and where the
     # environment has Windows workers to its OS too: PodNodeSelector refuses a pod whose own
     # nodeSelector conflicts, so a team cannot move its pods to the other OS's nodes.
@@ -231,19 +288,47 @@ def app_ingress_policy(ns: str, app: AppSpec, ingress_namespace_selector: Mappin
     })  # fmt: skip
 
 
-def team_role(ns: str) -> Manifest:
-    rules = [
-        {"apiGroups": list(groups), "resources": list(resources), "verbs": list(TEAM_VERBS)} for groups, resources in TEAM_RULES
-    ]
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _meta("team-workloads", ns), "rules": rules}
+def _role(name: str, ns: str, rules: Rules) -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _meta(name, ns),
+        "rules": [{"apiGroups": list(g), "resources": list(r), "verbs": list(v)} for g, r, v in rules],
+    }  # fmt: skip
+
+
+def _binding(name: str, ns: str, subjects: list[Manifest]) -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": _meta(name, ns),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name}, "subjects": subjects,
+    }  # fmt: skip
+
+
+def _groups(groups: tuple[str, ...]) -> list[Manifest]:
+    return [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in groups]
+
+
+def team_role(ns: str, access: str = "develop") -> Manifest:
+    """`team-workloads`: what the team's people may do, by the environment's `teamAccess`."""
+    return _role("team-workloads", ns, ACCESS_RULES[access])
 
 
 def team_role_binding(ns: str, groups: tuple[str, ...]) -> Manifest:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": _meta("team-workloads", ns),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "team-workloads"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in groups],
-    }  # fmt: skip
+    return _binding("team-workloads", ns, _groups(groups))
+
+
+def pipeline_account(ns: str) -> Manifest:
+    """The pipeline's identity in the namespace. Its token is never mounted into a pod; an admin
+    (or the CI's own admin credentials) mints one with `kubectl create token deployer -n <ns>`:
+    no person of the team can, in any environment (no `serviceaccounts/token`)."""
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(PIPELINE_ACCOUNT, ns), "automountServiceAccountToken": False}
+
+
+def pipeline_role(ns: str) -> Manifest:
+    return _role("team-deploy", ns, ACCESS_RULES["deploy"])
+
+
+def pipeline_role_binding(ns: str, groups: tuple[str, ...]) -> Manifest:
+    account = {"kind": "ServiceAccount", "name": PIPELINE_ACCOUNT, "namespace": ns}
+    return _binding("team-deploy", ns, [account, *_groups(groups)])
 
 
 def resource_quota(ns: str, spec: Mapping[str, Any]) -> Manifest:
@@ -258,13 +343,14 @@ def onboarding(team: TeamSpec, environment: str, node_selector: str, settings: K
     """Everything on-boarding creates for a team, the namespace first (app ingress policies are
     the pipeline's, see `app_ingress_policy`)."""
     ns = team.namespace
-    out = [namespace(team, environment, node_selector), deny_all(ns), allow_internal(ns)]
+    out = [namespace(team, environment, node_selector, settings), deny_all(ns), allow_internal(ns)]
     if team.dns:
         out.append(allow_dns_egress(ns, settings))
     egress = allow_egress(team, settings)
     if egress is not None:
         out.append(egress)
-    out += [team_role(ns), team_role_binding(ns, team.groups)]
+    out += [team_role(ns, settings.team_access), team_role_binding(ns, team.groups)]
+    out += [pipeline_account(ns), pipeline_role(ns), pipeline_role_binding(ns, team.pipeline_groups)]
     if settings.resource_quota:
         out.append(resource_quota(ns, settings.resource_quota))
     if settings.limit_range:

@@ -39,6 +39,7 @@ K8S_MANAGED_BY = "app.kubernetes.io/managed-by"
 NODE_SELECTOR_ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"  # PodNodeSelector admission
 K8S_OS = "kubernetes.io/os"  # set by the kubelet on every node (linux, windows)
 DNS_POD = {"k8s-app": "kube-dns"}
+POD_SECURITY = "pod-security.kubernetes.io"  # Pod Security admission's label prefix (enforce, warn, audit)
 
 # Service labels Interlock reads (com.docker.lb.*)
 LB_HOSTS = "com.docker.lb.hosts"

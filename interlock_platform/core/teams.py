@@ -5,6 +5,7 @@ called by topology.parse_environment so its problems are listed with all the oth
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Collection, Mapping
 
@@ -35,13 +36,15 @@ def check_kubernetes(
     kubernetes_version: tuple[int, int] | None,
     env_name: str | None = None,
     registered: Collection[str] = (),
+    domain: str | None = None,
 ) -> KubernetesSettings:
     """`kubernetes_version`: what the shared stack's UCP release ships (None when unknown).
     `registered`: the registry's environment names; the namespaces the platform labels for every
-    environment cannot be one that an environment owns (another's team namespace)."""
+    environment cannot be one that an environment owns (another's team namespace).
+    Prod's people get `view` and its namespaces `restricted` unless the stack says otherwise."""
     default = KubernetesSettings()
-    if cfg is None:
-        return KubernetesSettings(kubernetes_version=kubernetes_version or default.kubernetes_version)
+    cfg = cfg or cm.Kubernetes()
+    prod = env_name == "prod"
     for key, ns in (("ingressControllerNamespace", cfg.ingress_controller_namespace), ("dnsNamespace", cfg.dns_namespace)):
         owner = owners.namespace_owner(ns, {*registered, *([env_name] if env_name else [])})
         if owner is not None and owners.reserved_namespace(ns) is None:  # kube-system is the cluster's, whatever env names
@@ -57,6 +60,11 @@ def check_kubernetes(
         kubernetes_version or default.kubernetes_version,
         cfg.resource_quota.model_dump(by_alias=True, exclude_unset=True) if cfg.resource_quota else None,
         cfg.limit_range.model_dump(by_alias=True, exclude_unset=True) if cfg.limit_range else None,
+        environment=env_name or default.environment,
+        domain=domain or "",
+        team_access=cfg.team_access or ("view" if prod else "develop"),
+        pod_security=cfg.pod_security or ("restricted" if prod else "baseline"),
+        service_types=tuple(dict.fromkeys(("ClusterIP", *cfg.service_types))),
     )
 
 
@@ -105,7 +113,17 @@ def check_teams(
         targets = _check_cidr_egress(p, f"{key}.egress.cidrs", t.egress.cidrs, others)
         if t.os == "windows" and not windows_groups:
             p.add(f"{key}.os", "is windows, and no application group of this environment has os: windows", "use linux, or add a Windows group")
-        teams[i] = TeamSpec(t.name, ns, tuple(t.groups), apps, t.egress.dns, targets, t.os if windows_groups else None)
+        overlap = sorted(set(t.groups) & set(t.pipeline_groups))
+        if overlap:
+            p.add(
+                f"{key}.pipelineGroups",
+                f"{', '.join(overlap)} {'is' if len(overlap) == 1 else 'are'} also in groups: its people would get the "
+                "pipeline's deploy rights (secrets included) wherever teamAccess keeps them out",
+                "give the pipeline groups of its own that no person is a member of",
+            )
+        teams[i] = TeamSpec(
+            t.name, ns, tuple(t.groups), apps, t.egress.dns, targets, t.os if windows_groups else None, tuple(t.pipeline_groups)
+        )
     # Namespace egress can only name this environment's team namespaces: never another environment's.
     for i, t in enumerate(items or []):
         if t is None:
@@ -124,7 +142,7 @@ def check_teams(
             extra.append(EgressTarget(namespace=e.namespace, ports=_ports(e.ports)))
         if i in teams and extra:
             team = teams[i]
-            teams[i] = TeamSpec(team.name, team.namespace, team.groups, team.apps, team.dns, (*team.egress, *extra), team.os)
+            teams[i] = dataclasses.replace(team, egress=(*team.egress, *extra))
     return tuple(teams[i] for i in sorted(teams))
 
 

@@ -541,7 +541,8 @@ def parse_environment(
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
     windows_groups = any(g is not None and g.os == "windows" for g in c["applicationGroups"] or [])
     kubernetes = team_config.check_kubernetes(
-        p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None, name, others
+        p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None, name, others,
+        c["domain"] or (env.domain if env is not None else None),
     )
     teams = team_config.check_teams(p, c["teams"], name, others, kubernetes.cluster_namespaces, windows_groups)
     if teams and kubernetes.kubernetes_version < NAMESPACE_AND_POD_PEERS_SINCE and shared is not None:

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from interlock_platform.core import k8s_manifests
+from interlock_platform.core import k8s_admission, k8s_manifests
 from interlock_platform.core.k8s_manifests import AppSpec, KubernetesSettings, Manifest, TeamSpec
 from interlock_platform.core.topology import PROJECT
 
@@ -44,6 +44,16 @@ def create(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulum
         return k8s.core.v1.ResourceQuota(name, metadata=meta, spec=manifest["spec"], opts=opts)
     if kind == "LimitRange":
         return k8s.core.v1.LimitRange(name, metadata=meta, spec=manifest["spec"], opts=opts)
+    if kind == "ServiceAccount":
+        return k8s.core.v1.ServiceAccount(
+            name, metadata=meta, automount_service_account_token=manifest["automountServiceAccountToken"], opts=opts
+        )
+    if kind == "ValidatingAdmissionPolicy":
+        return k8s.admissionregistration.v1.ValidatingAdmissionPolicy(name, metadata=meta, spec=manifest["spec"], opts=opts)
+    if kind == "ValidatingAdmissionPolicyBinding":
+        return k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            name, metadata=meta, spec=manifest["spec"], opts=opts
+        )
     raise ValueError(f"no resource for kind {kind}")
 
 
@@ -132,6 +142,31 @@ class EnvironmentKubernetes(pulumi.ComponentResource):
                     f"select namespace {ns} by a label a cluster admin puts on it once: {k8s_manifests.label_command(ns)}",
                     resource=self,
                 )
+        # The cluster's own refusals in this environment's team namespaces (see k8s_admission on
+        # why each env stack owns its own). Each policy before its binding.
+        version = ".".join(map(str, args.settings.kubernetes_version))
+        policies: dict[str, pulumi.CustomResource] = {}
+        for manifest in k8s_admission.admission(args.settings):
+            after = [policies[manifest["spec"]["policyName"]]] if "policyName" in manifest["spec"] else []
+            created = create(
+                f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}",
+                manifest,
+                pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after),
+            )
+            policies.setdefault(manifest["metadata"]["name"], created)
+        if not args.settings.admission_policies:
+            pulumi.log.warn(
+                f"Kubernetes {version} has no ValidatingAdmissionPolicy (GA in 1.30, MKE 3.8 and later): the cluster does not "
+                "refuse NodePort, LoadBalancer or externalIPs Services, Ingress or route hosts outside this environment's "
+                "domain, or service-account-token Secrets, in team namespaces (docs/kubernetes.md)",
+                resource=self,
+            )
+        if not args.settings.pod_security_enforced:
+            pulumi.log.warn(
+                f"Kubernetes {version} has no Pod Security admission (from 1.25): team namespaces get no Pod Security level, "
+                "so privileged pods, host namespaces and hostPath volumes are not refused there (docs/kubernetes.md)",
+                resource=self,
+            )
         for team in args.teams:
             child = pulumi.ResourceOptions(parent=self)
             ns = TeamNamespace(
