@@ -144,6 +144,8 @@ class Renderer:
                 continue
             for lid, resource in RENDERERS[r.type](self, r):
                 resource.setdefault("Metadata", {})["pulumi"] = {"urn": r.urn, "type": r.type}
+                if r.retain_on_delete:  # Pulumi's retainOnDelete is CloudFormation's Retain, on delete and on replace
+                    resource.update(DeletionPolicy="Retain", UpdateReplacePolicy="Retain")
                 self.template["Resources"][lid] = resource
         if not self.template["Parameters"]:
             del self.template["Parameters"]

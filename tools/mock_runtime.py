@@ -47,6 +47,7 @@ class Registration:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     additional_secret_outputs: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    retain_on_delete: bool = False
 
 
 @dataclass
@@ -158,6 +159,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                retain_on_delete=bool(request.retainOnDelete),
             )
             with self._in_order:  # the SDK registers from several threads: `on_register` sees this list's order
                 self.registrations.append(registration)

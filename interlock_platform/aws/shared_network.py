@@ -144,7 +144,8 @@ class SharedNetwork(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=pulumi.Output.all(partition, account).apply(policy),
             tags=t("flow-logs-key"),
-            opts=child,
+            # the flow logs it encrypts are the audit trail: a destroyed stack leaves both behind
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=True)),
         )
 
     def _flow_logs(self, name: str, topo: SharedTopology, t, child: pulumi.ResourceOptions) -> None:  # noqa: ANN001
@@ -155,7 +156,7 @@ class SharedNetwork(pulumi.ComponentResource):
             retention_in_days=topo.flow_log_retention_days,
             kms_key_id=key_arn,
             tags=t("flow-logs"),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=True)),  # the audit trail outlives the stack
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",
