@@ -160,7 +160,7 @@ def test_no_host_of_another_environment_reaches_a_group(preview):
 
 
 def test_with_environment_isolation_every_group_reaches_every_other(environment_isolated, preview):
-    """The evaluator is no always-deny: with isolation: environment (test and prod, and dev as it
+    """The evaluator is no always-deny: with isolation: environment (test, and dev as it
     was) every group reaches every other on every probe."""
     p = environment_isolated("dev")
     net = network_of(preview("shared").run, p.run)
