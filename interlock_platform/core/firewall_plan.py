@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from interlock_platform.core import ports
-from interlock_platform.core.model import HTTPS, WORLD, ApplicationGroup, EgressRule, EnvironmentTopology, SharedTopology, endpoint_sg
+from interlock_platform.core.model import (
+    HTTPS,
+    WORLD,
+    ApplicationGroup,
+    EgressRule,
+    EnvironmentTopology,
+    SharedTopology,
+    endpoint_sg,
+)
 
 ALL = "-1"
 Direction = Literal["ingress", "egress"]
