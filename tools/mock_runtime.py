@@ -7,6 +7,7 @@ the program reads back: ids, ARNs and the load balancer's DNS name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import runpy
@@ -111,6 +112,9 @@ class PlatformMocks(pulumi_mocks.Mocks):
         state.setdefault("arn", f"arn:aws:mock:::{args.typ.split(':')[-1].lower()}/{args.name}")
         if args.typ == "aws:lb/loadBalancer:LoadBalancer":
             state.update(dnsName=f"{args.name}.elb.mock.amazonaws.com", zoneId="ZMOCKELBZONE")
+        if args.typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and args.inputs.get("vpcEndpointType") == "Gateway":
+            # AWS's prefix list of the service in the region (S3's is the same for every gateway endpoint of it)
+            state.setdefault("prefixListId", f"pl-{hashlib.sha256(args.inputs['serviceName'].encode()).hexdigest()[:17]}")
         return rid, state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

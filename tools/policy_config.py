@@ -42,6 +42,7 @@ def from_shared_outputs(
         "managementCidrs": list(outputs["managementCidrs"]),
         "naclRulesPerDirection": int(outputs.get("awsQuotas", {}).get("naclRulesPerDirection", 20)),
         "managementSecurityGroupId": outputs.get("managementSecurityGroupId"),
+        "vpcEndpointSecurityGroupIds": sorted((outputs.get("vpcEndpointSecurityGroupIds") or {}).values()),
         "applicationGroups": dict(offline_group_layouts(outputs) if group_layouts is None else group_layouts),
     }
     return {name: {"enforcementLevel": "mandatory", **registry} for name in REGISTRY_POLICIES}

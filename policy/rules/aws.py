@@ -455,8 +455,11 @@ def _group_flows_declared(args: StackValidationArgs, report: ReportViolation) ->
         span = _port_span(o)
         if span is None or o.protocol is UNKNOWN or o.direction not in ("ingress", "egress"):
             continue
-        if o.group is None and (o.group_id is UNKNOWN or not isinstance(o.group_id, str) or o.group_id == reg.management_security_group_id):
-            continue  # the managers' group (its id from the shared stack), or one not known yet
+        if o.group is None and (
+            o.group_id is UNKNOWN or not isinstance(o.group_id, str) or o.group_id == reg.management_security_group_id
+            or o.group_id in reg.endpoint_security_group_ids
+        ):  # fmt: skip
+            continue  # the managers' group or a VPC endpoint's (their ids from the shared stack), or one not known yet
         mine = _sg_side(o.group, layout, lb_groups)
         if mine == "management":
             continue

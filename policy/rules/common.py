@@ -27,6 +27,10 @@ REGISTRY_SCHEMA = PolicyConfigSchema(
         "managementCidrs": {"type": "array", "items": {"type": "string"}},
         "naclRulesPerDirection": {"type": "integer", "default": 20},
         "managementSecurityGroupId": {"type": ["string", "null"], "description": "the shared stack's management security group"},
+        "vpcEndpointSecurityGroupIds": {
+            "type": "array", "items": {"type": "string"},
+            "description": "the shared stack's VPC endpoint security groups: on the endpoints' interfaces, never on a worker",
+        },
         "applicationGroups": {
             "type": "object",
             "description": "environment -> {groups: {name: [cidrs]}, flows: [{from, to, protocol, ports}], ingressGroups: [names]}, "
@@ -188,6 +192,7 @@ class Registry:
     nacl_quota: int
     group_layouts: Mapping[str, GroupLayout] = field(default_factory=dict)
     management_security_group_id: str | None = None
+    endpoint_security_group_ids: frozenset[str] = frozenset()  # the shared stack's VPC endpoints' groups
 
     def others(self, env: str) -> list[Environment]:
         return [e for n, e in self.environments.items() if n != env]
@@ -220,7 +225,8 @@ def registry(config: Mapping[str, Any]) -> Registry | None:
     mgmt = tuple(ipaddress.ip_network(c) for c in config.get("managementCidrs") or ())
     layouts = {env: group_layout(v) for env, v in (config.get("applicationGroups") or {}).items()}
     mgmt_sg = config.get("managementSecurityGroupId")
-    return Registry(parsed, mgmt, int(config.get("naclRulesPerDirection") or 20), layouts, mgmt_sg if isinstance(mgmt_sg, str) else None)  # type: ignore[arg-type]
+    endpoint_sgs = frozenset(str(i) for i in config.get("vpcEndpointSecurityGroupIds") or ())
+    return Registry(parsed, mgmt, int(config.get("naclRulesPerDirection") or 20), layouts, mgmt_sg if isinstance(mgmt_sg, str) else None, endpoint_sgs)  # type: ignore[arg-type]
 
 
 class Stack:
