@@ -40,7 +40,7 @@ class VpcEndpoints(pulumi.ComponentResource):
                 f"{label}-sg",
                 vpc_id=args.vpc_id,
                 revoke_rules_on_delete=True,
-                description=f"The {service} VPC endpoint: TCP 443 from the managers and from each environment's workers",
+                description=f"The {service} VPC endpoint: TCP 443 from the managers and from the workers of each environment",
                 tags=tags(topo.stack, "shared", f"{label}-sg", role="vpc-endpoint", service=service),
                 opts=child,
             )
