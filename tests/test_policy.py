@@ -238,6 +238,7 @@ MUTATIONS |= {
     "subnet-no-public-addresses": _appended("subnet-public-ips-in-dev"),
     "swarm-service-in-collection": _appended("service-routing-mesh-port"),
     "k8s-no-cross-environment": _appended("netpol-egress-prod-subrange"),
+    "vpc-endpoints-scoped": _appended("vpc-endpoint-private-dns-in-env"),
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_project, preview_cli
-from tests.policy_corpus import CORPUS
+from tests.policy_corpus import BENIGN, CORPUS
 
 MAIN = "__main__.py"
 
@@ -45,3 +45,25 @@ def test_an_insecure_change_is_blocked(program_copy: Path, entry: str) -> None:
     assert change.policy in {v["policy"] for v in on_it}, on_it
     for v in on_it:
         assert change.resource in v["message"] and "Fix" in v["message"], v
+
+
+def test_every_benign_twin_has_its_hostile_case() -> None:
+    assert set(BENIGN) <= set(CORPUS)
+
+
+@pytest.mark.parametrize("entry", sorted(BENIGN))
+def test_the_benign_twin_passes(program_copy: Path, entry: str) -> None:
+    """The same resource done as the platform does it passes: the rule that blocks the hostile
+    case does not ban the resource type."""
+    change = BENIGN[entry]
+    main = program_copy / MAIN
+    original = main.read_text()
+    main.write_text(original + "\n" + change.code)
+    try:
+        out = program_copy / "preview.json"
+        result = preview_cli("--stack", "dev", "--json", str(out), cwd=program_copy)
+    finally:
+        main.write_text(original)
+    violations = json.loads(out.read_text())["violations"]
+    assert result.returncode == 0, (result.stderr, violations)
+    assert not [v for v in violations if v["enforcement"] == "mandatory"], violations

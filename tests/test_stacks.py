@@ -60,9 +60,11 @@ def test_shared_stack_resources(preview):
     assert counts["aws:ec2/natGateway:NatGateway"] == azs
     assert counts["aws:ec2/flowLog:FlowLog"] == 1
     assert counts["aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"] == 1
-    assert counts[SG] == 2
+    endpoints = reference_shared().interface_endpoints
+    assert counts[SG] == 2 + len(endpoints)  # management, its peers, one per interface VPC endpoint
     admins = len(reference_shared().admin_cidrs)
-    assert counts[INGRESS] == 2 * admins + 14  # admins on 443/6443, managers among themselves
+    # admins on 443/6443, managers among themselves, managers to each interface endpoint
+    assert counts[INGRESS] == 2 * admins + 14 + len(endpoints)
     default_sg = run.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")[0]
     assert default_sg.inputs["ingress"] == [] and default_sg.inputs["egress"] == []
     for subnet in run.of_type("aws:ec2/subnet:Subnet"):

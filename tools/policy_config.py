@@ -27,7 +27,7 @@ ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 REGISTRY_POLICIES = (
     "sg-encapsulation-scoped", "sg-no-cross-environment", "nacl-environment-isolation", "lb-ports-match-service-cluster",
     "swarm-network-in-collection", "interlock-cluster-consistent", "k8s-namespace-in-collection", "subnet-no-public-addresses",
-    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared",
+    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "vpc-endpoints-scoped",
 )  # fmt: skip
 
 

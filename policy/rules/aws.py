@@ -47,6 +47,8 @@ NACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
 PREFIX_LIST = "aws:ec2/managedPrefixList:ManagedPrefixList"
 PREFIX_LIST_ENTRY = "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry"
 SUBNET = "aws:ec2/subnet:Subnet"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 # aws.alb.* is the same resource as aws.lb.* under an alias type
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
@@ -57,7 +59,7 @@ NODE_LABELS = "pulumi-python:dynamic/swarm:NodeLabels"
 TAGGED = {
     "aws:ec2/vpc:Vpc", SUBNET, "aws:ec2/routeTable:RouteTable", SG, INGRESS, EGRESS, NACL,
     "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/flowLog:FlowLog",
-    "aws:cloudwatch/logGroup:LogGroup", "aws:iam/role:Role", LOAD_BALANCERS[0], TARGET_GROUP, LISTENER, DEFAULT_SG,
+    "aws:cloudwatch/logGroup:LogGroup", "aws:iam/role:Role", LOAD_BALANCERS[0], TARGET_GROUP, LISTENER, DEFAULT_SG, VPC_ENDPOINT,
 }  # fmt: skip
 ENCAPSULATION = {"4": "IP-in-IP", "50": "ESP"}
 LISTENER_PORTS = (80, 443)
@@ -629,6 +631,29 @@ def _subnets(args: StackValidationArgs, report: ReportViolation) -> None:
                            f"Fix: carve {env.name}'s subnets out of {env.cidr}", subnet.urn)  # fmt: skip
 
 
+def _vpc_endpoints(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An environment's stack may give itself a VPC endpoint, never one that serves another
+    environment: an interface endpoint with private DNS answers the service's name for the whole VPC
+    (every environment's calls would cross this stack's endpoint and its group), and a gateway
+    endpoint re-routes the subnets of whatever route tables it names."""
+    found = environment_stack(args, report)
+    if found is None:
+        return  # the shared stack owns the VPC and with it the endpoints every environment shares
+    stack, _, env = found
+    for ep in stack.of_type(VPC_ENDPOINT):
+        if get(ep.props, "privateDnsEnabled") is True:
+            report(f"VPC endpoint {ep.name} in the {env.name} stack has private DNS on, so it answers "
+                   f"{_shown(get(ep.props, 'serviceName'))} for every environment in the VPC. Fix: list the service in the shared "
+                   "stack's vpcEndpoints (it owns the VPC's endpoints), or turn private DNS off", ep.urn)  # fmt: skip
+        tables = items(get(ep.props, "routeTableIds"))
+        own = [r for r in Stack.fed_by(ep, "routeTableIds") if r.resource_type == ROUTE_TABLE]
+        foreign = [r for r in Stack.fed_by(ep, "routeTableIds") if r.resource_type != ROUTE_TABLE]
+        if tables and (foreign or len(own) < len([t for t in tables if t is not UNKNOWN])):
+            report(f"VPC endpoint {ep.name} in the {env.name} stack routes through route tables this stack does not own "
+                   f"({', '.join(map(_shown, tables))}): it would re-route another environment's or the managers' subnets. "
+                   "Fix: attach only the route tables of this stack's own subnets", ep.urn)  # fmt: skip
+
+
 def _tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in TAGGED:
         return
@@ -661,6 +686,8 @@ POLICIES = [
            "config does not declare, beyond the overlay data plane; the load balancer reaches only the ingress group.", _group_flows_declared, True),
     _stack("lb-ports-match-service-cluster", "443 forwards to the environment's HTTPS proxy port, 80 to its HTTP port, to its ingress nodes only.", _lb_ports, True),
     _stack("vpc-baseline", "Flow logs on, the default security group empty.", _vpc_baseline),
+    _stack("vpc-endpoints-scoped", "An environment's VPC endpoints serve it alone: no private DNS (which answers for the whole VPC), "
+           "only its own route tables.", _vpc_endpoints, True),
     _stack("subnet-no-public-addresses", "No subnet in an environment's or the management range hands out public IPv4 or IPv6 "
            "addresses; an environment's subnets stay out of the others' ranges.", _subnets, True),
     ResourceValidationPolicy(name="tags-present", description="AWS resources carry the environment and managed-by tags.", validate=_tags,
