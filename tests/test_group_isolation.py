@@ -329,7 +329,8 @@ def test_the_evaluator_unions_security_groups_and_matches_referenced_groups_by_i
 def test_the_policy_config_carries_dev_s_groups_and_flows(preview):
     config = from_shared_outputs(preview("shared").run.outputs)["group-flows-declared"]
     layout = config["applicationGroups"]["dev"]
-    assert set(config["applicationGroups"]) == {"dev"}  # test and prod isolate environments only
+    assert set(config["applicationGroups"]) == {"dev", "prod"}  # test isolates the environment only
+    assert config["applicationGroups"]["prod"]["flows"] == [{"from": "payments", "to": "ledger", "protocol": "tcp", "ports": [8443]}]
     assert layout["flows"] == [{"from": "payments", "to": "ledger", "protocol": "tcp", "ports": [8443]}]
     assert layout["ingressGroups"] == ["ingress"]
     assert all(ipaddress.ip_network(c).subnet_of(ipaddress.ip_network("10.40.64.0/18")) for cs in layout["groups"].values() for c in cs)
