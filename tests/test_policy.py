@@ -24,7 +24,7 @@ ALL_RULES = {
     "nacl-environment-isolation", "lb-ports-match-service-cluster", "vpc-baseline", "tags-present", "swarm-network-in-collection",
     "interlock-cluster-consistent", "k8s-namespace-default-deny", "k8s-no-wide-peers", "k8s-namespace-in-collection",
     "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret", "sg-no-world-egress", "subnet-no-public-addresses",
-    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared",
+    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "vpc-endpoints-scoped",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
