@@ -1,7 +1,9 @@
 """Benchmark: the offline preview and the policy pack. Prints its figures from one run (the
 machine is shared: medians, and every ratio measured side by side, round by round).
 
-    python -m bench.preview [--rounds N] [--sweep 1,10,50,100]
+    python -m bench.preview [--rounds N] [--sweep 1,10,50,100] [--fast]
+
+`--fast` is one round and a sweep of N = 1: what CI runs, so the benchmark cannot rot.
 
 Every child runs under the interpreter's defaults (CHILD_ENV: bytecode is cached, as anywhere
 PYTHONDONTWRITEBYTECODE is not set).
@@ -269,7 +271,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sweep", default="1,10,50,100")
+    parser.add_argument("--fast", action="store_true", help="one round, a sweep of N = 1: CI's check that the benchmark runs")
     args = parser.parse_args()
+    if args.fast:
+        args.rounds, args.sweep = 1, "1"
     py = sys.executable
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-preview-"))

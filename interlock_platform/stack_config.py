@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import pulumi
 
-from interlock_platform.core.config_reader import InvalidConfig, Problem
+from interlock_platform.core.config_reader import MAX_STACK_CONFIG_BYTES, STACK_CONFIG_TOO_BIG_FIX, InvalidConfig, Problem
 from interlock_platform.core.topology import PROJECT
 
 SECRET_SET = "[secret]"
@@ -36,11 +36,29 @@ def read() -> dict[str, Any]:
     language host (pulumi-language-python-exec) hands the program the stack's whole config as
     PULUMI_CONFIG, which `pulumi.runtime.get_config_env` reads, as the exec itself does."""
     everything = pulumi.runtime.get_config_env()
+    _bounded(everything)
     prefix = f"{PROJECT}:"
     cfg = pulumi.Config(PROJECT)
     return {
         k[len(prefix) :]: cfg.get(k[len(prefix) :]) for k in everything if k.startswith(prefix) and ":" not in k[len(prefix) :]
     }
+
+
+def _bounded(everything: dict[str, Any]) -> None:
+    """Refuse, before any value is parsed, a config bigger than a stack may be: the CLI hands it
+    over with YAML aliases expanded, and every copy and parse of it would cost as much again."""
+    sizes = {key: len(key.encode()) + len(str(value).encode()) for key, value in everything.items()}
+    total = sum(sizes.values())
+    if total > MAX_STACK_CONFIG_BYTES:
+        biggest = max(sizes, key=lambda key: sizes[key])
+        raise InvalidStackConfig([
+            Problem(
+                pulumi.get_stack(), biggest,
+                f"the stack's config is {total:,} bytes as the program receives it ({sizes[biggest]:,} of them in this key), "
+                f"over the limit of {MAX_STACK_CONFIG_BYTES:,} bytes",
+                STACK_CONFIG_TOO_BIG_FIX,
+            )
+        ])  # fmt: skip
 
 
 def aws_region() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import subprocess
 import sys
@@ -15,12 +16,17 @@ import pytest
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.model import SharedTopology
 from interlock_platform.core.topology import PROJECT, parse_environment, parse_shared
+from tools import test_engine
 from tools.preview import Preview, run_preview
 from tools.stack_files import ROOT, offline_config
 
 STACKS = ("shared", "dev", "test", "prod")
 ENVIRONMENTS = ("dev", "test", "prod")
 SHARED_REF = "acme/interlock-platform/shared"
+
+# Whatever engine the user's shell points at (after a runbook's `source env.sh`: a real cluster),
+# this process and every command it starts see only the tests' private engine.
+test_engine.confine(os.environ)
 
 # The real-Swarm fixtures (`client`, `interlock`) for every test module that asks for them
 pytest_plugins = ["tests.swarm_support"]

@@ -361,7 +361,7 @@ k8s.core.v1.Namespace("scratch-ns", metadata={"name": "scratch",
 
 # The benign twin of each VPC-endpoint entry above: the same resource, done as the platform does it.
 # Each must pass every mandatory rule: a rule that refuses these bans endpoints, not the hostile case.
-BENIGN: dict[str, Change] = {
+ENDPOINT_TWINS: dict[str, Change] = {
     "vpc-endpoint-sg-open-to-world": Change("aws", "sts-from-dev-workers", "sg-no-world-ingress", AWS + """
 aws.vpc.SecurityGroupIngressRule("sts-from-dev-workers", security_group_id="shared-endpoints-sts-sg-id",
     ip_protocol="tcp", from_port=443, to_port=443, referenced_security_group_id="dev-fw-workers-id", description="STS for dev workers")
@@ -381,3 +381,289 @@ aws.ec2.VpcEndpoint("s3-for-dev", vpc_id="vpc-0a1b2c3d", service_name="com.amazo
     vpc_endpoint_type="Gateway", route_table_ids=[batch_rt.id])
 """),
 }  # fmt: skip
+
+# ==================================================================================================
+# What a change can reach (issue 21): classes a hostile pull request used that the pack did not
+# read. Each entry names its benign twin in BENIGN, a change of the same shape that must pass: a
+# rule that bans the resource type is as wrong as one that misses it.
+# Dev's own: namespaces ledger-dev and payments-dev, overlay networks ingress_dev and dev_backend,
+# ingress nodes ip-10-40-64-10 and ip-10-40-65-10; prod's: payments-prod, prod_backend, ip-10-40-192-10.
+
+SHARED = 'platform = pulumi.StackReference("platform-%s", stack_name="acme/interlock-platform/shared")\n'
+DEV_SUBNET = 'own_subnet = aws.ec2.Subnet("%s-subnet", vpc_id="vpc-0a1b2c3d", cidr_block="10.40.96.0/24")\n'
+DEV_SG = 'own_sg = aws.ec2.SecurityGroup("%s-sg", vpc_id="vpc-0a1b2c3d", description="the batch hosts")\n'
+AMI = 'ami="ami-0c55b159cbfafe1f0", instance_type="t3.small"'
+DEV_NET = 'own_net = docker.Network("%s-net", name="dev_%s", driver="overlay", labels=[docker.NetworkLabelArgs(label="com.docker.ucp.access.label", value="/dev")])\n'
+NS = 'metadata={"namespace": "%s", "name": "%s"}'
+POD = '{"containers": [{"name": "app", "image": "registry.example.com/ledger:1.4"%s}]%s}'
+TEMPLATE = '{"metadata": {"labels": {"app": "%s"}}, "spec": %s}'
+
+
+def _deployment(name: str, pod: str, namespace: str = "ledger-dev") -> str:
+    return K8S + (f'k8s.apps.v1.Deployment("{name}", {NS % (namespace, name)}, spec={{"selector": {{"matchLabels": {{"app": "{name}"}}}}, '
+                  f'"template": {TEMPLATE % (name, pod)}}})\n')  # fmt: skip
+
+
+def _service(name: str, spec: str) -> str:
+    return K8S + f'k8s.core.v1.Service("{name}", {NS % ("ledger-dev", name)}, spec={spec})\n'
+
+
+def _calico(name: str, kind: str, spec: str, namespace: str | None = "ledger-dev") -> str:
+    meta = NS % (namespace, name) if namespace else f'metadata={{"name": "{name}"}}'
+    return K8S + f'k8s.apiextensions.CustomResource("{name}", api_version="crd.projectcalico.org/v1", kind="{kind}", {meta}, spec={spec})\n'
+
+
+def _swarm_service(name: str, container: str = "", task: str = "", head: str = "") -> str:
+    return DOCKER + head + (f'docker.Service("{name}", name="{name}", {DEV_LABEL}, task_spec=docker.ServiceTaskSpecArgs('
+                            f'container_spec=docker.ServiceTaskSpecContainerSpecArgs(image="registry.example.com/{name}:2"{container}){task}))\n')  # fmt: skip
+
+
+JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a3ViZS1zeXN0ZW06ZGVmYXVsdCJ9.c2lnbmF0dXJlLW5vdC1yZWFs"
+PEM_KEY = "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\\n-----END RSA PRIVATE KEY-----\\n"
+
+REACH: dict[str, Change] = {
+    # ---------------------------------------------------------------- AWS: placement and literal ids
+    "instance-in-management-vlan": Change("aws", "jumpbox", "instances-in-environment", AWS + SHARED % "jump" + DEV_SG % "jump" + f"""
+aws.ec2.Instance("jumpbox", {AMI}, subnet_id=platform.get_output("managementSubnetIds").apply(lambda ids: ids[0]),
+    vpc_security_group_ids=[own_sg.id])
+"""),
+    "eni-with-managers-group": Change("aws", "ops-nic", "instances-in-environment", AWS + SHARED % "nic" + DEV_SUBNET % "nic" + """
+aws.ec2.NetworkInterface("ops-nic", subnet_id=own_subnet.id, security_groups=[platform.get_output("managementSecurityGroupId")])
+"""),
+    "instance-literal-managers-group": Change("aws", "metrics", "instances-in-environment", AWS + DEV_SUBNET % "metrics" + f"""
+aws.ec2.Instance("metrics", {AMI}, subnet_id=own_subnet.id, vpc_security_group_ids=["shared-fw-management-id"])
+"""),
+    "eni-address-in-management-vlan": Change("aws", "vip-nic", "instances-in-environment", AWS + DEV_SG % "vip" + """
+aws.ec2.NetworkInterface("vip-nic", subnet_id="subnet-0a1b2c3d4e5f60001", private_ips=["10.40.1.20"], security_groups=[own_sg.id])
+"""),
+    "sg-rule-peer-literal-prod-group": Change("aws", "from-prod-workers", "sg-no-cross-environment", AWS + DEV_SG % "api" + """
+aws.vpc.SecurityGroupIngressRule("from-prod-workers", security_group_id=own_sg.id, ip_protocol="tcp", from_port=8443, to_port=8443,
+    referenced_security_group_id="sg-0c1d2e3f4a5b6c7d8", description="prod's workers call the dev API")
+"""),
+    "sg-rule-on-a-literal-group": Change("aws", "into-prod-db", "sg-no-cross-environment", AWS + """
+aws.ec2.SecurityGroupRule("into-prod-db", type="ingress", security_group_id="sg-0d2e3f4a5b6c7d8e9", protocol="tcp",
+    from_port=5432, to_port=5432, cidr_blocks=["10.40.96.0/24"], description="dev batch reads the prod database")
+"""),
+    "subnet-moved-to-foreign-nacl": Change("aws", "batch-on-open-acl", "nacl-environment-isolation", AWS + DEV_SUBNET % "acl" + """
+aws.ec2.NetworkAclAssociation("batch-on-open-acl", network_acl_id="acl-0c0ffee0000000001", subnet_id=own_subnet.id)
+"""),
+    # ---------------------------------------------------------------- Swarm: what a service reaches
+    "service-pinned-to-prod-node": Change("swarm", "pinned-batch", "swarm-service-in-collection", _swarm_service("pinned-batch",
+        task=', placement=docker.ServiceTaskSpecPlacementArgs(constraints=["node.hostname == ip-10-40-192-10.eu-west-1.compute.internal"])')),
+    "service-on-managers": Change("swarm", "ops-agent", "swarm-service-in-collection", _swarm_service("ops-agent",
+        task=', placement=docker.ServiceTaskSpecPlacementArgs(constraints=["node.role==manager"])')),
+    "service-mounts-docker-socket": Change("swarm", "ci-runner", "swarm-no-host-access", _swarm_service("ci-runner",
+        container=', mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source="/var/run/docker.sock", target="/var/run/docker.sock")]')),
+    "service-mounts-host-root": Change("swarm", "node-exporter", "swarm-no-host-access", _swarm_service("node-exporter",
+        container=', mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source="/", target="/host", read_only=True)]')),
+    "service-adds-all-capabilities": Change("swarm", "debugger", "swarm-no-host-access", _swarm_service("debugger",
+        container=', cap_adds=["ALL"]')),
+    "container-privileged": Change("swarm", "dind", "swarm-no-host-access", DOCKER + """
+docker.Container("dind", image="docker:24-dind", privileged=True)
+"""),
+    "service-uses-prod-secret": Change("swarm", "report-job", "swarm-service-in-collection", _swarm_service("report-job",
+        container=', secrets=[docker.ServiceTaskSpecContainerSpecSecretArgs(secret_id="prod_db_password", secret_name="prod_db_password", file_name="/run/secrets/db")]')),
+    "service-joins-prod-network-beside-own": Change("swarm", "bridge-svc", "swarm-service-in-collection", _swarm_service("bridge-svc",
+        task=", networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=own_net.name), docker.ServiceTaskSpecNetworksAdvancedArgs(name=\"prod_backend\")]",
+        head=DEV_NET % ("bridge", "bridge"))),
+    # ---------------------------------------------------------------- Kubernetes: Services and pod specs
+    "k8s-service-nodeport": Change("kubernetes", "ledger-debug", "k8s-service-cluster-ip", _service("ledger-debug",
+        '{"type": "NodePort", "selector": {"app": "ledger"}, "ports": [{"port": 8080, "nodePort": 30080}]}')),
+    "k8s-service-loadbalancer": Change("kubernetes", "ledger-public", "k8s-service-cluster-ip", _service("ledger-public",
+        '{"type": "LoadBalancer", "selector": {"app": "ledger"}, "ports": [{"port": 443, "targetPort": 8443}]}')),
+    "k8s-service-external-ips": Change("kubernetes", "ledger-vip", "k8s-service-cluster-ip", _service("ledger-vip",
+        '{"selector": {"app": "ledger"}, "ports": [{"port": 5432}], "externalIPs": ["10.40.192.30"]}')),
+    "k8s-deployment-privileged": Change("kubernetes", "ledger-tuner", "k8s-pod-keeps-to-namespace", _deployment("ledger-tuner",
+        POD % (', "securityContext": {"privileged": True}', ""))),
+    "k8s-daemonset-host-root": Change("kubernetes", "log-shipper", "k8s-pod-keeps-to-namespace", K8S + """
+k8s.apps.v1.DaemonSet("log-shipper", metadata={"namespace": "ledger-dev", "name": "log-shipper"}, spec={
+    "selector": {"matchLabels": {"app": "log-shipper"}}, "template": {"metadata": {"labels": {"app": "log-shipper"}}, "spec": {
+        "containers": [{"name": "ship", "image": "fluent/fluent-bit:2.2", "volumeMounts": [{"name": "host", "mountPath": "/host"}]}],
+        "volumes": [{"name": "host", "hostPath": {"path": "/"}}]}}})
+"""),
+    "k8s-statefulset-host-network": Change("kubernetes", "ledger-cache", "k8s-pod-keeps-to-namespace", K8S + f"""
+k8s.apps.v1.StatefulSet("ledger-cache", {NS % ("ledger-dev", "ledger-cache")}, spec={{"serviceName": "ledger-cache",
+    "selector": {{"matchLabels": {{"app": "ledger-cache"}}}}, "template": {TEMPLATE % ("ledger-cache", POD % ("", ', "hostNetwork": True'))}}})
+"""),
+    "k8s-cronjob-host-pid": Change("kubernetes", "ledger-audit", "k8s-pod-keeps-to-namespace", K8S + f"""
+k8s.batch.v1.CronJob("ledger-audit", {NS % ("ledger-dev", "ledger-audit")}, spec={{"schedule": "0 3 * * *", "jobTemplate": {{"spec": {{
+    "template": {{"spec": {POD % ("", ', "hostPID": True, "restartPolicy": "OnFailure"')}}}}}}}}})
+"""),
+    "k8s-pod-docker-socket": Change("kubernetes", "image-builder", "k8s-pod-keeps-to-namespace", K8S + f"""
+k8s.core.v1.Pod("image-builder", {NS % ("ledger-dev", "image-builder")}, spec={POD % (', "volumeMounts": [{"name": "sock", "mountPath": "/var/run/docker.sock"}]',
+    ', "volumes": [{"name": "sock", "hostPath": {"path": "/var/run/docker.sock", "type": "Socket"}}]')})
+"""),
+    "k8s-deployment-on-prod-nodes": Change("kubernetes", "ledger-fast", "k8s-pod-on-own-nodes", _deployment("ledger-fast",
+        POD % ("", ', "nodeSelector": {"com.docker.ucp.collection.prod": "true"}'))),
+    "k8s-pod-bound-to-prod-node": Change("kubernetes", "ledger-probe", "k8s-pod-on-own-nodes", K8S + f"""
+k8s.core.v1.Pod("ledger-probe", {NS % ("ledger-dev", "ledger-probe")}, spec={POD % ("", ', "nodeName": "ip-10-40-192-10.eu-west-1.compute.internal"')})
+"""),
+    "k8s-job-in-prod-namespace": Change("kubernetes", "backfill", "k8s-own-namespaces", K8S + f"""
+k8s.batch.v1.Job("backfill", {NS % ("payments-prod", "backfill")}, spec={{"template": {{"spec": {POD % ("", ', "restartPolicy": "Never"')}}}}})
+"""),
+    # ---------------------------------------------------------------- Kubernetes: selectors, RBAC, Calico, namespaces
+    "netpol-selects-prod-namespace": Change("kubernetes", "from-prod-payments", "k8s-selectors-in-environment", _netpol("from-prod-payments",
+        '{"podSelector": {"matchLabels": {"app": "ledger"}}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"namespaceSelector": '
+        '{"matchLabels": {"ns-id": "payments-prod"}}}], "ports": [{"protocol": "TCP", "port": 8443}]}]}')),
+    "netpol-selects-by-team-label": Change("kubernetes", "from-payments-team", "k8s-selectors-in-environment", _netpol("from-payments-team",
+        '{"podSelector": {"matchLabels": {"app": "ledger"}}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"namespaceSelector": '
+        '{"matchLabels": {"interlock-platform/team": "payments"}}}], "ports": [{"protocol": "TCP", "port": 8443}]}]}')),
+    "rolebinding-into-prod-namespace": Change("kubernetes", "ledger-in-payments-prod", "k8s-own-namespaces", K8S + """
+k8s.rbac.v1.RoleBinding("ledger-in-payments-prod", metadata={"namespace": "payments-prod", "name": "ledger-helpers"},
+    role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+    subjects=[{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "ledger-developers"}])
+"""),
+    "rolebinding-aggregated-clusterrole": Change("kubernetes", "ledger-aggregate-edit", "k8s-team-cannot-edit-policy", K8S + """
+k8s.rbac.v1.RoleBinding("ledger-aggregate-edit", metadata={"namespace": "ledger-dev", "name": "ledger-aggregate-edit"},
+    role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:aggregate-to-edit"},
+    subjects=[{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "ledger-developers"}])
+"""),
+    "clusterrole-aggregates-into-view": Change("kubernetes", "secret-peek", "k8s-team-cannot-edit-policy", K8S + """
+k8s.rbac.v1.ClusterRole("secret-peek", metadata={"name": "ledger-secret-peek", "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+    rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])
+"""),
+    "calico-global-allow": Change("kubernetes", "allow-everything", "k8s-calico-policy-scoped", _calico("allow-everything", "GlobalNetworkPolicy",
+        '{"order": 10, "selector": "all()", "types": ["Ingress", "Egress"], "ingress": [{"action": "Allow"}], "egress": [{"action": "Allow"}]}', None)),
+    "calico-egress-to-prod": Change("kubernetes", "ledger-to-prod", "k8s-calico-policy-scoped", _calico("ledger-to-prod", "NetworkPolicy",
+        '{"order": 100, "selector": "app == \'ledger\'", "types": ["Egress"], "egress": [{"action": "Allow", "protocol": "TCP", '
+        '"destination": {"nets": ["10.40.192.0/18"], "ports": [5432]}}]}')),
+    "calico-any-namespace": Change("kubernetes", "ledger-from-all", "k8s-calico-policy-scoped", _calico("ledger-from-all", "NetworkPolicy",
+        '{"order": 100, "selector": "app == \'ledger\'", "types": ["Ingress"], "ingress": [{"action": "Allow", "protocol": "TCP", '
+        '"source": {"namespaceSelector": "all()"}, "destination": {"ports": [8443]}}]}')),
+    "namespace-patch-moves-to-prod-nodes": Change("kubernetes", "ledger-to-prod-nodes", "k8s-namespace-in-collection", K8S + """
+k8s.core.v1.NamespacePatch("ledger-to-prod-nodes", metadata={"name": "ledger-dev",
+    "annotations": {"scheduler.alpha.kubernetes.io/node-selector": "com.docker.ucp.collection.prod=true"}})
+"""),
+    # ---------------------------------------------------------------- Credentials in plain text
+    "configmap-bearer-token": Change("kubernetes", "ledger-client", "secrets-are-secret", K8S + f"""
+k8s.core.v1.ConfigMap("ledger-client", {NS % ("ledger-dev", "ledger-client")}, data={{"client.env": "LEDGER_AUTH=Bearer {JWT}"}})
+"""),
+    "configmap-registry-password": Change("kubernetes", "builder-docker-config", "secrets-are-secret", K8S + """
+import base64, json
+k8s.core.v1.ConfigMap("builder-docker-config", metadata={"namespace": "ledger-dev", "name": "builder-docker-config"},
+    data={"config.json": json.dumps({"auths": {"registry.example.com": {"auth": base64.b64encode(b"ci:Hunter2-Registry").decode()}}})})
+"""),
+    "deployment-aws-keys": Change("kubernetes", "ledger-exporter", "secrets-are-secret", _deployment("ledger-exporter",
+        POD % (', "env": [{"name": "AWS_ACCESS_KEY_ID", "value": "AKIAIOSFODNN7EXAMPLE"}, '
+               '{"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}]', ""))),
+    "configmap-base64-key": Change("kubernetes", "ledger-tls", "secrets-are-secret", K8S + f"""
+import base64
+k8s.core.v1.ConfigMap("ledger-tls", {NS % ("ledger-dev", "ledger-tls")}, binary_data={{"tls.key": base64.b64encode("{PEM_KEY}".encode()).decode()}})
+"""),
+}  # fmt: skip
+
+# The benign twin of each REACH entry: the same resource types, written as a careful team would.
+# Each must preview with no mandatory violation.
+BENIGN_CODE: dict[str, str] = {
+    "instance-in-own-subnet": AWS + DEV_SUBNET % "app" + DEV_SG % "app" + f"""
+aws.ec2.Instance("app-host", {AMI}, subnet_id=own_subnet.id, vpc_security_group_ids=[own_sg.id], private_ip="10.40.96.10")
+""",
+    "eni-in-own-subnet": AWS + DEV_SUBNET % "eni" + DEV_SG % "eni" + """
+aws.ec2.NetworkInterface("app-nic", subnet_id=own_subnet.id, private_ips=["10.40.96.20"], security_groups=[own_sg.id])
+""",
+    "sg-rule-peer-own-group": AWS + """
+own_sg = aws.ec2.SecurityGroup("peer-ledger", vpc_id="vpc-0a1b2c3d", description="the ledger API", tags={"application-group": "ledger"})
+callers = aws.ec2.SecurityGroup("peer-callers", vpc_id="vpc-0a1b2c3d", description="the API's callers", tags={"application-group": "payments"})
+aws.vpc.SecurityGroupIngressRule("from-own-callers", security_group_id=own_sg.id, ip_protocol="tcp", from_port=8443, to_port=8443,
+    referenced_security_group_id=callers.id, description="dev's callers call the dev API")
+aws.ec2.SecurityGroupRule("legacy-from-callers", type="ingress", security_group_id=own_sg.id, protocol="tcp", from_port=8443,
+    to_port=8443, source_security_group_id=callers.id, description="the same, in the older rule resource")
+aws.vpc.SecurityGroupIngressRule("from-managers", security_group_id=own_sg.id, ip_protocol="tcp", from_port=12376, to_port=12376,
+    referenced_security_group_id="shared-fw-management-id", description="the managers reach the engine")
+""",
+    "subnet-on-own-nacl": AWS + DEV_SUBNET % "ownacl" + """
+acl = aws.ec2.NetworkAcl("batch-acl", vpc_id="vpc-0a1b2c3d",
+    ingress=[aws.ec2.NetworkAclIngressArgs(rule_no=10, action="deny", protocol="-1", cidr_block="10.40.128.0/17", from_port=0, to_port=0)],
+    egress=[aws.ec2.NetworkAclEgressArgs(rule_no=10, action="deny", protocol="-1", cidr_block="10.40.128.0/17", from_port=0, to_port=0)])
+aws.ec2.NetworkAclAssociation("batch-on-own-acl", network_acl_id=acl.id, subnet_id=own_subnet.id)
+""",
+    "service-pinned-to-own-node": _swarm_service("own-node-batch",
+        task=', placement=docker.ServiceTaskSpecPlacementArgs(constraints=["node.hostname==ip-10-40-64-10.eu-west-1.compute.internal", "node.role==worker"])'),
+    "service-with-volume-and-data-bind": _swarm_service("ledger-store",
+        container=', cap_adds=["NET_BIND_SERVICE"], mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(type="volume", source="ledger-data", target="/data"), '
+                  'docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source="/srv/ledger/config", target="/config", read_only=True)]'),
+    "container-unprivileged": DOCKER + """
+docker.Container("builder", image="docker:24-cli", privileged=False, capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]))
+""",
+    "service-uses-own-secret": DOCKER + """
+import pulumi
+db = docker.Secret("dev-db-password", name="dev_db_password", data=pulumi.Output.secret("aHVudGVyMg=="),
+    labels=[docker.SecretLabelArgs(label="com.docker.ucp.access.label", value="/dev")])
+""" + _swarm_service("report-job-dev",
+        container=', secrets=[docker.ServiceTaskSpecContainerSpecSecretArgs(secret_id=db.id, secret_name=db.name, file_name="/run/secrets/db")]'),
+    "service-on-own-networks": _swarm_service("api-svc",
+        task=", networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=own_net.name), docker.ServiceTaskSpecNetworksAdvancedArgs(name=\"dev_backend\")]",
+        head=DEV_NET % ("api", "api")),
+    "k8s-service-cluster-ip": _service("ledger-internal", '{"type": "ClusterIP", "selector": {"app": "ledger"}, "ports": [{"port": 8080}]}'),
+    "k8s-deployment-restricted": _deployment("ledger-api", POD % (', "securityContext": {"privileged": False, "allowPrivilegeEscalation": False, '
+        '"runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}, "ports": [{"containerPort": 8443}]', "")) + f"""
+k8s.apps.v1.StatefulSet("ledger-kv", {NS % ("ledger-dev", "ledger-kv")}, spec={{"serviceName": "ledger-kv",
+    "selector": {{"matchLabels": {{"app": "ledger-kv"}}}}, "template": {TEMPLATE % ("ledger-kv", POD % ("", ', "hostNetwork": False'))}}})
+""",
+    "k8s-daemonset-config-volume": K8S + """
+k8s.apps.v1.DaemonSet("ledger-agent", metadata={"namespace": "ledger-dev", "name": "ledger-agent"}, spec={
+    "selector": {"matchLabels": {"app": "ledger-agent"}}, "template": {"metadata": {"labels": {"app": "ledger-agent"}}, "spec": {
+        "containers": [{"name": "agent", "image": "registry.example.com/agent:1", "volumeMounts": [{"name": "conf", "mountPath": "/etc/agent"}]}],
+        "volumes": [{"name": "conf", "configMap": {"name": "ledger-agent"}}, {"name": "scratch", "emptyDir": {}}]}}})
+""",
+    "k8s-cronjob-and-job-in-own-namespace": K8S + f"""
+k8s.batch.v1.CronJob("ledger-nightly", {NS % ("ledger-dev", "ledger-nightly")}, spec={{"schedule": "0 3 * * *", "jobTemplate": {{"spec": {{
+    "template": {{"spec": {POD % ("", ', "restartPolicy": "OnFailure"')}}}}}}}}})
+k8s.batch.v1.Job("ledger-backfill", {NS % ("ledger-dev", "ledger-backfill")}, spec={{"template": {{"spec": {POD % ("", ', "restartPolicy": "Never"')}}}}})
+k8s.core.v1.Pod("ledger-debug-pod", {NS % ("ledger-dev", "ledger-debug-pod")}, spec={POD % ("", "")})
+""",
+    "netpol-selects-own-namespace": _netpol("from-dev-payments",
+        '{"podSelector": {"matchLabels": {"app": "ledger"}}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"namespaceSelector": '
+        '{"matchLabels": {"ns-id": "payments-dev"}}}, {"namespaceSelector": {"matchLabels": {"interlock-platform/team": "payments", '
+        '"interlock-platform/environment": "dev"}}}], "ports": [{"protocol": "TCP", "port": 8443}]}]}'),
+    "rolebinding-in-own-namespace": K8S + """
+k8s.rbac.v1.RoleBinding("ledger-readers", metadata={"namespace": "ledger-dev", "name": "ledger-readers"},
+    role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+    subjects=[{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "ledger-auditors"}])
+k8s.rbac.v1.ClusterRole("pod-reader", metadata={"name": "ledger-pod-reader", "labels": {"team": "ledger"}},
+    rules=[{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "watch"]}])
+""",
+    "calico-policy-in-own-namespace": _calico("ledger-from-web", "NetworkPolicy",
+        '{"order": 100, "selector": "app == \'ledger\'", "types": ["Ingress", "Egress"], "ingress": [{"action": "Allow", "protocol": "TCP", '
+        '"source": {"selector": "app == \'payments-web\'", "namespaceSelector": "ns-id == \'payments-dev\'"}, "destination": {"ports": [8443]}}], '
+        '"egress": [{"action": "Allow", "protocol": "TCP", "destination": {"nets": ["192.0.2.128/28"], "ports": [5432]}}, {"action": "Deny"}]}'),
+    "namespace-patch-labels-only": K8S + """
+k8s.core.v1.NamespacePatch("ledger-contact", metadata={"name": "ledger-dev", "annotations": {"example.com/contact": "ledger@example.com"}})
+""",
+    "credentials-as-secrets": K8S + """
+import pulumi
+k8s.core.v1.ConfigMap("ledger-settings", metadata={"namespace": "ledger-dev", "name": "ledger-settings"},
+    data={"client.env": "LEDGER_URL=https://ledger.dev.apps.example.com\\nLEDGER_AUTH_HEADER=Authorization", "AWS_REGION": "eu-west-1"},
+    binary_data={"ca.crt": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrVENCK3dJSkFOCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"})
+k8s.core.v1.Secret("ledger-pull", metadata={"namespace": "ledger-dev", "name": "ledger-pull"}, type="kubernetes.io/dockerconfigjson",
+    string_data={".dockerconfigjson": pulumi.Output.secret('{"auths": {"registry.example.com": {"auth": "Y2k6aHVudGVyMg=="}}}')})
+""" + _deployment("ledger-uploader", POD % (', "env": [{"name": "AWS_REGION", "value": "eu-west-1"}, {"name": "AWS_SECRET_ACCESS_KEY", '
+    '"valueFrom": {"secretKeyRef": {"name": "ledger-aws", "key": "secret"}}}, {"name": "DB_PASSWORD_FILE", "value": "/run/secrets/db"}]', "")),
+}  # fmt: skip
+
+# hostile entry -> its benign twin
+BENIGN: dict[str, str] = {
+    "instance-in-management-vlan": "instance-in-own-subnet", "instance-literal-managers-group": "instance-in-own-subnet",
+    "eni-with-managers-group": "eni-in-own-subnet", "eni-address-in-management-vlan": "eni-in-own-subnet",
+    "sg-rule-peer-literal-prod-group": "sg-rule-peer-own-group", "sg-rule-on-a-literal-group": "sg-rule-peer-own-group",
+    "subnet-moved-to-foreign-nacl": "subnet-on-own-nacl",
+    "service-pinned-to-prod-node": "service-pinned-to-own-node", "service-on-managers": "service-pinned-to-own-node",
+    "service-mounts-docker-socket": "service-with-volume-and-data-bind", "service-mounts-host-root": "service-with-volume-and-data-bind",
+    "service-adds-all-capabilities": "service-with-volume-and-data-bind", "container-privileged": "container-unprivileged",
+    "service-uses-prod-secret": "service-uses-own-secret", "service-joins-prod-network-beside-own": "service-on-own-networks",
+    "k8s-service-nodeport": "k8s-service-cluster-ip", "k8s-service-loadbalancer": "k8s-service-cluster-ip",
+    "k8s-service-external-ips": "k8s-service-cluster-ip", "k8s-deployment-privileged": "k8s-deployment-restricted",
+    "k8s-daemonset-host-root": "k8s-daemonset-config-volume", "k8s-statefulset-host-network": "k8s-deployment-restricted",
+    "k8s-cronjob-host-pid": "k8s-cronjob-and-job-in-own-namespace", "k8s-pod-docker-socket": "k8s-cronjob-and-job-in-own-namespace",
+    "k8s-job-in-prod-namespace": "k8s-cronjob-and-job-in-own-namespace",
+    "k8s-deployment-on-prod-nodes": "k8s-deployment-restricted", "k8s-pod-bound-to-prod-node": "k8s-cronjob-and-job-in-own-namespace",
+    "netpol-selects-prod-namespace": "netpol-selects-own-namespace", "netpol-selects-by-team-label": "netpol-selects-own-namespace",
+    "rolebinding-into-prod-namespace": "rolebinding-in-own-namespace", "rolebinding-aggregated-clusterrole": "rolebinding-in-own-namespace",
+    "clusterrole-aggregates-into-view": "rolebinding-in-own-namespace",
+    "calico-global-allow": "calico-policy-in-own-namespace", "calico-egress-to-prod": "calico-policy-in-own-namespace",
+    "calico-any-namespace": "calico-policy-in-own-namespace", "namespace-patch-moves-to-prod-nodes": "namespace-patch-labels-only",
+    "configmap-bearer-token": "credentials-as-secrets", "configmap-registry-password": "credentials-as-secrets",
+    "deployment-aws-keys": "credentials-as-secrets", "configmap-base64-key": "credentials-as-secrets",
+}  # fmt: skip
+
+CORPUS.update(REACH)

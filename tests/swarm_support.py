@@ -1,7 +1,8 @@
 """A real Docker engine in Swarm mode for the tests, and a stand-in ucp-interlock service.
 
-The engine is installed and started by tools/test.sh (what CI runs). Tests that need it fail,
-loudly, when it is not there: they are never skipped.
+The engine is the private one tools/test.sh starts for this checkout (tools/test_engine.py), on
+a socket of its own: never the one `DOCKER_HOST` names, which after a runbook's `source env.sh`
+is a real cluster. Tests that need it fail, loudly, when it is not there: they are never skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 
 from interlock_platform.core import labels
 from interlock_platform.swarm.providers.rotation import CONFIG_NAME_RE
+from tools import test_engine
 
 IMAGE = "local/busybox:1"
 FIXTURE = Path(__file__).parent / "fixtures" / "interlock" / "ucp-3.2-default.toml"
@@ -27,14 +29,25 @@ MONITOR_NS = 2_000_000_000  # the stand-in fails within a second; 2 s of monitor
 
 
 def engine() -> docker.DockerClient:
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except Exception as err:
+    """The private test engine, and only it: refused unless the test command marked it as started
+    for the tests and it reports the data root it was started with."""
+    mark = test_engine.engine_dir() / test_engine.MARK
+    if not mark.exists():
         pytest.fail(
-            f"these tests need a Docker engine and none answers ({err}); run tools/test.sh, which installs and starts one",
+            f"these tests need the private Docker engine that tools/test.sh starts for them ({test_engine.socket_url()}), "
+            "and it was not started; run `bash tools/test.sh`, or `python3 -m tools.test_engine start` first",
             pytrace=False,
         )
+    try:
+        client = docker.DockerClient(base_url=test_engine.socket_url(), timeout=60)
+        root = client.info()["DockerRootDir"]
+    except Exception as err:
+        pytest.fail(
+            f"the private test engine at {test_engine.socket_url()} does not answer ({err}); run `python3 -m tools.test_engine start`",
+            pytrace=False,
+        )
+    if root != str(test_engine.data_root()):
+        pytest.fail(f"the engine at {test_engine.socket_url()} is not the tests' own (data root {root}); refusing to use it", pytrace=False)
     if client.info()["Swarm"]["LocalNodeState"] != "active":
         client.swarm.init(advertise_addr="127.0.0.1")
     _ensure_image(client)
@@ -132,3 +145,67 @@ def interlock(client: docker.DockerClient):
     start_interlock(client)
     yield client
     reset(client)
+
+
+# --------------------------------------------------------------------------------------------
+# Stand-ins for an MKE release: `local/ucp-agent:<tag>` tells the release, and the Interlock
+# images of that tag. `local/ucp-interlock:<tag>` runs the stand-in Interlock as its entrypoint
+# (the manual route starts it with `run -c /config.toml`); a bad one exits at once.
+
+RELEASE_ORG = "local"
+AGENT = "ucp-agent"
+INSTANCE_ID = "standin8instance0id00000"
+BAD_INTERLOCK = 'echo "interlock: this image cannot start" >&2; exit 1\n'
+
+
+def release_images(client: docker.DockerClient, tag: str, interlock_script: str = STAND_IN) -> None:
+    """Tag the local busybox as the release's agent, extension and proxy images, and build its
+    `ucp-interlock` image around `interlock_script`."""
+    base = client.images.get(IMAGE)
+    for name in (AGENT, "ucp-interlock-extension", "ucp-interlock-proxy"):
+        base.tag(f"{RELEASE_ORG}/{name}", tag)
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "bin").mkdir()
+        shutil.copy(busybox, Path(root) / "bin" / "busybox")
+        for tool in ("sh", "awk", "sleep", "cat", "echo"):
+            (Path(root) / "bin" / tool).symlink_to("busybox")
+        (Path(root) / "interlock.sh").write_text(interlock_script)
+        tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
+        client.api.import_image_from_data(
+            tar, repository=f"{RELEASE_ORG}/ucp-interlock", tag=tag, changes=['ENTRYPOINT ["/bin/sh", "/interlock.sh"]']
+        )
+
+
+def set_release(client: docker.DockerClient, tag: str) -> None:
+    """The stand-in `ucp-agent` service at release `tag`: created, or updated as an MKE upgrade does."""
+    image = f"{RELEASE_ORG}/{AGENT}:{tag}"
+    service_labels = {"com.docker.ucp.version": tag, labels.UCP_INSTANCE_ID: INSTANCE_ID}
+    try:
+        current = client.api.inspect_service(AGENT)
+    except NotFound:
+        client.api.create_service(
+            {"ContainerSpec": {"Image": image, "Command": ["sleep", "1000000"]}}, name=AGENT, labels=service_labels
+        )
+        return
+    template = current["Spec"]["TaskTemplate"]
+    template["ContainerSpec"]["Image"] = image
+    client.api.update_service(
+        current["ID"], version=current["Version"]["Index"], task_template=template, name=AGENT, labels=service_labels
+    )
+
+
+def remove_release(client: docker.DockerClient) -> None:
+    """No Interlock, no stand-in agent, no ucp-interlock network."""
+    reset(client)
+    with contextlib.suppress(NotFound):
+        client.api.remove_service(AGENT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            client.api.remove_network("ucp-interlock")
+            break
+        except NotFound:
+            break
+        except APIError:  # still attached to a task that is shutting down
+            time.sleep(0.5)

@@ -23,14 +23,19 @@ from tools.mock_runtime import ProgramRun, Registration, run_program
 from tools.policy_config import from_shared_outputs
 from tools.reachability import Host, Network, group_hosts, load_balancer_hosts, manager_hosts
 
-# Transcribed from Docker's documentation (UCP 3.2 system requirements; the overlay network
-# guide), not from interlock_platform/core/ports.py: what crosses between groups of one environment.
+# Transcribed from the documentation of the reference release, MKE 3.9 (Mirantis' 3.7 "Open
+# ports" page and the 3.9 `install` reference; Docker's overlay network guide), not from
+# interlock_platform/core/ports.py: what crosses between groups of one environment. Calico VXLAN
+# (MKE's default, the shared stack sets no calicoIpInIp) rides UDP 4789: no IP protocol 4.
 OVERLAY = {("udp", 4789), ("tcp", 7946), ("udp", 7946)}
-ENCAPSULATION = {"4", "50"}  # IP-in-IP (calicoIpInIp: true in the shared stack), ESP (allowEsp defaults to true)
-WORKER_PORTS_FROM_MANAGERS = {("tcp", 179), ("udp", 4789), ("tcp", 7946), ("udp", 7946), ("tcp", 10250), ("tcp", 12376)}
+ENCAPSULATION = {"50"}  # ESP (allowEsp defaults to true)
+WORKER_PORTS_FROM_MANAGERS = {
+    ("tcp", 179), ("udp", 4789), ("tcp", 7946), ("udp", 7946), ("tcp", 9091), ("tcp", 9100), ("tcp", 10250), ("tcp", 12376),
+}  # fmt: skip
 MANAGER_PORTS_FROM_WORKERS = {
-    ("tcp", 179), ("tcp", 443), ("tcp", 2376), ("tcp", 2377), ("tcp", 6443), ("tcp", 10250), ("tcp", 12376), ("tcp", 12379),
-    ("tcp", 12386), ("tcp", 12388), ("udp", 4789), ("tcp", 7946), ("udp", 7946),
+    ("tcp", 179), ("tcp", 443), ("tcp", 2376), ("tcp", 2377), ("tcp", 6443), ("tcp", 9055), ("tcp", 9091), ("tcp", 9100),
+    ("tcp", 10250), ("tcp", 12376), ("tcp", 12379), ("tcp", 12386), ("tcp", 12387), ("tcp", 12388), ("tcp", 12390),
+    ("udp", 4789), ("tcp", 7946), ("udp", 7946),
 }  # fmt: skip
 # What an attacker tries: every platform port, common app ports, the edges of the ephemeral range.
 PROBES = sorted(
@@ -121,8 +126,9 @@ def test_managers_reach_every_group_on_the_worker_ports_and_workers_the_managers
     for group, hosts in group_hosts(net, p.run).items():
         for manager in managers:
             for worker in hosts:
-                for proto, port in WORKER_PORTS_FROM_MANAGERS | {("4", 0), ("50", 0)}:
+                for proto, port in WORKER_PORTS_FROM_MANAGERS | {("50", 0)}:
                     assert net.reaches(manager, worker, proto, port), (group, proto, port)
+                assert not net.reaches(manager, worker, "4", 0)  # VXLAN: IP-in-IP stays closed
                 for proto, port in (("tcp", 22), ("tcp", 8443), ("tcp", 2377), ("udp", 53)):
                     assert not net.reaches(manager, worker, proto, port), (group, proto, port)
                 for proto, port in MANAGER_PORTS_FROM_WORKERS:
@@ -344,8 +350,8 @@ def test_the_security_matrix_shows_group_to_group(preview):
     assert set(rows) == {"from \\ to", "ingress", "payments", "ledger"}
     header = [c.strip() for c in rows["from \\ to"].strip("|").split("|")][1:]
     cells = {g: dict(zip(header, [c.strip() for c in rows[g].strip("|").split("|")][1:], strict=True)) for g in ("ingress", "payments", "ledger")}
-    assert cells["payments"]["ledger"] == "IP protocol 4, IP protocol 50, TCP 7946, TCP 8443, UDP 4789, UDP 7946"
-    assert cells["ledger"]["payments"] == "IP protocol 4, IP protocol 50, TCP 7946, UDP 4789, UDP 7946"
+    assert cells["payments"]["ledger"] == "IP protocol 50, TCP 7946, TCP 8443, UDP 4789, UDP 7946"
+    assert cells["ledger"]["payments"] == "IP protocol 50, TCP 7946, UDP 4789, UDP 7946"
     assert all(cells[g][g] == "all" for g in cells)
 
 

@@ -334,15 +334,34 @@ def test_remove_takes_out_exactly_the_section(case):
     assert tomlkit.parse(out).unwrap() == expected
 
 
-def test_a_config_over_swarms_size_limit_is_refused_before_anything_is_created():
+def test_a_config_at_swarms_size_limit_is_refused_before_anything_is_created():
+    """swarmkit refuses `len(data) >= 1,024,000`: the largest config it takes is 1,023,999 bytes."""
     section_bytes = len(merge(FIXTURE, DEV).encode()) - len(FIXTURE.encode())
-    padding = SWARM_CONFIG_LIMIT - len(FIXTURE.encode()) - section_bytes - len("# \n")
-    at_the_limit = f"# {'x' * padding}\n" + FIXTURE
-    assert len(merge(at_the_limit, DEV).encode()) == SWARM_CONFIG_LIMIT  # exactly the limit: accepted
+    padding = SWARM_CONFIG_LIMIT - 1 - len(FIXTURE.encode()) - section_bytes - len("# \n")
+    below = f"# {'x' * padding}\n" + FIXTURE
+    assert len(merge(below, DEV).encode()) == SWARM_CONFIG_LIMIT - 1  # one byte under: accepted
     with pytest.raises(InterlockConfigError) as err:
-        merge("# x\n" + at_the_limit, DEV)  # four bytes more
-    assert f"{SWARM_CONFIG_LIMIT + 4:,} bytes, over Swarm's limit of 1,024,000 bytes" in str(err.value)
+        merge(f"# {'x' * (padding + 1)}\n" + FIXTURE, DEV)  # one byte more: exactly the limit, which Swarm refuses
+    assert f"would be {SWARM_CONFIG_LIMIT:,} bytes; Swarm takes a config of fewer than 1,024,000 bytes" in str(err.value)
     assert "[Extensions.dev]" in str(err.value) and "Fix:" in str(err.value)
     # multi-byte characters count as the API counts them, in bytes
     with pytest.raises(InterlockConfigError):
         merge(f"# {'é' * (padding // 2 + 1)}\n" + FIXTURE, DEV)
+
+
+@pytest.mark.parametrize(
+    "comment",
+    ["# the end of the file\n", "\n# a trailing block\n# of two lines\n\n", "# big: " + "x" * 50_000 + "\n"],
+    ids=["one-line", "block-with-blank-lines", "large"],
+)
+def test_merge_keeps_every_comment_exactly_once(comment):
+    """A comment after the template's last key (tomlkit files the file's trailing comments under
+    the last table) and a comment inside the template are not cloned into each new section."""
+    base = FIXTURE.replace("    ProxyReplicas = 2\n", "    ProxyReplicas = 2  # two proxies\n    # placement\n", 1) + comment
+    out = merge(merge(merge(base, DEV), TEST), DEV)
+    for text in (comment.strip(), "# two proxies", "# placement"):
+        assert out.count(text) == 1, text
+    section_bytes = len(merge(FIXTURE, DEV)) - len(FIXTURE)
+    assert len(out) - len(base) < 3 * section_bytes  # two sections, not two copies of the comment
+    assert tomlkit.parse(out).unwrap()["Extensions"]["test"]["ProxyReplicas"] == 3
+    assert remove(remove(out, "test"), "dev") == base

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from pulumi.runtime.rpc import is_rpc_secret
 
-from interlock_platform.core import k8s_manifests, labels
+from interlock_platform.core import k8s_manifests, labels, ports
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment
 from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, reference_shared, refused_dev, shared_outputs
@@ -81,9 +81,16 @@ def test_schema_validation_catches_a_typo(preview):
 INGRESS_NS, DNS_NS = "ingress-nginx", "kube-system"
 WORLD = "0.0.0.0-255.255.255.255"
 # Version families of the Kubernetes the port table's releases ship: UCP 3.0 and 3.2 (1.8, 1.14)
-# put no label on a namespace; from 1.21 (MKE 3.7: 1.27) the API server sets kubernetes.io/metadata.name.
+# put no label on a namespace; from 1.21 (MKE 3.7: 1.27, 3.8: 1.31, 3.9: 1.34) the API server sets
+# kubernetes.io/metadata.name. The reference stacks run MKE 3.9.
 PRE_1_21, FROM_1_21 = "before 1.21", "1.21 and later"
-FAMILIES = {PRE_1_21: "3.2", FROM_1_21: "3.7"}
+FAMILIES = {PRE_1_21: "3.2", FROM_1_21: "3.9"}
+# Every release teams can run on (UCP 3.0's 1.8 cannot isolate them), with its family
+RELEASE_FAMILIES = {
+    version: FROM_1_21 if k8s >= k8s_manifests.METADATA_NAME_SINCE else PRE_1_21
+    for version, k8s in ports.KUBERNETES_VERSIONS.items()
+    if k8s >= k8s_manifests.NAMESPACE_AND_POD_PEERS_SINCE
+}
 
 
 # How network-config-analyzer is run. Two of its conveniences model a world other than the one
@@ -205,10 +212,11 @@ def expected_table(teams) -> dict[tuple[str, str], str]:
     return expect
 
 
-def _environments(family):
-    """The three environments' manifests and teams, on a cluster whose UCP release is of `family`."""
+def _environments(family, release=None):
+    """The three environments' manifests and teams, on a cluster of UCP / MKE `release` (default:
+    the one standing for `family`)."""
     shared = shared_outputs()
-    shared["ucpVersion"] = FAMILIES[family]
+    shared["ucpVersion"] = release or FAMILIES[family]
     rendered, teams = {}, []
     for env in ENVIRONMENTS:
         topo = parse_environment(env, raw(env), shared)
@@ -237,23 +245,29 @@ def _intruders(teams):
 
 def test_the_program_renders_what_the_analyzer_is_given(preview):
     """The analyzer tests below build the manifests from the pure functions for each version
-    family; for the reference release (UCP 3.2) they are exactly what the program registers."""
-    rendered, _ = _environments(PRE_1_21)
+    family; for the reference release (MKE 3.9) they are exactly what the program registers,
+    and nothing patches a namespace the platform does not own."""
+    rendered, _ = _environments(FROM_1_21)
     registered = {}
     for env in ENVIRONMENTS:
         registered.update(manifests(preview, env))
-    # (UCP 3.2 gets no NamespacePatch: an admin applies that label, see the test below)
+    assert not [p for p in rendered if "/namespacepatch-" in p]
     assert {p: m for p, m in registered.items() if m["kind"] in ("Namespace", "NetworkPolicy")} == {
-        p: m for p, m in rendered.items() if m["kind"] in ("Namespace", "NetworkPolicy") and "/namespacepatch-" not in p
+        p: m for p, m in rendered.items() if m["kind"] in ("Namespace", "NetworkPolicy")
     }
 
 
-@pytest.mark.parametrize("family", [PRE_1_21, FROM_1_21])
-def test_the_whole_truth_table_across_environments(tmp_path, family):
-    """On each version family, with only the labels the cluster and the platform put on
-    namespaces: teams reach their own pods and DNS, the ingress controller reaches ingress apps
-    on their ports, and nothing else crosses; an intruder wearing a team's labels gets nothing."""
-    rendered, teams = _environments(family)
+@pytest.mark.parametrize("release", RELEASE_FAMILIES)
+def test_the_whole_truth_table_across_environments(tmp_path, release):
+    """On each release (so each version family), with only the labels the cluster and the
+    platform put on namespaces: teams reach their own pods and DNS, the ingress controller
+    reaches ingress apps on their ports, and nothing else crosses; an intruder wearing a team's
+    labels gets nothing. From 1.21 (MKE 3.7, 3.8, 3.9) that holds with nothing applied to the
+    cluster's own namespaces, by the platform or by hand."""
+    family = RELEASE_FAMILIES[release]
+    rendered, teams = _environments(family, release)
+    if family == FROM_1_21:
+        assert not [p for p in rendered if "/namespacepatch-" in p]
     table = Cluster(tmp_path, rendered, teams, family, _intruders(teams)).connectivity()
     team_namespaces = {t.namespace for t in teams}
     touching = {pair: conn for pair, conn in table.items() if any(p.split("/")[0] in team_namespaces for p in pair)}
@@ -506,24 +520,25 @@ def test_kubernetes_config_errors_name_the_key(mutate, key, fragment):
     assert key in problems and fragment in problems[key], problems
 
 
-@pytest.mark.parametrize(("ucp", "patched"), [("3.2", False), ("3.7", True)])
-def test_namespaces_are_patched_only_where_server_side_apply_exists(preview, ucp, patched):
-    """pulumi-kubernetes patches an object it does not own by server-side apply (Kubernetes 1.18
-    and later): MKE 3.7 gets the NamespacePatches; on UCP 3.2 (1.14) an admin labels once."""
+@pytest.mark.parametrize(("ucp", "by_hand"), [("3.2", True), ("3.7", False), ("3.8", False), ("3.9", False)])
+def test_the_label_step_by_hand_is_asked_only_before_server_side_apply(preview, ucp, by_hand, caplog):
+    """Before Kubernetes 1.18 (UCP 3.2 ships 1.14) nothing can patch a namespace the stack does
+    not own: every run prints the `kubectl label` an admin runs once. From 1.21 (MKE 3.7, 3.8,
+    3.9) the selectors use the name label the API server sets: no patch, and nothing printed."""
     outputs = json.loads(json.dumps(preview("shared").run.outputs))
     outputs["ucpVersion"] = ucp
+    caplog.clear()
     run = run_program("dev", full_config("dev"), {SHARED_REF: outputs})
-    patches = run.of_type("kubernetes:core/v1:NamespacePatch")
+    printed = caplog.text  # the mock engine's log (pulumi.log.warn), what `pulumi up` prints
     (provider,) = run.of_type("pulumi:providers:kubernetes")
-    assert provider.inputs.get("enableServerSideApply") == str(patched).lower()  # provider inputs travel as strings
-    if patched:
-        assert {(p.inputs["metadata"]["name"], p.inputs["metadata"]["labels"][labels.NS_ID]) for p in patches} == {
-            (DNS_NS, DNS_NS),
-            (INGRESS_NS, INGRESS_NS),
-        }
-    else:
-        assert patches == []
-        assert k8s_manifests.label_command(DNS_NS) == "kubectl label namespace kube-system ns-id=kube-system --overwrite"
+    assert provider.inputs.get("enableServerSideApply") == str(not by_hand).lower()  # provider inputs travel as strings
+    assert run.of_type("kubernetes:core/v1:NamespacePatch") == []
+    commands = [k8s_manifests.label_command(ns) for ns in (DNS_NS, INGRESS_NS)]
+    assert [c in printed for c in commands] == [by_hand, by_hand]
+    assert k8s_manifests.label_command(DNS_NS) == "kubectl label namespace kube-system ns-id=kube-system --overwrite"
+    policies = [p.inputs for p in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if p.inputs["metadata"]["name"] == "allow-dns-egress"]
+    selector = policies[0]["spec"]["egress"][0]["to"][0]["namespaceSelector"]["matchLabels"]
+    assert selector == ({labels.NS_ID: DNS_NS} if by_hand else {labels.K8S_NAMESPACE_NAME: DNS_NS})
 
 
 def test_teams_are_refused_where_kubernetes_cannot_isolate_them():

@@ -66,6 +66,11 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
     "a YAML alias bomb": ("dev", _edit(DEV, "config:\n", "config:\n" + "".join(
         f"  x-{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * 9)}]\n" for i in range(9)
     )), (), ("expands to more than 100,000 elements",)),
+    # 100 KB that expand to 100 MB when serialised (the 103 KB took 3.6 GB, and 348 KB a MemoryError)
+    "a YAML byte bomb": ("dev", _edit(DEV, "config:\n", "config:\n  x-s: &s " + "y" * 10_000 + "\n  x-bomb: [" + ", ".join(["*s"] * 10_000) + "]\n"),
+                         (), ("stacks/Pulumi.dev.yaml:", "config.x-bomb: expands to more than 2,097,152 bytes")),
+    "a stack file over the byte limit": ("dev", _edit(DEV, "config:\n", "# " + "z" * 2_100_000 + "\nconfig:\n"), (),
+                                         ("stacks/Pulumi.dev.yaml: is 2,10", "bytes, over the limit of 2,097,152 bytes")),
     "infinity in a value": ("dev", _edit(DEV, "pods: \"50\"", "pods: .inf"), (), ("holds inf, which JSON cannot carry",)),
     # found by the fuzz test (tests/test_fuzz.py): a segmentation fault, a RecursionError, an OverflowError, a TypeError
     "200,000 nested lists": ("dev", _write(DEV, b"config:\n  x: " + b"[" * 200_000 + b"]" * 200_000 + b"\n"), (),
@@ -121,7 +126,7 @@ CORPUS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...], tuple[str,
     "Interlock base that merges past Swarm's config size limit": (
         "dev", lambda root: (root / "base.toml").write_bytes(
             b"# " + b"x" * 1_024_000 + b"\n" + (root / "tests/fixtures/interlock/ucp-3.2-default.toml").read_bytes()
-        ), ("--interlock-base", "base.toml"), ("base.toml", "over Swarm's limit of 1,024,000 bytes for a config"),
+        ), ("--interlock-base", "base.toml"), ("base.toml", "Swarm takes a config of fewer than 1,024,000 bytes"),
     ),
     "Interlock base with a byte-order mark": ("dev", _write("base.toml", b'\xef\xbb\xbfListenAddr = ":8080"\n'), ("--interlock-base", "base.toml"),
                                               ("base.toml", "byte-order mark")),

@@ -24,7 +24,9 @@ ALL_RULES = {
     "nacl-environment-isolation", "lb-ports-match-service-cluster", "vpc-baseline", "tags-present", "swarm-network-in-collection",
     "interlock-cluster-consistent", "k8s-namespace-default-deny", "k8s-no-wide-peers", "k8s-namespace-in-collection",
     "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret", "sg-no-world-egress", "subnet-no-public-addresses",
-    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "vpc-endpoints-scoped",
+    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
+    "swarm-no-host-access", "k8s-own-namespaces", "k8s-service-cluster-ip", "k8s-pod-keeps-to-namespace", "k8s-pod-on-own-nodes",
+    "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -63,9 +65,12 @@ def test_every_rule_passes_on_the_reference_stacks(pack, preview, stack):
 def test_an_unconfigured_pack_refuses_rather_than_passes(pack, preview):
     pack.configure({})
     violations = pack.analyze(preview("dev").run.resources)
+    # resource rules speak for the resources of their types: dev has no pod spec and no Calico policy
     assert {v["policy"] for v in violations} >= set(REGISTRY_POLICIES) - {
         "k8s-namespace-in-collection",
         "swarm-network-in-collection",
+        "k8s-pod-on-own-nodes",
+        "k8s-calico-policy-scoped",
     }
     assert all("no environment registry" in v["message"] for v in violations)
 
@@ -218,7 +223,7 @@ MUTATIONS = {
         '"ingress": [{"from": [{"namespaceSelector": {"matchLabels": selector}}],',
         '"ingress": [{"from": [{"namespaceSelector": {}}],'),
     "k8s-namespace-in-collection": ("test", "interlock_platform/core/k8s_manifests.py",
-        "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: node_selector}",
+        "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: selector}",
         "meta[\"annotations\"] = {labels.NODE_SELECTOR_ANNOTATION: \"com.docker.ucp.collection.prod=true\"}"),
     "k8s-namespace-identity": ("dev", "interlock_platform/core/k8s_manifests.py",
         "labels.NS_ID: team.namespace}", 'labels.NS_ID: "kube-system"}'),
@@ -239,6 +244,14 @@ MUTATIONS |= {
     "swarm-service-in-collection": _appended("service-routing-mesh-port"),
     "k8s-no-cross-environment": _appended("netpol-egress-prod-subrange"),
     "vpc-endpoints-scoped": _appended("vpc-endpoint-private-dns-in-env"),
+    "instances-in-environment": _appended("instance-in-management-vlan"),
+    "swarm-no-host-access": _appended("service-mounts-docker-socket"),
+    "k8s-own-namespaces": _appended("rolebinding-into-prod-namespace"),
+    "k8s-service-cluster-ip": _appended("k8s-service-external-ips"),
+    "k8s-pod-keeps-to-namespace": _appended("k8s-deployment-privileged"),
+    "k8s-pod-on-own-nodes": _appended("k8s-pod-bound-to-prod-node"),
+    "k8s-selectors-in-environment": _appended("netpol-selects-by-team-label"),
+    "k8s-calico-policy-scoped": _appended("calico-global-allow"),
 }
 
 

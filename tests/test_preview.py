@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interlock_platform.core import interlock_toml
+from interlock_platform.core import interlock_toml, ports
 from tests.conftest import STACKS, copy_project, preview_cli
 from tools.stack_files import ROOT
 
@@ -61,6 +61,45 @@ def test_reference_stack_previews_clean(stack, tmp_path):
         lb = (out / "security" / "load-balancer.md").read_text()
         assert "| TCP 443 | forward |" in lb
         assert doc["outputs"]["environment"] == stack
+
+
+@pytest.fixture(scope="module")
+def project_on_release(tmp_path_factory):
+    """The project with the reference stacks, its shared stack set to a supported MKE release."""
+    copies: dict[str, Path] = {}
+
+    def on(release: str) -> Path:
+        if release not in copies:
+            project = copy_project(tmp_path_factory.mktemp(f"mke-{release}") / "project")
+            shared = project / "stacks" / "Pulumi.shared.yaml"
+            text = shared.read_text()
+            assert 'interlock-platform:ucpVersion: "3.9"' in text  # the reference stacks run MKE 3.9
+            shared.write_text(text.replace('interlock-platform:ucpVersion: "3.9"', f'interlock-platform:ucpVersion: "{release}"'))
+            copies[release] = project
+        return copies[release]
+
+    return on
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("release", ports.SUPPORTED)
+def test_every_stack_previews_on_every_supported_release(project_on_release, release, stack, tmp_path):
+    """Every reference stack previews with exit 0 on MKE 3.8 and on 3.9, with that release's
+    ports, Kubernetes and Calico default (VXLAN: no IP protocol 4 anywhere)."""
+    project = project_on_release(release)
+    result = run_preview("--stack", stack, "--json", str(tmp_path / "p.json"), cwd=project)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert doc["violations"] == []
+    sg_rules = [r for r in doc["resources"] if r["type"].startswith("aws:vpc/security")]
+    nacl_entries = [r for r in doc["resources"] if r["type"] == "aws:ec2/networkAclRule:NetworkAclRule"]
+    assert sg_rules and nacl_entries
+    assert not [r["name"] for r in sg_rules if r["inputs"].get("ipProtocol") == "4"]
+    assert not [r["name"] for r in nacl_entries if r["inputs"].get("protocol") == "4"]
+    if stack == "shared":
+        assert doc["outputs"]["ucpVersion"] == release and doc["outputs"]["calicoIpInIp"] is False
+        manager_ports = {(r["inputs"].get("ipProtocol"), r["inputs"].get("fromPort")) for r in sg_rules}
+        assert ("tcp", 12390) in manager_ports  # a port MKE 3.8 and 3.9 add to 3.7's
 
 
 def _copy_project(tmp_path: Path) -> Path:

@@ -24,16 +24,21 @@ EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 NACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
 WORLD = {"0.0.0.0/0", "::/0"}
 
-# Transcribed from the UCP 3.2 system requirements (not from interlock_platform/core/ports.py), so a wrong
-# port table fails here.
+# Transcribed from Mirantis' documentation of the reference release, MKE 3.9 (not from
+# interlock_platform/core/ports.py), so a wrong port table fails here: the 3.7 "Open ports" page's
+# internal rows (9055 managers; 9091, 9100 managers and workers) and the 3.9 `install` reference's
+# list for joining nodes (179, 443, 2376, 2377, 6443, 10250, 12376, 12379-12388, 12390; UDP 4789,
+# TCP/UDP 7946). 12379-12388 are one rule (all manager ports). Calico VXLAN (MKE's default): no
+# IP protocol 4; ESP (50) for encrypted overlays.
 MANAGER_PORTS_FROM_WORKERS = {
     ("tcp", 179, 179), ("tcp", 443, 443), ("tcp", 2376, 2376), ("tcp", 2377, 2377), ("tcp", 6443, 6443),
-    ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("tcp", 12379, 12386), ("tcp", 12388, 12388),
-    ("udp", 4789, 4789), ("tcp", 7946, 7946), ("udp", 7946, 7946), ("4", 0, 0), ("50", 0, 0),
+    ("tcp", 9055, 9055), ("tcp", 9091, 9091), ("tcp", 9100, 9100),
+    ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("tcp", 12379, 12388), ("tcp", 12390, 12390),
+    ("udp", 4789, 4789), ("tcp", 7946, 7946), ("udp", 7946, 7946), ("50", 0, 0),
 }  # fmt: skip
 WORKER_PORTS_FROM_MANAGERS = {
     ("tcp", 179, 179), ("udp", 4789, 4789), ("tcp", 7946, 7946), ("udp", 7946, 7946),
-    ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("4", 0, 0), ("50", 0, 0),
+    ("tcp", 9091, 9091), ("tcp", 9100, 9100), ("tcp", 10250, 10250), ("tcp", 12376, 12376), ("50", 0, 0),
 }  # fmt: skip
 
 
@@ -63,8 +68,8 @@ def test_shared_stack_resources(preview):
     endpoints = reference_shared().interface_endpoints
     assert counts[SG] == 2 + len(endpoints)  # management, its peers, one per interface VPC endpoint
     admins = len(reference_shared().admin_cidrs)
-    # admins on 443/6443, managers among themselves, managers to each interface endpoint
-    assert counts[INGRESS] == 2 * admins + 14 + len(endpoints)
+    # admins on 443/6443, managers among themselves on the manager ports, managers to each interface endpoint
+    assert counts[INGRESS] == 2 * admins + len(MANAGER_PORTS_FROM_WORKERS) + len(endpoints)
     default_sg = run.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")[0]
     assert default_sg.inputs["ingress"] == [] and default_sg.inputs["egress"] == []
     for subnet in run.of_type("aws:ec2/subnet:Subnet"):
@@ -181,22 +186,18 @@ def test_listeners_forward_to_the_environment_proxy_ports(preview, env):
     assert run.outputs["loadBalancerDnsName"] == f"{nlb.name}.elb.mock.amazonaws.com"
 
 
-def test_environment_isolation_keeps_every_aws_resource_and_input_as_before(environment_isolated):
+def test_environment_isolation_keeps_every_aws_resource_and_input_as_before(preview):
     """`isolation: environment` registers exactly what the program registered before group
-    isolation existed: the URNs and inputs of dev's AWS resources, recorded from that commit.
-    The shared stack's VPC endpoints came later and add dev's own (its S3 gateway endpoint, its
-    rules to and on the endpoints' groups): those are left out, everything else is as before."""
+    isolation existed: the URNs and inputs of dev's AWS resources, recorded from that commit,
+    whose reference cluster ran UCP 3.2 with Calico IP-in-IP and no VPC endpoints (the shared
+    stack's outputs are set back to that here)."""
     before = json.loads((ROOT / "tests" / "fixtures" / "isolation" / "dev-environment-aws.json").read_text())
-
-    def endpoints(urn: str) -> bool:
-        return "aws:ec2/vpcEndpoint:VpcEndpoint" in urn or "-fw-endpoint-" in urn or "-endpoint-" in urn.rsplit("::", 1)[-1] or urn.endswith("-pl-s3")
-
-    now = [
-        {"urn": r["urn"], "inputs": r["inputs"]}
-        for r in to_json(environment_isolated("dev"))["resources"]
-        if r["type"].startswith("aws:") and not endpoints(r["urn"])
-    ]
-    assert len(now) < len(to_json(environment_isolated("dev"))["resources"])
+    outputs = json.loads(json.dumps(preview("shared").run.outputs))
+    outputs.update(ucpVersion="3.2", calicoIpInIp=True, vpcEndpoints=[])  # nor had it VPC endpoints
+    groups = [{k: v for k, v in g.items() if k != "allowFrom"} for g in raw("dev")["applicationGroups"]]
+    run = run_program("dev", full_config("dev", isolation=None, applicationGroups=groups), {SHARED_REF: outputs})
+    recorded = to_json(dataclasses.replace(preview("dev"), run=run, violations=[]))
+    now = [{"urn": r["urn"], "inputs": r["inputs"]} for r in recorded["resources"] if r["type"].startswith("aws:")]
     assert [r["urn"] for r in now] == [r["urn"] for r in before]
     assert json.loads(json.dumps(now)) == before
 
@@ -388,6 +389,21 @@ def test_invalid_config_registers_nothing(preview, stack, overrides, key):
     assert monitor.registrations == []
     assert any(p.key == key for p in err.value.problems)
     assert f"interlock-platform:{key}" in str(err.value)
+
+
+def test_a_config_over_the_byte_limit_is_refused_before_it_is_parsed(preview):
+    """What the CLI hands the program has YAML aliases expanded: one long string aliased a
+    thousand times arrives as megabytes. The program refuses it with the limit before it reads
+    any value, and registers nothing."""
+    monitor = RecordingMonitor(PlatformMocks({}))
+    bomb = {**full_config("dev"), "interlock-platform:x-bomb": ["y" * 10_000] * 300}
+    with pytest.raises(InvalidStackConfig) as err:
+        run_program("dev", bomb, {SHARED_REF: preview("shared").run.outputs}, monitor=monitor)
+    assert monitor.registrations == []
+    assert "interlock-platform:x-bomb: the stack's config is 3,00" in str(err.value)
+    assert "over the limit of 2,097,152 bytes" in str(err.value) and "Fix:" in str(err.value)
+    # its benign twin: a large value under the limit (another namespace's, 200 KB) is no problem
+    run_program("dev", {**full_config("dev"), "docker:x-note": "c" * 200_000}, {SHARED_REF: preview("shared").run.outputs})
 
 
 def nacl_decision(entries, egress, address, protocol, port):

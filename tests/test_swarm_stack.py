@@ -82,6 +82,59 @@ def test_the_shared_stack_retires_default(preview):
     assert settings.inputs["retireDefaultExtension"] is True and settings.inputs["template"] == "default"
 
 
+LAYER7 = "pulumi-python:dynamic/interlock:Layer7Routing"
+
+
+def test_the_shared_stack_turns_layer7_on_before_it_rotates_its_settings_in(preview):
+    run = preview("shared").run
+    (layer7,) = run.of_type(LAYER7)
+    (settings,) = run.of_type(SETTINGS)
+    assert {k: layer7.inputs[k] for k in ("httpPort", "httpsPort", "stack", "keepConfigs")} == {
+        "httpPort": 8080, "httpsPort": 8443, "stack": "shared", "keepConfigs": 3,
+    }  # fmt: skip
+    assert layer7.urn in settings.dependencies  # Interlock starts on its default config; the platform's part comes after
+    # the connection comes from the stack config when Pulumi configures the provider, never from inputs
+    assert not any(k.startswith("ucp") or "cert" in k.lower() or "key" in k.lower() for k in layer7.inputs if k != "keepConfigs")
+
+
+def test_without_enable_layer7_routing_nothing_turns_it_on(preview):
+    from tests.conftest import full_config
+    from tools.preview import run_preview
+
+    interlock = {**raw("shared")["interlock"], "enableLayer7Routing": False}
+    run = run_preview("shared", config=full_config("shared", interlock=interlock)).run
+    assert not run.of_type(LAYER7) and not run.of_type(SETTINGS)[0].dependencies
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "fragment"),
+    [
+        # the default cluster keeps 8080/8443 (prod's) unless it is retired: refused before anything is created
+        ({"retireDefaultExtension": False}, "interlock.layer7HttpPort", "environment 'prod'"),
+        ({"layer7HttpPort": 8443, "layer7HttpsPort": 8443}, "interlock.layer7HttpsPort", "also layer7HttpPort"),
+        ({"layer7HttpPort": 0}, "interlock.layer7HttpPort", ""),
+    ],
+)
+def test_layer7_ports_are_checked(overrides, key, fragment):
+    from interlock_platform.core.topology import parse_shared
+
+    cfg = raw("shared")
+    cfg["interlock"] = {**cfg["interlock"], **overrides}
+    with pytest.raises(InvalidConfig) as err:
+        parse_shared("shared", cfg)
+    found = {p.key: str(p) for p in err.value.problems}
+    assert key in found and fragment in found[key]
+
+
+def test_layer7_ports_of_a_retired_default_or_unused_ports_are_fine():
+    from interlock_platform.core.topology import parse_shared
+
+    cfg = raw("shared")
+    assert parse_shared("shared", cfg).interlock.enable_layer7_routing is True  # retired: prod may have 8080/8443
+    cfg["interlock"] = {**cfg["interlock"], "retireDefaultExtension": False, "layer7HttpPort": 8090, "layer7HttpsPort": 8490}
+    assert parse_shared("shared", cfg).interlock.layer7_https_port == 8490
+
+
 def test_env_exports_for_app_teams(preview):
     out = preview("dev").run.outputs
     assert out["ingressNetwork"] == "ingress_dev" and out["overlayNetworks"] == ["ingress_dev", "dev_backend"]

@@ -50,7 +50,7 @@ def test_config_strings_decode_like_the_engine_sends_them():
     import json
 
     cfg = {k: (json.dumps(v) if not isinstance(v, str) else v) for k, v in raw("shared").items()}
-    cfg["calicoIpInIp"] = "true"
+    cfg["calicoIpInIp"] = "false"
     cfg["flowLogRetentionDays"] = "365"
     assert parse_shared("shared", cfg) == reference_shared()
 
@@ -138,7 +138,7 @@ SHARED_CASES: dict[str, tuple[Mutation, str, str]] = {
     "management SG over its rule quota": (
         _set("adminCidrs", [f"192.0.2.{16 * i}/28" for i in range(10)]),
         "environments",
-        "62 ingress rules with every environment deployed (20 for adminCidrs and egress, 14 for dev, 14 for test, 14 for prod)",
+        "68 ingress rules with every environment deployed (20 for adminCidrs and egress, 16 for dev, 16 for test, 16 for prod)",
     ),
     "environments' subnets over the VPC quota": (
         _set("environments.dev.maxSubnets", 199),
@@ -322,3 +322,19 @@ def test_ucp_3_7_with_raised_quota_is_accepted():
     cfg["ucpVersion"] = "3.7"
     shared = parse_shared("shared", cfg)
     assert shared.ucp_version == "3.7"
+
+
+@pytest.mark.parametrize(
+    ("release", "setting", "ip_in_ip"),
+    [("3.9", None, False), ("3.8", None, False), ("3.7", None, False), ("3.2", None, True), ("3.0", None, True),
+     ("3.9", True, True), ("3.9", False, False), ("3.2", False, True)],
+)  # fmt: skip
+def test_calico_ip_in_ip_follows_the_release_unless_chosen(release, setting, ip_in_ip):
+    """MKE's Calico default is VXLAN, UCP 3.x's was IP-in-IP: unset (or false, the declared
+    default the CLI merges in) takes the release's; true opens IP protocol 4 on any release."""
+    cfg = raw("shared")
+    cfg["ucpVersion"] = release
+    cfg.pop("calicoIpInIp", None)
+    if setting is not None:
+        cfg["calicoIpInIp"] = setting
+    assert parse_shared("shared", cfg).calico_ip_in_ip is ip_in_ip

@@ -27,23 +27,35 @@ ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 REGISTRY_POLICIES = (
     "sg-encapsulation-scoped", "sg-no-cross-environment", "nacl-environment-isolation", "lb-ports-match-service-cluster",
     "swarm-network-in-collection", "interlock-cluster-consistent", "k8s-namespace-in-collection", "subnet-no-public-addresses",
-    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "vpc-endpoints-scoped",
+    "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
+    "k8s-own-namespaces", "k8s-pod-on-own-nodes", "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped",
 )  # fmt: skip
 
 
 def from_shared_outputs(
-    outputs: Mapping[str, Any], encrypted: tuple[str, ...] = ("prod",), group_layouts: Mapping[str, Any] | None = None
+    outputs: Mapping[str, Any],
+    encrypted: tuple[str, ...] = ("prod",),
+    group_layouts: Mapping[str, Any] | None = None,
+    owned: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """`group_layouts`: the application groups of the environments that isolate them; by default
-    read from the env stacks' config files here (`offline_group_layouts`)."""
+    """`group_layouts`: the application groups of the environments that isolate them; `owned`: the
+    names each environment's config gives it. By default both are read from the env stacks' config
+    files here (`offline_topologies`)."""
     envs = {name: {**e, "encryptedOverlays": name in encrypted} for name, e in outputs["environments"].items()}
+    topologies = offline_topologies(outputs) if group_layouts is None or owned is None else {}
+    if group_layouts is None:
+        group_layouts = {env: group_layout(t) for env, t in topologies.items() if t.isolation == "applicationGroup"}
     registry = {
         "environments": envs,
         "managementCidrs": list(outputs["managementCidrs"]),
         "naclRulesPerDirection": int(outputs.get("awsQuotas", {}).get("naclRulesPerDirection", 20)),
         "managementSecurityGroupId": outputs.get("managementSecurityGroupId"),
         "vpcEndpointSecurityGroupIds": sorted((outputs.get("vpcEndpointSecurityGroupIds") or {}).values()),
-        "applicationGroups": dict(offline_group_layouts(outputs) if group_layouts is None else group_layouts),
+        "managementPeersSecurityGroupId": outputs.get("managementPeersSecurityGroupId"),
+        # present in the deployed shared stack's outputs (and the offline preview's), not in its config file
+        "sharedSubnetIds": [*outputs.get("managementSubnetIds", ()), *outputs.get("edgeSubnetIds", ())],
+        "applicationGroups": dict(group_layouts),
+        "owned": dict({env: owned_names(t) for env, t in topologies.items()} if owned is None else owned),
     }
     return {name: {"enforcementLevel": "mandatory", **registry} for name in REGISTRY_POLICIES}
 
@@ -66,19 +78,36 @@ def group_layout(topo: EnvironmentTopology) -> dict[str, Any]:
     return {"groups": subnets, "flows": flows, "ingressGroups": sorted(holding)}
 
 
-def offline_group_layouts(outputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The group layouts of the registered environments whose stack file is here and sets
-    isolation: applicationGroup. A stack file that is missing or invalid adds nothing: its own
-    preview refuses it."""
-    layouts = {}
+def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
+    """What an environment's config gives it and no other environment may name: its team
+    namespaces, overlay networks and ingress nodes; and the cluster namespaces (DNS, the ingress
+    controller) its NetworkPolicies select."""
+    platform = topo.kubernetes.platform_namespaces if topo.kubernetes is not None else ()
+    return {
+        "namespaces": sorted(t.namespace for t in topo.teams),
+        "networks": list(topo.overlay.all),
+        "nodes": [n.hostname for n in topo.ingress_nodes],
+        "instanceIds": [n.instance_id for n in topo.ingress_nodes],
+        "platformNamespaces": sorted(platform),
+    }
+
+
+def offline_topologies(outputs: Mapping[str, Any]) -> dict[str, EnvironmentTopology]:
+    """The registered environments whose stack file is here, as the program reads them. A stack
+    file that is missing or invalid adds nothing: its own preview refuses it."""
+    topologies = {}
     for env in outputs["environments"]:
         try:
-            topo = parse_environment(env, program_config(offline_config(env)[0]), dict(outputs))
+            topologies[env] = parse_environment(env, program_config(offline_config(env)[0]), dict(outputs))
         except (InvalidProjectFiles, InvalidConfig, OSError, TypeError, ValueError):
             continue
-        if topo.isolation == "applicationGroup":
-            layouts[env] = group_layout(topo)
-    return layouts
+    return topologies
+
+
+def offline_group_layouts(outputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The group layouts of the registered environments whose stack file is here and sets
+    isolation: applicationGroup."""
+    return {env: group_layout(t) for env, t in offline_topologies(outputs).items() if t.isolation == "applicationGroup"}
 
 
 def read_overrides(path: Path) -> dict[str, Any]:

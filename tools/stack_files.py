@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 
 from interlock_platform.core.config_keys import BY_NAME, ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS
+from interlock_platform.core.config_reader import MAX_STACK_CONFIG_BYTES, STACK_CONFIG_TOO_BIG_FIX
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "offline-preview-placeholder"
@@ -151,6 +152,10 @@ def _line_of_offset(data: bytes, offset: int) -> int:
 
 def load_yaml_text(data: bytes, path: str, what: str) -> Any:
     """Parse one YAML file, or raise InvalidProjectFiles naming the line and the fix."""
+    if len(data) > MAX_STACK_CONFIG_BYTES:
+        raise InvalidProjectFiles([
+            FileProblem(path, None, f"is {len(data):,} bytes, over the limit of {MAX_STACK_CONFIG_BYTES:,} bytes", _too_big_fix(what))
+        ])  # fmt: skip
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -170,10 +175,14 @@ def load_yaml_text(data: bytes, path: str, what: str) -> Any:
                 )
             ])  # fmt: skip
         doc = yaml.load(text, Loader=_Loader)  # a safe loader: SafeLoader's constructors only
-        where = _expands_too_far(doc)
-        if where is not None:
+        too_far = _expands_too_far(doc)
+        if too_far is not None:
+            where, by_bytes = too_far
             raise InvalidProjectFiles([
                 FileProblem(
+                    path, _first_alias_line(text), f"{where}: expands to more than {MAX_STACK_CONFIG_BYTES:,} bytes (YAML aliases of a long value?)",
+                    _too_big_fix(what),
+                ) if by_bytes else FileProblem(
                     path, _first_alias_line(text), f"{where}: expands to more than {MAX_VALUE_ELEMENTS:,} elements (YAML aliases repeating aliases?)",
                     f"write the {what} out plainly, without aliases of aliases",
                 )
@@ -215,24 +224,47 @@ def _too_deep(text: str) -> yaml.Mark | None:
     return None
 
 
-def _expands_too_far(doc: Any) -> str | None:
+def _expands_too_far(doc: Any) -> tuple[str, bool] | None:
     """The key (two levels deep, e.g. `config.x`) under which the document passes
-    MAX_VALUE_ELEMENTS elements once its aliases are expanded, or None. Anything that copies or
-    serializes such a value (the CLI's JSON, a default copied into every stack) expands it:
-    nine lines of aliases are 387 million elements. Walked without recursion, and only that far."""
+    MAX_VALUE_ELEMENTS elements, or MAX_STACK_CONFIG_BYTES bytes (True), once its aliases are
+    expanded, or None. Anything that copies or serializes such a value (the CLI's JSON, a default
+    copied into every stack) expands it: nine lines of aliases are 387 million elements, and one
+    long string aliased a few thousand times is gigabytes. Walked without recursion, only that far."""
     stack: list[tuple[Any, str, int]] = [(doc, "(the file)", 0)]
-    seen = 0
+    seen = size = 0
     while stack:
         item, where, depth = stack.pop()
         seen += 1
+        size += _scalar_bytes(item)
         if seen > MAX_VALUE_ELEMENTS:
-            return where
+            return where, False
+        if size > MAX_STACK_CONFIG_BYTES:
+            return where, True
         if isinstance(item, dict):
             for k, v in item.items():
+                size += _scalar_bytes(k)
                 stack.append((v, str(k) if depth == 0 else f"{where}.{k}" if depth == 1 else where, depth + 1))
         elif isinstance(item, list):
             stack.extend((v, where, depth + 1) for v in item)
     return None
+
+
+def _too_big_fix(what: str) -> str:
+    return STACK_CONFIG_TOO_BIG_FIX.replace("the stack file", f"the {what}")
+
+
+def _scalar_bytes(item: Any) -> int:
+    """About what a value adds to its JSON text: a string's UTF-8 bytes, a number's digits, and
+    a separator. Lists and mappings count by their elements."""
+    if isinstance(item, str):
+        return len(item.encode("utf-8", "surrogatepass")) + 3
+    if isinstance(item, bytes):
+        return len(item) + 3
+    if isinstance(item, (dict, list)):
+        return 2
+    if isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > 4000:
+        return item.bit_length() // 3  # about its digits, without writing them out
+    return len(str(item)) + 1
 
 
 def _first_alias_line(text: str) -> int | None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: installs what the tests need, starts a Docker engine in Swarm
-# mode for the Swarm-layer tests, then runs lint and the whole suite. Safe to run again.
+# The project's test command: installs what the tests need, starts a private Docker engine in
+# Swarm mode for the Swarm-layer tests, then runs lint and the whole suite. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,15 +20,10 @@ if ! command -v dockerd >/dev/null || ! command -v busybox >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq docker.io busybox-static >/dev/null
 fi
-if ! docker info >/dev/null 2>&1; then
-  # No iptables or bridge inside a sandbox: Swarm services, configs and overlays still work.
-  nohup dockerd --iptables=false --bridge=none >/tmp/interlock-platform-dockerd.log 2>&1 &
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/interlock-platform-dockerd.log" >&2; exit 1; }
-fi
-if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
-  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
-fi
+# The tests' own engine on a private socket (tools/test_engine.py): never the one DOCKER_HOST names,
+# which after a runbook's `source env.sh` is a real cluster.
+unset DOCKER_HOST DOCKER_TLS_VERIFY DOCKER_CERT_PATH DOCKER_CONTEXT
+python3 -m tools.test_engine start
 
 python3 -m ruff check .
 python3 -m pytest "$@"

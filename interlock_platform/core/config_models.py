@@ -311,6 +311,22 @@ class SharedInterlock(Settings):
         "give how many seconds Interlock must run a new config without failing (5-600; it must cover Interlock's start)",
         20, ge=5, le=600,
     )  # fmt: skip
+    enable_layer7_routing: Flag = setting(
+        "Turn Layer 7 routing (Interlock) on when it is off (an Interlock already on is adopted), and keep Interlock's "
+        "images on the MKE release the cluster runs.",
+        "set true to turn Layer 7 routing on and keep Interlock's images on the cluster's release",
+        False,
+    )
+    layer7_http_port: Port = setting(
+        "The HTTP port of the default service cluster Interlock starts with when this stack turns it on (UCP's default 8080).",
+        "give the default service cluster's HTTP port (1-65535)",
+        8080,
+    )
+    layer7_https_port: Port = setting(
+        "The HTTPS port of the default service cluster Interlock starts with when this stack turns it on (UCP's default 8443).",
+        "give the default service cluster's HTTPS port (1-65535)",
+        8443,
+    )
 
 
 ROLE = Literal["shared", "environment"]
@@ -374,14 +390,18 @@ class SharedConfig(Settings):
         "list the networks that may reach UCP on 443 and 6443 (your admin VPN or bastion ranges)", [], required=True, min_length=1,
     )  # fmt: skip
     ucp_version: Annotated[Literal[tuple(ports.PORT_TABLES)], BeforeValidator(_text_from_number)] = setting(  # type: ignore[valid-type]
-        f"UCP / MKE release; selects the port table ({', '.join(ports.PORT_TABLES)}).",
+        f"UCP / MKE release; selects the port table, the Kubernetes and the Calico default ({', '.join(ports.PORT_TABLES)}; "
+        f"supported by Mirantis: {', '.join(ports.SUPPORTED)}).",
         f"use one of {', '.join(ports.PORT_TABLES)}, or add the release's table to interlock_platform/core/ports.py from its "
         "system requirements page",
         "", invalid="has no port table", required=True,
     )  # fmt: skip
     calico_ip_in_ip: Flag = setting(
-        "Open IP protocol 4 for Calico IP-in-IP between the VLANs (false for VXLAN, the MKE 3.8 default).",
-        "set true when Calico uses IP-in-IP (UCP 3.x), false for VXLAN (MKE 3.8 default)", True,
+        "The cluster's Calico encapsulates with IP-in-IP: open IP protocol 4 between the VLANs. false (default): the "
+        "release's own encapsulation, VXLAN on UDP 4789 for MKE 3.7, 3.8 and 3.9 (Mirantis' default), IP-in-IP on UCP 3.0 "
+        "and 3.2, whose Calico used it.",
+        "set true when the cluster was installed with Calico IP-in-IP, or remove it for the release's default (VXLAN on MKE)",
+        False,
     )  # fmt: skip
     nat_gateways: Literal["perAz", "single"] = setting(
         "'perAz' (one NAT gateway per zone) or 'single' (cheaper; one zone's outage cuts egress).",
@@ -427,8 +447,11 @@ class SharedConfig(Settings):
         "Shared stack: cluster-wide Interlock settings {retireDefaultExtension (default false; removes "
         "[Extensions.default] and its stale services), template (default 'default'; the extension new service "
         "clusters are cloned from), keepConfigs (default 3), healthSeconds (default 20; how long Interlock must run a new "
-        "config without failing before a rotation succeeds)}.",
-        "give {retireDefaultExtension, template, keepConfigs, healthSeconds}", {},
+        "config without failing before a rotation succeeds), enableLayer7Routing (default false; turns Layer 7 routing on "
+        "and keeps Interlock's images on the cluster's MKE release), layer7HttpPort, layer7HttpsPort (default 8080, 8443; "
+        "the default service cluster's ports when it is turned on)}.",
+        "give {retireDefaultExtension, template, keepConfigs, healthSeconds, enableLayer7Routing, layer7HttpPort, layer7HttpsPort}",
+        {},
     )  # fmt: skip
     ucp_host: UcpHost = setting(UCP_HOST_DESCRIPTION, UCP_HOST_FIX, "", required=True)  # type: ignore[valid-type]
     ucp_ca_cert: Text = _bundle("ca.pem", "ucpCaCert", "`pulumi config set --secret interlock-platform:ucpCaCert < ca.pem`.")
@@ -455,6 +478,9 @@ class GroupFlow(Settings):
     )
 
 
+OS = Literal["linux", "windows"]
+
+
 class ApplicationGroup(Settings):
     name: matching(GROUP_NAME_PATTERN, "is not a usable name") = setting(  # type: ignore[valid-type]
         "The group's name, e.g. payments.",
@@ -471,6 +497,11 @@ class ApplicationGroup(Settings):
     allow_from: list[GroupFlow] = setting(
         "With isolation: applicationGroup, the flows other groups may open to this one: [{group, ports, protocol}].",
         "list the flows into this group: [{group, ports: [8080], protocol: tcp}]", [],
+    )  # fmt: skip
+    os: OS = setting(
+        "The workers' operating system: linux (default) or windows. A Windows group needs Calico VXLAN and unencrypted "
+        "overlay networks; its NACL admits replies on Windows' ephemeral ports 49152-65535.",
+        "use linux or windows", "linux", invalid="is not a worker operating system",
     )  # fmt: skip
 
 
@@ -596,6 +627,11 @@ class Team(Settings):
     egress: TeamEgress = setting(
         "Where the team's pods may connect: {dns, cidrs, namespaces}.", "give {dns, cidrs, namespaces}", {}
     )
+    os: OS = setting(
+        "The OS of the nodes the team's pods run on (kubernetes.io/os), pinned where the environment has Windows groups: "
+        "linux (default) or windows (needs an application group with os: windows).",
+        "use linux or windows", "linux", invalid="is not a node operating system",
+    )  # fmt: skip
 
 
 class ResourceQuota(Settings):
@@ -674,10 +710,10 @@ class EnvironmentConfig(Settings):
         "give the shared stack's fully qualified name, <org>/interlock-platform/shared", "", required=True,
     )  # fmt: skip
     application_groups: list[ApplicationGroup] = setting(
-        "The environment's application-group VLANs: [{name, prefixLength, firstSubnet, allowFrom}]. Each group gets one "
+        "The environment's application-group VLANs: [{name, prefixLength, firstSubnet, allowFrom, os}]. Each group gets one "
         "subnet per zone: blocks firstSubnet, firstSubnet+1, ... of size /prefixLength in the environment's CIDR. With "
         "isolation: applicationGroup, allowFrom: [{group, ports, protocol (default tcp)}] lists the host ports other "
-        "groups may reach on this one.",
+        "groups may reach on this one. os: linux (default) or windows.",
         "list the application groups (VLANs) of this environment: [{name, prefixLength, firstSubnet}]", [], required=True,
         min_length=1,
     )  # fmt: skip
@@ -753,7 +789,7 @@ class EnvironmentConfig(Settings):
     teams: list[Team] = setting(
         "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, apps: [{name, "
         "podSelector, ports, ingress}], egress: {dns (default true), cidrs: [{cidr, ports}], namespaces: [{namespace, "
-        "ports}]}}].",
+        "ports}]}, os (linux or windows; pinned with kubernetes.io/os where the environment has Windows groups)}].",
         "list the teams on-boarded in this environment", [],
     )  # fmt: skip
 

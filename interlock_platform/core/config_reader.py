@@ -10,6 +10,16 @@ from dataclasses import dataclass
 
 PROJECT = "interlock-platform"
 
+# How many bytes a stack's config may hold: in its file, and once YAML aliases are expanded, as
+# the program receives it (each value as JSON text). Far above any real stack (a few KB; a
+# certificate bundle is a few KB more), far below what exhausts memory: a 103 KB file that
+# aliases one long string a few thousand times expands to gigabytes when it is serialised.
+MAX_STACK_CONFIG_BYTES = 2 * 1024 * 1024
+STACK_CONFIG_TOO_BIG_FIX = (
+    f"keep the stack file under {MAX_STACK_CONFIG_BYTES:,} bytes with its aliases written out: "
+    "no alias repeating a long value, no value of megabytes"
+)
+
 LABEL_KEY_RE = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )

@@ -375,20 +375,20 @@ def environment_security_groups(topo: EnvironmentTopology) -> dict[str, list[SgR
 DENY_BASE = 100  # denies first, so no later allow can re-open another environment
 ALLOW_BASE = 1000
 EPHEMERAL = ports.EPHEMERAL_PORTS
-NODE_EPHEMERAL = ports.NODE_EPHEMERAL_PORTS
 
 
 def _replies(
-    protocol: str, sources: list[tuple[str, str]], vpc: ipaddress.IPv4Network
+    protocol: str, sources: list[tuple[str, str]], vpc: ipaddress.IPv4Network, windows: bool = False
 ) -> list[tuple[str, str, int, int, str, str]]:
     """Stateless return traffic for connections the nodes open: only from the destinations they
-    may connect to, only on the nodes' ephemeral range (which holds no platform port). A NAT
+    may connect to, only on the nodes' ephemeral range (which holds no platform port; widened to
+    Windows' 49152-65535 where `windows` nodes are behind the NACL, in the same entry). A NAT
     gateway rewrites the destination of a reply, not its source: a reply from the internet
     still comes from the internet, so an egress to 0.0.0.0/0 needs its replies from 0.0.0.0/0."""
     upper, by_cidr = protocol.upper(), dict(sources)
     if WORLD in by_cidr:  # it holds every source beyond the VPC; those within come before the VPC's deny
         by_cidr = {c: why for c, why in by_cidr.items() if c == WORLD or ipaddress.ip_network(c).subnet_of(vpc)}
-    return [("allow", protocol, *NODE_EPHEMERAL, cidr, f"{upper} replies {why}") for cidr, why in by_cidr.items()]
+    return [("allow", protocol, *ports.reply_ports(windows), cidr, f"{upper} replies {why}") for cidr, why in by_cidr.items()]
 
 
 def _number(entries: list[tuple[str, str, int, int, str, str]], egress: bool) -> list[NaclEntry]:
@@ -455,7 +455,7 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     for protocol in ("tcp", "udp"):
         sources = [(mgmt, "from managers")] if protocol == "tcp" else []
         sources += [(str(e.cidr), f"from {e.description}") for e in destinations if e.protocol.value == protocol]
-        inbound += _replies(protocol, sources, s.vpc_cidr)
+        inbound += _replies(protocol, sources, s.vpc_cidr, topo.has_windows)
     inbound = denies + _inside_then_rest(inbound[len(denies) :], s.vpc_cidr)
 
     outbound = list(denies)
@@ -475,12 +475,12 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     return _number(inbound, False) + _number(outbound, True)
 
 
-def _egress_replies(topo: EnvironmentTopology) -> list[tuple[str, str, int, int, str, str]]:
+def _egress_replies(topo: EnvironmentTopology, windows: bool = False) -> list[tuple[str, str, int, int, str, str]]:
     """Return traffic for the configured egress destinations (the management VLAN's is in its TCP entry)."""
     rows = []
     for protocol in ("tcp", "udp"):
         sources = [(str(e.cidr), f"from {e.description}") for e in nacl_destinations(topo.egress, topo.shared.s3_gateway) if e.protocol.value == protocol]
-        rows += _replies(protocol, sources, topo.shared.vpc_cidr)
+        rows += _replies(protocol, sources, topo.shared.vpc_cidr, windows)
     return rows
 
 
@@ -488,7 +488,8 @@ def group_nacl(topo: EnvironmentTopology, group: ApplicationGroup) -> list[NaclE
     """An application group's NACL (isolation: applicationGroup): other environments denied first,
     then the group itself, the management VLAN, the overlay data plane from the environment's
     groups, the declared flows from their source group's subnets only, the load balancer to the
-    ingress group, and return traffic on the nodes' ephemeral range."""
+    ingress group, and return traffic on the nodes' ephemeral range (Linux's; with Windows'
+    added where this group, or the peer a reply goes to, runs Windows)."""
     s, env = topo.shared, topo.env
     mgmt, edge, env_cidr = str(s.management_block), str(s.edge_block), str(env.cidr)
     esp = env.allow_esp
@@ -511,10 +512,11 @@ def group_nacl(topo: EnvironmentTopology, group: ApplicationGroup) -> list[NaclE
     if serves_lb:
         inbound += [("allow", "tcp", p, p, edge, f"TCP {p} Interlock proxy port from the load balancer subnets") for p in (env.http_port, env.https_port)]
     # replies to what this group opens towards the other groups (gossip on TCP 7946, its flows)
-    inbound.append(("allow", "tcp", *NODE_EPHEMERAL, env_cidr, f"TCP replies from the {env.name} groups"))
+    mine = ports.reply_ports(group.windows)  # where replies land on this group's nodes
+    inbound.append(("allow", "tcp", *mine, env_cidr, f"TCP replies from the {env.name} groups"))
     udp_out = sorted({dst for src, dst, proto, _ in flows if src == group.name and proto == "udp"})
-    inbound += [("allow", "udp", *NODE_EPHEMERAL, c, f"UDP replies from group {d}") for d in udp_out for c in group_cidrs(by_name[d])]
-    inbound += _egress_replies(topo)
+    inbound += [("allow", "udp", *mine, c, f"UDP replies from group {d}") for d in udp_out for c in group_cidrs(by_name[d])]
+    inbound += _egress_replies(topo, group.windows)
     inbound = denies + _inside_then_rest(inbound, s.vpc_cidr)
 
     outbound = [("allow", ALL, 0, 0, c, f"within group {group.name}") for c in own]
@@ -524,9 +526,10 @@ def group_nacl(topo: EnvironmentTopology, group: ApplicationGroup) -> list[NaclE
     for src, dst, proto, ranges in flows:
         if src == group.name:
             outbound += [("allow", proto, lo, hi, c, f"{_ports_label(proto, lo, hi)} to group {dst} (allowFrom)") for c in group_cidrs(by_name[dst]) for lo, hi in ranges]
-    outbound.append(("allow", "tcp", *NODE_EPHEMERAL, env_cidr, f"TCP replies to the {env.name} groups"))
+    # where replies land on the peers' nodes: any group of the environment, or the flow's source
+    outbound.append(("allow", "tcp", *ports.reply_ports(topo.has_windows), env_cidr, f"TCP replies to the {env.name} groups"))
     udp_in = sorted({src for src, dst, proto, _ in flows if dst == group.name and proto == "udp"})
-    outbound += [("allow", "udp", *NODE_EPHEMERAL, c, f"UDP replies to group {d}") for d in udp_in for c in group_cidrs(by_name[d])]
+    outbound += [("allow", "udp", *ports.reply_ports(by_name[d].windows), c, f"UDP replies to group {d}") for d in udp_in for c in group_cidrs(by_name[d])]
     if serves_lb:
         outbound.append(("allow", "tcp", *EPHEMERAL, edge, "TCP replies to the load balancer"))
     outbound += [("allow", e.protocol.value, e.from_port, e.to_port, str(e.cidr), e.description) for e in nacl_destinations(topo.egress, s.s3_gateway)]

@@ -10,6 +10,7 @@ Applying the same spec twice gives identical bytes.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,15 @@ from tomlkit.items import AoT, Comment, Table, Whitespace
 from interlock_platform.core import labels
 
 OWNED_CONSTRAINT_PREFIX = f"node.labels.{labels.SERVICE_CLUSTER_NODE}"
-# swarmkit's MaxConfigSize (1000 KiB): the API refuses a bigger config, after the rotation has begun
+# Interlock's extension and proxies run on Linux only (Docker's Interlock docs; MKE's default config
+# carries it): in a cluster with Windows workers a template without it, or one that asks for
+# another OS, would schedule them where they cannot run.
+LINUX_ONLY = "node.platform.os==linux"
+PLATFORM_OS = re.compile(r"^\s*node\.platform\.os\s*(==|!=)")
+# swarmkit's MaxConfigSize (1000 KiB): the API refuses a config of this many bytes or more
+# (`len(data) >= MaxConfigSize`), after the rotation has begun. The largest it takes is one byte less.
 SWARM_CONFIG_LIMIT = 1_024_000
+SWARM_CONFIG_MAX_BYTES = SWARM_CONFIG_LIMIT - 1
 
 
 class InterlockConfigError(ValueError):
@@ -125,7 +133,11 @@ def _constraints(template_value: object, spec: ServiceClusterSpec) -> list[str]:
             '["node.platform.os==linux"]: correct the running config, or pass the captured template'
         )
     inherited = [c for c in template_value if not c.startswith(OWNED_CONSTRAINT_PREFIX)]
-    return [*inherited, spec.constraint]
+    # every node.platform.os constraint becomes the one Linux constraint, where the first stood
+    kept = [LINUX_ONLY if PLATFORM_OS.match(c) else c for c in inherited]
+    if LINUX_ONLY not in kept:
+        kept.insert(0, LINUX_ONLY)
+    return [*dict.fromkeys(kept), spec.constraint]
 
 
 def merge(current: str, spec: ServiceClusterSpec, template_toml: str | None = None) -> str:
@@ -161,7 +173,7 @@ def merge(current: str, spec: ServiceClusterSpec, template_toml: str | None = No
                 f"the template extension [Extensions.{spec.template}] is not in the Interlock config and no captured copy was given; "
                 "deploy the shared stack first (it captures the template before retiring it), or set interlock.template to an existing extension"
             )
-        section = copy.deepcopy(source)
+        section = _without_comments(copy.deepcopy(source))
         template_constraints = (section.get("Constraints"), section.get("ProxyConstraints"))
         ext[spec.name] = section
         section = ext[spec.name]
@@ -181,13 +193,44 @@ def merge(current: str, spec: ServiceClusterSpec, template_toml: str | None = No
     return _fits_in_a_swarm_config(tomlkit.dumps(doc), spec)
 
 
+def _without_comments(item: Any) -> Any:
+    """A cloned section without the template's comments, so that each comment stays in the file
+    exactly once: its own (`# proxies for...` on a key or between keys), and the ones tomlkit files
+    under the template's last table (the file's trailing comments, when the template is last),
+    which a clone would otherwise copy once per environment. The blank lines at its end go too:
+    the clone ends at its last key. Entries are blanked in place (tomlkit indexes keys by position)."""
+    if isinstance(item, AoT):
+        for entry in item.body:
+            _without_comments(entry)
+        return item
+    if not isinstance(item, Table):
+        return item
+    item.trivia.comment = ""
+    item.trivia.comment_ws = ""
+    body = item.value.body
+    for i, (key, child) in enumerate(body):
+        if key is None and isinstance(child, Comment):
+            body[i] = (None, Whitespace(""))
+        elif isinstance(child, (Table, AoT)):
+            _without_comments(child)
+        elif key is not None and getattr(child, "trivia", None) is not None and child.trivia.comment:
+            child.trivia.comment = ""
+            child.trivia.comment_ws = ""
+    for i in range(len(body) - 1, -1, -1):  # the blank lines after the last key
+        key, child = body[i]
+        if key is not None or not isinstance(child, Whitespace):
+            break
+        body[i] = (None, Whitespace(""))
+    return item
+
+
 def _fits_in_a_swarm_config(text: str, spec: ServiceClusterSpec) -> str:
     """Refused here, before the provider creates anything, rather than as the API's error."""
     size = len(text.encode("utf-8"))
-    if size > SWARM_CONFIG_LIMIT:
+    if size > SWARM_CONFIG_MAX_BYTES:
         raise InterlockConfigError(
-            f"with [Extensions.{spec.name}] the Interlock config would be {size:,} bytes, over Swarm's limit of "
-            f"{SWARM_CONFIG_LIMIT:,} bytes for a config; nothing was created. Fix: take unused [Extensions] sections, "
+            f"with [Extensions.{spec.name}] the Interlock config would be {size:,} bytes; Swarm takes a config of fewer than "
+            f"{SWARM_CONFIG_LIMIT:,} bytes (at most {SWARM_CONFIG_MAX_BYTES:,}); nothing was created. Fix: take unused [Extensions] sections, "
             "comments or large inline values out of the running config until it fits"
         )
     return text

@@ -78,6 +78,7 @@ class TeamSpec:
     apps: tuple[AppSpec, ...] = ()
     dns: bool = True
     egress: tuple[EgressTarget, ...] = ()
+    os: str | None = None  # the nodes' OS its pods run on (kubernetes.io/os); None: not pinned (no Windows nodes)
 
 
 # Kubernetes sets `kubernetes.io/metadata.name` on every namespace, and no one can change it, from 1.21.
@@ -90,14 +91,14 @@ SERVER_SIDE_APPLY_SINCE = (1, 18)
 
 
 def namespace_selector(name: str, kubernetes_version: tuple[int, int]) -> dict[str, str]:
-    """Labels that select namespace `name`. The platform's own `ns-id` (on team namespaces, and
-    put on kube-system and the ingress controller's namespace by the platform) works on every
-    version; from 1.21 the name Kubernetes itself sets is required too, so a foreign namespace
-    that copies the `ns-id` label is not selected."""
-    selector = {labels.NS_ID: name}
+    """Labels that select namespace `name`. From 1.21 the name Kubernetes itself sets on every
+    namespace, which no one can set on another: nothing to apply, and no namespace passes for
+    another. Before 1.21 the platform's own `ns-id` (on team namespaces, and put on kube-system
+    and the ingress controller's namespace by the platform or, before server-side apply, by an
+    admin once)."""
     if kubernetes_version >= METADATA_NAME_SINCE:
-        selector[labels.K8S_NAMESPACE_NAME] = name
-    return selector
+        return {labels.K8S_NAMESPACE_NAME: name}
+    return {labels.NS_ID: name}
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,10 @@ class KubernetesSettings:
 
     @property
     def platform_namespaces(self) -> tuple[str, ...]:
-        """Namespaces the platform labels but does not own."""
+        """Namespaces the platform labels but does not own: none from Kubernetes 1.21, where the
+        selectors use the name label the API server sets."""
+        if self.kubernetes_version >= METADATA_NAME_SINCE:
+            return ()
         return tuple(dict.fromkeys((self.dns_namespace, self.ingress_namespace)))
 
 
@@ -141,8 +145,11 @@ def _policy(name: str, namespace: str, spec: Manifest) -> Manifest:
 def namespace(team: TeamSpec, environment: str, node_selector: str) -> Manifest:
     meta = _meta(team.namespace)
     meta["labels"].update({labels.TEAM: team.name, labels.ENVIRONMENT: environment, labels.NS_ID: team.namespace})
-    # Pins every pod of the namespace to its collection's nodes (PodNodeSelector).
-    meta["annotations"] = {labels.NODE_SELECTOR_ANNOTATION: node_selector}
+    # Pins every pod of the namespace to its collection's nodes (PodNodeSelector), and where the
+    # environment has Windows workers to its OS too: PodNodeSelector refuses a pod whose own
+    # nodeSelector conflicts, so a team cannot move its pods to the other OS's nodes.
+    selector = node_selector if team.os is None else f"{node_selector},{labels.K8S_OS}={team.os}"
+    meta["annotations"] = {labels.NODE_SELECTOR_ANNOTATION: selector}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
@@ -153,7 +160,8 @@ def label_command(name: str) -> str:
 
 def platform_label(name: str) -> Manifest:
     """The label the platform puts on a namespace it does not own (kube-system, the ingress
-    controller's), so team policies can select it before Kubernetes 1.21. Applied as a patch:
+    controller's), so team policies can select it before Kubernetes 1.21 (1.18 to 1.20: no UCP /
+    MKE release of the port table ships those; before 1.18 an admin applies it). Applied as a patch:
     the namespace and its other labels stay as they are."""
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {labels.NS_ID: name}}}
 

@@ -37,6 +37,7 @@ TEAM = "interlock-platform/team"
 ENVIRONMENT = "interlock-platform/environment"
 K8S_MANAGED_BY = "app.kubernetes.io/managed-by"
 NODE_SELECTOR_ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"  # PodNodeSelector admission
+K8S_OS = "kubernetes.io/os"  # set by the kubelet on every node (linux, windows)
 DNS_POD = {"k8s-app": "kube-dns"}
 
 # Service labels Interlock reads (com.docker.lb.*)

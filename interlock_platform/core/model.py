@@ -82,6 +82,10 @@ class InterlockSettings:
     keep_configs: int = 3
     # How long Interlock must run a new config without failing before a rotation reports success
     health_seconds: int = 20
+    # Turn Layer 7 routing on (adopting an Interlock already on) and keep its images on the release
+    enable_layer7_routing: bool = False
+    layer7_http_port: int = 8080
+    layer7_https_port: int = 8443
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,9 @@ class SharedTopology:
                 "template": self.interlock.template,
                 "keepConfigs": self.interlock.keep_configs,
                 "healthSeconds": self.interlock.health_seconds,
+                "enableLayer7Routing": self.interlock.enable_layer7_routing,
+                "layer7HttpPort": self.interlock.layer7_http_port,
+                "layer7HttpsPort": self.interlock.layer7_https_port,
             },
         }
 
@@ -181,6 +188,11 @@ class ApplicationGroup:
     first_subnet: int
     subnets: tuple[Subnet, ...]
     allow_from: tuple[GroupFlow, ...] = ()  # read only with isolation: applicationGroup
+    os: str = "linux"  # the workers' operating system: linux or windows
+
+    @property
+    def windows(self) -> bool:
+        return self.os == "windows"
 
 
 EC2_HOSTNAME_ADDRESS = re.compile(r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(\.|$)")
@@ -267,6 +279,11 @@ class EnvironmentTopology:
     @property
     def subnets(self) -> tuple[tuple[ApplicationGroup, Subnet], ...]:
         return tuple((g, s) for g in self.application_groups for s in g.subnets)
+
+    @property
+    def has_windows(self) -> bool:
+        """Some application group runs Windows workers."""
+        return any(g.windows for g in self.application_groups)
 
 
 def covering_block(cidrs: Iterable[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:

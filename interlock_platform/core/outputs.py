@@ -56,7 +56,9 @@ class SharedOutputs(Outputs):
     environments: dict[str, RegistryEntry] = output(
         "the registry: `{cidr, collection, httpPort, httpsPort, collectionNodeSelector, maxSubnets, allowEsp}`", keys="name"
     )
-    interlock: SharedInterlock = output("`{retireDefaultExtension, template, keepConfigs, healthSeconds}`")
+    interlock: SharedInterlock = output(
+        "`{retireDefaultExtension, template, keepConfigs, healthSeconds, enableLayer7Routing, layer7HttpPort, layer7HttpsPort}`"
+    )
     interlock_template: str | None = output(
         "the template extension (TOML) captured before `[Extensions.default]` was retired; a secret, since it may hold "
         "Interlock credentials",

@@ -47,7 +47,10 @@ def check_teams(
     items: list[cm.Team | None] | None,
     env_name: str | None,
     others: Mapping[str, ipaddress.IPv4Network],
+    windows_groups: bool = False,
 ) -> tuple[TeamSpec, ...]:
+    """`windows_groups`: the environment has Windows workers, so every team namespace is pinned
+    to its OS (kubernetes.io/os), Linux unless the team says windows."""
     teams: dict[int, TeamSpec] = {}
     names: dict[str, int] = {}
     namespaces: dict[str, int] = {}
@@ -75,7 +78,9 @@ def check_teams(
         namespaces[ns] = i
         apps = _check_apps(p, f"{key}.apps", t.apps)
         targets = _check_cidr_egress(p, f"{key}.egress.cidrs", t.egress.cidrs, others)
-        teams[i] = TeamSpec(t.name, ns, tuple(t.groups), apps, t.egress.dns, targets)
+        if t.os == "windows" and not windows_groups:
+            p.add(f"{key}.os", "is windows, and no application group of this environment has os: windows", "use linux, or add a Windows group")
+        teams[i] = TeamSpec(t.name, ns, tuple(t.groups), apps, t.egress.dns, targets, t.os if windows_groups else None)
     # Namespace egress can only name this environment's team namespaces: never another environment's.
     for i, t in enumerate(items or []):
         if t is None:
@@ -94,7 +99,7 @@ def check_teams(
             extra.append(EgressTarget(namespace=e.namespace, ports=_ports(e.ports)))
         if i in teams and extra:
             team = teams[i]
-            teams[i] = TeamSpec(team.name, team.namespace, team.groups, team.apps, team.dns, (*team.egress, *extra))
+            teams[i] = TeamSpec(team.name, team.namespace, team.groups, team.apps, team.dns, (*team.egress, *extra), team.os)
     return tuple(teams[i] for i in sorted(teams))
 
 

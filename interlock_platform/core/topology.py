@@ -220,11 +220,13 @@ def parse_shared(
     )
     envs = _check_registry(p, c["environments"], vpc, mgmt, edge, blocks, version, quotas, len(mgmt) + len(edge))
     settings: cm.SharedInterlock | None = c["interlock"]
-    interlock = (
-        InterlockSettings(settings.retire_default_extension, settings.template, settings.keep_configs, settings.health_seconds)
-        if settings is not None
-        else InterlockSettings()
-    )
+    interlock = InterlockSettings()
+    if settings is not None:
+        interlock = InterlockSettings(
+            settings.retire_default_extension, settings.template, settings.keep_configs, settings.health_seconds,
+            settings.enable_layer7_routing, settings.layer7_http_port, settings.layer7_https_port,
+        )  # fmt: skip
+    _check_layer7_ports(p, interlock, envs)
     ucp = None if from_outputs else _ucp(p, c["ucpHost"], raw)
     endpoints: list[str] = []
     for i, service in enumerate(c["vpcEndpoints"] or []):
@@ -244,7 +246,8 @@ def parse_shared(
         edge_cidrs=tuple(edge),
         admin_cidrs=tuple(admins or ()),
         ucp_version=version,
-        calico_ip_in_ip=bool(c["calicoIpInIp"]),
+        # false (the declared default, so also "unset") means the release's own encapsulation
+        calico_ip_in_ip=bool(c["calicoIpInIp"]) or ports.default_ip_in_ip(version),
         nat_gateways=str(c["natGateways"]),
         flow_log_retention_days=retention,
         quotas=quotas,
@@ -276,6 +279,25 @@ def _ucp(p: Problems, host: str | None, raw: Mapping[str, Any]) -> UcpConnection
                     f"run `pulumi config set --secret {PROJECT}:{key} < {source}` in the unzipped client bundle",
                 )
     return conn
+
+
+def _check_layer7_ports(p: Problems, interlock: InterlockSettings, envs: Mapping[str, EnvironmentSpec]) -> None:
+    """The default service cluster Interlock starts with publishes its ports in ingress mode, on
+    every node: an environment on the same port could not get its own cluster until it is retired."""
+    if not interlock.enable_layer7_routing:
+        return
+    if interlock.layer7_http_port == interlock.layer7_https_port:
+        p.add("interlock.layer7HttpsPort", f"{interlock.layer7_https_port} is also layer7HttpPort", "give HTTP and HTTPS different ports")
+    if interlock.retire_default_extension:
+        return
+    for key, port in (("interlock.layer7HttpPort", interlock.layer7_http_port), ("interlock.layer7HttpsPort", interlock.layer7_https_port)):
+        for env in envs.values():
+            if port in (env.http_port, env.https_port):
+                p.add(
+                    key, f"{port} is also environment '{env.name}''s Interlock port, and the default service cluster would keep it",
+                    "set interlock.retireDefaultExtension: true (the default cluster goes once the stack has turned Layer 7 on), "
+                    "or give the default cluster a port no environment uses",
+                )  # fmt: skip
 
 
 def _check_registry(
@@ -486,9 +508,11 @@ def parse_environment(
                 )
     isolation: str | None = c["isolation"]
     _check_group_flows(p, c["applicationGroups"], isolation)
+    _check_windows(p, c["applicationGroups"], shared, c["overlayNetworks"], name)
 
     others = {o.name: o.cidr for o in (shared.environments.values() if shared else ()) if env is None or o.name != env.name}
-    teams = team_config.check_teams(p, c["teams"], name, others)
+    windows_groups = any(g is not None and g.os == "windows" for g in c["applicationGroups"] or [])
+    teams = team_config.check_teams(p, c["teams"], name, others, windows_groups)
     kubernetes = team_config.check_kubernetes(
         p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None
     )
@@ -578,8 +602,41 @@ def _check_groups(
                     )
             taken.append((g.name, s))
         flows = tuple(GroupFlow(f.group, ports.Protocol(f.protocol), tuple(sorted(set(f.ports)))) for f in g.allow_from)
-        groups.append(ApplicationGroup(g.name, prefix, first, subnets, flows))
+        groups.append(ApplicationGroup(g.name, prefix, first, subnets, flows, g.os))
     return groups
+
+
+def _check_windows(
+    p: Problems, items: list[cm.ApplicationGroup | None] | None, shared: SharedTopology | None, overlay: cm.OverlayNetworks | None,
+    env_name: str | None,
+) -> None:
+    """Windows workers (Mirantis: Calico on Windows is VXLAN only, fixed at install; UCP supports
+    no encrypted overlay network on Windows): what a Windows group needs of the cluster and of
+    the environment's overlay networks."""
+    windows = [(i, g) for i, g in enumerate(items or []) if g is not None and g.os == "windows"]
+    if not windows:
+        return
+    names = ", ".join(f"'{g.name}'" for _, g in windows)
+    if shared is not None and shared.calico_ip_in_ip:
+        i, _ = windows[0]
+        reason = f"UCP {shared.ucp_version}'s Calico" if ports.default_ip_in_ip(shared.ucp_version) else "calicoIpInIp: true"
+        p.add(
+            f"applicationGroups[{i}].os",
+            f"Windows workers ({names}) need Calico VXLAN, and the shared stack's cluster encapsulates with IP-in-IP ({reason}), "
+            "which Windows nodes cannot use",
+            "run these groups on linux, or use a cluster installed with Calico VXLAN (MKE's default) and set calicoIpInIp to "
+            "false in the shared stack",
+        )
+    if overlay is not None:
+        encrypted = overlay.encrypted if overlay.encrypted is not None else env_name == "prod"
+        if encrypted:
+            why = "overlayNetworks.encrypted is true" if overlay.encrypted else f"{env_name}'s overlay networks are encrypted by default"
+            p.add(
+                "overlayNetworks.encrypted",
+                f"{why}, and UCP supports no encrypted overlay network on Windows, where {names} run",
+                "set overlayNetworks.encrypted: false (encrypt in the application, e.g. TLS between services), or run those "
+                "groups on linux",
+            )
 
 
 def _check_group_flows(p: Problems, items: list[cm.ApplicationGroup | None] | None, isolation: Any) -> None:

@@ -110,9 +110,10 @@ class EnvironmentKubernetes(pulumi.ComponentResource):
     def __init__(self, name: str, args: EnvironmentKubernetesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:kubernetes:EnvironmentKubernetes", name, None, opts)
         provider = kubernetes_provider(f"{name}-cluster", self, args.settings.server_side_apply)
-        # kube-system and the ingress controller's namespace get the platform's label, so team
-        # policies can select them on clusters older than Kubernetes 1.21. Each env stack applies
-        # the same label with its own field manager: removing one stack leaves the others' hold.
+        # From Kubernetes 1.21 (MKE 3.7, 3.8, 3.9) team policies select kube-system and the ingress
+        # controller's namespace by the name the API server sets: nothing is labelled or patched.
+        # Before 1.21 they get the platform's label. With server-side apply (1.18 to 1.20) each env
+        # stack applies it with its own field manager: removing one stack leaves the others' hold.
         # Before server-side apply (UCP 3.2 ships 1.14) nothing can patch a namespace the stack
         # does not own: an admin labels it once, and every run says how.
         labelled = []

@@ -1,6 +1,7 @@
 """The Swarm layer: what the runbook's operator did by hand in UCP, as resources.
 
-- `SharedSwarm` (shared stack): the cluster-wide Interlock settings (retiring `default`).
+- `SharedSwarm` (shared stack): Layer 7 routing turned on and kept on the MKE release (with
+  `interlock.enableLayer7Routing`), then the cluster-wide Interlock settings (retiring `default`).
 - `EnvironmentSwarm` (env stacks): the ingress node labels, the environment's overlay networks,
   its `[Extensions.<env>]` service cluster, and its TLS certificate as Swarm secrets.
 """
@@ -19,6 +20,7 @@ from interlock_platform.core.interlock_toml import ServiceClusterSpec
 from interlock_platform.core.model import EnvironmentTopology, SharedTopology, UcpConnection
 from interlock_platform.core.topology import PROJECT
 from interlock_platform.swarm.providers.interlock import InterlockSettings, ServiceCluster
+from interlock_platform.swarm.providers.layer7 import Layer7Routing
 from interlock_platform.swarm.providers.node_labels import NodeLabels
 
 
@@ -41,15 +43,25 @@ class SharedSwarmArgs:
 
 
 class SharedSwarm(pulumi.ComponentResource):
+    layer7: Layer7Routing | None
     settings: InterlockSettings
 
     def __init__(self, name: str, args: SharedSwarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:swarm:SharedSwarm", name, None, opts)
         topo = args.topology
+        interlock = topo.interlock
+        self.layer7 = None
+        if interlock.enable_layer7_routing:
+            self.layer7 = Layer7Routing(
+                f"{name}-layer7-routing", http_port=interlock.layer7_http_port, https_port=interlock.layer7_https_port,
+                stack=topo.stack, keep_configs=interlock.keep_configs, health_seconds=interlock.health_seconds,
+                opts=pulumi.ResourceOptions(parent=self),
+            )  # fmt: skip
+        # Turning Layer 7 on starts Interlock on its default config: the platform's part is rotated in after it
         self.settings = InterlockSettings(
-            f"{name}-interlock-settings", retire_default=topo.interlock.retire_default_extension, template=topo.interlock.template,
-            stack=topo.stack, keep_configs=topo.interlock.keep_configs, health_seconds=topo.interlock.health_seconds,
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-interlock-settings", retire_default=interlock.retire_default_extension, template=interlock.template,
+            stack=topo.stack, keep_configs=interlock.keep_configs, health_seconds=interlock.health_seconds,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.layer7] if self.layer7 else None),
         )  # fmt: skip
         self.register_outputs({"interlockTemplate": self.settings.templateToml})
 

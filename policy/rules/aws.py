@@ -318,6 +318,40 @@ def _no_cross_environment(args: StackValidationArgs, report: ReportViolation) ->
                 for name in foreign(net):
                     report(f"{e.label} in the {env.name} stack allows {net}, which holds (part of) environment {name}'s range. "
                            "Fix: remove it; the NACL must deny other environments", e.urn)  # fmt: skip
+    for carrier, label, ids in _literal_group_ids(stack):
+        for gid in ids:
+            if gid not in reg.management_group_ids | reg.endpoint_security_group_ids:  # the shared stack's, which env stacks hang rules on
+                report(f"{label} in the {env.name} stack names security group {gid} by a literal id: it is neither one of this "
+                       "stack's groups nor the shared management group or a VPC endpoint's, so it may be another environment's. Fix: reference "
+                       "the group by its resource (group.id), or the management group through the shared stack", carrier.urn)  # fmt: skip
+
+
+def _unvouched(values: list[Any], feeders: list[PolicyResource]) -> list[str]:
+    """The literal ids among `values` that no resource of the stack feeding the property can stand
+    for: each feeder stands for one value (its id, known or not), never for the rest."""
+    literal = [v for v in values if isinstance(v, str)]
+    return literal[len(feeders):] if len(literal) > len(feeders) else []
+
+
+def _literal_group_ids(stack: Stack) -> list[tuple[PolicyResource, str, list[str]]]:
+    """(resource, label, ids) for every security group a rule of the stack names by a literal id,
+    as the group it is attached to or as its peer."""
+    out = []
+    groups = (SG, DEFAULT_SG, STACK_REFERENCE)
+    for sg in stack.of_type(SG):
+        for direction in ("ingress", "egress"):
+            peers = [p for e in items(get(sg.props, direction)) if e is not UNKNOWN for p in items(get(e, "securityGroups"))]
+            fed = [r for r in Stack.fed_by(sg, direction) if r.resource_type in groups]
+            bad = _unvouched(peers, fed)
+            if bad:
+                out.append((sg, f"security group {sg.name} inline {direction}", bad))
+    for rule in stack.of_type(*RULES, LEGACY_RULE):
+        for prop in ("securityGroupId", "referencedSecurityGroupId", "sourceSecurityGroupId"):
+            fed = [r for r in Stack.fed_by(rule, prop) if r.resource_type in groups]
+            bad = _unvouched([get(rule.props, prop)], fed)
+            if bad:
+                out.append((rule, f"{rule.name}.{prop}", bad))
+    return out
 
 
 def _no_all_protocols(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -370,6 +404,7 @@ def _nacl_isolation(args: StackValidationArgs, report: ReportViolation) -> None:
     for e in entries:
         key = e.group.urn if e.group is not None else f"id:{_shown(e.group_id)}"
         tables.setdefault(key, (f"NACL {_shown(e.group_id)} (not defined in this stack)", None, []))[2].append(e)
+    _associations(stack, env.name, report)
     for what, urn, table in tables.values():
         owned = urn is not None
         for direction in ("ingress", "egress"):
@@ -396,10 +431,105 @@ def _nacl_isolation(args: StackValidationArgs, report: ReportViolation) -> None:
                            f"{', '.join(map(str, left))} is not denied. Fix: deny it, numbered before every allow", urn)  # fmt: skip
 
 
+def _associations(stack: Stack, env: str, report: ReportViolation) -> None:
+    """A subnet of the stack stays on a NACL of the stack, and the stack's NACLs take no subnet
+    that is not its own: a NACL this stack does not define has none of its denies."""
+    for assoc in stack.of_type(NACL_ASSOCIATION):
+        acls = [r for r in Stack.fed_by(assoc, "networkAclId") if r.resource_type == NACL]
+        acl_id = get(assoc.props, "networkAclId")
+        if not acls and acl_id is not UNKNOWN:
+            report(f"association {assoc.name} of {env} puts a subnet on NACL {acl_id}, which this stack does not define (the default "
+                   "NACL, the shared stack's or another environment's): none of this environment's denies guard it there. "
+                   "Fix: associate it with this stack's NACL", assoc.urn)  # fmt: skip
+        subnets = [r for r in Stack.fed_by(assoc, "subnetId") if r.resource_type == SUBNET]
+        subnet_id = get(assoc.props, "subnetId")
+        if not subnets and subnet_id is not UNKNOWN:
+            report(f"association {assoc.name} of {env} takes subnet {subnet_id}, which this stack does not define, off the NACL that "
+                   "guards it. Fix: associate only this stack's subnets", assoc.urn)  # fmt: skip
+    for acl in stack.of_type(NACL, DEFAULT_NACL):
+        bad = _unvouched(items(get(acl.props, "subnetIds")), [r for r in Stack.fed_by(acl, "subnetIds") if r.resource_type == SUBNET])
+        if bad or (acl.resource_type == DEFAULT_NACL and items(get(acl.props, "subnetIds"))):
+            report(f"{'default NACL' if acl.resource_type == DEFAULT_NACL else 'NACL'} {acl.name} of {env} takes subnets "
+                   f"{', '.join(map(str, bad or items(get(acl.props, 'subnetIds'))))} off the NACL that guards them. "
+                   "Fix: associate only this stack's subnets, with this stack's NACL", acl.urn)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# Where an environment's instances and network interfaces sit, and which groups they carry.
+
+INSTANCE = "aws:ec2/instance:Instance"
+SPOT_INSTANCE = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
+ENI = "aws:ec2/networkInterface:NetworkInterface"
+ENI_SG_ATTACHMENT = "aws:ec2/networkInterfaceSgAttachment:NetworkInterfaceSgAttachment"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+# (type, subnet properties, security-group properties, address properties)
+PLACED = {
+    INSTANCE: (("subnetId",), ("vpcSecurityGroupIds", "securityGroups"), ("privateIp", "secondaryPrivateIps")),
+    SPOT_INSTANCE: (("subnetId",), ("vpcSecurityGroupIds", "securityGroups"), ("privateIp", "secondaryPrivateIps")),
+    ENI: (("subnetId",), ("securityGroups",), ("privateIp", "privateIps", "privateIpLists")),
+    ENI_SG_ATTACHMENT: ((), ("securityGroupId",), ()),
+    LAUNCH_TEMPLATE: ((), ("vpcSecurityGroupIds", "securityGroupNames"), ()),
+    AUTOSCALING_GROUP: (("vpcZoneIdentifiers",), (), ()),
+}
+
+
+def _values(value: Any) -> list[Any]:
+    return items(value) if items(value) or not isinstance(value, str) else [value]
+
+
+def _placement(args: StackValidationArgs, report: ReportViolation) -> None:
+    found = environment_stack(args, report)
+    if found is None:
+        return  # the shared stack places the managers
+    stack, reg, env = found
+    mgmt = reg.management_block
+    for r in stack.of_type(*PLACED):
+        subnet_props, group_props, address_props = PLACED[r.resource_type]
+        what = f"{r.resource_type.rsplit(':', 1)[-1]} {r.name} of {env.name}"
+        for prop in subnet_props:
+            fed = Stack.fed_by(r, prop)
+            if any(f.resource_type == STACK_REFERENCE for f in fed):
+                report(f"{what} takes its subnet ({prop}) from the shared stack: the management VLAN or the edge, where the managers "
+                       f"and the load balancers are. Fix: place it in one of {env.name}'s subnets", r.urn)  # fmt: skip
+                continue
+            for sid in _unvouched(_values(get(r.props, prop)), [f for f in fed if f.resource_type == SUBNET]):
+                where = "a shared subnet (the management VLAN or the edge)" if sid in reg.shared_subnet_ids else "not one of this stack's subnets"
+                report(f"{what} is placed in subnet {sid} ({where}). Fix: place it in one of {env.name}'s subnets, by resource", r.urn)
+        for prop in group_props:
+            fed = Stack.fed_by(r, prop)
+            if any(f.resource_type == STACK_REFERENCE for f in fed):
+                report(f"{what} takes a security group ({prop}) from the shared stack: the managers' group, which every environment's "
+                       f"workers admit. Fix: give it {env.name}'s own groups", r.urn)  # fmt: skip
+                continue
+            for gid in _unvouched(_values(get(r.props, prop)), [f for f in fed if f.resource_type == SG]):
+                whose = "the managers' security group" if gid in reg.management_group_ids else "a group this stack does not define"
+                report(f"{what} carries security group {gid} ({whose}). Fix: give it {env.name}'s own groups, by resource", r.urn)
+        for prop in address_props:
+            for value in _values(get(r.props, prop)):
+                net = network(value)
+                if net is None:
+                    continue
+                if mgmt is not None and overlaps(net, mgmt):
+                    report(f"{what} takes address {value} ({prop}) in the management VLAN {mgmt}. Fix: an address of {env.cidr}", r.urn)
+                for other in reg.others(env.name):
+                    if overlaps(net, other.cidr):
+                        report(f"{what} takes address {value} ({prop}) in environment {other.name}'s range {other.cidr}. "
+                               f"Fix: an address of {env.cidr}", r.urn)  # fmt: skip
+        if r.resource_type == LAUNCH_TEMPLATE:
+            for i, nic in enumerate(items(get(r.props, "networkInterfaces"))):
+                for sid in (get(nic, "subnetId"),) if nic is not UNKNOWN else ():
+                    if isinstance(sid, str) and not any(f.resource_type == SUBNET for f in Stack.fed_by(r, "networkInterfaces")):
+                        report(f"{what}.networkInterfaces[{i}] is placed in subnet {sid}, not one of this stack's. "
+                               f"Fix: place it in one of {env.name}'s subnets, by resource", r.urn)  # fmt: skip
+
+
 # What crosses between the application groups of one environment without a declared flow: the
 # overlay data plane (VXLAN, gossip; IP-in-IP and ESP) of the overlay networks they share.
 OVERLAY_DATA_PLANE = {("17", 4789), ("6", 7946), ("17", 7946)}
-NODE_EPHEMERAL = (32768, 60999)  # Linux nodes' ephemeral range: NACL return traffic, no platform port in it
+# The nodes' ephemeral ranges, Linux's 32768-60999 and Windows' 49152-65535 (AWS's NACL guidance):
+# NACL return traffic, no platform port in it
+NODE_EPHEMERAL = (32768, 65535)
 NACL_ASSOCIATION = "aws:ec2/networkAclAssociation:NetworkAclAssociation"
 
 
@@ -681,13 +811,17 @@ POLICIES = [
     _stack("sg-no-all-protocols", "No all-protocols (-1) rule, except a security group referencing itself.", _no_all_protocols),
     ResourceValidationPolicy(name="sg-descriptions", description="Every security group and rule says what it is for.", validate=_descriptions,
                              enforcement_level=EnforcementLevel.ADVISORY),
-    _stack("nacl-environment-isolation", "An environment's NACL denies every other environment first and stays within the quota.", _nacl_isolation, True),
+    _stack("nacl-environment-isolation", "An environment's NACL denies every other environment first and stays within the quota; "
+           "its subnets stay on its own NACLs.", _nacl_isolation, True),
     _stack("group-flows-declared", "With isolation: applicationGroup, nothing opens a port between two application groups that the "
            "config does not declare, beyond the overlay data plane; the load balancer reaches only the ingress group.", _group_flows_declared, True),
     _stack("lb-ports-match-service-cluster", "443 forwards to the environment's HTTPS proxy port, 80 to its HTTP port, to its ingress nodes only.", _lb_ports, True),
     _stack("vpc-baseline", "Flow logs on, the default security group empty.", _vpc_baseline),
     _stack("vpc-endpoints-scoped", "An environment's VPC endpoints serve it alone: no private DNS (which answers for the whole VPC), "
            "only its own route tables.", _vpc_endpoints, True),
+    _stack("instances-in-environment", "An environment's instances, network interfaces, launch templates and autoscaling groups "
+           "sit in its own subnets and addresses and carry its own security groups, never the management VLAN's or the managers'.",
+           _placement, True),
     _stack("subnet-no-public-addresses", "No subnet in an environment's or the management range hands out public IPv4 or IPv6 "
            "addresses; an environment's subnets stay out of the others' ranges.", _subnets, True),
     ResourceValidationPolicy(name="tags-present", description="AWS resources carry the environment and managed-by tags.", validate=_tags,

@@ -7,6 +7,7 @@ environments from its config (generate it with `python -m tools.policy_config`).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,8 +37,19 @@ REGISTRY_SCHEMA = PolicyConfigSchema(
             "description": "environment -> {groups: {name: [cidrs]}, flows: [{from, to, protocol, ports}], ingressGroups: [names]}, "
             "for the environments with isolation: applicationGroup (from their stack config)",
         },
+        "managementPeersSecurityGroupId": {"type": ["string", "null"], "description": "the shared stack's managers-and-DTR group"},
+        "sharedSubnetIds": {
+            "type": "array", "items": {"type": "string"},
+            "description": "the shared stack's management and edge subnet ids: no environment places anything in them",
+        },
+        "owned": {
+            "type": "object",
+            "description": "environment -> {namespaces, networks, nodes, instanceIds, platformNamespaces}: the names each "
+            "environment's stack config gives it (its team namespaces, overlay networks, ingress nodes' hostnames and instance "
+            "ids) and the cluster namespaces its policies may select (DNS, the ingress controller)",
+        },
     }
-)
+)  # fmt: skip
 
 
 def get(props: Any, *path: str) -> Any:
@@ -186,16 +198,63 @@ def group_layout(value: Any) -> GroupLayout:
 
 
 @dataclass(frozen=True)
+class Owned:
+    """The names one environment's stack config gives it: what no other environment may name."""
+
+    namespaces: frozenset[str] = frozenset()
+    networks: frozenset[str] = frozenset()
+    nodes: frozenset[str] = frozenset()
+    instance_ids: frozenset[str] = frozenset()
+    platform_namespaces: frozenset[str] = frozenset()  # cluster namespaces its policies may select: DNS, the ingress controller
+
+
+def owned(value: Any) -> Owned:
+    def names(key: str) -> frozenset[str]:
+        return frozenset(str(v) for v in (value.get(key) or ()))
+
+    return Owned(names("namespaces"), names("networks"), names("nodes"), names("instanceIds"), names("platformNamespaces"))
+
+
+@dataclass(frozen=True)
 class Registry:
     environments: Mapping[str, Environment]
     management_cidrs: tuple[ipaddress.IPv4Network, ...]
     nacl_quota: int
     group_layouts: Mapping[str, GroupLayout] = field(default_factory=dict)
     management_security_group_id: str | None = None
+    management_peers_security_group_id: str | None = None
+    shared_subnet_ids: frozenset[str] = frozenset()
+    owned: Mapping[str, Owned] = field(default_factory=dict)
     endpoint_security_group_ids: frozenset[str] = frozenset()  # the shared stack's VPC endpoints' groups
 
     def others(self, env: str) -> list[Environment]:
         return [e for n, e in self.environments.items() if n != env]
+
+    @property
+    def management_group_ids(self) -> set[str]:
+        return {g for g in (self.management_security_group_id, self.management_peers_security_group_id) if g}
+
+    def owns(self, env: str) -> Owned:
+        return self.owned.get(env) or Owned()
+
+    def owner(self, what: str, name: Any) -> str | None:
+        """The environment whose config gives it `name` (`what`: "namespaces", "networks", "nodes",
+        "instance_ids"), None when none does."""
+        return next((e for e, o in self.owned.items() if name in getattr(o, what)), None)
+
+    def node_owner(self, hostname: str) -> str | None:
+        """The environment a node belongs to: its stack config lists it, or the private address an
+        EC2 hostname carries (ip-a-b-c-d...) lies in its range; "management" for the managers' VLAN."""
+        listed = self.owner("nodes", hostname)
+        if listed is not None:
+            return listed
+        address = ec2_hostname_address(hostname)
+        if address is None:
+            return None
+        for e in self.environments.values():
+            if address in e.cidr:
+                return e.name
+        return "management" if any(address in c for c in self.management_cidrs) else None
 
     @property
     def management_block(self) -> ipaddress.IPv4Network | None:
@@ -204,6 +263,20 @@ class Registry:
         lo = min(int(n.network_address) for n in self.management_cidrs)
         hi = max(int(n.broadcast_address) for n in self.management_cidrs)
         return ipaddress.ip_network((lo, 32 - (lo ^ hi).bit_length()), strict=False)  # type: ignore[return-value]
+
+
+EC2_HOSTNAME = re.compile(r"^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(\.|$)")
+
+
+def ec2_hostname_address(hostname: str) -> ipaddress.IPv4Address | None:
+    """The private address an EC2 hostname (ip-10-40-64-10.eu-west-1.compute.internal) carries."""
+    m = EC2_HOSTNAME.match(hostname.strip().lower())
+    if not m:
+        return None
+    try:
+        return ipaddress.IPv4Address(".".join(m.groups()[:4]))
+    except ValueError:
+        return None
 
 
 NOT_CONFIGURED = (
@@ -224,9 +297,14 @@ def registry(config: Mapping[str, Any]) -> Registry | None:
         )  # fmt: skip
     mgmt = tuple(ipaddress.ip_network(c) for c in config.get("managementCidrs") or ())
     layouts = {env: group_layout(v) for env, v in (config.get("applicationGroups") or {}).items()}
-    mgmt_sg = config.get("managementSecurityGroupId")
-    endpoint_sgs = frozenset(str(i) for i in config.get("vpcEndpointSecurityGroupIds") or ())
-    return Registry(parsed, mgmt, int(config.get("naclRulesPerDirection") or 20), layouts, mgmt_sg if isinstance(mgmt_sg, str) else None, endpoint_sgs)  # type: ignore[arg-type]
+    mgmt_sg, peers_sg = config.get("managementSecurityGroupId"), config.get("managementPeersSecurityGroupId")
+    return Registry(
+        parsed, mgmt, int(config.get("naclRulesPerDirection") or 20), layouts,  # type: ignore[arg-type]
+        mgmt_sg if isinstance(mgmt_sg, str) else None, peers_sg if isinstance(peers_sg, str) else None,
+        frozenset(str(s) for s in config.get("sharedSubnetIds") or ()),
+        {env: owned(v) for env, v in (config.get("owned") or {}).items()},
+        frozenset(str(i) for i in config.get("vpcEndpointSecurityGroupIds") or ()),
+    )  # fmt: skip
 
 
 class Stack:

@@ -3,6 +3,7 @@ policy that teams cannot edit."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,13 +18,19 @@ from pulumi_policy import (
 from .common import (
     REGISTRY_SCHEMA,
     UNKNOWN,
+    Environment,
+    Registry,
     Stack,
+    env_of,
     get,
     items,
     kind,
     network,
+    number,
     overlaps,
+    plain,
     registry,
+    registry_or_report,
     resource_environment,
     world_like,
 )
@@ -39,6 +46,8 @@ RBAC = "rbac.authorization.k8s.io"
 ROLE_KINDS = {f"{RBAC}:Role", f"{RBAC}:ClusterRole"}
 BINDING_KINDS = {f"{RBAC}:RoleBinding", f"{RBAC}:ClusterRoleBinding"}
 NODE_SELECTOR = "scheduler.alpha.kubernetes.io/node-selector"
+K8S_OS = "kubernetes.io/os"  # the kubelet's node label
+OPERATING_SYSTEMS = ("linux", "windows")
 WRITE = {"create", "update", "patch", "delete", "deletecollection", "*", "escalate", "bind", "impersonate"}
 # What isolation is made of, in any API group (Calico's own policies included): whoever may write
 # these can undo it. Namespaces are in it because their labels are what policies select.
@@ -148,13 +157,16 @@ def _no_cross_environment(args: ResourceValidationArgs, report: ReportViolation)
 
 
 def _namespace_in_collection(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != NAMESPACE:
+    if args.resource_type not in (NAMESPACE, NAMESPACE_PATCH):
         return
     env = resource_environment(args, report)
     if env is None:
         return
     selector = get(args.props, "metadata", "annotations", NODE_SELECTOR)
-    if selector is not UNKNOWN and selector != env.node_selector:
+    if args.resource_type == NAMESPACE_PATCH and selector is None:
+        return  # a patch that leaves the annotation alone leaves the namespace where it is
+    # The collection's label, and where Windows workers share it, the nodes' OS (kubernetes.io/os)
+    if selector is not UNKNOWN and selector not in (env.node_selector, *(f"{env.node_selector},{K8S_OS}={os}" for os in OPERATING_SYSTEMS)):
         report(f"namespace {args.name} is pinned to {selector!r}, not {env.name}'s collection ({env.node_selector}). "
                f"Fix: annotate it {NODE_SELECTOR}: {env.node_selector}, so its pods run only on the collection's nodes")  # fmt: skip
 
@@ -192,6 +204,14 @@ def _team_cannot_edit_policy(args: ResourceValidationArgs, report: ReportViolati
         for i, grant in _grants(get(args.props, "rules")):
             report(f"rules[{i}] of {what} {args.name} grants {grant}, with which its holders can undo isolation. "
                    "Fix: policy and RBAC stay with the platform; grant the workload verbs on workload resources only")  # fmt: skip
+        labels = get(args.props, "metadata", "labels")
+        into = sorted(str(k)[len(AGGREGATE_TO):] for k in (labels if isinstance(labels, Mapping) else {}) if str(k).startswith(AGGREGATE_TO))
+        if into:
+            report(f"{what} {args.name} is labelled to aggregate into the {', '.join(into)} ClusterRole(s): its rules then reach everyone "
+                   "bound to them, in every namespace of every environment. Fix: remove the aggregate-to label; bind the role itself")  # fmt: skip
+        if get(args.props, "aggregationRule") not in (None, UNKNOWN):
+            report(f"{what} {args.name} has an aggregationRule: it grants whatever any ClusterRole with the selected labels grants, "
+                   "now or later. Fix: list its rules")  # fmt: skip
     elif _is(args.resource_type, BINDING_KINDS):
         ref = get(args.props, "roleRef")
         ref_kind, ref_name = get(ref, "kind"), get(ref, "name")
@@ -199,6 +219,9 @@ def _team_cannot_edit_policy(args: ResourceValidationArgs, report: ReportViolati
             report(
                 f"{what} {args.name} grants ClusterRole {ref_name}, which can edit NetworkPolicies. Fix: bind the team-workloads Role"
             )
+        elif ref_kind == "ClusterRole" and isinstance(ref_name, str) and ref_name.startswith("system:"):
+            report(f"{what} {args.name} grants ClusterRole {ref_name}, one of the cluster's own roles (the aggregate-to ones make "
+                   "up admin and edit). Fix: bind the team-workloads Role, or view")  # fmt: skip
         elif (
             what == "ClusterRoleBinding"
             and ref_kind is not UNKNOWN
@@ -213,7 +236,310 @@ def _team_cannot_edit_policy(args: ResourceValidationArgs, report: ReportViolati
                    "Fix: bind the team's groups")  # fmt: skip
 
 
+# ------------------------------------------------------------------------------------------------
+# What a change can reach beyond its own namespace: Services that open node ports or addresses,
+# pods that reach the node, objects in another environment's namespace, selectors and Calico
+# policies that reach other environments' pods.
+
+ENV_LABEL = "interlock-platform/environment"  # the platform's label on team namespaces
+NAME_LABELS = (NS_ID, "kubernetes.io/metadata.name", "projectcalico.org/name")  # select one namespace by its name
+AGGREGATE_TO = "rbac.authorization.k8s.io/aggregate-to-"
+CALICO_GROUPS = ("crd.projectcalico.org", "projectcalico.org")
+CALICO_CLUSTER_WIDE = {"GlobalNetworkPolicy", "StagedGlobalNetworkPolicy", "GlobalNetworkSet", "HostEndpoint", "Tier"}
+# Kinds without a namespace: the rest of what a stack creates in Kubernetes lives in one
+CLUSTER_SCOPED = {
+    "core:Namespace", "core:Node", "core:PersistentVolume", f"{RBAC}:ClusterRole", f"{RBAC}:ClusterRoleBinding",
+    "apiextensions.k8s.io:CustomResourceDefinition", "storage.k8s.io:StorageClass", "scheduling.k8s.io:PriorityClass",
+    "admissionregistration.k8s.io:ValidatingWebhookConfiguration", "admissionregistration.k8s.io:MutatingWebhookConfiguration",
+    "admissionregistration.k8s.io:ValidatingAdmissionPolicy", "admissionregistration.k8s.io:ValidatingAdmissionPolicyBinding",
+    "policy:PodSecurityPolicy", "networking.k8s.io:IngressClass", "apiregistration.k8s.io:APIService",
+    *(f"{g}:{k}" for g in CALICO_GROUPS for k in CALICO_CLUSTER_WIDE),
+}  # fmt: skip
+# Kinds known to live in a namespace (one without it lands in the provider's default); a custom
+# kind is judged by the namespace it names, since it may be cluster-scoped
+NAMESPACED_GROUPS = {"core", "apps", "batch", "autoscaling", "policy", "discovery.k8s.io", "coordination.k8s.io", "extensions"}
+NAMESPACED_KINDS = {
+    f"{RBAC}:Role", f"{RBAC}:RoleBinding", "networking.k8s.io:NetworkPolicy", "networking.k8s.io:Ingress",
+    *(f"{g}:NetworkPolicy" for g in ("crd.projectcalico.org", "projectcalico.org")),
+}  # fmt: skip
+# Where each kind keeps its pod spec
+POD_SPEC_PATHS = {
+    "Pod": ("spec",), "Deployment": ("spec", "template", "spec"), "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"), "ReplicaSet": ("spec", "template", "spec"), "Job": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"), "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}  # fmt: skip
+# Capabilities that give a container the node: any of them undoes the pod's isolation
+NODE_CAPABILITIES = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH", "BPF"}
+EXPOSED_SERVICE_TYPES = {"NodePort", "LoadBalancer"}
+
+
+def _k8s_kind(resource_type: str) -> tuple[str, str]:
+    """(API group, kind) of a `kubernetes:` type, a Patch read as what it patches."""
+    group, _, name = kind(resource_type).partition(":")
+    return group, name
+
+
+def _own_namespaces(stack: Stack, reg: Registry, env: Environment) -> set[str]:
+    """The namespaces an environment's objects may live in: its teams' (config) and those the stack creates."""
+    made = {get(n.props, "metadata", "name") for n in stack.of_type(NAMESPACE)}
+    return set(reg.owns(env.name).namespaces) | {n for n in made if isinstance(n, str)}
+
+
+def _whose(reg: Registry, env: Environment, namespace: str) -> str:
+    owner = reg.owner("namespaces", namespace)
+    if owner is not None and owner != env.name:
+        return f"environment {owner}'s namespace {namespace}"
+    return f"namespace {namespace}, which is not one of {env.name}'s"
+
+
+def _own_namespaces_only(args: StackValidationArgs, report: Any) -> None:
+    reg = registry_or_report(args, report)
+    if reg is None:
+        return
+    stack = Stack(args.resources)
+    env = env_of(stack.name, reg)
+    if env is None:
+        return
+    own = _own_namespaces(stack, reg, env)
+    for r in stack.resources:
+        if not r.resource_type.startswith("kubernetes:") or r.resource_type.startswith("kubernetes:yaml"):
+            continue
+        group, name = _k8s_kind(r.resource_type)
+        what = f"{name} {r.name}"
+        if f"{group}:{name}" == "core:Namespace":
+            ns = get(r.props, "metadata", "name")
+            owner = reg.owner("namespaces", ns)
+            if isinstance(ns, str) and owner not in (None, env.name):
+                report(f"{what} of {env.name} takes namespace {ns}, which environment {owner}'s config on-boards. "
+                       f"Fix: name {env.name}'s namespaces for {env.name} (a team's default is <team>-{env.name})", r.urn)  # fmt: skip
+            continue
+        if f"{group}:{name}" in CLUSTER_SCOPED or not group:
+            continue
+        ns = get(r.props, "metadata", "namespace")
+        if ns is UNKNOWN:
+            continue
+        if not ns and (group in NAMESPACED_GROUPS or f"{group}:{name}" in NAMESPACED_KINDS):
+            report(f"{what} of {env.name} names no namespace, so it lands in the provider's default namespace (`default`, shared "
+                   f"by every environment). Fix: set metadata.namespace to one of {env.name}'s ({', '.join(sorted(own)) or 'none'})", r.urn)  # fmt: skip
+        elif ns and ns not in own:
+            report(f"{what} of {env.name} is created in {_whose(reg, env, str(ns))}: what it runs or grants there reaches that "
+                   f"namespace's pods and secrets. Fix: create it in one of {env.name}'s namespaces ({', '.join(sorted(own)) or 'none'})", r.urn)  # fmt: skip
+
+
+def _service_exposure(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if _k8s_kind(args.resource_type) != ("core", "Service"):
+        return
+    spec = get(args.props, "spec")
+    kind_ = get(spec, "type")
+    if kind_ in EXPOSED_SERVICE_TYPES:
+        report(f"Service {args.name} is of type {kind_}: it opens a port on every node of the cluster{' and an external load balancer' if kind_ == 'LoadBalancer' else ''}, "
+               "every environment's nodes included, past the namespace's NetworkPolicies' ipBlocks. Fix: type ClusterIP, "
+               "and reach it through the ingress controller")  # fmt: skip
+    external = [ip for ip in items(get(spec, "externalIPs")) if ip is not UNKNOWN]
+    if external:
+        report(f"Service {args.name} claims externalIPs {', '.join(map(str, external))}: every node then captures traffic to those "
+               "addresses, whoever's they are (CVE-2020-8554). Fix: remove externalIPs")  # fmt: skip
+    if get(spec, "type") not in EXPOSED_SERVICE_TYPES:
+        for i, port in enumerate(items(get(spec, "ports"))):
+            if port is not UNKNOWN and number(get(port, "nodePort")) and kind_ is not UNKNOWN:
+                report(f"Service {args.name}'s ports[{i}] asks for nodePort {number(get(port, 'nodePort'))}. Fix: remove it; type ClusterIP")
+
+
+def _pod_spec(resource_type: str, props: Any) -> Any:
+    path = POD_SPEC_PATHS.get(_k8s_kind(resource_type)[1])
+    return get(props, *path) if path else None
+
+
+def _containers(spec: Any) -> list[tuple[str, Any]]:
+    return [
+        (f"{key}[{i}]", c)
+        for key in ("initContainers", "containers", "ephemeralContainers")
+        for i, c in enumerate(items(get(spec, key)))
+        if c is not UNKNOWN
+    ]
+
+
+def _capability(value: Any) -> str:
+    return str(plain(value)).upper().removeprefix("CAP_")
+
+
+def _pod_reaches_node(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = _pod_spec(args.resource_type, args.props)
+    if spec is None or spec is UNKNOWN:
+        return
+    what = f"{_k8s_kind(args.resource_type)[1]} {args.name}"
+    problems = []
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if get(spec, key) is True:
+            problems.append(f"{key}: true shares the node's {key[4:].lower()} namespace with every pod and process on it")
+    for i, volume in enumerate(items(get(spec, "volumes"))):
+        path = get(volume, "hostPath", "path") if volume is not UNKNOWN else None
+        if path is not None and path is not UNKNOWN:
+            problems.append(f"volumes[{i}] mounts the node's {path} (hostPath): the node's files, and other pods', are not the namespace's")
+    for where, c in _containers(spec):
+        ctx = get(c, "securityContext")
+        if get(ctx, "privileged") is True:
+            problems.append(f"{where} is privileged: it has every device and capability of the node")
+        added = sorted({_capability(a) for a in items(get(ctx, "capabilities", "add")) if a is not UNKNOWN} & NODE_CAPABILITIES)
+        if added:
+            problems.append(f"{where} adds the capabilities {', '.join(added)}, with which it can leave its container")
+        for j, port in enumerate(items(get(c, "ports"))):
+            if port is not UNKNOWN and number(get(port, "hostPort")):
+                problems.append(f"{where}.ports[{j}] binds hostPort {number(get(port, 'hostPort'))} on the node, outside NetworkPolicy")
+    for problem in problems:
+        report(f"{what}: {problem}. Fix: remove it; a team's pods keep to their namespace (the Pod Security 'baseline' level)")
+
+
+def _pods_stay_on_own_nodes(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = _pod_spec(args.resource_type, args.props)
+    if spec is None or spec is UNKNOWN:
+        return
+    env = resource_environment(args, report)
+    reg = registry(args.get_config())
+    if env is None or reg is None:
+        return
+    what = f"{_k8s_kind(args.resource_type)[1]} {args.name}"
+    node = get(spec, "nodeName")
+    if isinstance(node, str) and reg.node_owner(node) != env.name:
+        owner = reg.node_owner(node)
+        whose = f"environment {owner}'s" if owner else f"not one of {env.name}'s nodes"
+        report(f"{what} of {env.name} is bound to node {node} ({whose}), "
+               f"past the scheduler and the namespace's node selector. Fix: remove nodeName; the namespace pins its pods to {env.node_selector}")  # fmt: skip
+    selector = get(spec, "nodeSelector")
+    if isinstance(selector, Mapping):
+        for other in reg.others(env.name):
+            key = other.node_selector.partition("=")[0]
+            if key in selector:
+                report(f"{what} of {env.name} selects nodes by {key}, environment {other.name}'s collection. Fix: remove the nodeSelector")
+
+
+def _selector_pins(reg: Registry, env: Environment, own: set[str], pairs: list[tuple[str, set[str]]]) -> tuple[bool, list[str]]:
+    """Whether label constraints (key, allowed values) select only namespaces of `env` (or the
+    cluster namespaces it may select), and which other environments' namespaces they name."""
+    allowed = own | set(reg.owns(env.name).platform_namespaces)
+    foreign = sorted({f"{reg.owner('namespaces', v)}'s {v}" for _, vs in pairs for v in vs if reg.owner("namespaces", v) not in (None, env.name)})
+    foreign += sorted({f"{v} (the {ENV_LABEL} label)" for k, vs in pairs if k == ENV_LABEL for v in vs if v != env.name})
+    pinned = any((k in NAME_LABELS and vs and vs <= allowed) or (k == ENV_LABEL and vs == {env.name}) for k, vs in pairs)
+    return pinned, foreign
+
+
+def _label_constraints(sel: Any) -> list[tuple[str, set[str]]] | None:
+    """A label selector as (key, values it admits) for its equality parts; None while unknown."""
+    labels, exprs = get(sel, "matchLabels"), get(sel, "matchExpressions")
+    if UNKNOWN in (labels, exprs):
+        return None
+    pairs = [(str(k), {str(plain(v))}) for k, v in (labels or {}).items()]
+    for e in items(exprs):
+        if e is UNKNOWN:
+            return None
+        if get(e, "operator") == "In":
+            pairs.append((str(get(e, "key")), {str(v) for v in items(get(e, "values"))}))
+    return pairs
+
+
+def _selectors_stay_in_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not _is(args.resource_type, POLICY_KINDS):
+        return
+    env = resource_environment(args, report)
+    reg = registry(args.get_config())
+    if env is None or reg is None:
+        return
+    own = set(reg.owns(env.name).namespaces)
+    for direction, i, _, peers in _policy_rules(args.props):
+        for peer in peers:
+            sel = get(peer, "namespaceSelector") if peer is not UNKNOWN else None
+            if sel is None or sel is UNKNOWN or _open_selector(sel):
+                continue  # no namespaceSelector: the policy's own namespace; an open one is k8s-no-wide-peers'
+            pairs = _label_constraints(sel)
+            if pairs is None:
+                continue
+            pinned, foreign = _selector_pins(reg, env, own, pairs)
+            where = f"{direction}[{i}] of NetworkPolicy {args.name} in {env.name}"
+            if foreign:
+                report(f"{where} selects {', '.join(foreign)}: another environment's pods. Fix: environments never reach each other")
+            elif not pinned:
+                shown = ", ".join(f"{k} in {sorted(v)}" for k, v in pairs)
+                report(f"{where} selects namespaces by {shown}, which names no namespace of {env.name}: the same labels can sit on other "
+                       f"environments' namespaces (a team's label is on its namespace in every environment). Fix: select by {NS_ID} "
+                       f"(one of {', '.join(sorted(own | set(reg.owns(env.name).platform_namespaces)))}) or add {ENV_LABEL}: {env.name}")  # fmt: skip
+
+
+CALICO_PAIR = re.compile(r"([A-Za-z0-9_./-]+)\s*(==|in)\s*(?:'([^']*)'|\"([^\"]*)\"|\{([^}]*)\})")
+
+
+def _calico_pairs(expr: str) -> tuple[list[tuple[str, set[str]]], bool]:
+    """The equality and `in` parts of a Calico selector expression, and whether it is open
+    (`all()`, `global()`, a negation or an OR lets it reach beyond them)."""
+    pairs = []
+    for key, _, one, two, many in CALICO_PAIR.findall(expr):
+        values = {v.strip().strip("'\"") for v in many.split(",")} if many else {one or two}
+        pairs.append((key, values))
+    open_ = any(t in expr for t in ("all()", "global()", "||", "!", "has(")) or not pairs
+    return pairs, open_
+
+
+def _calico_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    group, name = _k8s_kind(args.resource_type)
+    if group not in CALICO_GROUPS or not name.endswith(("NetworkPolicy", "NetworkSet", "HostEndpoint", "Tier")):
+        return
+    env = resource_environment(args, report)
+    reg = registry(args.get_config())
+    if env is None or reg is None:
+        return
+    if name in CALICO_CLUSTER_WIDE:
+        report(f"Calico {name} {args.name} in {env.name}'s stack applies to the whole cluster: every environment's pods and nodes, "
+               "ahead of their namespaces' NetworkPolicies. Fix: cluster-wide policy stays with the platform; use a NetworkPolicy "
+               "in one of the team's namespaces")  # fmt: skip
+        return
+    own = set(reg.owns(env.name).namespaces)
+    spec = get(args.props, "spec")
+    for direction, side in (("ingress", "source"), ("egress", "destination")):
+        for i, rule in enumerate(items(get(spec, direction))):
+            if rule is UNKNOWN or get(rule, "action") not in ("Allow", "Pass"):
+                continue
+            where = f"{direction}[{i}] of Calico {name} {args.name} in {env.name}"
+            peer = get(rule, side)
+            if peer is UNKNOWN:
+                continue
+            keys = [k for k in ("nets", "selector", "namespaceSelector", "serviceAccounts", "services") if get(peer, k) not in (None, [], "")]
+            if not keys:
+                report(f"{where} allows every {side} (it names no nets, selector or namespaceSelector): every namespace of every "
+                       "environment, and the internet. Fix: name the peers")  # fmt: skip
+                continue
+            for cidr in items(get(peer, "nets")):
+                net = network(cidr)
+                if world_like(net):
+                    report(f"{where} allows {net}, the internet and every environment's range. Fix: name the ranges the pods need")
+                for other in reg.others(env.name):
+                    if net is not None and net.prefixlen and overlaps(net, other.cidr):
+                        report(f"{where} allows {net}, which holds (part of) environment {other.name}'s range {other.cidr}. "
+                               "Fix: environments never reach each other; remove it")  # fmt: skip
+            expr = get(peer, "namespaceSelector")
+            if isinstance(expr, str):
+                pairs, open_ = _calico_pairs(expr)
+                pinned, foreign = _selector_pins(reg, env, own, pairs)
+                if foreign:
+                    report(f"{where} selects {', '.join(foreign)}: another environment's pods. Fix: environments never reach each other")
+                elif open_ or not pinned:
+                    report(f"{where} has namespaceSelector {expr!r}, which does not pin it to {env.name}'s namespaces: it may select "
+                           f"every environment's. Fix: select \"{NS_ID} == '<namespace>'\" for one of {', '.join(sorted(own))}")  # fmt: skip
+
+
 POLICIES = [
+    StackValidationPolicy(name="k8s-own-namespaces", description="An environment's namespaced objects live in its own namespaces, and it "
+                          "creates no namespace another environment's config on-boards.", validate=_own_namespaces_only,
+                          config_schema=REGISTRY_SCHEMA),
+    ResourceValidationPolicy(name="k8s-service-cluster-ip", description="Services are ClusterIP: no NodePort, LoadBalancer or externalIPs.",
+                             validate=_service_exposure),
+    ResourceValidationPolicy(name="k8s-pod-keeps-to-namespace", description="Pod specs of every workload kind use no host network, PID or "
+                             "IPC, hostPath, hostPort, privileged containers or node capabilities.", validate=_pod_reaches_node),
+    ResourceValidationPolicy(name="k8s-pod-on-own-nodes", description="Pod specs name no node of another environment (nodeName) and no "
+                             "other collection's node selector.", validate=_pods_stay_on_own_nodes, config_schema=REGISTRY_SCHEMA),
+    ResourceValidationPolicy(name="k8s-selectors-in-environment", description="A NetworkPolicy's namespaceSelector names namespaces of its "
+                             "environment (or DNS and the ingress controller's), never another's.",
+                             validate=_selectors_stay_in_environment, config_schema=REGISTRY_SCHEMA),
+    ResourceValidationPolicy(name="k8s-calico-policy-scoped", description="No cluster-wide Calico policy in an environment's stack; a Calico "
+                             "NetworkPolicy allows only named peers of its environment.", validate=_calico_policy, config_schema=REGISTRY_SCHEMA),
     StackValidationPolicy(name="k8s-namespace-default-deny", description="Every Namespace has a deny-all NetworkPolicy covering Ingress and Egress.",
                           validate=_default_deny),
     ResourceValidationPolicy(name="k8s-no-wide-peers", description="No ingress or egress rule is open to all peers, selects all namespaces, reaches "

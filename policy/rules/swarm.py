@@ -3,6 +3,10 @@ their environment."""
 
 from __future__ import annotations
 
+import posixpath
+import re
+from typing import Any
+
 from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
@@ -15,11 +19,14 @@ from .common import (
     NOT_CONFIGURED,
     REGISTRY_SCHEMA,
     UNKNOWN,
+    Environment,
+    Registry,
     Stack,
     env_of,
     get,
     items,
     number,
+    plain,
     registry,
     registry_or_report,
     resource_environment,
@@ -35,6 +42,16 @@ LB_SERVICE_CLUSTER = "com.docker.lb.service_cluster"  # which Interlock service 
 LB_NETWORK = "com.docker.lb.network"
 ACCESS_LABEL = "com.docker.ucp.access.label"
 NODE_LABEL = "com.docker.interlock.service.cluster"
+SECRET = "docker:index/secret:Secret"
+ROUTING_MESH = "ingress"  # Swarm's own network: every node, every collection
+CONSTRAINT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(==|!=)\s*(.+?)\s*$")
+# Host paths that hold the node: the engine's socket (which is root on every node of the Swarm
+# through UCP's scheduling), its state, the kernel's interfaces and the host's configuration
+HOST_PATHS = (
+    "/var/run/docker.sock", "/run/docker.sock", "/var/run/docker", "/run/containerd", "/var/lib/docker", "/var/lib/containerd",
+    "/var/lib/kubelet", "/etc", "/root", "/proc", "/sys", "/dev", "/boot", "/var/run", "/run", "/usr", "/lib", "/bin", "/sbin",
+)  # fmt: skip
+NODE_CAPABILITIES = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH", "BPF"}
 
 
 def _labels(props: object) -> dict[str, object]:
@@ -120,6 +137,7 @@ def _service_in_collection(args: StackValidationArgs, report: ReportViolation) -
     stack = Stack(args.resources)
     env = env_of(stack.name, reg)
     own = {get(n.props, "name") for n in stack.of_type(NETWORK)} - {None, UNKNOWN}
+    own |= set(reg.owns(env.name).networks) if env else set()
     others = reg.others(env.name) if env else []
     other_ports = {p: o.name for o in others for p in (o.http_port, o.https_port)}
     for r in stack.of_type(SERVICE, CONTAINER):
@@ -149,7 +167,7 @@ def _service_in_collection(args: StackValidationArgs, report: ReportViolation) -
                     problems.append(f"endpointSpec.ports[{i}] publishes {published}, environment {other_ports[published]}'s Interlock port. "
                                     "Fix: no published port; route through Interlock")  # fmt: skip
             networks = [get(n, "name") for n in items(get(r.props, "taskSpec", "networksAdvanceds")) if n is not UNKNOWN]
-            fed = any(n.resource_type == NETWORK for n in Stack.fed_by(r, "taskSpec"))
+            fed = [n for n in Stack.fed_by(r, "taskSpec") if n.resource_type == NETWORK]
             for constraint in items(get(r.props, "taskSpec", "placement", "constraints")):
                 for o in others:
                     if isinstance(constraint, str) and (
@@ -157,16 +175,27 @@ def _service_in_collection(args: StackValidationArgs, report: ReportViolation) -
                     ):
                         problems.append(f"its placement constraint {constraint!r} puts it on environment {o.name}'s nodes. "
                                         f"Fix: constrain it to {env.node_selector}")  # fmt: skip
+                problems += _placement(constraint, reg, env)
+            problems += _secrets(r, stack, reg, env)
         else:
             if items(get(r.props, "ports")) or get(r.props, "publishAllPorts") is True or get(r.props, "networkMode") == "host":
                 problems.append("it publishes ports on its node (ports, publish_all_ports or the host network), outside Swarm "
                                 "and its collections. Fix: run it as a Swarm service behind Interlock")  # fmt: skip
             networks = [get(n, "name") for n in items(get(r.props, "networksAdvanced")) if n is not UNKNOWN]
-            fed = any(n.resource_type == NETWORK for n in Stack.fed_by(r, "networksAdvanced"))
+            fed = [n for n in Stack.fed_by(r, "networksAdvanced") if n.resource_type == NETWORK]
+        # Each network this stack feeds in may stand for one entry written by id; it vouches for
+        # that one, not for every other name the service lists beside it.
+        spare = len([n for n in fed if get(n.props, "name") not in networks])
         for name in networks:
-            if name is not UNKNOWN and name not in own and not fed:
-                problems.append(f"it attaches to network {name}, which is not one of {env.name}'s overlay networks. "
-                                f"Fix: attach it to a network of this stack ({', '.join(sorted(map(str, own))) or 'none'})")  # fmt: skip
+            if name is UNKNOWN or name in own:
+                continue
+            owner = reg.owner("networks", name)
+            if name != ROUTING_MESH and owner is None and spare > 0:
+                spare -= 1
+                continue
+            whose = f"environment {owner}'s" if owner else "Swarm's routing mesh" if name == ROUTING_MESH else f"not one of {env.name}'s overlay networks"
+            problems.append(f"it attaches to network {name} ({whose}). "
+                            f"Fix: attach it to a network of this stack ({', '.join(sorted(map(str, own))) or 'none'})")  # fmt: skip
         cluster = labels.get(LB_SERVICE_CLUSTER)
         if cluster not in (None, UNKNOWN, env.name):
             problems.append(
@@ -181,7 +210,101 @@ def _service_in_collection(args: StackValidationArgs, report: ReportViolation) -
             report(f"{what} of {env.name}: {problem}", r.urn)
 
 
+def _placement(constraint: Any, reg: Registry, env: Environment) -> list[str]:
+    """What a placement constraint reaches beyond the environment's nodes: the managers, a node
+    of another environment by hostname, a node the registry cannot place by id."""
+    m = CONSTRAINT.match(constraint) if isinstance(constraint, str) else None
+    if not m:
+        return []
+    key, op, value = m.group(1).lower(), m.group(2), m.group(3).strip("'\"")
+    fix = f"Fix: leave placement to {env.name}'s collection, or constrain it by node.labels.{env.node_selector.replace('=', '==')}"
+    if key == "node.role" and (op, value) in (("==", "manager"), ("!=", "worker")):
+        return [f"its placement constraint {constraint!r} puts it on the managers, which run UCP for every environment. {fix}"]
+    if key == "node.hostname" and op == "==":
+        owner = reg.node_owner(value)
+        if owner != env.name:
+            whose = f"environment {owner}'s node" if owner not in (None, "management") else "a manager" if owner else f"not a node of {env.name}"
+            return [f"its placement constraint {constraint!r} pins it to {value} ({whose}). {fix}"]
+    if key == "node.id" and op == "==":
+        return [f"its placement constraint {constraint!r} pins it to a node by id, which cannot be told to be {env.name}'s. {fix}"]
+    return []
+
+
+def _env_tokens(name: str, reg: Registry) -> set[str]:
+    """The environments a name carries as a word (prod_db_password, db-password-prod)."""
+    return set(re.split(r"[^a-z0-9]+", name.lower())) & set(reg.environments)
+
+
+def _secrets(service: Any, stack: Stack, reg: Registry, env: Environment) -> list[str]:
+    own = {get(s.props, "name") for s in stack.of_type(SECRET)} - {None, UNKNOWN}
+    out = []
+    for i, secret in enumerate(items(get(service.props, "taskSpec", "containerSpec", "secrets"))):
+        if secret is UNKNOWN:
+            continue
+        for key in ("secretName", "secretId"):
+            name = get(secret, key)
+            if not isinstance(name, str) or name in own:
+                continue
+            foreign = sorted(_env_tokens(name, reg) - {env.name})
+            if foreign:
+                out.append(f"containerSpec.secrets[{i}] uses secret {name}, environment {foreign[0]}'s. "
+                           f"Fix: create {env.name}'s own secret in this stack and use it")  # fmt: skip
+                break
+    for secret in stack.of_type(SECRET):
+        label = _labels(secret.props).get(ACCESS_LABEL)
+        if label not in (None, UNKNOWN, env.collection) and any(r.urn == secret.urn for r in Stack.fed_by(service, "taskSpec")):
+            out.append(f"it uses secret {secret.name}, labelled for collection {label}. Fix: label it {ACCESS_LABEL}={env.collection}")
+    return out
+
+
+def _host_path(path: Any) -> bool:
+    """A host path that holds the node: one of HOST_PATHS, beneath one, or a parent of one."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return False
+    path = posixpath.normpath(path)
+    return any(path == h or path.startswith(h + "/") or h.startswith(path.rstrip("/") + "/") for h in HOST_PATHS)
+
+
+def _capabilities(values: Any) -> list[str]:
+    return sorted({str(plain(v)).upper().removeprefix("CAP_") for v in items(values) if v is not UNKNOWN} & NODE_CAPABILITIES)
+
+
+def _no_host_access(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in (SERVICE, CONTAINER):
+        return
+    service = args.resource_type == SERVICE
+    spec = get(args.props, "taskSpec", "containerSpec") if service else args.props
+    what = f"Swarm service {args.name}" if service else f"container {args.name}"
+    problems = []
+    for i, mount in enumerate(items(get(spec, "mounts"))):
+        if mount is not UNKNOWN and get(mount, "type") == "bind" and _host_path(get(mount, "source")):
+            problems.append(f"mounts[{i}] binds the node's {get(mount, 'source')}")
+    for i, volume in enumerate(items(get(spec, "volumes"))):
+        if volume is not UNKNOWN and _host_path(get(volume, "hostPath")):
+            problems.append(f"volumes[{i}] binds the node's {get(volume, 'hostPath')}")
+    if get(spec, "privileged") is True:
+        problems.append("it is privileged: every device and capability of the node")
+    added = _capabilities(get(spec, "capAdds") if service else get(spec, "capabilities", "adds"))
+    if added:
+        problems.append(f"it adds the capabilities {', '.join(added)}, with which it can leave its container")
+    for key in ("pidMode", "ipcMode", "usernsMode", "cgroupnsMode"):
+        if get(spec, key) == "host":
+            problems.append(f"{key} is host: it shares the node's namespace")
+    for opt in items(get(spec, "securityOpts")):
+        if isinstance(opt, str) and re.search(r"(seccomp|apparmor)[=:]unconfined|label[=:]disable", opt):
+            problems.append(f"security_opts {opt!r} lifts the container's confinement")
+    for problem in problems:
+        report(f"{what}: {problem}. The node runs other services of its collection, and its engine is root on it. "
+               "Fix: remove it; keep state in named volumes and secrets")  # fmt: skip
+
+
 POLICIES = [
+    ResourceValidationPolicy(
+        name="swarm-no-host-access",
+        description="Swarm services and containers bind none of the node's own paths (the Docker socket, /, /etc...), are not "
+        "privileged, add no node capabilities and share none of its namespaces.",
+        validate=_no_host_access,
+    ),
     ResourceValidationPolicy(
         name="swarm-network-in-collection",
         description="Every overlay network carries its environment's collection label; prod networks are encrypted.",

@@ -45,6 +45,26 @@ def spec_of(props: dict[str, Any]) -> ServiceClusterSpec:
     )
 
 
+# The resource's properties that a running [Extensions.<env>] section holds, by its keys
+RUNNING_KEYS = {
+    "httpPort": ("PublishedPort", int), "httpsPort": ("PublishedSSLPort", int), "proxyReplicas": ("ProxyReplicas", int),
+    "serviceCluster": ("ServiceCluster", str), "serviceName": ("ServiceName", str),
+    "proxyServiceName": ("ProxyServiceName", str), "publishMode": ("PublishMode", str),
+}  # fmt: skip
+
+
+def running_props(running: dict[str, Any]) -> dict[str, Any]:
+    """The properties a running section sets (a value of another type is left to `diff`)."""
+    props = {
+        prop: running[key] for prop, (key, type_) in RUNNING_KEYS.items()
+        if isinstance(running.get(key), type_) and not isinstance(running.get(key), bool)
+    }  # fmt: skip
+    networks = running.get("Networks")
+    if isinstance(networks, list) and len(networks) == 1 and isinstance(networks[0], str):
+        props["network"] = networks[0]
+    return props
+
+
 class ServiceClusterProvider(SwarmProvider):
     def _rotate_in(self, props: dict[str, Any]) -> dict[str, Any]:
         from interlock_platform.swarm.providers.rotation import rotate
@@ -82,13 +102,15 @@ class ServiceClusterProvider(SwarmProvider):
         remove_services(client, [labels.extension_service(name), labels.proxy_service(name)])
 
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
+        """What the cluster runs, so `pulumi refresh` shows drift (a port changed by hand): the
+        section's own values in place of the inputs'; nothing when the section is gone."""
         from interlock_platform.swarm.providers.rotation import read_current
 
         current = read_current(self.connection.client())
-        return dyn.ReadResult(
-            id_,
-            {**props, "configName": current.config_name} if interlock_toml.section(current.text, props["environment"]) else {},
-        )
+        running = interlock_toml.section(current.text, props["environment"])
+        if running is None:
+            return dyn.ReadResult(id_, {})
+        return dyn.ReadResult(id_, {**props, **running_props(running), "configName": current.config_name})
 
 
 class ServiceCluster(dyn.Resource, module="interlock", name="ServiceCluster"):

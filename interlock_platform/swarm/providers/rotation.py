@@ -3,10 +3,15 @@ concurrent rotations and late failures.
 
 One rotation:
 
-1. waits until `ucp-interlock` has settled: no update in flight, and the tasks running the
-   attached config have run for the health window without failing. That config is the base,
-   and it is known good;
-2. applies the transform to the base and creates `com.docker.ucp.interlock.conf-<N+1>`;
+1. waits until `ucp-interlock` runs steadily: no update in flight, the tasks running the
+   attached config have run for the health window, and none of them (nor of the extension and
+   proxy services Interlock runs for it) failed or restarted since the update that attached it.
+   That config is the base, and it is known good. A service that cannot run at all (0 replicas,
+   no suitable node) is refused at once; one that keeps failing, after a grace, with the last
+   config that ran steadily;
+2. applies the transform to the base and creates `com.docker.ucp.interlock.conf-<N+1>`, N the
+   highest of the platform's own configs (by their label, not the name pattern alone), in a name
+   that always fits Swarm's 64 characters;
 3. swaps it in with a service update that carries the version index it read (a
    compare-and-swap: a concurrent rotation makes it fail with "update out of sequence", and we
    start again from step 1) and a monitor window of at least the health window, so Swarm itself
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -44,6 +50,8 @@ from docker.errors import APIError, NotFound
 from interlock_platform.core import interlock_toml, labels
 
 CONFIG_NAME_RE = re.compile(rf"^{re.escape(labels.INTERLOCK_CONFIG_PREFIX)}(\d+)$")
+# Swarm's longest object name (swarmkit's validation of a config's Annotations.Name)
+MAX_NAME_LENGTH = 64
 # How long Interlock must run a new config without failing before it counts as good: it reads the
 # config, connects to the engine (it polls every 3 s) and starts its extension and proxies.
 DEFAULT_HEALTH_SECONDS = 20.0
@@ -83,6 +91,10 @@ class CurrentConfig:
     def known_good(self) -> list[str]:
         return known_good_configs(self.spec)
 
+    @property
+    def image(self) -> str:
+        return str(self.spec["TaskTemplate"]["ContainerSpec"].get("Image", ""))
+
 
 @dataclass(frozen=True)
 class RotationResult:
@@ -94,9 +106,10 @@ class RotationResult:
 
 
 def known_good_configs(spec: dict[str, Any]) -> list[str]:
-    """The configs a service ran healthily, newest first, as rotations recorded them."""
+    """The configs a service ran steadily, newest first, as rotations recorded them: ours and
+    hand-made ones, whatever their names."""
     value = (spec.get("Labels") or {}).get(labels.KNOWN_GOOD_CONFIGS, "")
-    return [name for name in value.split(",") if CONFIG_NAME_RE.match(name)]
+    return [name for name in value.split(",") if name and len(name) <= MAX_NAME_LENGTH]
 
 
 def _interlock_ref(spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -124,11 +137,52 @@ def read_current(client: docker.DockerClient, service: str = labels.INTERLOCK_SE
     )  # fmt: skip
 
 
-def _next_name(client: docker.DockerClient, current: str) -> str:
-    numbers = [int(m.group(1)) for c in client.api.configs() if (m := CONFIG_NAME_RE.match(c["Spec"]["Name"]))]
-    own = CONFIG_NAME_RE.match(current)
-    numbers.append(int(own.group(1)) if own else 0)
-    return f"{labels.INTERLOCK_CONFIG_PREFIX}{max(numbers) + 1}"
+def _number(name: str) -> int | None:
+    match = CONFIG_NAME_RE.match(name)
+    return int(match.group(1)) if match else None
+
+
+def _is_ours(config: dict[str, Any]) -> bool:
+    """A config this platform created: it carries the label rotations set, not only the name
+    pattern, which anyone who can create a config can use."""
+    return labels.MANAGED_BY_STACK in (config["Spec"].get("Labels") or {})
+
+
+def _name(number: int) -> str:
+    return f"{labels.INTERLOCK_CONFIG_PREFIX}{number}"
+
+
+def _next_name(client: docker.DockerClient, current: CurrentConfig) -> str:
+    """The name of the next config: one more than the highest of the platform's own configs (by
+    their label), the attached one and the known-good ones, skipping names already taken. A
+    config someone else named with a huge number (`...conf-<34 digits>`, 64 characters) neither
+    moves the sequence nor blocks it; and if the sequence itself ever outgrew Swarm's 64
+    characters, the lowest free number is used, which always fits."""
+    configs = client.api.configs()
+    taken = {c["Spec"]["Name"] for c in configs}
+    trusted = {current.config_name, *current.known_good}
+    numbers = [
+        n for c in configs if (_is_ours(c) or c["Spec"]["Name"] in trusted) and (n := _number(c["Spec"]["Name"])) is not None
+    ]
+    number = max(numbers, default=0) + 1
+    while _name(number) in taken:
+        number += 1
+    if len(_name(number)) > MAX_NAME_LENGTH:
+        number = 1
+        while _name(number) in taken:
+            number += 1
+    return _name(number)
+
+
+def _in_the_way(client: docker.DockerClient, name: str) -> str:
+    """Who holds a config name we meant to create, for the error."""
+    try:
+        config = client.api.inspect_config(name)
+    except NotFound:
+        return f"{name} was taken and removed again"
+    owner = (config["Spec"].get("Labels") or {}).get(labels.MANAGED_BY_STACK)
+    who = f"stack {owner}'s rotation" if owner else "someone else (it has no com.docker.interlock-platform.stack label)"
+    return f"{name} (created {config.get('CreatedAt', '?')[:19]} by {who})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,20 +209,30 @@ def _task_config(task: dict[str, Any]) -> str | None:
 
 
 def _task_failed(task: dict[str, Any]) -> bool:
+    """The task failed, or ended by itself ("complete": Interlock never finishes; the service
+    restarted it). A task the orchestrator stopped ends "shutdown" with a clean exit code."""
     status = task.get("Status", {})
     exit_code = status.get("ContainerStatus", {}).get("ExitCode")
-    return status.get("State") in ("failed", "rejected") or exit_code not in CLEAN_EXIT_CODES
+    return status.get("State") in ("failed", "rejected", "complete") or exit_code not in CLEAN_EXIT_CODES
 
 
 HEALTHY, STARTING, FAILING = "healthy", "starting", "failing"
 
 
-def _health(client: docker.DockerClient, service_id: str, spec: dict[str, Any], config_id: str, window: float, since: float | None) -> str:
-    """How the tasks that run `config_id` fare: FAILING when one failed after `since` (any time,
-    with None); HEALTHY when every task the service wants runs it and has for `window` seconds;
-    otherwise STARTING."""
+def _health(
+    client: docker.DockerClient, service_id: str, spec: dict[str, Any], config_id: str, window: float, since: float | None,
+    text: str | None = None,
+) -> str:  # fmt: skip
+    """How the tasks that run `config_id` fare. FAILING when one of them failed or restarted
+    after `since` (any time, with None): a steady run has no failure at all since the config was
+    attached, however long the current task has run (a crash loop whose restart is older than the
+    window is still a crash loop), and the same holds for the extension and proxy services that
+    Interlock runs for the config `text` (their task history and their update state). HEALTHY
+    when every task the service wants runs it and has for `window` seconds; otherwise STARTING."""
     tasks = [t for t in client.api.tasks(filters={"service": service_id}) if _task_config(t) == config_id]
-    if any(_task_failed(t) and (since is None or (_instant(t["Status"].get("Timestamp")) or 0) >= since) for t in tasks):
+    if any(_task_failed(t) and _after(t, since) for t in tasks):
+        return FAILING
+    if text is not None and _interlock_services_failing(client, text, since if since is not None else _first_start(tasks)):
         return FAILING
     wanted = [t for t in tasks if t.get("DesiredState") == "running"]
     running = [t for t in wanted if t["Status"].get("State") == "running"]
@@ -179,6 +243,75 @@ def _health(client: docker.DockerClient, service_id: str, spec: dict[str, Any], 
     if all(now - (_instant(t["Status"].get("Timestamp")) or now) >= window for t in running):
         return HEALTHY
     return STARTING
+
+
+def _after(task: dict[str, Any], since: float | None) -> bool:
+    return since is None or (_instant(task["Status"].get("Timestamp")) or 0) >= since
+
+
+def _first_start(tasks: list[dict[str, Any]]) -> float | None:
+    """When the first of these tasks was created: the earliest the config can have had effects."""
+    starts = [t for t in (_instant(t.get("CreatedAt")) for t in tasks) if t is not None]
+    return min(starts, default=None)
+
+
+def _interlock_services_failing(client: docker.DockerClient, text: str, since: float | None) -> list[str]:
+    """Interlock's own signals about a config: the extension and proxy services it runs for each
+    service cluster (by the names the config gives them). One whose update paused or rolled back,
+    or whose tasks failed after `since`, means the config does not run steadily."""
+    failing = []
+    for name in _interlock_service_names(text):
+        try:
+            svc = client.api.inspect_service(name)
+        except NotFound:
+            continue
+        status = svc.get("UpdateStatus") or {}
+        state = status.get("State")
+        recent = since is None or (_instant(status.get("StartedAt")) or 0) >= since  # not last week's rollback
+        if recent and (state in PAUSED or state in ROLLED_BACK or state == "rollback_started"):
+            failing.append(f"{name} (update {state})")
+        elif any(_task_failed(t) and _after(t, since) for t in client.api.tasks(filters={"service": svc["ID"]})):
+            failing.append(f"{name} (tasks failed)")
+    return failing
+
+
+@functools.lru_cache(maxsize=8)
+def _interlock_service_names(text: str) -> tuple[str, ...]:
+    """The extension and proxy services a config has Interlock run (parsed once per config: the
+    health check polls)."""
+    try:
+        ext = interlock_toml.extensions(interlock_toml.parse(text))
+    except interlock_toml.InterlockConfigError:
+        return ()
+    names = [
+        str(table[key]) for table in (ext or {}).values() if isinstance(table, dict)
+        for key in ("ServiceName", "ProxyServiceName") if isinstance(table.get(key), str) and table[key]
+    ]  # fmt: skip
+    return tuple(dict.fromkeys(names))
+
+
+def _unrunnable(client: docker.DockerClient, current: CurrentConfig) -> str | None:
+    """Why no task of the service can run at all, so no config can be checked: scaled to 0, or
+    no node satisfies its placement. Waiting for health would take the whole timeout."""
+    service = current.service_name
+    replicas = current.spec.get("Mode", {}).get("Replicated", {}).get("Replicas")
+    if replicas == 0:
+        return (
+            f"{service} is scaled to 0 replicas: nothing runs Interlock, so no config can be checked and nothing was changed. "
+            f"Scale it back (`docker service scale {service}=1`), then run `pulumi up` again"
+        )
+    for task in client.api.tasks(filters={"service": current.service_id, "desired-state": "running"}):
+        status = task.get("Status", {})
+        if status.get("State") == "pending" and "no suitable node" in (status.get("Err") or ""):
+            placement = current.spec["TaskTemplate"].get("Placement") or {}
+            constraints = ", ".join(placement.get("Constraints") or []) or "none"
+            return (
+                f"no node can run {service}: {status['Err']} (its placement constraints: {constraints}); nothing was changed. "
+                f"Make a node satisfy them (a manager, active, with the labels they name: `docker node ls`, `docker node update "
+                f"--availability active` or `--label-add`), or correct them with `docker service update --constraint-rm`, "
+                "then run `pulumi up` again"
+            )
+    return None
 
 
 def _stuck_grace(window: float) -> float:
@@ -201,21 +334,28 @@ def rotate(
     health_seconds: float = DEFAULT_HEALTH_SECONDS,
     service: str = labels.INTERLOCK_SERVICE,
     poll: float = 0.25,
+    image: str | None = None,
 ) -> RotationResult:
-    """Apply `transform` to the running config. A transform that changes nothing rotates nothing."""
+    """Apply `transform` to the running config. A transform that changes nothing rotates nothing.
+    With `image`, the same service update also moves the service to that image (an MKE upgrade:
+    the config names the new extension and proxy images, the service runs the new core), so
+    both go back together if it fails; a new config object carries it even when the text is
+    unchanged, because a rotation's outcome is told by the config it attached."""
     deadline = time.monotonic() + timeout
+    in_the_way: list[str] = []
     for attempt in range(1, attempts + 1):
         base = _settle(client, service, health_seconds, deadline, poll)
         new_text = transform(base.text)
-        if new_text == base.text:
+        if new_text == base.text and image in (None, base.image):
             return RotationResult(False, base.config_name, base.config_name, attempt, base.text)
-        name = _next_name(client, base.config_name)
+        name = _next_name(client, base)
         config_id = _create(client, name, new_text, stack)
-        if config_id is None:  # another rotation took this number: start again
+        if config_id is None:  # another rotation (or someone) took this name since: start again
+            in_the_way.append(_in_the_way(client, name))
             continue
         since = _engine_now(client)
         try:
-            _swap(client, base, config_id, name, health_seconds, [base.config_name, *base.known_good][:keep])
+            _swap(client, base, config_id, name, health_seconds, [base.config_name, *base.known_good][:keep], image=image)
         except APIError as err:
             raced = "update out of sequence" in str(err) or not _exists(client, config_id)
             with contextlib.suppress(APIError):
@@ -227,17 +367,19 @@ def rotate(
                 f"the engine refused to update {service} with {name}: {err.explanation or err}; "
                 f"check `docker service inspect {service}` and run `pulumi up` again"
             ) from None
-        outcome, message = _outcome(client, base, config_id, name, transform, health_seconds, since, deadline, poll)
+        outcome, message = _outcome(client, base, config_id, name, transform, health_seconds, since, deadline, poll, image)
         if outcome != APPLIED:
             with contextlib.suppress(APIError):  # still referenced by a shutting-down task: the next prune removes it
                 client.api.remove_config(config_id)
             if outcome == REJECTED:
                 raise RotationFailed(message)
             continue
+        _record_known_good(client, service, config_id, name, keep)
         prune(client, keep, service)
         return RotationResult(True, name, base.config_name, attempt, new_text)
+    taken = f"; the config names it tried were taken: {', '.join(in_the_way)}" if in_the_way else ""
     raise RotationError(
-        f"gave up after {attempts} attempts: other changes to {service} kept landing first; run `pulumi up` again"
+        f"gave up after {attempts} attempts: other changes to {service} kept landing first{taken}; run `pulumi up` again"
     )
 
 
@@ -250,7 +392,7 @@ def _create(client: docker.DockerClient, name: str, text: str, stack: str) -> st
             return None
         raise RotationError(
             f"the engine refused to create the Interlock config {name} ({len(data):,} bytes): {err.explanation or err}. "
-            "Swarm keeps a config object under 1,024,000 bytes; if it is too big, move templates out of the config, or fewer "
+            f"Swarm takes a config of fewer than {interlock_toml.SWARM_CONFIG_LIMIT:,} bytes; if it is too big, move templates out of the config, or fewer "
             "service clusters per config"
         ) from None
 
@@ -264,22 +406,29 @@ def _exists(client: docker.DockerClient, config_id: str) -> bool:
 
 
 def _settle(client: docker.DockerClient, service: str, window: float, deadline: float, poll: float) -> CurrentConfig:
-    """Wait until no update is in flight and the attached config's tasks have run for `window`
-    without failing: the base a rotation may build on. A service that keeps failing (someone's
-    rejected config, not yet restored) is waited for, then refused with the fix."""
+    """Wait until no update is in flight and the attached config has run steadily: its tasks ran
+    for `window` and none failed or restarted since the update that attached it. That is the base
+    a rotation may build on. A service that keeps failing (someone's rejected config, not yet
+    restored, or a config that fails later than the window) is waited for, then refused with the
+    fix: the last config that ran steadily. One that cannot run at all is refused at once."""
     failing_since: float | None = None
     while True:
         current = read_current(client, service)
+        why_not = _unrunnable(client, current)
+        if why_not is not None:
+            raise RotationError(why_not)
         health = None
         if current.update_state not in IN_FLIGHT:
-            since = _engine_now(client) - window
-            health = _health(client, current.service_id, current.spec, current.config_id, window, since)
+            health = _health(
+                client, current.service_id, current.spec, current.config_id, window, _instant(current.update_started), current.text
+            )  # fmt: skip
             if health == HEALTHY:
                 return current
         now = time.monotonic()
         if health == FAILING or current.update_state in PAUSED:
             failing_since = failing_since or now
             if now - failing_since > _stuck_grace(window):
+                _forget_known_good(client, service, current.config_name)
                 raise RotationError(_stuck_message(client, current))
         else:
             failing_since = None
@@ -300,13 +449,51 @@ def _stuck_message(client: docker.DockerClient, current: CurrentConfig) -> str:
         if good
         else f"docker service update --config-rm/--config-add with a config Interlock accepts on {current.service_name}"
     )
+    since = _instant(current.update_started)
+    services = _interlock_services_failing(client, current.text, since)
     return (
-        f"{current.service_name} is stuck on {current.config_name}: its tasks keep failing "
-        f"(update {current.update_state or 'none'}{': ' + current.update_message if current.update_message else ''}), "
-        f"and nothing put a working config back (the change that broke it may have been stopped). Nothing was changed. "
-        f"Restore a known-good config (`{fix}`), then run `pulumi up` again.\n"
+        f"{current.service_name} is stuck on {current.config_name}: it does not run steadily (its tasks failed or restarted "
+        f"since it was attached; update {current.update_state or 'none'}{': ' + current.update_message if current.update_message else ''}"
+        f"{'; Interlock reports ' + ', '.join(services) if services else ''}), and nothing put a working config back (the change "
+        f"that broke it may have been stopped, or it fails later than the health window). Nothing was changed and it is not "
+        f"recorded as known good. Restore the last config that ran steadily (`{fix}`), then run `pulumi up` again.\n"
         + failure_report(client, current.service_id, None)
     )
+
+
+def _relabel(client: docker.DockerClient, service: str, known_good: Callable[[list[str]], list[str]]) -> None:
+    """Rewrite the known-good list alone (a label: no task restarts), compare-and-swap on the
+    version read. Bookkeeping: when other updates keep landing, the next rotation records it."""
+    for _ in range(5):
+        svc = client.api.inspect_service(service)
+        spec = svc["Spec"]
+        before = known_good_configs(spec)
+        after = list(dict.fromkeys(known_good(before)))
+        if after == before:
+            return
+        try:
+            client.api.update_service(
+                svc["ID"], version=svc["Version"]["Index"], task_template=spec["TaskTemplate"], name=spec["Name"],
+                labels={**(spec.get("Labels") or {}), labels.KNOWN_GOOD_CONFIGS: ",".join(after)}, mode=spec.get("Mode"),
+                update_config=spec.get("UpdateConfig"), rollback_config=spec.get("RollbackConfig"), endpoint_spec=spec.get("EndpointSpec"),
+            )  # fmt: skip
+            return
+        except APIError as err:
+            if "update out of sequence" not in str(err):
+                return
+        except NotFound:
+            return
+
+
+def _record_known_good(client: docker.DockerClient, service: str, config_id: str, name: str, keep: int) -> None:
+    """Our config ran steadily for the window: it heads the known-good list while it is the one attached."""
+    if (_interlock_ref(client.api.inspect_service(service)["Spec"]) or {}).get("ConfigID") == config_id:
+        _relabel(client, service, lambda good: [name, *good][: max(keep, 1)])
+
+
+def _forget_known_good(client: docker.DockerClient, service: str, name: str) -> None:
+    """A config seen failing after it was attached is no longer known good, whoever recorded it."""
+    _relabel(client, service, lambda good: [g for g in good if g != name])
 
 
 APPLIED, REJECTED, RETRY = "applied", "rejected", "retry"
@@ -322,17 +509,24 @@ def _outcome(
     since: float,
     deadline: float,
     poll: float,
+    image: str | None = None,
 ) -> tuple[str, str]:
     """This rotation's own outcome (see the module's docstring), once the service has settled."""
     service = base.service_name
+    new_text = transform(base.text)
     while True:
         svc = client.api.inspect_service(base.service_id)
+        if (svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")) == 0:
+            raise RotationError(
+                f"{service} was scaled to 0 replicas while {name} was being checked: {name} is attached but unverified. "
+                f"Scale it back (`docker service scale {service}=1`), then run `pulumi up` again"
+            )
         status = svc.get("UpdateStatus") or {}
         state, started = status.get("State"), status.get("StartedAt")
         attached = (_interlock_ref(svc["Spec"]) or {}).get("ConfigID")
         settled = started != base.update_started and state not in IN_FLIGHT
         if settled and attached == config_id:
-            health = _health(client, svc["ID"], svc["Spec"], config_id, window, None)
+            health = _health(client, svc["ID"], svc["Spec"], config_id, window, None, new_text)
             if state in PAUSED or health == FAILING:
                 report = failure_report(client, base.service_id, started)
                 how = _restore(client, base, config_id, window, poll)
@@ -348,7 +542,7 @@ def _outcome(
             )
         elif settled:  # another change came after ours: is ours still in effect?
             current = read_current(client, service)
-            if transform(current.text) != current.text:
+            if transform(current.text) != current.text or image not in (None, current.image):
                 return RETRY, ""
             if _health(client, current.service_id, current.spec, current.config_id, window, since) == HEALTHY:
                 return APPLIED, ""
@@ -368,7 +562,7 @@ def _restore(client: docker.DockerClient, base: CurrentConfig, config_id: str, w
         if current.config_id != config_id:
             return f"{current.config_name} has replaced it since"
         try:  # no rollback to our broken config if the base fails now
-            _swap(client, current, base.config_id, base.config_name, window, current.known_good, failure_action="pause")
+            _swap(client, current, base.config_id, base.config_name, window, current.known_good, failure_action="pause", image=base.image)
         except APIError as err:
             if "update out of sequence" in str(err):
                 continue
@@ -395,9 +589,10 @@ def _swap(
     window: float,
     known_good: list[str],
     failure_action: str = "rollback",
+    image: str | None = None,
 ) -> None:
-    """One service update: the config at /config.toml becomes `name`, compare-and-swap on the
-    version read, with a monitor window that covers Interlock's start."""
+    """One service update: the config at /config.toml becomes `name` (and the image `image`, when
+    given), compare-and-swap on the version read, with a monitor window that covers Interlock's start."""
     spec = current.spec
     template = dict(spec["TaskTemplate"])
     container = dict(template["ContainerSpec"])
@@ -405,6 +600,8 @@ def _swap(
     container["Configs"] = [r for r in container.get("Configs") or [] if r is not old] + [
         {**(old or {}), "ConfigID": config_id, "ConfigName": name}
     ]
+    if image:
+        container["Image"] = image
     template["ContainerSpec"] = container
     update = dict(spec.get("UpdateConfig") or {})
     update["FailureAction"] = failure_action

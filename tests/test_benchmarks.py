@@ -1,0 +1,30 @@
+"""Every benchmark runs in its fast mode and prints its figures, so none can rot unseen (the
+rotation benchmark once crashed on a key the provider had gained, and nothing ran it)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tools.stack_files import ROOT
+
+# What each benchmark must print: the figures a reader compares, each with a number.
+FIGURES = {
+    "bench.rotation": [r"provider\s+\d+\.\d+ s", r"runbook CLI\s+\d+\.\d+ s", r"no-op diff .* median \d+\.\d+ ms"],
+    "bench.preview": [r"dev\s+\d+\s+\d+\.\d+s\s+\d+\.\d+s", r"the policy pack alone", r"^\s+1\s+\d+\s+\d+\.\d+\s+\d+\s+\d+/60"],
+    "bench.group_quotas": [r"in\s+\d+/60\s+out\s+\d+/60", r"accepted at the default quotas|refused at the default quotas"],
+}
+
+
+@pytest.mark.timeout(900)  # the preview benchmark runs ~40 previews and floors; on a loaded machine, minutes
+@pytest.mark.parametrize("module", sorted(FIGURES))
+def test_the_benchmark_runs_in_its_fast_mode_and_prints_its_figures(module: str, client) -> None:  # client: the engine
+    run = subprocess.run(
+        [sys.executable, "-m", module, "--fast"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    for figure in FIGURES[module]:
+        assert re.search(figure, run.stdout, re.MULTILINE), f"{module} --fast did not print {figure!r}:\n{run.stdout[-2000:]}"
