@@ -13,6 +13,7 @@ from interlock_platform.aws.environment_network import EnvironmentNetwork, Envir
 from interlock_platform.aws.ingress_lb import IngressLoadBalancer, IngressLoadBalancerArgs
 from interlock_platform.aws.management_firewall import ManagementFirewall, ManagementFirewallArgs
 from interlock_platform.aws.shared_network import SharedNetwork, SharedNetworkArgs
+from interlock_platform.aws.vpc_endpoints import VpcEndpoints, VpcEndpointsArgs
 from interlock_platform.core import model, topology
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.kubernetes.layer import EnvironmentKubernetes, EnvironmentKubernetesArgs
@@ -21,7 +22,12 @@ from interlock_platform.swarm.layer import EnvironmentSwarm, EnvironmentSwarmArg
 
 def shared_stack(topo: topology.SharedTopology) -> None:
     network = SharedNetwork("shared", SharedNetworkArgs(topo))
-    firewall = ManagementFirewall("shared-fw", ManagementFirewallArgs(topo, network.vpc.id, network.management_subnet_ids))
+    endpoints = VpcEndpoints("shared-endpoints", VpcEndpointsArgs(topo, network.vpc.id, network.management_subnet_ids))
+    endpoint_sgs = {service: sg.id for service, sg in endpoints.security_groups.items()}
+    firewall = ManagementFirewall(
+        "shared-fw",
+        ManagementFirewallArgs(topo, network.vpc.id, network.management_subnet_ids, endpoint_sgs, network.s3_prefix_list_id),
+    )
     swarm = SharedSwarm("shared-swarm", SharedSwarmArgs(topo))
 
     pulumi.export("vpcId", network.vpc.id)
@@ -30,6 +36,7 @@ def shared_stack(topo: topology.SharedTopology) -> None:
     pulumi.export("managementSubnetIds", list(network.management_subnet_ids.values()))
     pulumi.export("edgeSubnetIds", list(network.edge_subnet_ids.values()))
     pulumi.export("natGatewayIds", network.nat_gateway_ids)
+    pulumi.export("vpcEndpointSecurityGroupIds", endpoint_sgs)  # env stacks admit their workers to each
     pulumi.export("interlockTemplate", pulumi.Output.secret(swarm.settings.templateToml))  # may hold AdminPass
     for key, value in topo.to_outputs().items():  # the registry and settings, for env stacks
         pulumi.export(key, value)
@@ -42,8 +49,16 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
         f"{topo.name}-net",
         EnvironmentNetworkArgs(topo, vpc_id, {az: nats.apply(lambda m, az=az: m[az]) for az in topo.shared.availability_zones}),
     )
+    endpoint_sgs = shared.get_output("vpcEndpointSecurityGroupIds")
     firewall = EnvironmentFirewall(
-        f"{topo.name}-fw", EnvironmentFirewallArgs(topo, vpc_id, shared.get_output("managementSecurityGroupId"))
+        f"{topo.name}-fw",
+        EnvironmentFirewallArgs(
+            topo,
+            vpc_id,
+            shared.get_output("managementSecurityGroupId"),
+            {s: endpoint_sgs.apply(lambda ids, s=s: ids[s]) for s in topo.shared.interface_endpoints},
+            network.s3_prefix_list_id,
+        ),
     )
     edge = shared.get_output("edgeSubnetIds")
     lb = IngressLoadBalancer(

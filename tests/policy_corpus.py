@@ -74,6 +74,25 @@ aws.ec2.SecurityGroupRule("to-upper-half", type="egress", security_group_id="sg-
 aws.ec2.SecurityGroupRule("all-dev", type="ingress", security_group_id="sg-0123456789abcdef0",
     protocol="-1", from_port=0, to_port=0, cidr_blocks=["10.40.64.0/18"])
 """),
+    # ---------------------------------------------------------------- AWS: VPC endpoints and their groups
+    # (the shared stack's endpoint groups, as the registry gives their ids: shared-endpoints-<service>-sg-id)
+    "vpc-endpoint-sg-open-to-world": Change("aws", "sts-from-anywhere", "sg-no-world-ingress", AWS + """
+aws.vpc.SecurityGroupIngressRule("sts-from-anywhere", security_group_id="shared-endpoints-sts-sg-id",
+    ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0", description="STS for everyone")
+"""),
+    "vpc-endpoint-sg-admits-prod": Change("aws", "ecr-for-prod", "sg-no-cross-environment", AWS + """
+aws.vpc.SecurityGroupIngressRule("ecr-for-prod", security_group_id="shared-endpoints-ecr-dkr-sg-id",
+    ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4="10.40.192.0/18", description="image pulls for prod, from dev")
+"""),
+    "vpc-endpoint-private-dns-in-env": Change("aws", "dev-logs", "vpc-endpoints-scoped", AWS + """
+aws.ec2.VpcEndpoint("dev-logs", vpc_id="vpc-0a1b2c3d", service_name="com.amazonaws.eu-west-1.logs", vpc_endpoint_type="Interface",
+    private_dns_enabled=True, subnet_ids=["subnet-0a1b2c3d4e5f60718"], security_group_ids=["sg-0123456789abcdef0"])
+"""),
+    "vpc-endpoint-foreign-route-tables": Change("aws", "s3-for-prod-too", "vpc-endpoints-scoped", AWS + """
+aws.ec2.VpcEndpoint("s3-for-prod-too", vpc_id="vpc-0a1b2c3d", service_name="com.amazonaws.eu-west-1.s3",
+    vpc_endpoint_type="Gateway", route_table_ids=["rtb-0a1b2c3d4e5f60718"],
+    policy='{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}')
+"""),
     "vpc-rule-world-halves": Change("aws", "kubelet-half", "sg-no-world-ingress", AWS + """
 aws.vpc.SecurityGroupIngressRule("kubelet-half", security_group_id="sg-0123456789abcdef0",
     ip_protocol="tcp", from_port=10250, to_port=10250, cidr_ipv4="0.0.0.0/1")
@@ -339,6 +358,29 @@ k8s.core.v1.Namespace("scratch-ns", metadata={"name": "scratch",
 """),
 }  # fmt: skip
 
+
+# The benign twin of each VPC-endpoint entry above: the same resource, done as the platform does it.
+# Each must pass every mandatory rule: a rule that refuses these bans endpoints, not the hostile case.
+ENDPOINT_TWINS: dict[str, Change] = {
+    "vpc-endpoint-sg-open-to-world": Change("aws", "sts-from-dev-workers", "sg-no-world-ingress", AWS + """
+aws.vpc.SecurityGroupIngressRule("sts-from-dev-workers", security_group_id="shared-endpoints-sts-sg-id",
+    ip_protocol="tcp", from_port=443, to_port=443, referenced_security_group_id="dev-fw-workers-id", description="STS for dev workers")
+"""),
+    "vpc-endpoint-sg-admits-prod": Change("aws", "ecr-for-dev", "sg-no-cross-environment", AWS + """
+aws.vpc.SecurityGroupIngressRule("ecr-for-dev", security_group_id="shared-endpoints-ecr-dkr-sg-id",
+    ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4="10.40.64.0/18", description="image pulls for dev")
+"""),
+    "vpc-endpoint-private-dns-in-env": Change("aws", "dev-logs-own-name", "vpc-endpoints-scoped", AWS + """
+aws.ec2.VpcEndpoint("dev-logs-own-name", vpc_id="vpc-0a1b2c3d", service_name="com.amazonaws.eu-west-1.logs",
+    vpc_endpoint_type="Interface", private_dns_enabled=False, subnet_ids=["subnet-0a1b2c3d4e5f60718"],
+    security_group_ids=["sg-0123456789abcdef0"])
+"""),
+    "vpc-endpoint-foreign-route-tables": Change("aws", "s3-for-dev", "vpc-endpoints-scoped", AWS + """
+batch_rt = aws.ec2.RouteTable("batch-rt", vpc_id="vpc-0a1b2c3d", tags={"environment": "dev", "managed-by": "pulumi/interlock-platform"})
+aws.ec2.VpcEndpoint("s3-for-dev", vpc_id="vpc-0a1b2c3d", service_name="com.amazonaws.eu-west-1.s3",
+    vpc_endpoint_type="Gateway", route_table_ids=[batch_rt.id])
+"""),
+}  # fmt: skip
 
 # ==================================================================================================
 # What a change can reach (issue 21): classes a hostile pull request used that the pack did not

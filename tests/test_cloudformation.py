@@ -127,3 +127,28 @@ def test_the_suppressions_reach_the_template_metadata(preview):
     assert set(lb["guard"]["SuppressedRules"]) == {"elbv2_logging_enabled_check", "elbv2_deletion_protection_enabled_check"}
     prod = rendered(preview, "prod")["Resources"]["ProdLbNlb"]["Metadata"]
     assert "elbv2_deletion_protection_enabled_check" not in prod["guard"]["SuppressedRules"]  # prod keeps it on
+
+
+def test_the_flow_logs_and_their_key_survive_a_stack_deletion(preview):
+    """retain_on_delete in the program is DeletionPolicy and UpdateReplacePolicy Retain in the twin."""
+    retained = {r.name for r in preview("shared").run.resources if r.retain_on_delete}
+    assert retained == {"shared-flow-logs"}  # the log group and its key share the name
+    template = rendered(preview, "shared")["Resources"]
+    for lid in ("SharedFlowLogsLogGroup", "SharedFlowLogsKey"):
+        assert (template[lid]["DeletionPolicy"], template[lid]["UpdateReplacePolicy"]) == ("Retain", "Retain"), lid
+    assert all("DeletionPolicy" not in r for lid, r in template.items() if lid not in ("SharedFlowLogsLogGroup", "SharedFlowLogsKey"))
+
+
+def test_the_scan_shows_informational_findings_without_failing_on_them(preview, tmp_path, capsys):
+    """cfn-lint's I3011 on a log group without a DeletionPolicy is shown, and the scan still passes;
+    an error beside it fails the scan."""
+    template = copy.deepcopy(rendered(preview, "shared"))
+    for key in ("DeletionPolicy", "UpdateReplacePolicy"):
+        template["Resources"]["SharedFlowLogsLogGroup"].pop(key)
+    path = write(tmp_path, "shared", template)
+    assert scan.main(["--tools", "cfn-lint", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "0 findings not suppressed" in out and "informational (shown, not failing)" in out
+    assert "I3011 (Informational) SharedFlowLogsLogGroup" in out
+    template["Resources"]["SharedFwManagement"]["Properties"]["GroupDescription"] = "each environment's rules"  # E3031
+    assert scan.main(["--tools", "cfn-lint", str(write(tmp_path, "shared", template))]) == 1

@@ -166,7 +166,7 @@ def test_no_host_of_another_environment_reaches_a_group(preview):
 
 
 def test_with_environment_isolation_every_group_reaches_every_other(environment_isolated, preview):
-    """The evaluator is no always-deny: with isolation: environment (test and prod, and dev as it
+    """The evaluator is no always-deny: with isolation: environment (test, and dev as it
     was) every group reaches every other on every probe."""
     p = environment_isolated("dev")
     net = network_of(preview("shared").run, p.run)
@@ -335,7 +335,8 @@ def test_the_evaluator_unions_security_groups_and_matches_referenced_groups_by_i
 def test_the_policy_config_carries_dev_s_groups_and_flows(preview):
     config = from_shared_outputs(preview("shared").run.outputs)["group-flows-declared"]
     layout = config["applicationGroups"]["dev"]
-    assert set(config["applicationGroups"]) == {"dev"}  # test and prod isolate environments only
+    assert set(config["applicationGroups"]) == {"dev", "prod"}  # test isolates the environment only
+    assert config["applicationGroups"]["prod"]["flows"] == [{"from": "payments", "to": "ledger", "protocol": "tcp", "ports": [8443]}]
     assert layout["flows"] == [{"from": "payments", "to": "ledger", "protocol": "tcp", "ports": [8443]}]
     assert layout["ingressGroups"] == ["ingress"]
     assert all(ipaddress.ip_network(c).subnet_of(ipaddress.ip_network("10.40.64.0/18")) for cs in layout["groups"].values() for c in cs)

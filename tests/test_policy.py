@@ -26,7 +26,7 @@ ALL_RULES = {
     "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret", "sg-no-world-egress", "subnet-no-public-addresses",
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
     "swarm-no-host-access", "k8s-own-namespaces", "k8s-service-cluster-ip", "k8s-pod-keeps-to-namespace", "k8s-pod-on-own-nodes",
-    "k8s-selectors-in-environment", "k8s-calico-policy-scoped",
+    "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -243,6 +243,7 @@ MUTATIONS |= {
     "subnet-no-public-addresses": _appended("subnet-public-ips-in-dev"),
     "swarm-service-in-collection": _appended("service-routing-mesh-port"),
     "k8s-no-cross-environment": _appended("netpol-egress-prod-subrange"),
+    "vpc-endpoints-scoped": _appended("vpc-endpoint-private-dns-in-env"),
     "instances-in-environment": _appended("instance-in-management-vlan"),
     "swarm-no-host-access": _appended("service-mounts-docker-socket"),
     "k8s-own-namespaces": _appended("rolebinding-into-prod-namespace"),

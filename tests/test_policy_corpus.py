@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_project, preview_cli
-from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, REACH
+from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, ENDPOINT_TWINS, REACH
 
 MAIN = "__main__.py"
 
@@ -79,3 +79,25 @@ def test_a_benign_twin_passes(program_copy: Path, twin: str) -> None:
     assert [v for v in report["violations"] if v["enforcement"] == "mandatory"] == []
     registered = {r["urn"].rsplit("::", 1)[-1] for r in report["resources"]}
     assert {name for _, name in re.findall(CONSTRUCTOR, BENIGN_CODE[twin])} <= registered  # the twin ran
+
+
+def test_every_endpoint_twin_has_its_hostile_case() -> None:
+    assert set(ENDPOINT_TWINS) <= set(CORPUS)
+
+
+@pytest.mark.parametrize("entry", sorted(ENDPOINT_TWINS))
+def test_the_endpoint_twin_passes(program_copy: Path, entry: str) -> None:
+    """The same resource done as the platform does it passes: the rule that blocks the hostile
+    case does not ban the resource type."""
+    change = ENDPOINT_TWINS[entry]
+    main = program_copy / MAIN
+    original = main.read_text()
+    main.write_text(original + "\n" + change.code)
+    try:
+        out = program_copy / "preview.json"
+        result = preview_cli("--stack", "dev", "--json", str(out), cwd=program_copy)
+    finally:
+        main.write_text(original)
+    violations = json.loads(out.read_text())["violations"]
+    assert result.returncode == 0, (result.stderr, violations)
+    assert not [v for v in violations if v["enforcement"] == "mandatory"], violations

@@ -65,10 +65,11 @@ def test_shared_stack_resources(preview):
     assert counts["aws:ec2/natGateway:NatGateway"] == azs
     assert counts["aws:ec2/flowLog:FlowLog"] == 1
     assert counts["aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"] == 1
-    assert counts[SG] == 2
+    endpoints = reference_shared().interface_endpoints
+    assert counts[SG] == 2 + len(endpoints)  # management, its peers, one per interface VPC endpoint
     admins = len(reference_shared().admin_cidrs)
-    # admins on 443/6443, managers among themselves on the manager ports
-    assert counts[INGRESS] == 2 * admins + len(MANAGER_PORTS_FROM_WORKERS)
+    # admins on 443/6443, managers among themselves on the manager ports, managers to each interface endpoint
+    assert counts[INGRESS] == 2 * admins + len(MANAGER_PORTS_FROM_WORKERS) + len(endpoints)
     default_sg = run.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")[0]
     assert default_sg.inputs["ingress"] == [] and default_sg.inputs["egress"] == []
     for subnet in run.of_type("aws:ec2/subnet:Subnet"):
@@ -188,11 +189,11 @@ def test_listeners_forward_to_the_environment_proxy_ports(preview, env):
 def test_environment_isolation_keeps_every_aws_resource_and_input_as_before(preview):
     """`isolation: environment` registers exactly what the program registered before group
     isolation existed: the URNs and inputs of dev's AWS resources, recorded from that commit,
-    whose reference cluster ran UCP 3.2 with Calico IP-in-IP (the shared stack's outputs are set
-    back to that release here)."""
+    whose reference cluster ran UCP 3.2 with Calico IP-in-IP and no VPC endpoints (the shared
+    stack's outputs are set back to that here)."""
     before = json.loads((ROOT / "tests" / "fixtures" / "isolation" / "dev-environment-aws.json").read_text())
     outputs = json.loads(json.dumps(preview("shared").run.outputs))
-    outputs.update(ucpVersion="3.2", calicoIpInIp=True)
+    outputs.update(ucpVersion="3.2", calicoIpInIp=True, vpcEndpoints=[])  # nor had it VPC endpoints
     groups = [{k: v for k, v in g.items() if k != "allowFrom"} for g in raw("dev")["applicationGroups"]]
     run = run_program("dev", full_config("dev", isolation=None, applicationGroups=groups), {SHARED_REF: outputs})
     recorded = to_json(dataclasses.replace(preview("dev"), run=run, violations=[]))
@@ -338,7 +339,10 @@ def test_children_are_parented_and_prefixed_by_their_component(preview, any_stac
 def test_shared_outputs_round_trip_into_environment_stacks(preview):
     outputs = preview("shared").run.outputs
     # everything but the UCP connection, which each stack configures for itself
-    assert parse_shared("shared", outputs, from_outputs=True) == dataclasses.replace(reference_shared(), ucp=None)
+    # the managers' own way out (managementInternetEgress, proxy) stays in the shared stack
+    assert parse_shared("shared", outputs, from_outputs=True) == dataclasses.replace(
+        reference_shared(), ucp=None, management_internet_egress=True, proxy=None
+    )
     for key in ("vpcId", "managementSecurityGroupId", "managementSubnetIds", "edgeSubnetIds", "natGatewayIds", "environments"):
         assert key in outputs
 

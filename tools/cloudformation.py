@@ -64,6 +64,7 @@ INPUT_TYPES = {
     "subnetIds": "aws:ec2/subnet:Subnet", "natGatewayId": "aws:ec2/natGateway:NatGateway",
     "gatewayId": "aws:ec2/internetGateway:InternetGateway", "securityGroupId": "aws:ec2/securityGroup:SecurityGroup",
     "securityGroups": "aws:ec2/securityGroup:SecurityGroup", "referencedSecurityGroupId": "aws:ec2/securityGroup:SecurityGroup",
+    "securityGroupIds": "aws:ec2/securityGroup:SecurityGroup",
 }  # fmt: skip
 IP_PROTOCOL_NUMBERS = {"-1": -1, "all": -1, "tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
 
@@ -144,6 +145,8 @@ class Renderer:
                 continue
             for lid, resource in RENDERERS[r.type](self, r):
                 resource.setdefault("Metadata", {})["pulumi"] = {"urn": r.urn, "type": r.type}
+                if r.retain_on_delete:  # Pulumi's retainOnDelete is CloudFormation's Retain, on delete and on replace
+                    resource.update(DeletionPolicy="Retain", UpdateReplacePolicy="Retain")
                 self.template["Resources"][lid] = resource
         if not self.template["Parameters"]:
             del self.template["Parameters"]
@@ -492,6 +495,19 @@ def _role_policy(c: Renderer, r: Registration) -> list[tuple[str, Resource]]:
     }))]  # fmt: skip
 
 
+def _vpc_endpoint(c: Renderer, r: Registration) -> list[tuple[str, Resource]]:
+    i = r.inputs
+    return [(c.logical(r), _one("AWS::EC2::VPCEndpoint", {
+        "VpcId": c.ref(i.get("vpcId"), r, "vpcId"), "ServiceName": i.get("serviceName"),
+        "VpcEndpointType": i.get("vpcEndpointType"), "PrivateDnsEnabled": i.get("privateDnsEnabled"),
+        "SubnetIds": [c.ref(x, r, "subnetIds") for x in i["subnetIds"]] if i.get("subnetIds") else None,
+        "SecurityGroupIds": [c.ref(x, r, "securityGroupIds") for x in i["securityGroupIds"]] if i.get("securityGroupIds") else None,
+        "RouteTableIds": [c.ref(x, r, "routeTableIds") for x in i["routeTableIds"]] if i.get("routeTableIds") else None,
+        "PolicyDocument": _policy_document(c, r, "policy") if i.get("policy") else None,
+        "Tags": _tags(i),
+    }))]  # fmt: skip
+
+
 def _kms_key(c: Renderer, r: Registration) -> list[tuple[str, Resource]]:
     i = r.inputs
     return [(c.logical(r), _one("AWS::KMS::Key", {
@@ -613,6 +629,7 @@ RENDERERS: dict[str, Callable[[Renderer, Registration], list[tuple[str, Resource
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
     "aws:kms/key:Key": _kms_key,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:lb/listener:Listener": _listener,

@@ -7,6 +7,7 @@ the program reads back: ids, ARNs and the load balancer's DNS name.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -48,6 +49,7 @@ class Registration:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     additional_secret_outputs: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    retain_on_delete: bool = False
 
 
 @dataclass
@@ -160,6 +162,9 @@ class PlatformMocks(pulumi_mocks.Mocks):
         state.setdefault("arn", f"arn:aws:mock:::{args.typ.split(':')[-1].lower()}/{args.name}")
         if args.typ == "aws:lb/loadBalancer:LoadBalancer":
             state.update(dnsName=f"{args.name}.elb.mock.amazonaws.com", zoneId="ZMOCKELBZONE")
+        if args.typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and args.inputs.get("vpcEndpointType") == "Gateway":
+            # AWS's prefix list of the service in the region (S3's is the same for every gateway endpoint of it)
+            state.setdefault("prefixListId", f"pl-{hashlib.sha256(args.inputs['serviceName'].encode()).hexdigest()[:17]}")
         return rid, state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -213,6 +218,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                retain_on_delete=bool(request.retainOnDelete),
             )
             with self._in_order:  # the SDK registers from several threads: `on_register` sees this list's order
                 self.registrations.append(registration)

@@ -28,7 +28,7 @@ REGISTRY_POLICIES = (
     "sg-encapsulation-scoped", "sg-no-cross-environment", "nacl-environment-isolation", "lb-ports-match-service-cluster",
     "swarm-network-in-collection", "interlock-cluster-consistent", "k8s-namespace-in-collection", "subnet-no-public-addresses",
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
-    "k8s-own-namespaces", "k8s-pod-on-own-nodes", "k8s-selectors-in-environment", "k8s-calico-policy-scoped",
+    "k8s-own-namespaces", "k8s-pod-on-own-nodes", "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped",
 )  # fmt: skip
 
 
@@ -50,6 +50,7 @@ def from_shared_outputs(
         "managementCidrs": list(outputs["managementCidrs"]),
         "naclRulesPerDirection": int(outputs.get("awsQuotas", {}).get("naclRulesPerDirection", 20)),
         "managementSecurityGroupId": outputs.get("managementSecurityGroupId"),
+        "vpcEndpointSecurityGroupIds": sorted((outputs.get("vpcEndpointSecurityGroupIds") or {}).values()),
         "managementPeersSecurityGroupId": outputs.get("managementPeersSecurityGroupId"),
         # present in the deployed shared stack's outputs (and the offline preview's), not in its config file
         "sharedSubnetIds": [*outputs.get("managementSubnetIds", ()), *outputs.get("edgeSubnetIds", ())],

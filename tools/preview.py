@@ -40,6 +40,7 @@ from interlock_platform.core import firewall_plan, interlock_toml, labels
 from interlock_platform.core.config_keys import SECRET_KEYS
 from interlock_platform.core.config_reader import InvalidConfig, Problem
 from interlock_platform.core.interlock_toml import InterlockConfigError
+from interlock_platform.core.model import endpoint_sg
 from interlock_platform.core.topology import PROJECT, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
 from interlock_platform.swarm.interlock_service import InvalidAppSpec
@@ -289,6 +290,7 @@ def _quotas_and_projection(p: Preview) -> tuple[int, int, dict[str, tuple[int, i
     shared = parse_shared(p.shared.stack, p.shared.outputs, from_outputs=True)
     projected = {}
     names = {"management": "shared-fw-management", "management-peers": "shared-fw-management-peers"}
+    names.update({endpoint_sg(s): f"shared-endpoints-{s.replace('.', '-')}-sg" for s in shared.interface_endpoints})
     for role, rules in firewall_plan.projected_management_rules(shared).items():
         projected[names[role]] = (sum(r.direction == "ingress" for r in rules), sum(r.direction == "egress" for r in rules))
     return shared.quotas.security_group_rules_per_direction, shared.quotas.nacl_rules_per_direction, projected

@@ -6,6 +6,10 @@ cfn-guard with AWS Control Tower's proactive rules.
     python -m tools.preview --stack dev --out out/dev
     python -m tools.scan out/dev [out/shared ...]   # exit 1 on any finding not suppressed
 
+Informational findings (cfn-lint's I rules, such as I3011 "set a DeletionPolicy on a stateful
+resource") are shown under their own heading and never fail the scan: they are advice to weigh,
+not defects. cfn-lint leaves them out unless asked, so the scan asks for them.
+
 Every finding we do not fix is suppressed in scanners/suppressions.yaml with its reason. The
 rendering writes those into each resource's Metadata, where cfn-lint and Checkov honour them;
 cfn-guard has no such field, so its findings are filtered here from the same list. Nothing
@@ -43,6 +47,11 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.tool} {self.rule} {self.resource}: {self.message}"
+
+    @property
+    def informational(self) -> bool:
+        """Advice, not a defect: shown, never failing (cfn-lint's level Informational)."""
+        return self.rule.endswith("(Informational)")
 
 
 class ScannerMissing(RuntimeError):
@@ -101,7 +110,7 @@ def _resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def run_cfn_lint(path: Path) -> list[Finding]:
     result = subprocess.run(
-        [console_script("cfn-lint"), "--format", "json", "--", str(path)],
+        [console_script("cfn-lint"), "--format", "json", "--include-checks", "I", "--", str(path)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -225,10 +234,16 @@ def main(argv: list[str] | None = None) -> int:
         except ScannerMissing as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        print(f"{path}: {len(findings)} finding{'s' if len(findings) != 1 else ''} not suppressed ({', '.join(tools)})")
-        for finding in findings:
+        failing = [f for f in findings if not f.informational]
+        advice = [f for f in findings if f.informational]
+        print(f"{path}: {len(failing)} finding{'s' if len(failing) != 1 else ''} not suppressed ({', '.join(tools)})")
+        for finding in failing:
             print(f"  {finding}")
-        status = status or (1 if findings else 0)
+        if advice:
+            print(f"  {len(advice)} informational (shown, not failing):")
+            for finding in advice:
+                print(f"    {finding}")
+        status = status or (1 if failing else 0)
     return status
 
 

@@ -26,6 +26,7 @@ from tools.stack_files import engine_config_value, program_config
 # The components of the shared program whose resources an env stack reads, as __main__.py names them
 SHARED_NETWORK = ("interlock-platform:network:SharedNetwork", "shared")
 MANAGEMENT_FIREWALL = ("interlock-platform:firewall:ManagementFirewall", "shared-fw")
+VPC_ENDPOINTS = ("interlock-platform:network:VpcEndpoints", "shared-endpoints")
 VPC, SUBNET, NAT_GATEWAY = "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECRET_OUTPUTS = {"interlockTemplate"}  # the captured template: a mock run captures nothing, so None
@@ -72,6 +73,9 @@ def shared_state(stack: str, config: Mapping[str, Any]) -> ProgramRun:
         "managementSubnetIds": [exported(SHARED_NETWORK, SUBNET, f"{network}-mgmt-{az}") for az in zones],
         "edgeSubnetIds": [exported(SHARED_NETWORK, SUBNET, f"{network}-edge-{az}") for az in zones],
         "natGatewayIds": {az: nats.get(az, nats[nat_zones[0]]) for az in zones},  # the single one serves every zone
+        "vpcEndpointSecurityGroupIds": {
+            s: exported(VPC_ENDPOINTS, SECURITY_GROUP, f"{VPC_ENDPOINTS[1]}-{s.replace('.', '-')}-sg") for s in topo.interface_endpoints
+        },
         "interlockTemplate": None,
         **topo.to_outputs(),
     }

@@ -4,14 +4,15 @@ applicationGroup, also one SG per application group, which each worker carries b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from interlock_platform.aws.rules import security_group_rules
+from interlock_platform.aws.rules import prefix_list, security_group_rules
 from interlock_platform.core import firewall_plan
-from interlock_platform.core.model import EnvironmentTopology
+from interlock_platform.core.model import EnvironmentTopology, endpoint_sg
 from interlock_platform.core.tagging import tags
 
 
@@ -20,6 +21,8 @@ class EnvironmentFirewallArgs:
     topology: EnvironmentTopology
     vpc_id: pulumi.Input[str]
     management_security_group_id: pulumi.Input[str]
+    endpoint_security_group_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # the shared stack's, by service
+    s3_prefix_list_id: pulumi.Input[str] | None = None  # of this stack's S3 gateway endpoint
 
 
 class EnvironmentFirewall(pulumi.ComponentResource):
@@ -65,6 +68,8 @@ class EnvironmentFirewall(pulumi.ComponentResource):
             f"workers:{env}": self.workers.id,
             "loadBalancer": self.load_balancer.id,
             "management": args.management_security_group_id,
+            **{endpoint_sg(s): sg for s, sg in args.endpoint_security_group_ids.items()},
+            **({prefix_list("s3"): args.s3_prefix_list_id} if args.s3_prefix_list_id is not None else {}),
         }
         rules = [r for rs in firewall_plan.environment_security_groups(topo).values() for r in rs]
         security_group_rules(name, rules, groups, stack, env, self)

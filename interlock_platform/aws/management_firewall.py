@@ -3,14 +3,15 @@ management VLAN's NACL. The env stacks add their own holes to the management SG.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from interlock_platform.aws.rules import network_acl, security_group_rules
+from interlock_platform.aws.rules import network_acl, prefix_list, security_group_rules
 from interlock_platform.core import firewall_plan
-from interlock_platform.core.model import SharedTopology
+from interlock_platform.core.model import SharedTopology, endpoint_sg
 from interlock_platform.core.tagging import tags
 
 
@@ -19,6 +20,8 @@ class ManagementFirewallArgs:
     topology: SharedTopology
     vpc_id: pulumi.Input[str]
     management_subnet_ids: dict[str, pulumi.Output[str]]
+    endpoint_security_group_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # by service
+    s3_prefix_list_id: pulumi.Input[str] | None = None  # with an S3 gateway endpoint
 
 
 class ManagementFirewall(pulumi.ComponentResource):
@@ -46,8 +49,14 @@ class ManagementFirewall(pulumi.ComponentResource):
             tags=tags(topo.stack, "shared", f"{name}-management-peers", role="management-peers"),
             opts=child,
         )
-        groups = {"management": self.security_group.id, "management-peers": self.peers_security_group.id}
+        groups = {
+            "management": self.security_group.id,
+            "management-peers": self.peers_security_group.id,
+            **{endpoint_sg(s): sg for s, sg in args.endpoint_security_group_ids.items()},
+            **({prefix_list("s3"): args.s3_prefix_list_id} if args.s3_prefix_list_id is not None else {}),
+        }
         rules = firewall_plan.management_sg_rules(topo) + firewall_plan.management_peer_rules(topo)
+        rules += [r for rs in firewall_plan.endpoint_sg_rules(topo).values() for r in rs]
         security_group_rules(name, rules, groups, topo.stack, "shared", self)
         self.nacl = network_acl(
             f"{name}-management",

@@ -12,6 +12,11 @@ from interlock_platform.core.firewall_plan import ALL, NaclEntry, SgRule
 from interlock_platform.core.tagging import tags
 
 
+def prefix_list(service: str) -> str:
+    """The key of a service's prefix list id in the `groups` map of security_group_rules."""
+    return f"prefix-list:{service}"
+
+
 def security_group_rules(
     prefix: str,
     rules: Sequence[SgRule],
@@ -20,15 +25,17 @@ def security_group_rules(
     environment: str,
     parent: pulumi.Resource,
 ) -> list[pulumi.CustomResource]:
-    """`groups` maps the plan's security-group roles to their IDs."""
+    """`groups` maps the plan's security-group roles to their IDs (and prefix_list(service) to a prefix list's)."""
     created: list[pulumi.CustomResource] = []
     for rule in rules:
         name = f"{prefix}-{rule.security_group}-{rule.slug}".replace(":", "-")
-        peer: dict[str, pulumi.Input[str]] = (
-            {"cidr_ipv4": rule.peer.value}
-            if rule.peer.kind == "cidr"
-            else {"referenced_security_group_id": groups[rule.peer.value]}
-        )
+        peer: dict[str, pulumi.Input[str]]
+        if rule.peer.kind == "cidr":
+            peer = {"cidr_ipv4": rule.peer.value}
+        elif rule.peer.kind == "prefixList":
+            peer = {"prefix_list_id": groups[prefix_list(rule.peer.value)]}
+        else:
+            peer = {"referenced_security_group_id": groups[rule.peer.value]}
         # IP protocols 4 and 50 carry ports 0..0; "-1" carries none (AWS rejects ports with it).
         port_args = {} if rule.protocol == ALL else {"from_port": rule.from_port, "to_port": rule.to_port}
         cls = aws.vpc.SecurityGroupIngressRule if rule.direction == "ingress" else aws.vpc.SecurityGroupEgressRule

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from interlock_platform.aws.network import private_subnet
+from interlock_platform.aws.network import private_subnet, s3_gateway_endpoint
 from interlock_platform.core.model import SharedTopology
 from interlock_platform.core.tagging import tags
 
@@ -23,6 +23,7 @@ class SharedNetwork(pulumi.ComponentResource):
     edge_subnet_ids: dict[str, pulumi.Output[str]]
     management_subnet_ids: dict[str, pulumi.Output[str]]
     nat_gateway_ids: dict[str, pulumi.Output[str]]
+    s3_prefix_list_id: pulumi.Output[str] | None  # with vpcEndpoints holding s3: what the SGs admit for S3
 
     def __init__(self, name: str, args: SharedNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:network:SharedNetwork", name, None, opts)
@@ -89,9 +90,10 @@ class SharedNetwork(pulumi.ComponentResource):
         self.nat_gateway_ids = {az: nats.get(az, nats[nat_zones[0]]) for az in topo.availability_zones}
 
         self.management_subnet_ids = {}
+        route_tables = []
         for az, cidr in zip(topo.availability_zones, topo.management_cidrs, strict=True):
             label = f"{name}-mgmt-{az}"
-            subnet = private_subnet(
+            subnet, rt = private_subnet(
                 label,
                 vpc_id,
                 str(cidr),
@@ -101,6 +103,12 @@ class SharedNetwork(pulumi.ComponentResource):
                 self,
             )
             self.management_subnet_ids[az] = subnet.id
+            route_tables.append(rt)
+        self.s3_prefix_list_id = None
+        if topo.s3_gateway:
+            region = topo.availability_zones[0][:-1]
+            s3 = s3_gateway_endpoint(f"{name}-s3", vpc_id, region, route_tables, t("s3", tier="management"), self)
+            self.s3_prefix_list_id = s3.prefix_list_id
 
         self._flow_logs(name, topo, t, child)
         self.register_outputs(
@@ -144,7 +152,8 @@ class SharedNetwork(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=pulumi.Output.all(partition, account).apply(policy),
             tags=t("flow-logs-key"),
-            opts=child,
+            # the flow logs it encrypts are the audit trail: a destroyed stack leaves both behind
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=True)),
         )
 
     def _flow_logs(self, name: str, topo: SharedTopology, t, child: pulumi.ResourceOptions) -> None:  # noqa: ANN001
@@ -155,7 +164,7 @@ class SharedNetwork(pulumi.ComponentResource):
             retention_in_days=topo.flow_log_retention_days,
             kms_key_id=key_arn,
             tags=t("flow-logs"),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=True)),  # the audit trail outlives the stack
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",

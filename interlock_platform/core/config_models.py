@@ -54,7 +54,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from interlock_platform.core import k8s_manifests, ports
+from interlock_platform.core import k8s_manifests, model, ports
 from interlock_platform.core.config_reader import LABEL_KEY_RE, LABEL_VALUE_RE, Problems
 
 # --------------------------------------------------------------------------------------------
@@ -355,6 +355,18 @@ def _bundle(file: str, key: str, extra: str = "") -> Any:
     )  # fmt: skip
 
 
+class Proxy(Settings):
+    cidr: Cidr | None = setting("The proxy's address or block, e.g. 192.0.2.64/27.", "give the proxy's address or block", None)
+    port: Port | None = setting("The proxy's TCP port, e.g. 3128.", "give the proxy's TCP port (1-65535)", None)
+
+
+PROXY_DESCRIPTION = (
+    "The corporate HTTP(S) proxy {cidr, port}: beside the VPC endpoints, the nodes' only way out. In the shared stack "
+    "for the managers, in an env stack for its workers (one security-group rule and NACL entries each way). Default: none."
+)
+PROXY_FIX = "give {cidr, port} of the corporate proxy, e.g. {cidr: 192.0.2.64/27, port: 3128}, or remove the key"
+
+
 class SharedConfig(Settings):
     """The shared stack: the VPC, the management and edge VLANs, and the environment registry."""
 
@@ -413,6 +425,20 @@ class SharedConfig(Settings):
         "Default: the stack creates one, with rotation on.",
         "give arn:aws:kms:<region>:<account>:key/<key-id> (a key, not an alias), or remove it to let the stack create one", "",
     )  # fmt: skip
+    vpc_endpoints: list[Literal[model.VPC_ENDPOINT_SERVICES]] = setting(  # type: ignore[valid-type]
+        "The AWS services the nodes reach through VPC endpoints instead of the internet: any of "
+        f"{', '.join(model.VPC_ENDPOINT_SERVICES)} (ECR's API and registry and S3 for image pulls, CloudWatch Logs, STS). "
+        "s3 is a gateway endpoint each stack attaches to its own route tables; the others are interface endpoints with "
+        "private DNS in the management subnets, each with its own security group admitting TCP 443 from the managers and "
+        "from each environment's workers only. Default: none.",
+        f"list services of {', '.join(model.VPC_ENDPOINT_SERVICES)}, each once", [], invalid="is not a VPC endpoint the platform knows",
+    )  # fmt: skip
+    management_internet_egress: Flag = setting(
+        "The managers reach any internet address on TCP 443 (registries, AWS APIs). Set false when vpcEndpoints and "
+        "proxy cover what they need: their security group then sends nowhere beyond the VPC but the proxy and S3.",
+        "set false once vpcEndpoints (and proxy) cover what the managers fetch", True,
+    )  # fmt: skip
+    proxy: Proxy = setting(PROXY_DESCRIPTION, PROXY_FIX, {})
     aws_quotas: AwsQuotas = setting(
         "Your account's quotas, used by validation: {securityGroupRulesPerDirection: 60, naclRulesPerDirection: 20, "
         "subnetsPerVpc: 200}. Raise them only after AWS raised yours.",
@@ -753,6 +779,7 @@ class EnvironmentConfig(Settings):
         "[] means nowhere.",
         "list where workers may connect: [{description, cidr, protocol, port}]", [dict(e) for e in DEFAULT_EGRESS],
     )  # fmt: skip
+    proxy: Proxy = setting(PROXY_DESCRIPTION, PROXY_FIX, {})
     overlay_networks: OverlayNetworks = setting(
         "{ingress (default ingress_<env>; the network Interlock's proxies use), additional (list of further overlay "
         "networks), encrypted (default true for prod)}. Every network is attachable and labelled with the collection.",

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from interlock_platform.core import ports
-from interlock_platform.core.model import WORLD, ApplicationGroup, EnvironmentTopology, SharedTopology
+from interlock_platform.core.model import (
+    HTTPS,
+    WORLD,
+    ApplicationGroup,
+    EgressRule,
+    EnvironmentTopology,
+    SharedTopology,
+    endpoint_sg,
+)
 
 ALL = "-1"
 Direction = Literal["ingress", "egress"]
@@ -22,13 +30,16 @@ Direction = Literal["ingress", "egress"]
 
 @dataclass(frozen=True)
 class Peer:
-    """The other side of a rule: a CIDR, or a security group by role."""
+    """The other side of a rule: a CIDR, a security group by role, or an AWS-managed prefix list
+    by service (`s3`: the addresses S3's gateway endpoint serves)."""
 
-    kind: Literal["cidr", "sg"]
+    kind: Literal["cidr", "sg", "prefixList"]
     value: str
 
     @property
     def slug(self) -> str:
+        if self.kind == "prefixList":
+            return f"pl-{self.value}"
         return self.value.replace("/", "-").replace(".", "-") if self.kind == "cidr" else self.value
 
 
@@ -117,8 +128,47 @@ def management_sg_rules(shared: SharedTopology) -> list[SgRule]:
         for c in shared.admin_cidrs
         for port in ports.ADMIN_PORTS
     ]
-    rules.append(SgRule("management", "egress", "tcp", 443, 443, _cidr(WORLD), "TCP 443 HTTPS to registries and AWS APIs"))
+    if shared.management_internet_egress:
+        rules.append(SgRule("management", "egress", "tcp", 443, 443, _cidr(WORLD), "TCP 443 HTTPS to registries and AWS APIs"))
+    rules += _endpoint_egress(shared, "management")
+    if shared.proxy is not None:
+        rules += _egress_rules_of([shared.proxy], "management")
     return rules
+
+
+# --------------------------------------------------------------------------------------------
+# VPC endpoints (vpcEndpoints): the interface endpoints sit in the management subnets, each behind
+# its own security group, which admits TCP 443 from the managers (the shared stack's rule) and
+# from each environment's workers (that environment's rule, so a destroy closes it). S3 is a
+# gateway endpoint: the nodes reach it through their route tables, by its prefix list.
+
+
+def _endpoint_egress(shared: SharedTopology, sg: str) -> list[SgRule]:
+    rules = [
+        SgRule(sg, "egress", "tcp", HTTPS, HTTPS, _sg(endpoint_sg(svc)), f"TCP 443 to the {svc} VPC endpoint")
+        for svc in shared.interface_endpoints
+    ]
+    if shared.s3_gateway:
+        rules.append(SgRule(sg, "egress", "tcp", HTTPS, HTTPS, Peer("prefixList", "s3"), "TCP 443 to S3 through its gateway endpoint (image layers)"))
+    return rules
+
+
+def endpoint_sg_rules(shared: SharedTopology) -> dict[str, list[SgRule]]:
+    """The shared stack's own rules on the endpoints' security groups: the managers in."""
+    return {
+        endpoint_sg(svc): [SgRule(endpoint_sg(svc), "ingress", "tcp", HTTPS, HTTPS, _sg("management"), f"TCP 443 to the {svc} VPC endpoint from managers")]
+        for svc in shared.interface_endpoints
+    }
+
+
+def endpoint_rules_for_environment(shared: SharedTopology, env: str) -> dict[str, list[SgRule]]:
+    """The holes an environment punches in the endpoints' security groups (its env stack owns them)."""
+    return {
+        endpoint_sg(svc): [
+            SgRule(endpoint_sg(svc), "ingress", "tcp", HTTPS, HTTPS, _sg(f"workers:{env}"), f"TCP 443 to the {svc} VPC endpoint from {env} workers")
+        ]
+        for svc in shared.interface_endpoints
+    }
 
 
 def management_peer_rules(shared: SharedTopology) -> list[SgRule]:
@@ -135,7 +185,11 @@ def projected_management_rules(shared: SharedTopology) -> dict[str, list[SgRule]
         for name, env in shared.environments.items()
         for rule in management_rules_for_environment(shared.ucp_version, shared.calico_ip_in_ip, name, env.allow_esp)
     ]
-    return {"management": management_sg_rules(shared) + env_rules, "management-peers": management_peer_rules(shared)}
+    endpoints = endpoint_sg_rules(shared)
+    for name in shared.environments:
+        for sg, rules in endpoint_rules_for_environment(shared, name).items():
+            endpoints[sg] = endpoints[sg] + rules
+    return {"management": management_sg_rules(shared) + env_rules, "management-peers": management_peer_rules(shared), **endpoints}
 
 
 def worker_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
@@ -165,25 +219,17 @@ def worker_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
         for r in ports.manager_ports(s.ucp_version, s.calico_ip_in_ip, topo.env.allow_esp)
     ]
     rules.append(SgRule("workers", "egress", ALL, None, None, me, f"all traffic between {env} workers"))
-    for e in topo.egress:
-        ports_label = str(e.from_port) if e.from_port == e.to_port else f"{e.from_port}-{e.to_port}"
-        rules.append(
-            SgRule(
-                "workers",
-                "egress",
-                e.protocol.value,
-                e.from_port,
-                e.to_port,
-                _cidr(e.cidr),
-                f"{e.protocol.value.upper()} {ports_label} {e.description}",
-            )
-        )
-    return rules
+    return rules + _egress_rules(topo, "workers")
 
 
 def _egress_rules(topo: EnvironmentTopology, sg: str) -> list[SgRule]:
+    """Where the workers may connect beyond the cluster: the VPC endpoints, then `egress` and the proxy."""
+    return _endpoint_egress(topo.shared, sg) + _egress_rules_of(topo.egress, sg)
+
+
+def _egress_rules_of(egress: Iterable[EgressRule], sg: str) -> list[SgRule]:
     rules = []
-    for e in topo.egress:
+    for e in egress:
         ports_label = str(e.from_port) if e.from_port == e.to_port else f"{e.from_port}-{e.to_port}"
         rules.append(
             SgRule(sg, "egress", e.protocol.value, e.from_port, e.to_port, _cidr(e.cidr), f"{e.protocol.value.upper()} {ports_label} {e.description}")
@@ -319,6 +365,7 @@ def environment_security_groups(topo: EnvironmentTopology) -> dict[str, list[SgR
         "loadBalancer": load_balancer_sg_rules(topo),
         "management": management_rules_for_environment(s.ucp_version, s.calico_ip_in_ip, topo.name, topo.env.allow_esp),
         **(group_sg_rules(topo) if isolates_groups(topo) else {}),
+        **endpoint_rules_for_environment(s, topo.name),
     }
 
 
@@ -378,6 +425,18 @@ def _deny_other_environments(topo: EnvironmentTopology) -> list[tuple[str, str, 
     return denies
 
 
+def nacl_destinations(egress: Iterable[EgressRule], s3_gateway: bool) -> list[EgressRule]:
+    """Where the NACL lets nodes connect beyond the cluster: `egress` (and the proxy), and with an S3
+    gateway endpoint TCP 443 to the internet. A NACL cannot name a prefix list and S3's addresses
+    are public, so the NACL admits HTTPS beyond the VPC; the security groups admit only S3's prefix
+    list there, and they are the gate."""
+    out = list(egress)
+    covered = any(e.cidr.prefixlen == 0 and e.protocol is ports.Protocol.TCP and e.from_port <= HTTPS <= e.to_port for e in out)
+    if s3_gateway and not covered:
+        out.append(EgressRule("HTTPS to S3 through its gateway endpoint (the SGs admit S3's prefix list only)", ipaddress.ip_network(WORLD), ports.Protocol.TCP, HTTPS, HTTPS))
+    return out
+
+
 def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     s, env = topo.shared, topo.env
     mgmt, edge, own = str(s.management_block), str(s.edge_block), str(env.cidr)
@@ -392,9 +451,10 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
         ("allow", "tcp", p, p, edge, f"TCP {p} Interlock proxy port from the load balancer subnets")
         for p in (env.http_port, env.https_port)
     ]
+    destinations = nacl_destinations(topo.egress, s.s3_gateway)
     for protocol in ("tcp", "udp"):
         sources = [(mgmt, "from managers")] if protocol == "tcp" else []
-        sources += [(str(e.cidr), f"from {e.description}") for e in topo.egress if e.protocol.value == protocol]
+        sources += [(str(e.cidr), f"from {e.description}") for e in destinations if e.protocol.value == protocol]
         inbound += _replies(protocol, sources, s.vpc_cidr, topo.has_windows)
     inbound = denies + _inside_then_rest(inbound[len(denies) :], s.vpc_cidr)
 
@@ -410,7 +470,7 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
         if r.protocol is not ports.Protocol.TCP
     ]
     outbound.append(("allow", "tcp", *EPHEMERAL, edge, "TCP replies to the load balancer"))
-    outbound += [("allow", e.protocol.value, e.from_port, e.to_port, str(e.cidr), e.description) for e in topo.egress]
+    outbound += [("allow", e.protocol.value, e.from_port, e.to_port, str(e.cidr), e.description) for e in destinations]
     outbound = denies + _inside_then_rest(outbound[len(denies) :], s.vpc_cidr)
     return _number(inbound, False) + _number(outbound, True)
 
@@ -419,7 +479,7 @@ def _egress_replies(topo: EnvironmentTopology, windows: bool = False) -> list[tu
     """Return traffic for the configured egress destinations (the management VLAN's is in its TCP entry)."""
     rows = []
     for protocol in ("tcp", "udp"):
-        sources = [(str(e.cidr), f"from {e.description}") for e in topo.egress if e.protocol.value == protocol]
+        sources = [(str(e.cidr), f"from {e.description}") for e in nacl_destinations(topo.egress, topo.shared.s3_gateway) if e.protocol.value == protocol]
         rows += _replies(protocol, sources, topo.shared.vpc_cidr, windows)
     return rows
 
@@ -472,7 +532,7 @@ def group_nacl(topo: EnvironmentTopology, group: ApplicationGroup) -> list[NaclE
     outbound += [("allow", "udp", *ports.reply_ports(by_name[d].windows), c, f"UDP replies to group {d}") for d in udp_in for c in group_cidrs(by_name[d])]
     if serves_lb:
         outbound.append(("allow", "tcp", *EPHEMERAL, edge, "TCP replies to the load balancer"))
-    outbound += [("allow", e.protocol.value, e.from_port, e.to_port, str(e.cidr), e.description) for e in topo.egress]
+    outbound += [("allow", e.protocol.value, e.from_port, e.to_port, str(e.cidr), e.description) for e in nacl_destinations(topo.egress, s.s3_gateway)]
     outbound = denies + _inside_then_rest(outbound, s.vpc_cidr)
     return _number(inbound, False) + _number(outbound, True)
 
@@ -493,13 +553,18 @@ def management_nacl(shared: SharedTopology) -> list[NaclEntry]:
         ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")
         for e in shared.environments.values()
     ]
-    inbound += _replies("tcp", [(WORLD, "to HTTPS the managers open (registries, AWS APIs)")], shared.vpc_cidr)
+    internet = [EgressRule("HTTPS to registries and AWS APIs", ipaddress.ip_network(WORLD), ports.Protocol.TCP, HTTPS, HTTPS)]
+    destinations = nacl_destinations(
+        (internet if shared.management_internet_egress else []) + ([shared.proxy] if shared.proxy else []), shared.s3_gateway
+    )
+    why = {WORLD: "to HTTPS the managers open (registries, AWS APIs)"}
+    inbound += _replies("tcp", [(str(e.cidr), why.get(str(e.cidr), f"from {e.description}")) for e in destinations], shared.vpc_cidr)
     outbound = [("allow", ALL, 0, 0, mgmt, "within the management VLAN")]
     outbound += [
         ("allow", ALL, 0, 0, str(e.cidr), f"environment {e.name}; ports filtered by the management SG")
         for e in shared.environments.values()
     ]
-    outbound.append(("allow", "tcp", 443, 443, WORLD, "HTTPS to registries and AWS APIs"))
+    outbound += [("allow", "tcp", e.from_port, e.to_port, str(e.cidr), e.description) for e in destinations]
     outbound += [("allow", "tcp", *EPHEMERAL, str(c), "TCP replies to admin clients") for c in shared.admin_cidrs]
     return _number(inbound, False) + _number(outbound, True)
 
@@ -592,7 +657,7 @@ def group_isolation_problems(topo: EnvironmentTopology) -> list[LayoutProblem]:
                 continue
             way = "outbound" if egress else "inbound"
             flow_entries = _flow_entry_count(topo, group, egress)
-            egress_entries = len(topo.egress) if egress else len(_egress_replies(topo))
+            egress_entries = len(nacl_destinations(topo.egress, s.s3_gateway)) if egress else len(_egress_replies(topo))
             # n subnets need at least popcount(n) CIDRs, and that many only when aligned
             fewest = bin(len(s.availability_zones)).count("1")
             scattered = [g.name for g in topo.application_groups if len(group_cidrs(g)) > fewest]

@@ -16,6 +16,19 @@ WORLD = "0.0.0.0/0"
 
 ISOLATION_MODES = ("environment", "applicationGroup")
 
+# The AWS services the nodes call, as VPC endpoints (`vpcEndpoints`): image pulls (ECR's API, its
+# registry, and S3, where ECR keeps the layers), CloudWatch Logs (the awslogs log driver) and STS
+# (IAM roles). S3 is a gateway endpoint, which each stack attaches to its own route tables; the
+# others are interface endpoints in the management subnets, each behind its own security group.
+VPC_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "s3", "logs", "sts")
+GATEWAY_ENDPOINT_SERVICES = ("s3",)
+HTTPS = 443
+
+
+def endpoint_sg(service: str) -> str:
+    """The firewall plan's name for an interface endpoint's security group."""
+    return f"endpoint:{service}"
+
 
 @dataclass(frozen=True)
 class Quotas:
@@ -94,6 +107,17 @@ class SharedTopology:
     interlock: InterlockSettings = InterlockSettings()
     ucp: UcpConnection | None = None  # None when read back from the shared stack's outputs
     flow_log_kms_key_arn: str | None = None  # None: the stack creates the key
+    vpc_endpoints: tuple[str, ...] = ()  # of VPC_ENDPOINT_SERVICES, in that order
+    management_internet_egress: bool = True  # managers reach any internet address on TCP 443
+    proxy: EgressRule | None = None  # the managers' corporate proxy
+
+    @property
+    def interface_endpoints(self) -> tuple[str, ...]:
+        return tuple(s for s in self.vpc_endpoints if s not in GATEWAY_ENDPOINT_SERVICES)
+
+    @property
+    def s3_gateway(self) -> bool:
+        return "s3" in self.vpc_endpoints
 
     @property
     def management_block(self) -> ipaddress.IPv4Network:
@@ -124,6 +148,7 @@ class SharedTopology:
                 "subnetsPerVpc": self.quotas.subnets_per_vpc,
             },
             "environments": {name: env.to_output() for name, env in self.environments.items()},
+            "vpcEndpoints": list(self.vpc_endpoints),
             "interlock": {
                 "retireDefaultExtension": self.interlock.retire_default_extension,
                 "template": self.interlock.template,
@@ -139,7 +164,7 @@ class SharedTopology:
 # What an env stack reads from the shared stack before it registers anything: SharedTopology.to_outputs's keys
 REGISTRY_OUTPUTS = (
     "vpcCidr", "availabilityZones", "managementCidrs", "edgeCidrs", "adminCidrs", "ucpVersion", "calicoIpInIp", "awsQuotas",
-    "environments", "interlock",
+    "environments", "interlock", "vpcEndpoints",
 )  # fmt: skip
 
 

@@ -46,6 +46,10 @@ class SharedOutputs(Outputs):
     edge_subnet_ids: list[str] = output("edge subnet ids, in zone order")
     nat_gateway_ids: dict[str, str] = output("the NAT gateway each zone's private subnets leave through", keys="zone")
     admin_cidrs: list[str] = output("who may reach UCP 443 and Kubernetes 6443")
+    vpc_endpoints: list[str] = output("the AWS services reached through VPC endpoints (`vpcEndpoints`)")
+    vpc_endpoint_security_group_ids: dict[str, str] = output(
+        "each interface endpoint's security group; env stacks admit their workers to it on TCP 443", keys="service"
+    )
     ucp_version: str = output("the UCP / MKE release whose port table applies")
     calico_ip_in_ip: Flag = output("whether IP protocol 4 is open between the VLANs")
     aws_quotas: AwsQuotas = output("`{securityGroupRulesPerDirection, naclRulesPerDirection, subnetsPerVpc}` validation uses")

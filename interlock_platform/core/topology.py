@@ -28,6 +28,7 @@ from interlock_platform.core.config_reader import InvalidConfig, Problem, Proble
 from interlock_platform.core.k8s_manifests import NAMESPACE_AND_POD_PEERS_SINCE
 from interlock_platform.core.model import (
     EC2_HOSTNAME_ADDRESS,
+    VPC_ENDPOINT_SERVICES,
     WORLD,
     ApplicationGroup,
     EgressRule,
@@ -228,6 +229,13 @@ def parse_shared(
         )  # fmt: skip
     _check_layer7_ports(p, interlock, envs)
     ucp = None if from_outputs else _ucp(p, c["ucpHost"], raw)
+    endpoints: list[str] = []
+    for i, service in enumerate(c["vpcEndpoints"] or []):
+        if service in endpoints:
+            p.add(f"vpcEndpoints[{i}]", f"{service} is listed twice", "list each service once")
+        else:
+            endpoints.append(service)
+    proxy = _check_proxy(p, c["proxy"], "the managers")
     p.raise_if_any()
 
     assert vpc is not None and version is not None and retention is not None  # reported above when not
@@ -248,6 +256,9 @@ def parse_shared(
         interlock=interlock,
         ucp=ucp,
         flow_log_kms_key_arn=kms_key,
+        vpc_endpoints=tuple(s for s in VPC_ENDPOINT_SERVICES if s in endpoints),
+        management_internet_egress=bool(c["managementInternetEgress"]),
+        proxy=proxy,
     )
     if not from_outputs:
         _check_shared_quotas(p, shared)
@@ -521,6 +532,8 @@ def parse_environment(
     nodes = _check_nodes(p, c["ingressNodes"], env, shared, groups if every_group else [])
     lb = _check_load_balancer(p, c["loadBalancer"], env, shared)
     egress = _check_egress(p, c["egress"], env, shared)
+    proxy = _check_proxy(p, c["proxy"], "the workers", env, shared)
+    egress += [proxy] if proxy is not None else []
     ucp = _ucp(p, c["ucpHost"], raw)
     settings: cm.EnvironmentInterlock | None = c["interlock"]
     replicas = settings.proxy_replicas if settings is not None else 2
@@ -886,6 +899,26 @@ def _check_egress(
         if ok:
             rules.append(EgressRule(e.description, cidr, ports.Protocol(e.protocol), lo, hi))
     return rules
+
+
+def _check_proxy(
+    p: Problems, cfg: cm.Proxy | None, who: str, env: EnvironmentSpec | None = None, shared: SharedTopology | None = None
+) -> EgressRule | None:
+    """The corporate proxy as one more egress destination: TCP to its port, nothing else."""
+    if cfg is None or (cfg.cidr is None and cfg.port is None):
+        return None
+    if cfg.cidr is None or cfg.port is None:
+        p.add(f"proxy.{'port' if cfg.port is None else 'cidr'}", "is not set", cm.PROXY_FIX)
+        return None
+    if cfg.cidr.prefixlen < 8:
+        p.add("proxy.cidr", f"{cfg.cidr} is not a proxy but a large part of the internet", "give the proxy's address or its own small block")
+        return None
+    if shared is not None and env is not None:
+        for o in shared.environments.values():
+            if o.name != env.name and cfg.cidr.overlaps(o.cidr):
+                p.add("proxy.cidr", f"{cfg.cidr} lies in environment '{o.name}' ({o.cidr})", "environments must not reach each other; give the proxy's own address")
+                return None
+    return EgressRule(f"corporate proxy for {who}", cfg.cidr, ports.Protocol.TCP, cfg.port, cfg.port)
 
 
 def _check_overlay(

@@ -47,6 +47,8 @@ NACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
 PREFIX_LIST = "aws:ec2/managedPrefixList:ManagedPrefixList"
 PREFIX_LIST_ENTRY = "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry"
 SUBNET = "aws:ec2/subnet:Subnet"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 # aws.alb.* is the same resource as aws.lb.* under an alias type
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
@@ -57,7 +59,7 @@ NODE_LABELS = "pulumi-python:dynamic/swarm:NodeLabels"
 TAGGED = {
     "aws:ec2/vpc:Vpc", SUBNET, "aws:ec2/routeTable:RouteTable", SG, INGRESS, EGRESS, NACL,
     "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/flowLog:FlowLog",
-    "aws:cloudwatch/logGroup:LogGroup", "aws:iam/role:Role", LOAD_BALANCERS[0], TARGET_GROUP, LISTENER, DEFAULT_SG,
+    "aws:cloudwatch/logGroup:LogGroup", "aws:iam/role:Role", LOAD_BALANCERS[0], TARGET_GROUP, LISTENER, DEFAULT_SG, VPC_ENDPOINT,
 }  # fmt: skip
 ENCAPSULATION = {"4": "IP-in-IP", "50": "ESP"}
 LISTENER_PORTS = (80, 443)
@@ -318,9 +320,9 @@ def _no_cross_environment(args: StackValidationArgs, report: ReportViolation) ->
                            "Fix: remove it; the NACL must deny other environments", e.urn)  # fmt: skip
     for carrier, label, ids in _literal_group_ids(stack):
         for gid in ids:
-            if gid not in reg.management_group_ids:
+            if gid not in reg.management_group_ids | reg.endpoint_security_group_ids:  # the shared stack's, which env stacks hang rules on
                 report(f"{label} in the {env.name} stack names security group {gid} by a literal id: it is neither one of this "
-                       "stack's groups nor the shared management group, so it may be another environment's. Fix: reference "
+                       "stack's groups nor the shared management group or a VPC endpoint's, so it may be another environment's. Fix: reference "
                        "the group by its resource (group.id), or the management group through the shared stack", carrier.urn)  # fmt: skip
 
 
@@ -585,8 +587,11 @@ def _group_flows_declared(args: StackValidationArgs, report: ReportViolation) ->
         span = _port_span(o)
         if span is None or o.protocol is UNKNOWN or o.direction not in ("ingress", "egress"):
             continue
-        if o.group is None and (o.group_id is UNKNOWN or not isinstance(o.group_id, str) or o.group_id == reg.management_security_group_id):
-            continue  # the managers' group (its id from the shared stack), or one not known yet
+        if o.group is None and (
+            o.group_id is UNKNOWN or not isinstance(o.group_id, str) or o.group_id == reg.management_security_group_id
+            or o.group_id in reg.endpoint_security_group_ids
+        ):  # fmt: skip
+            continue  # the managers' group or a VPC endpoint's (their ids from the shared stack), or one not known yet
         mine = _sg_side(o.group, layout, lb_groups)
         if mine == "management":
             continue
@@ -756,6 +761,29 @@ def _subnets(args: StackValidationArgs, report: ReportViolation) -> None:
                            f"Fix: carve {env.name}'s subnets out of {env.cidr}", subnet.urn)  # fmt: skip
 
 
+def _vpc_endpoints(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An environment's stack may give itself a VPC endpoint, never one that serves another
+    environment: an interface endpoint with private DNS answers the service's name for the whole VPC
+    (every environment's calls would cross this stack's endpoint and its group), and a gateway
+    endpoint re-routes the subnets of whatever route tables it names."""
+    found = environment_stack(args, report)
+    if found is None:
+        return  # the shared stack owns the VPC and with it the endpoints every environment shares
+    stack, _, env = found
+    for ep in stack.of_type(VPC_ENDPOINT):
+        if get(ep.props, "privateDnsEnabled") is True:
+            report(f"VPC endpoint {ep.name} in the {env.name} stack has private DNS on, so it answers "
+                   f"{_shown(get(ep.props, 'serviceName'))} for every environment in the VPC. Fix: list the service in the shared "
+                   "stack's vpcEndpoints (it owns the VPC's endpoints), or turn private DNS off", ep.urn)  # fmt: skip
+        tables = items(get(ep.props, "routeTableIds"))
+        own = [r for r in Stack.fed_by(ep, "routeTableIds") if r.resource_type == ROUTE_TABLE]
+        foreign = [r for r in Stack.fed_by(ep, "routeTableIds") if r.resource_type != ROUTE_TABLE]
+        if tables and (foreign or len(own) < len([t for t in tables if t is not UNKNOWN])):
+            report(f"VPC endpoint {ep.name} in the {env.name} stack routes through route tables this stack does not own "
+                   f"({', '.join(map(_shown, tables))}): it would re-route another environment's or the managers' subnets. "
+                   "Fix: attach only the route tables of this stack's own subnets", ep.urn)  # fmt: skip
+
+
 def _tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in TAGGED:
         return
@@ -789,6 +817,8 @@ POLICIES = [
            "config does not declare, beyond the overlay data plane; the load balancer reaches only the ingress group.", _group_flows_declared, True),
     _stack("lb-ports-match-service-cluster", "443 forwards to the environment's HTTPS proxy port, 80 to its HTTP port, to its ingress nodes only.", _lb_ports, True),
     _stack("vpc-baseline", "Flow logs on, the default security group empty.", _vpc_baseline),
+    _stack("vpc-endpoints-scoped", "An environment's VPC endpoints serve it alone: no private DNS (which answers for the whole VPC), "
+           "only its own route tables.", _vpc_endpoints, True),
     _stack("instances-in-environment", "An environment's instances, network interfaces, launch templates and autoscaling groups "
            "sit in its own subnets and addresses and carry its own security groups, never the management VLAN's or the managers'.",
            _placement, True),

@@ -28,6 +28,10 @@ REGISTRY_SCHEMA = PolicyConfigSchema(
         "managementCidrs": {"type": "array", "items": {"type": "string"}},
         "naclRulesPerDirection": {"type": "integer", "default": 20},
         "managementSecurityGroupId": {"type": ["string", "null"], "description": "the shared stack's management security group"},
+        "vpcEndpointSecurityGroupIds": {
+            "type": "array", "items": {"type": "string"},
+            "description": "the shared stack's VPC endpoint security groups: on the endpoints' interfaces, never on a worker",
+        },
         "applicationGroups": {
             "type": "object",
             "description": "environment -> {groups: {name: [cidrs]}, flows: [{from, to, protocol, ports}], ingressGroups: [names]}, "
@@ -221,6 +225,7 @@ class Registry:
     management_peers_security_group_id: str | None = None
     shared_subnet_ids: frozenset[str] = frozenset()
     owned: Mapping[str, Owned] = field(default_factory=dict)
+    endpoint_security_group_ids: frozenset[str] = frozenset()  # the shared stack's VPC endpoints' groups
 
     def others(self, env: str) -> list[Environment]:
         return [e for n, e in self.environments.items() if n != env]
@@ -298,6 +303,7 @@ def registry(config: Mapping[str, Any]) -> Registry | None:
         mgmt_sg if isinstance(mgmt_sg, str) else None, peers_sg if isinstance(peers_sg, str) else None,
         frozenset(str(s) for s in config.get("sharedSubnetIds") or ()),
         {env: owned(v) for env, v in (config.get("owned") or {}).items()},
+        frozenset(str(i) for i in config.get("vpcEndpointSecurityGroupIds") or ()),
     )  # fmt: skip
 
 
