@@ -398,8 +398,8 @@ def ingress(*hosts, tls_hosts=None, default_backend=False, rules=True, annotatio
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
 
 
-# The reference domains: dev.apps.example.com, test.apps.example.com, and prod's apps.example.com
-DEV, PROD = raw("dev")["domain"], raw("prod")["domain"]
+# The reference domains, from the registry: dev.apps.example.com, test.apps.example.com, prod.apps.example.com
+DEV, PROD = (raw("shared")["environments"][env]["domain"] for env in ("dev", "prod"))
 INGRESSES = [  # (what, Ingress from a dev team namespace, admitted)
     ("its own host", ingress(f"shop.{DEV}"), True),
     ("two hosts of its own, with TLS", ingress(f"shop.{DEV}", f"api.{DEV}", tls_hosts=[f"shop.{DEV}", f"api.{DEV}"]), True),
