@@ -27,11 +27,19 @@ from tools.vendor_k8s_schemas import KINDS
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "k8s-schemas"
 UCP_KUBERNETES = "1.14.0"  # what UCP 3.2 ships; schemas vendored, see tools/vendor_k8s_schemas.py
-CURRENT = ("1.27.0", kubernetes_validate.latest_version())  # MKE 3.7's, and the newest schemas
+# Each schema set with the release whose Kubernetes it describes: MKE 3.7's 1.27, and the newest
+# schemas for the reference release, MKE 3.9 (1.34). What a release renders follows its Kubernetes
+# (admission policies from 1.30), so each is validated against its own.
+CURRENT = (("1.27.0", "3.7"), (kubernetes_validate.latest_version(), "3.9"))
 
 
-def manifests(preview, env):
-    return report.kubernetes_manifests(preview(env).run)
+def manifests(preview, env, ucp=None):
+    """An env stack's manifests, on the reference release or on UCP / MKE `ucp`."""
+    if ucp is None:
+        return report.kubernetes_manifests(preview(env).run)
+    outputs = json.loads(json.dumps(preview("shared").run.outputs))
+    outputs["ucpVersion"] = ucp
+    return report.kubernetes_manifests(run_program(env, full_config(env), {SHARED_REF: outputs}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -53,16 +61,16 @@ def validate_ucp(manifest):
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_manifests_validate_against_the_kubernetes_ucp_ships(preview, env):
-    rendered = manifests(preview, env)
+    rendered = manifests(preview, env, "3.2")
     assert {m["kind"] for m in rendered.values()} == set(KINDS)
     for manifest in rendered.values():
         validate_ucp(manifest)
 
 
-@pytest.mark.parametrize("version", CURRENT)
+@pytest.mark.parametrize(("version", "ucp"), CURRENT)
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_manifests_validate_against_current_kubernetes(preview, env, version):
-    for manifest in manifests(preview, env).values():
+def test_manifests_validate_against_current_kubernetes(preview, env, version, ucp):
+    for manifest in manifests(preview, env, ucp).values():
         kubernetes_validate.validate(manifest, version, strict=True)
 
 
@@ -72,7 +80,7 @@ def test_schema_validation_catches_a_typo(preview):
     with pytest.raises(AssertionError):
         validate_ucp(policy)
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(policy, CURRENT[-1], strict=True)
+        kubernetes_validate.validate(policy, CURRENT[-1][0], strict=True)
 
 
 # --------------------------------------------------------------------------------------------
