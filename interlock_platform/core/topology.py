@@ -557,7 +557,8 @@ def parse_environment(
         p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None, name, others,
         c["domain"] or (env.domain if env is not None else None),
     )
-    teams = team_config.check_teams(p, c["teams"], name, others, kubernetes.cluster_namespaces, windows_groups)
+    collections = {o.name: o.collection for o in shared.environments.values()} if shared and env else None
+    teams = team_config.check_teams(p, c["teams"], name, others, kubernetes.cluster_namespaces, windows_groups, collections)
     if teams and kubernetes.kubernetes_version < NAMESPACE_AND_POD_PEERS_SINCE and shared is not None:
         p.add(
             "teams",
