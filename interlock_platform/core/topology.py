@@ -566,6 +566,12 @@ def parse_environment(
             "select pods of another namespace (the DNS pods in kube-system), so team isolation cannot be built there",
             "upgrade to UCP 3.2 or later, or remove teams from this stack",
         )
+    if any(t.ucp_grants for t in teams) and ucp is not None and not ucp.host.startswith("tcp://"):
+        p.add(
+            "ucpHost",
+            f"is {ucp.host}, and teams have ucpGrants: grants are made through UCP's API, which a client bundle reaches over tcp://",
+            "give the UCP address from the client bundle, e.g. tcp://ucp.example.com:443, with ucpClientCert and ucpClientKey",
+        )
     if teams and raw.get("kubeconfig") is None:
         p.add(
             "kubeconfig",
