@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import http.server
 import json
+import re
 import ssl
 import threading
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -232,7 +233,7 @@ def ucp(bundle):  # noqa: F811
             if method == "GET" and parts == ["collectionGrants"]:
                 rows = [
                     g for g in state.grants
-                    if all(not query.get(k) or query[k] == v for k, v in zip(("subjectID", "objectID", "roleID"), g))
+                    if all(not query.get(k) or query[k] == v for k, v in zip(("subjectID", "objectID", "roleID"), g, strict=True))
                 ]  # fmt: skip
                 start, limit = int(query.get("start") or 0), int(query.get("limit") or 10)
                 page = rows[start : start + limit]
@@ -364,7 +365,7 @@ def test_without_the_bundle_the_api_is_not_called(ucp, bundle):  # noqa: F811
         provider(ucp, bundle, with_key=False).create(props(PAY))
     p = UcpGrantsProvider()
     p.connection = EngineConnection("unix:///var/run/docker.sock")
-    with pytest.raises(UcpGrantError, match="is unix:///var/run/docker.sock"):
+    with pytest.raises(UcpGrantError, match=re.escape("is unix:///var/run/docker.sock")):
         p.create(props(PAY))
     assert ucp.calls == []
 
