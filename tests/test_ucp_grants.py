@@ -29,7 +29,7 @@ from interlock_platform.core.topology import parse_environment
 from interlock_platform.stack_config import InvalidStackConfig
 from interlock_platform.swarm.providers.engine import EngineConnection
 from interlock_platform.swarm.providers.ucp_grants import UcpGrantError, UcpGrantsProvider
-from tests.conftest import SHARED_REF, full_config, raw, refused_dev, shared_outputs
+from tests.conftest import SHARED_REF, copy_project, full_config, preview_cli, raw, refused_dev, shared_outputs
 from tests.test_engine_connection import bundle  # noqa: F401  (the client bundle fixture: CA, server and client certificates)
 from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
 
@@ -378,3 +378,20 @@ def test_a_client_without_the_bundles_certificate_is_turned_away(ucp, bundle):  
             ucp.host.replace("tcp://", "https://") + "/roles/viewonly", verify=str(bundle["server"] / "ca.pem"), timeout=5
         )
     assert ucp.calls == []
+
+
+def test_the_offline_preview_exits_2_with_the_fix_for_a_grant_on_shared(tmp_path):
+    project = copy_project(tmp_path / "project")
+    path = project / "stacks" / "Pulumi.dev.yaml"
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            "      groups: [payments-developers]\n",
+            "      groups: [payments-developers]\n      ucpGrants: [{group: payments-developers, collection: /Shared}]\n",
+            1,
+        )
+    )
+    done = preview_cli("--stack", "dev", cwd=project)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert "stack 'dev': interlock-platform:teams[0].ucpGrants[0].collection: /Shared is UCP's /Shared collection" in done.stderr
+    assert "Fix: grant /dev or a collection under it" in done.stderr
