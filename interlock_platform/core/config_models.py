@@ -859,7 +859,8 @@ class EnvironmentConfig(Settings):
         "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, pipelineGroups "
         "(default []; the CI's groups, with the deployer ServiceAccount's deploy rights), apps: [{name, podSelector, ports, "
         "ingress}], egress: {dns (default true), cidrs: [{cidr, ports}], namespaces: [{namespace, ports}]}, os (linux or "
-        "windows; pinned with kubernetes.io/os where the environment has Windows groups)}].",
+        "windows; pinned with kubernetes.io/os where the environment has Windows groups), ucpGrants: [{group, role, "
+        "collection, organization}] (default []; UCP grants on the environment's collection or one under it)}].",
         "list the teams on-boarded in this environment", [],
     )  # fmt: skip
 
