@@ -618,6 +618,34 @@ class TeamEgress(Settings):
     )
 
 
+UCP_ROLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+UCP_ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$"
+# a grant may be written on the root collection `/`: the shape admits it, so the refusal can say why
+GRANT_COLLECTION_PATTERN = r"^/([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$"
+
+
+class UcpGrant(Settings):
+    """One UCP grant: a UCP team (subject), a role, a collection (UCP's grant model)."""
+
+    group: matching(UCP_ACCOUNT_PATTERN, "is not a UCP team name") = setting(  # type: ignore[valid-type]
+        "The UCP team the grant is for: one of the team's groups or pipelineGroups.",
+        "name one of the team's groups or pipelineGroups",
+    )
+    organization: matching(UCP_ACCOUNT_PATTERN, "is not a UCP organization name") = setting(  # type: ignore[valid-type]
+        "The UCP organization that holds the team. Default: docker-datacenter, UCP's default organization.",
+        "give the UCP organization the team belongs to", "docker-datacenter",
+    )  # fmt: skip
+    role: matching(UCP_ROLE_ID_PATTERN, "is not a UCP role ID") | None = setting(  # type: ignore[valid-type]
+        "The UCP role ID: viewonly, restrictedcontrol, scheduler or a custom role's ID (never fullcontrol). Default: "
+        "restrictedcontrol, except viewonly for a group of people (groups) in prod.",
+        "use viewonly, restrictedcontrol, scheduler or a custom role's ID", None,
+    )  # fmt: skip
+    collection: matching(GRANT_COLLECTION_PATTERN, "is not a collection path") | None = setting(  # type: ignore[valid-type]
+        "The collection: the environment's (the default) or one under it, e.g. /dev/payments.",
+        "give the environment's collection or a sub-collection of it, e.g. /dev/payments", None,
+    )  # fmt: skip
+
+
 class Team(Settings):
     name: matching(DNS_1123_LABEL_PATTERN, "is not a usable team name") = setting(  # type: ignore[valid-type]
         "The team's name, e.g. payments.", "use lower-case letters, digits and '-'"
@@ -644,6 +672,13 @@ class Team(Settings):
         "UCP / LDAP groups of the team's deployment pipeline: they get the pipeline's deploy rights, as does the "
         "namespace's `deployer` ServiceAccount. Never the groups of people.",
         "list the groups of the team's CI identity, e.g. [payments-ci]", [],
+    )  # fmt: skip
+    ucp_grants: list[UcpGrant] = setting(
+        "UCP grants for the team's Swarm resources: [{group, role, collection, organization}]. Each group gets the role on "
+        "the collection: the environment's collection (the default) or a sub-collection; never another environment's, "
+        "/Shared or /. Default: none (UCP grants nothing).",
+        "list [{group, role, collection}], e.g. [{group: payments-developers, role: restrictedcontrol, collection: /dev/payments}]",
+        [],
     )  # fmt: skip
 
 
@@ -824,7 +859,8 @@ class EnvironmentConfig(Settings):
         "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, pipelineGroups "
         "(default []; the CI's groups, with the deployer ServiceAccount's deploy rights), apps: [{name, podSelector, ports, "
         "ingress}], egress: {dns (default true), cidrs: [{cidr, ports}], namespaces: [{namespace, ports}]}, os (linux or "
-        "windows; pinned with kubernetes.io/os where the environment has Windows groups)}].",
+        "windows; pinned with kubernetes.io/os where the environment has Windows groups), ucpGrants: [{group, role, "
+        "collection, organization}] (default []; UCP grants on the environment's collection or one under it)}].",
         "list the teams on-boarded in this environment", [],
     )  # fmt: skip
 

@@ -99,6 +99,7 @@ class TeamSpec:
     egress: tuple[EgressTarget, ...] = ()
     os: str | None = None  # the nodes' OS its pods run on (kubernetes.io/os); None: not pinned (no Windows nodes)
     pipeline_groups: tuple[str, ...] = ()  # besides the `deployer` ServiceAccount, who deploys (deploy rights)
+    ucp_grants: tuple[Any, ...] = ()  # ucp_grants.UcpGrantSpec: the team's Swarm rights, built by the Swarm layer
 
 
 # Kubernetes sets `kubernetes.io/metadata.name` on every namespace, and no one can change it, from 1.21.

@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 
 from interlock_platform.core import config_models as cm
 from interlock_platform.core import names as owners
+from interlock_platform.core import ucp_grants as grants
 from interlock_platform.core.config_reader import LABEL_KEY_RE, LABEL_VALUE_RE, Problems
 from interlock_platform.core.k8s_manifests import AppSpec, EgressTarget, KubernetesSettings, Port, TeamSpec
 
@@ -75,8 +76,11 @@ def check_teams(
     others: Mapping[str, ipaddress.IPv4Network],
     cluster_namespaces: Collection[str] = (),
     windows_groups: bool = False,
+    collections: Mapping[str, str] | None = None,
 ) -> tuple[TeamSpec, ...]:
     """`others`: the registry's other environments (their names own their namespaces too).
+    `collections`: every registered environment's UCP collection, this one's among them (None:
+    unknown, and UCP grants are then checked for their groups and roles only).
     `cluster_namespaces`: the ingress controller's and DNS namespaces, which no team may own.
     `windows_groups`: the environment has Windows workers, so every team namespace is pinned
     to its OS (kubernetes.io/os), Linux unless the team says windows."""
@@ -121,8 +125,10 @@ def check_teams(
                 "pipeline's deploy rights (secrets included) wherever teamAccess keeps them out",
                 "give the pipeline groups of its own that no person is a member of",
             )
+        ucp = _check_ucp_grants(p, f"{key}.ucpGrants", t, env_name, collections)
         teams[i] = TeamSpec(
-            t.name, ns, tuple(t.groups), apps, t.egress.dns, targets, t.os if windows_groups else None, tuple(t.pipeline_groups)
+            t.name, ns, tuple(t.groups), apps, t.egress.dns, targets, t.os if windows_groups else None, tuple(t.pipeline_groups),
+            ucp,
         )
     # Namespace egress can only name this environment's team namespaces: never another environment's.
     for i, t in enumerate(items or []):
@@ -144,6 +150,48 @@ def check_teams(
             team = teams[i]
             teams[i] = dataclasses.replace(team, egress=(*team.egress, *extra))
     return tuple(teams[i] for i in sorted(teams))
+
+
+def _check_ucp_grants(
+    p: Problems, key: str, team: cm.Team, env_name: str | None, collections: Mapping[str, str] | None
+) -> tuple[grants.UcpGrantSpec, ...]:
+    """Each grant names one of the team's groups, a role other than Full Control, and this
+    environment's collection or one under it (`ucp_grants.collection_problem`)."""
+    out: list[grants.UcpGrantSpec] = []
+    seen: dict[tuple[str, str, str, str], int] = {}
+    env_collection = (collections or {}).get(env_name or "")
+    for j, g in enumerate(team.ucp_grants):
+        k = f"{key}[{j}]"
+        if g.group not in team.groups and g.group not in team.pipeline_groups:
+            p.add(
+                f"{k}.group",
+                f"{cm.show(g.group)} is not one of this team's groups or pipelineGroups ({', '.join([*team.groups, *team.pipeline_groups])})",
+                "grant one of the team's own groups, or add the group to groups or pipelineGroups",
+            )
+            continue
+        role = g.role or grants.default_role(env_name, people=g.group in team.groups)
+        if role in grants.REFUSED_ROLES:
+            p.add(
+                f"{k}.role",
+                f"{role} {grants.REFUSED_ROLES[role]}: that reaches past the collection to its nodes",
+                "use restrictedcontrol (deploys without those), or viewonly",
+            )
+            continue
+        if env_collection is None:  # the registry is unknown: reported where it is read
+            continue
+        collection = g.collection or env_collection
+        problem = grants.collection_problem(collection, env_name or "", env_collection, collections or {})
+        if problem is not None:
+            p.add(f"{k}.collection", *problem)
+            continue
+        spec = grants.UcpGrantSpec(g.organization, g.group, role, collection)
+        ident = (spec.organization, spec.team, spec.role, spec.collection)
+        if ident in seen:
+            p.add(k, f"is the same grant as {key}[{seen[ident]}]", "list each grant once")
+            continue
+        seen[ident] = j
+        out.append(spec)
+    return tuple(out)
 
 
 def _check_apps(p: Problems, key: str, items: list[cm.App]) -> tuple[AppSpec, ...]:

@@ -557,13 +557,20 @@ def parse_environment(
         p, c["kubernetes"], ports.KUBERNETES_VERSIONS.get(shared.ucp_version) if shared else None, name, others,
         c["domain"] or (env.domain if env is not None else None),
     )
-    teams = team_config.check_teams(p, c["teams"], name, others, kubernetes.cluster_namespaces, windows_groups)
+    collections = {o.name: o.collection for o in shared.environments.values()} if shared and env else None
+    teams = team_config.check_teams(p, c["teams"], name, others, kubernetes.cluster_namespaces, windows_groups, collections)
     if teams and kubernetes.kubernetes_version < NAMESPACE_AND_POD_PEERS_SINCE and shared is not None:
         p.add(
             "teams",
             f"UCP {shared.ucp_version} ships Kubernetes {'.'.join(map(str, kubernetes.kubernetes_version))}, whose NetworkPolicies cannot "
             "select pods of another namespace (the DNS pods in kube-system), so team isolation cannot be built there",
             "upgrade to UCP 3.2 or later, or remove teams from this stack",
+        )
+    if any(t.ucp_grants for t in teams) and ucp is not None and not ucp.host.startswith("tcp://"):
+        p.add(
+            "ucpHost",
+            f"is {ucp.host}, and teams have ucpGrants: grants are made through UCP's API, which a client bundle reaches over tcp://",
+            "give the UCP address from the client bundle, e.g. tcp://ucp.example.com:443, with ucpClientCert and ucpClientKey",
         )
     if teams and raw.get("kubeconfig") is None:
         p.add(

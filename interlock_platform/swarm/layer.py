@@ -3,7 +3,8 @@
 - `SharedSwarm` (shared stack): Layer 7 routing turned on and kept on the MKE release (with
   `interlock.enableLayer7Routing`), then the cluster-wide Interlock settings (retiring `default`).
 - `EnvironmentSwarm` (env stacks): the ingress node labels, the environment's overlay networks,
-  its `[Extensions.<env>]` service cluster, and its TLS certificate as Swarm secrets.
+  its `[Extensions.<env>]` service cluster, its TLS certificate as Swarm secrets, and its teams'
+  UCP grants (`teams[].ucpGrants`: a UCP team, a role, the environment's collection or one under it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from interlock_platform.core.topology import PROJECT
 from interlock_platform.swarm.providers.interlock import InterlockSettings, ServiceCluster
 from interlock_platform.swarm.providers.layer7 import Layer7Routing
 from interlock_platform.swarm.providers.node_labels import NodeLabels
+from interlock_platform.swarm.providers.ucp_grants import UcpGrants
 
 
 def docker_provider(name: str, ucp: UcpConnection, parent: pulumi.Resource) -> docker.Provider:
@@ -76,6 +78,7 @@ class EnvironmentSwarm(pulumi.ComponentResource):
     networks: dict[str, docker.Network]
     service_cluster: ServiceCluster
     tls_secret_names: dict[str, pulumi.Output[str]]
+    ucp_grants: UcpGrants | None
 
     def __init__(self, name: str, args: EnvironmentSwarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:swarm:EnvironmentSwarm", name, None, opts)
@@ -131,4 +134,8 @@ class EnvironmentSwarm(pulumi.ComponentResource):
                     opts=on_ucp,
                 )  # fmt: skip
                 self.tls_secret_names[kind] = secret.name
+        grants = [g for team in topo.teams for g in team.ucp_grants]
+        self.ucp_grants = None
+        if grants:  # who may deploy into the collection: UCP's grants, through UCP's API
+            self.ucp_grants = UcpGrants(f"{name}-ucp-grants", env.name, collection, grants, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"ingressNetwork": topo.overlay.ingress, "serviceCluster": env.name})

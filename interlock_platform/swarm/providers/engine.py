@@ -110,12 +110,24 @@ class EngineConnection:
         return client
 
     def _tls(self) -> tuple[docker.tls.TLSConfig, Callable[[], None]]:
-        """docker-py reads the client bundle from files, at every new connection. On Linux they
-        are memory files (memfd), reached as /proc/self/fd/N: nothing touches a disk. Elsewhere a
-        private temporary directory. Either way the returned `release` removes them, and the
-        client calls it when it is closed or collected."""
+        """docker-py reads the client bundle from files, at every new connection (`bundle_files`)."""
         import docker.tls
 
+        paths, release = self.bundle_files()
+        try:
+            tls = docker.tls.TLSConfig(
+                client_cert=(paths["cert.pem"], paths["key.pem"]), ca_cert=paths.get("ca.pem"), verify=bool(self.ca_pem)
+            )
+        except Exception:
+            release()
+            raise
+        return tls, release
+
+    def bundle_files(self) -> tuple[dict[str, str], Callable[[], None]]:
+        """The client bundle as files, for clients that read it from files (docker-py, requests).
+        On Linux they are memory files (memfd), reached as /proc/self/fd/N: nothing touches a
+        disk. Elsewhere a private temporary directory. Either way the returned `release` removes
+        them; the caller calls it when its client is closed or collected."""
         pems = {
             name: pem for name, pem in (("ca.pem", self.ca_pem), ("cert.pem", self.cert_pem), ("key.pem", self.key_pem)) if pem
         }
@@ -144,14 +156,7 @@ class EngineConnection:
             def release() -> None:
                 shutil.rmtree(folder, ignore_errors=True)
 
-        try:
-            tls = docker.tls.TLSConfig(
-                client_cert=(paths["cert.pem"], paths["key.pem"]), ca_cert=paths.get("ca.pem"), verify=bool(self.ca_pem)
-            )
-        except Exception:
-            release()
-            raise
-        return tls, release
+        return paths, release
 
 
 class SwarmProvider(dyn.ResourceProvider):
