@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from interlock_platform.core.config_reader import InvalidConfig
-from interlock_platform.core.model import SharedTopology
+from interlock_platform.core.model import REGISTRY_OUTPUTS, SharedTopology
 from interlock_platform.core.topology import PROJECT, parse_environment, parse_shared
 from tools.preview import Preview, run_preview
 from tools.stack_files import ROOT, offline_config
@@ -47,6 +48,15 @@ def full_config(stack: str, **overrides: Any) -> dict[str, Any]:
 @cache
 def reference_shared() -> SharedTopology:
     return parse_shared("shared", raw("shared"))
+
+
+def assert_registry_is_the_config(outputs: dict[str, Any], config: SharedTopology) -> None:
+    """The shared stack's `outputs`, read back as an env stack reads them, hold the registry and
+    settings of `config` (the shared stack's parsed config): what the outputs do not carry (the
+    UCP connection, NAT and flow-log settings) is left out of the comparison."""
+    read = parse_shared(config.stack, {k: outputs[k] for k in REGISTRY_OUTPUTS}, from_outputs=True)
+    not_exported = ("ucp", "nat_gateways", "flow_log_retention_days", "flow_log_kms_key_arn")
+    assert dataclasses.replace(read, **{f: getattr(config, f) for f in not_exported}) == config
 
 
 def shared_outputs() -> dict[str, Any]:

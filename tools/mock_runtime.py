@@ -47,6 +47,8 @@ class Registration:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     additional_secret_outputs: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    # the provider reference the engine would use ("<provider urn>::<provider id>"), "" for the default one
+    provider: str = ""
 
 
 @dataclass
@@ -158,6 +160,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                provider=request.provider,
             )
             with self._in_order:  # the SDK registers from several threads: `on_register` sees this list's order
                 self.registrations.append(registration)
