@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.model import REGISTRY_OUTPUTS, SharedTopology
@@ -25,6 +26,44 @@ SHARED_REF = "acme/interlock-platform/shared"
 
 # The real-Swarm fixtures (`client`, `interlock`) for every test module that asks for them
 pytest_plugins = ["tests.swarm_support"]
+
+# The suite's tiers, by what a module's tests need (registered in pyproject.toml); a module in
+# more than one takes the heaviest: `pytest -m "not docker"` runs all but the real-Swarm tests.
+#   pure: the pure core and the pack's helpers, in process, no program run
+#   mock: the program under the SDK's mock runtime (offline previews without the pack)
+#   cli: commands run as a user runs them (python -m tools.preview, the scanners, a subprocess)
+#   pack: the policy pack over its gRPC protocol, in its own process
+#   docker: a real Docker engine in Swarm mode, started by tools/test.sh
+TIERS = {
+    "pure": ("test_boundaries", "test_config_models", "test_engine_connection", "test_interlock_toml", "test_ports", "test_topology"),
+    "mock": (
+        "test_app_routing", "test_app_team", "test_cloudformation", "test_group_isolation", "test_shared_state",
+        "test_stack_outputs", "test_stacks",
+    ),
+    "cli": (
+        "test_app_preview", "test_architecture", "test_cli_config", "test_kubernetes", "test_malformed_input", "test_masking",
+        "test_preview", "test_project_files", "test_swarm_stack", "test_workflows",
+    ),
+    "pack": ("test_fuzz", "test_policy", "test_policy_corpus", "test_policy_properties"),
+    "docker": ("test_swarm", "test_swarm_app_services", "test_swarm_rotation_faults"),
+}  # fmt: skip
+TIER_OF = {module: tier for tier, modules in TIERS.items() for module in modules}
+
+# Hypothesis draws the same examples on every run (CI reproducible); `--hypothesis-profile=explore`
+# draws new ones, to look for what the fixed ones miss.
+settings.register_profile("ci", derandomize=True, max_examples=100, deadline=None, database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+settings.register_profile("explore", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test gets its module's tier marker; a module not in TIERS is an error, not untiered."""
+    for item in items:
+        module = item.path.stem
+        if module not in TIER_OF:
+            raise pytest.UsageError(f"{item.path.name} has no tier: add it to TIERS in tests/conftest.py")
+        item.add_marker(getattr(pytest.mark, TIER_OF[module]))
 
 
 def raw(stack: str) -> dict[str, Any]:

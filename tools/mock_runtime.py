@@ -7,6 +7,7 @@ the program reads back: ids, ARNs and the load balancer's DNS name.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import runpy
@@ -49,6 +50,23 @@ class Registration:
     delete_before_replace: bool = False
     # the provider reference the engine would use ("<provider urn>::<provider id>"), "" for the default one
     provider: str = ""
+
+    def with_inputs(self, inputs: dict[str, Any], **changes: Any) -> Registration:
+        """This registration as if the program had registered `inputs`: the mocks answer with the
+        inputs and what they add (ids, ARNs), so the outputs change with them."""
+        added = {k: v for k, v in self.state.items() if k not in self.inputs}
+        return dataclasses.replace(self, inputs=inputs, state={**inputs, **added}, **changes)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The resource's outputs as the engine keeps them in state: what the provider (here the
+        mocks) returned, with the additional secret outputs marked secret (a secret input stays
+        one: the mocks return the inputs with their marks)."""
+        secret = set(self.additional_secret_outputs)
+        return {
+            k: v if k not in secret or pulumi.runtime.rpc.is_rpc_secret(v) else {SIG_KEY: SECRET_SIG, "value": v}
+            for k, v in self.state.items()
+        }
 
 
 @dataclass
