@@ -44,7 +44,7 @@ TIERS = {
         "test_app_preview", "test_architecture", "test_cli_config", "test_kubernetes", "test_malformed_input", "test_masking",
         "test_preview", "test_project_files", "test_swarm_stack", "test_workflows",
     ),
-    "pack": ("test_fuzz", "test_policy", "test_policy_corpus", "test_policy_properties"),
+    "pack": ("test_fuzz", "test_policy", "test_policy_corpus", "test_policy_properties"),  # the corpus: a CLI sample too
     "docker": ("test_swarm", "test_swarm_app_services", "test_swarm_rotation_faults"),
 }  # fmt: skip
 TIER_OF = {module: tier for tier, modules in TIERS.items() for module in modules}
