@@ -19,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tools.scan import console_script
 from tools.stack_files import ROOT
 
 # The scope: the pack's range and property helpers and the Kubernetes manifests of the pure core,
@@ -74,7 +75,8 @@ def run(workdir: Path, max_children: int) -> dict[str, str]:
     shutil.rmtree(project, ignore_errors=True)
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(*IGNORED))
     (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text() + _config(project))
-    mutmut = [sys.executable, "-m", "mutmut"]
+    # its console script: under `python -m mutmut` its trampolines import mutmut.__main__ a second time
+    mutmut = [console_script("mutmut")]
     ran = subprocess.run([*mutmut, "run", "--max-children", str(max_children)], cwd=project, capture_output=True, text=True, check=False)
     if ran.returncode != 0 or "FAILED" in ran.stdout or not (project / "mutants").is_dir():
         raise RuntimeError(f"mutmut did not run:\n{ran.stdout[-2000:]}\n{ran.stderr[-2000:]}")
@@ -87,7 +89,7 @@ def run(workdir: Path, max_children: int) -> dict[str, str]:
 
 def show(workdir: Path, name: str) -> str:
     return subprocess.run(
-        [sys.executable, "-m", "mutmut", "show", name], cwd=workdir / "project", capture_output=True, text=True, check=False
+        [console_script("mutmut"), "show", name], cwd=workdir / "project", capture_output=True, text=True, check=False
     ).stdout
 
 
