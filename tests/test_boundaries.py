@@ -121,6 +121,37 @@ def test_dns_egress_reaches_the_dns_pods_and_no_other_pod_of_kube_system(version
     assert sorted((p["port"], p["protocol"]) for p in rule["ports"]) == [(53, "TCP"), (53, "UDP")]
 
 
+def test_the_dns_egress_policy_is_the_document_kubernetes_reads():
+    """The whole manifest: a NetworkPolicy of the team's namespace, selecting all its pods, egress
+    only, to the DNS pods of kube-system on port 53 over UDP and TCP, marked as the platform's."""
+    assert allow_dns_egress("payments-dev", KubernetesSettings(kubernetes_version=(1, 21))) == {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "allow-dns-egress", "namespace": "payments-dev", "labels": {"app.kubernetes.io/managed-by": "interlock-platform"}},
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{
+                "to": [{
+                    "namespaceSelector": {"matchLabels": {"ns-id": "kube-system", "kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            }],
+        },
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("version", "server_side_apply"), [((1, 14), False), ((1, 17), False), ((1, 18), True), ((1, 30), True)])
+def test_kubernetes_settings_follow_the_release(version, server_side_apply):
+    settings = KubernetesSettings(ingress_namespace="ingress-nginx", dns_namespace="kube-system", kubernetes_version=version)
+    assert settings.server_side_apply == server_side_apply
+    assert settings.ingress_selector == namespace_selector("ingress-nginx", version)
+    assert settings.dns_selector == namespace_selector("kube-system", version)
+    assert settings.platform_namespaces == ("kube-system", "ingress-nginx")
+    assert KubernetesSettings(ingress_namespace="kube-system").platform_namespaces == ("kube-system",)
+
+
 # --- the namespace name label: Kubernetes sets it from 1.21
 
 
@@ -249,6 +280,7 @@ def test_overlaps_of_an_unreadable_range_is_false():
     ("10.40.1.7", "10.40.1.7/32"),
     ("::ffff:10.40.0.0/112", "10.40.0.0/16"),
     ("::ffff:10.40.0.0/80", "::/80"),  # wider than the mapped block: an IPv6 range
+    ("2001:db8::/112", "2001:db8::/112"),  # a narrow IPv6 range that is not IPv4-mapped stays IPv6
     ("10.40.0.0/33", None),
     (None, None),
     (42, None),
@@ -258,6 +290,6 @@ def test_network_reads_a_range_or_gives_none(value, net):
     assert got == (None if net is None else ipaddress.ip_network(net))
 
 
-@pytest.mark.parametrize(("value", "n"), [(443, 443), (443.0, 443), ("443", 443), ("-1", -1), (True, None), ("x", None), (float("nan"), None), (None, None)])
+@pytest.mark.parametrize(("value", "n"), [(443, 443), (443.0, 443), ("443", 443), ("-1", -1), (True, None), ("x", None), (float("nan"), None), (None, None), ("X1", None)])
 def test_number_reads_ports_as_the_engine_hands_them(value, n):
     assert common.number(value) == n
