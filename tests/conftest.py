@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -12,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from interlock_platform.core.config_reader import InvalidConfig
-from interlock_platform.core.model import SharedTopology
+from interlock_platform.core.model import REGISTRY_OUTPUTS, SharedTopology
 from interlock_platform.core.topology import PROJECT, parse_environment, parse_shared
 from tools import test_engine
 from tools.preview import Preview, run_preview
@@ -30,6 +32,53 @@ test_engine.confine(os.environ)
 
 # The real-Swarm fixtures (`client`, `interlock`) for every test module that asks for them
 pytest_plugins = ["tests.swarm_support"]
+
+# The suite's tiers, by what a module's tests need (registered in pyproject.toml); a module in
+# more than one takes the heaviest: `pytest -m "not docker"` runs all but the real-Swarm tests.
+#   pure: the pure core and the pack's helpers, in process, no program run
+#   mock: the program under the SDK's mock runtime (offline previews without the pack)
+#   cli: commands run as a user runs them (python -m tools.preview, the scanners, a subprocess)
+#   pack: the policy pack over its gRPC protocol, in its own process
+#   docker: a real Docker engine in Swarm mode, started by tools/test.sh
+TIERS = {
+    "pure": (
+        "test_boundaries", "test_config_models", "test_engine_connection", "test_interlock_release", "test_interlock_toml",
+        "test_policy_helpers", "test_ports", "test_topology",
+    ),
+    "mock": (
+        "test_app_label_grammar", "test_app_routing", "test_app_team", "test_cloudformation", "test_group_isolation",
+        "test_shared_state", "test_stack_outputs", "test_stacks",
+    ),
+    "cli": (
+        "test_app_preview", "test_architecture", "test_cli_config", "test_kubernetes", "test_malformed_input", "test_masking",
+        "test_preview", "test_project_files", "test_shared_names", "test_swarm_stack", "test_ucp_grants", "test_workflows",
+    ),
+    "pack": (  # the corpus: a CLI sample too
+        "test_fuzz", "test_policy", "test_policy_corpus", "test_policy_properties", "test_tenant_rights", "test_vpc_endpoints",
+        "test_windows",
+    ),
+    "docker": (
+        "test_benchmarks", "test_swarm", "test_swarm_app_services", "test_swarm_layer7", "test_swarm_rotation_faults",
+        "test_swarm_steady", "test_test_engine",
+    ),
+}  # fmt: skip
+TIER_OF = {module: tier for tier, modules in TIERS.items() for module in modules}
+
+# Hypothesis draws the same examples on every run (CI reproducible); `--hypothesis-profile=explore`
+# draws new ones, to look for what the fixed ones miss.
+settings.register_profile("ci", derandomize=True, max_examples=100, deadline=None, database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+settings.register_profile("explore", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test gets its module's tier marker; a module not in TIERS is an error, not untiered."""
+    for item in items:
+        module = item.path.stem
+        if module not in TIER_OF:
+            raise pytest.UsageError(f"{item.path.name} has no tier: add it to TIERS in tests/conftest.py")
+        item.add_marker(getattr(pytest.mark, TIER_OF[module]))
 
 
 def raw(stack: str) -> dict[str, Any]:
@@ -53,6 +102,15 @@ def full_config(stack: str, **overrides: Any) -> dict[str, Any]:
 @cache
 def reference_shared() -> SharedTopology:
     return parse_shared("shared", raw("shared"))
+
+
+def assert_registry_is_the_config(outputs: dict[str, Any], config: SharedTopology) -> None:
+    """The shared stack's `outputs`, read back as an env stack reads them, hold the registry and
+    settings of `config` (the shared stack's parsed config): what the outputs do not carry (the
+    UCP connection, NAT and flow-log settings) is left out of the comparison."""
+    read = parse_shared(config.stack, {k: outputs[k] for k in REGISTRY_OUTPUTS}, from_outputs=True)
+    not_exported = ("ucp", "nat_gateways", "flow_log_retention_days", "flow_log_kms_key_arn")
+    assert dataclasses.replace(read, **{f: getattr(config, f) for f in not_exported}) == config
 
 
 def shared_outputs() -> dict[str, Any]:

@@ -363,8 +363,10 @@ k8s.core.v1.Namespace("scratch-ns", metadata={"name": "scratch",
 # Each must pass every mandatory rule: a rule that refuses these bans endpoints, not the hostile case.
 ENDPOINT_TWINS: dict[str, Change] = {
     "vpc-endpoint-sg-open-to-world": Change("aws", "sts-from-dev-workers", "sg-no-world-ingress", AWS + """
+batch = aws.ec2.SecurityGroup("dev-batch-workers", vpc_id="vpc-0a1b2c3d", description="dev batch workers",
+    tags={"environment": "dev", "managed-by": "pulumi/interlock-platform"})
 aws.vpc.SecurityGroupIngressRule("sts-from-dev-workers", security_group_id="shared-endpoints-sts-sg-id",
-    ip_protocol="tcp", from_port=443, to_port=443, referenced_security_group_id="dev-fw-workers-id", description="STS for dev workers")
+    ip_protocol="tcp", from_port=443, to_port=443, referenced_security_group_id=batch.id, description="STS for dev workers")
 """),
     "vpc-endpoint-sg-admits-prod": Change("aws", "ecr-for-dev", "sg-no-cross-environment", AWS + """
 aws.vpc.SecurityGroupIngressRule("ecr-for-dev", security_group_id="shared-endpoints-ecr-dkr-sg-id",

@@ -15,6 +15,8 @@ import dill
 import pulumi.dynamic as dyn
 import pytest
 
+from interlock_platform.core.model import REGISTRY_OUTPUTS
+from tests.conftest import assert_registry_is_the_config, reference_shared
 from tools.policy_config import offline_shared_outputs
 from tools.stack_files import ROOT
 
@@ -123,10 +125,12 @@ def test_providers_pickled_into_state_before_the_package_move_still_load():
 
 def test_the_shared_outputs_env_stacks_read_come_from_the_pure_model(preview):
     """What `pulumi stack output -s shared` gives the env stacks and the policy config (the
-    registry and settings) is what the pure model derives from the shared stack's config."""
+    registry and settings), read back as an env stack reads it, is the topology the shared
+    stack's config describes: no key lost, renamed or changed on the way through the state."""
     run = preview("shared").run
-    offline = offline_shared_outputs()
-    assert offline == {key: run.outputs[key] for key in offline}
+    assert set(REGISTRY_OUTPUTS) <= set(run.outputs)
+    assert set(offline_shared_outputs()) == set(REGISTRY_OUTPUTS)
+    assert_registry_is_the_config(run.outputs, reference_shared())
 
 
 # tomlkit has no public positional insert: the one private name the program uses, outside any SDK

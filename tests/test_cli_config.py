@@ -136,13 +136,23 @@ def test_a_stack_value_of_the_wrong_type_is_refused(tmp_path):
     ]
 
 
+# The CLI reads a stack file with yaml.v3 and keeps a top-level boolean or number as its JSON text
+# (pulumi/pulumi sdk/go/common/resource/config/object.go MarshalString, commit
+# 1b5949891b3cefcb9974752b24a5ecef0acc86c8; go-yaml/yaml v3 resolve.go, commit
+# f6f7691b1fdeb513f56608cd2c32c51f8194bf51); its type check (sdk/go/common/workspace/project.go
+# ValidateConfigValue) then sees "365", "true": what the program receives too.
 @pytest.mark.parametrize(
-    ("value", "ok"), [("20", True), ("'20'", True), ("hello", False), ("2.5", False), ("[1]", False), ("0x16D", False)]
-)
-def test_integer_values_are_validated_as_the_cli_does(tmp_path, value, ok):
+    ("value", "ok", "text"),
+    [
+        ("20", True, "20"), ("'20'", True, "20"), ("hello", False, None), ("2.5", False, None), ("[1]", False, None),
+        ("0x16D", True, "365"), ("0o17", True, "15"), ("017", True, "15"), ("1_000", True, "1000"), ("1e3", True, "1000"),
+        ("+12", True, "12"), ("'0x16D'", False, None), ("1.5e1", True, "15"),
+    ],
+)  # fmt: skip
+def test_integer_values_are_validated_as_the_cli_does(tmp_path, value, ok, text):
     config, stack = "importantNumber: {type: integer}\n", f"test:importantNumber: {value}\n"
     if ok:
-        merged(tmp_path, config, stack)
+        assert merged(tmp_path, config, stack)["test:importantNumber"] == text
     else:
         assert refused(tmp_path, config, stack) == [
             "Stack 'dev' with configuration key 'importantNumber' must be of type 'integer'"
@@ -151,13 +161,14 @@ def test_integer_values_are_validated_as_the_cli_does(tmp_path, value, ok):
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    # the CLI keeps a top-level scalar as written: `yes`, `True` and `1` are not the strings "true"/"false"
-    [("true", True), ("false", True), ("yes", False), ("on", False), ("1", False), ("True", False)],
+    # yaml.v3 (YAML 1.2) reads true/True/TRUE as booleans; `yes`, `on` and `1` stay text, and a
+    # quoted 'True' is the string, not "true"
+    [("true", True), ("false", True), ("True", True), ("FALSE", True), ("yes", False), ("on", False), ("1", False), ("'True'", False)],
 )
 def test_booleans_are_read_as_the_cli_reads_them(tmp_path, value, ok):
     config, stack = "protect: {type: boolean, default: false}\n", f"test:protect: {value}\n"
     if ok:
-        merged(tmp_path, config, stack)
+        assert merged(tmp_path, config, stack)["test:protect"] == value.lower()
     else:
         assert refused(tmp_path, config, stack) == ["Stack 'dev' with configuration key 'protect' must be of type 'boolean'"]
 

@@ -70,7 +70,9 @@ def test_manifests_validate_against_the_kubernetes_ucp_ships(preview, env):
 @pytest.mark.parametrize(("version", "ucp"), CURRENT)
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_manifests_validate_against_current_kubernetes(preview, env, version, ucp):
-    for manifest in manifests(preview, env, ucp).values():
+    rendered = manifests(preview, env, ucp)
+    assert {m["kind"] for m in rendered.values()} >= set(KINDS)
+    for manifest in rendered.values():
         kubernetes_validate.validate(manifest, version, strict=True)
 
 

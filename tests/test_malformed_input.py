@@ -7,7 +7,6 @@ Each case edits a scratch copy of the project and runs the preview as a user doe
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -190,4 +189,3 @@ def test_the_job_summary_shows_why_the_preview_stopped(scratch, tmp_path):
         check=True,
     ).stdout
     assert "the configuration is invalid" in summary and "exit status 2" in summary
-    json.dumps(summary)  # plain text

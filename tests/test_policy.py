@@ -94,7 +94,7 @@ def _unknown_ids(resources: list[Registration]) -> list[Registration]:
             return UNKNOWN
         return value
 
-    return [Registration(**{**r.__dict__, "inputs": blank(r.inputs)}) for r in resources]
+    return [Registration(**{**r.__dict__, "inputs": blank(r.inputs), "state": blank(r.state)}) for r in resources]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -112,9 +112,11 @@ def test_with_unknown_ids_a_world_rule_is_still_caught(pack, preview):
     unknown = _unknown_ids(p.run.resources)
     rule = next(r for r in unknown if r.type.endswith("SecurityGroupIngressRule") and r.name.endswith("in-tcp-10250-management"))
     assert rule.inputs["securityGroupId"] == UNKNOWN and rule.inputs["referencedSecurityGroupId"] == UNKNOWN
-    bad = Registration(**{**rule.__dict__, "urn": rule.urn + "-world", "name": rule.name + "-world",
-                          "inputs": {**{k: v for k, v in rule.inputs.items() if k != "referencedSecurityGroupId"}, "cidrIpv4": "0.0.0.0/0"},
-                          "property_dependencies": {"securityGroupId": rule.property_dependencies["securityGroupId"]}})  # fmt: skip
+    bad = rule.with_inputs(
+        {**{k: v for k, v in rule.inputs.items() if k != "referencedSecurityGroupId"}, "cidrIpv4": "0.0.0.0/0"},
+        urn=rule.urn + "-world", name=rule.name + "-world",
+        property_dependencies={"securityGroupId": rule.property_dependencies["securityGroupId"]},
+    )
     pack.configure(from_shared_outputs(p.shared.outputs))
     found = [v for v in pack.analyze([*unknown, bad]) if v["urn"] == bad.urn]
     assert [(v["policy"], v["enforcement"]) for v in found] == [("sg-no-world-ingress", "mandatory")]
@@ -125,7 +127,7 @@ def test_streamed_analysis_gives_what_analysis_after_the_run_gives(pack, preview
     the stack-level ones must be those of analyzing the whole run afterwards."""
     p = preview("dev")
     rule = next(r for r in p.run.resources if r.type.endswith("SecurityGroupIngressRule"))
-    bad = Registration(**{**rule.__dict__, "inputs": {**rule.inputs, "cidrIpv4": "0.0.0.0/0"}})
+    bad = rule.with_inputs({**rule.inputs, "cidrIpv4": "0.0.0.0/0"})
     resources = [*p.run.resources, bad]
     pack.configure(from_shared_outputs(p.shared.outputs))
     afterwards = pack.analyze(resources)

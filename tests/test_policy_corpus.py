@@ -1,20 +1,39 @@
 """The mutation corpus: each insecure change in tests/policy_corpus.py, appended to a copy of the
-program and previewed as the dev stack as a user runs it, is blocked. Exit status 1 (a mandatory
-violation), and a mandatory violation that points at the resource and says the fix."""
+program and previewed as the dev stack, is blocked: a mandatory violation that points at the
+resource and says the fix. Each REACH entry and each VPC-endpoint entry has a benign twin of the
+same resource types, which must pass, so no rule stops a change by its type alone.
+
+Every entry and twin runs in process (the program under the SDK's mocks, one policy pack process
+over its gRPC protocol for all of them, as the engine runs one pack for a preview); a sample, one
+entry per layer, also runs as a user runs it (`python -m tools.preview`, exit status 1)."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import copy_project, preview_cli
-from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, ENDPOINT_TWINS, REACH
+from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, ENDPOINT_TWINS, REACH, Change
+from tools.policy_harness import PolicyPackProcess
+from tools.preview import Preview, run_preview
+from tools.stack_files import ROOT
 
 MAIN = "__main__.py"
+CLI_SAMPLE = ("sg-inline-ingress-world-ssh", *sorted(n for n, c in CORPUS.items() if c.layer == "swarm")[:1],
+              *sorted(n for n, c in CORPUS.items() if c.layer == "kubernetes")[:1])  # fmt: skip
+CONSTRUCTOR = r"((?:aws|docker|k8s)\.[\w.]+)\(\s*\"([\w-]+)\""  # aws.ec2.Instance("name", ...
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PolicyPackProcess]:
+    with PolicyPackProcess() as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
@@ -22,18 +41,14 @@ def program_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_project(tmp_path_factory.mktemp("corpus") / "project")
 
 
-def test_the_corpus_spans_every_layer() -> None:
-    layers = Counter(change.layer for change in CORPUS.values())
-    assert sum(layers.values()) >= 40
-    assert set(layers) == {"aws", "swarm", "kubernetes"} and min(layers.values()) >= 8, layers
+def _preview_with(pack: PolicyPackProcess, tmp_path: Path, code: str) -> Preview:
+    """The dev stack's offline preview, in process, with `code` appended to the program."""
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / MAIN).write_text((ROOT / MAIN).read_text() + "\n" + code)
+    return run_preview("dev", pack=pack, program=tmp_path / MAIN)
 
 
-@pytest.mark.parametrize("entry", sorted(CORPUS))
-def test_an_insecure_change_is_blocked(program_copy: Path, entry: str) -> None:
-    change = CORPUS[entry]
-    result, out = _preview_with(program_copy, change.code)
-    assert result.returncode == 1, result.stdout + result.stderr  # 1: a mandatory policy is violated
-    violations = json.loads(out.read_text())["violations"]
+def _blocked(change: Change, violations: list[dict]) -> None:
     on_it = [v for v in violations if v["enforcement"] == "mandatory" and v["urn"].endswith(f"::{change.resource}")]
     assert on_it, violations
     assert change.policy in {v["policy"] for v in on_it}, on_it
@@ -41,25 +56,41 @@ def test_an_insecure_change_is_blocked(program_copy: Path, entry: str) -> None:
         assert change.resource in v["message"] and "Fix" in v["message"], v
 
 
-def _preview_with(program_copy: Path, code: str) -> tuple[object, Path]:
-    """The dev stack's offline preview with `code` appended to the program."""
+def _passes(p: Preview, code: str) -> None:
+    assert [v for v in p.violations if v["enforcement"] == "mandatory"] == [], p.violations
+    assert p.exit_code == 0
+    registered = {r.urn.rsplit("::", 1)[-1] for r in p.run.resources}
+    assert {name for _, name in re.findall(CONSTRUCTOR, code)} <= registered  # the twin ran
+
+
+def test_the_corpus_spans_every_layer() -> None:
+    layers = Counter(change.layer for change in CORPUS.values())
+    assert sum(layers.values()) >= 40
+    assert set(layers) == {"aws", "swarm", "kubernetes"} and min(layers.values()) >= 8, layers
+    assert len(set(CLI_SAMPLE)) == 3 and {CORPUS[n].layer for n in CLI_SAMPLE} == {"aws", "swarm", "kubernetes"}
+
+
+@pytest.mark.parametrize("entry", sorted(CORPUS))
+def test_an_insecure_change_is_blocked(pack: PolicyPackProcess, tmp_path: Path, entry: str) -> None:
+    change = CORPUS[entry]
+    p = _preview_with(pack, tmp_path, change.code)
+    assert p.exit_code == 1  # a mandatory policy is violated
+    _blocked(change, p.violations)
+
+
+@pytest.mark.parametrize("entry", CLI_SAMPLE)
+def test_an_insecure_change_is_blocked_as_a_user_runs_the_preview(program_copy: Path, entry: str) -> None:
+    change = CORPUS[entry]
     main = program_copy / MAIN
     original = main.read_text()
-    main.write_text(original + "\n" + code)
+    main.write_text(original + "\n" + change.code)
     try:
         out = program_copy / "preview.json"
-        out.unlink(missing_ok=True)
         result = preview_cli("--stack", "dev", "--json", str(out), cwd=program_copy)
     finally:
         main.write_text(original)
-    return result, out
-
-
-# What a change can reach (tests/policy_corpus.py REACH): each hostile entry has a benign twin of
-# the same resource types, which must pass, so no rule stops a change by its type alone.
-
-
-CONSTRUCTOR = r"((?:aws|docker|k8s)\.[\w.]+)\(\s*\"([\w-]+)\""  # aws.ec2.Instance("name", ...
+    assert result.returncode == 1, result.stdout + result.stderr  # 1: a mandatory policy is violated
+    _blocked(change, json.loads(out.read_text())["violations"])
 
 
 def test_every_reach_entry_has_a_benign_twin() -> None:
@@ -72,13 +103,8 @@ def test_every_reach_entry_has_a_benign_twin() -> None:
 
 
 @pytest.mark.parametrize("twin", sorted(BENIGN_CODE))
-def test_a_benign_twin_passes(program_copy: Path, twin: str) -> None:
-    result, out = _preview_with(program_copy, BENIGN_CODE[twin])
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(out.read_text())
-    assert [v for v in report["violations"] if v["enforcement"] == "mandatory"] == []
-    registered = {r["urn"].rsplit("::", 1)[-1] for r in report["resources"]}
-    assert {name for _, name in re.findall(CONSTRUCTOR, BENIGN_CODE[twin])} <= registered  # the twin ran
+def test_a_benign_twin_passes(pack: PolicyPackProcess, tmp_path: Path, twin: str) -> None:
+    _passes(_preview_with(pack, tmp_path, BENIGN_CODE[twin]), BENIGN_CODE[twin])
 
 
 def test_every_endpoint_twin_has_its_hostile_case() -> None:
@@ -86,18 +112,7 @@ def test_every_endpoint_twin_has_its_hostile_case() -> None:
 
 
 @pytest.mark.parametrize("entry", sorted(ENDPOINT_TWINS))
-def test_the_endpoint_twin_passes(program_copy: Path, entry: str) -> None:
+def test_the_endpoint_twin_passes(pack: PolicyPackProcess, tmp_path: Path, entry: str) -> None:
     """The same resource done as the platform does it passes: the rule that blocks the hostile
     case does not ban the resource type."""
-    change = ENDPOINT_TWINS[entry]
-    main = program_copy / MAIN
-    original = main.read_text()
-    main.write_text(original + "\n" + change.code)
-    try:
-        out = program_copy / "preview.json"
-        result = preview_cli("--stack", "dev", "--json", str(out), cwd=program_copy)
-    finally:
-        main.write_text(original)
-    violations = json.loads(out.read_text())["violations"]
-    assert result.returncode == 0, (result.stderr, violations)
-    assert not [v for v in violations if v["enforcement"] == "mandatory"], violations
+    _passes(_preview_with(pack, tmp_path, ENDPOINT_TWINS[entry].code), ENDPOINT_TWINS[entry].code)

@@ -197,7 +197,7 @@ def _stack(draw: st.DrawFn, program: Path, types_: list[type]) -> list[Registrat
         inputs = {k: _unknowns(v, rng) for k, v in r.inputs.items()} if rng.random() < 0.5 else r.inputs
         # some properties fed by the other generated resources, as the engine says with propertyDependencies
         feeds = {k: [o.urn for o in registered if o is not r and rng.random() < 0.5] for k in inputs if rng.random() < 0.3}
-        out.append(Registration(**{**r.__dict__, "inputs": inputs, "property_dependencies": feeds}))
+        out.append(r.with_inputs(inputs, property_dependencies=feeds))
     return out
 
 

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from interlock_platform.core.config_reader import InvalidConfig
+from interlock_platform.core.model import REGISTRY_OUTPUTS
+from interlock_platform.core.topology import parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
-from tests.conftest import SHARED_REF, full_config
+from tests.conftest import SHARED_REF, assert_registry_is_the_config, full_config
 from tools.mock_runtime import ProgramRun, run_program
 from tools.preview import run_preview
 from tools.shared_state import shared_state
-from tools.stack_files import offline_config
+from tools.stack_files import offline_config, program_config
 
 THREE_ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 
@@ -30,7 +32,15 @@ def _as_json(value: Any) -> Any:
 
 def _same_as_the_program(config: dict[str, Any]) -> None:
     program, state = _program(config), shared_state("shared", config)
-    assert _as_json(state.outputs) == _as_json(program.outputs)
+    # both take the registry from the pure model: it is held to the config it came from, and the
+    # rest (ids, the template) to the program's
+    assert set(state.outputs) == set(program.outputs)
+    topology = parse_shared("shared", program_config(config))
+    assert_registry_is_the_config(program.outputs, topology)
+    assert_registry_is_the_config(state.outputs, topology)
+    assert _as_json({k: v for k, v in state.outputs.items() if k not in REGISTRY_OUTPUTS}) == _as_json(
+        {k: v for k, v in program.outputs.items() if k not in REGISTRY_OUTPUTS}
+    )
     assert state.secret_outputs == program.secret_outputs
     registered = {r.urn: r for r in program.resources}
     for exported in state.resources:

@@ -140,12 +140,17 @@ def test_management_environment_rules_are_exactly_the_ucp_ports(preview, env):
 
 
 def test_all_protocol_rules_only_between_workers_themselves(preview, any_stack):
-    run = preview(any_stack).run
-    for r in rules(run):
-        if r.inputs["ipProtocol"] == "-1":
-            assert r.inputs.get("referencedSecurityGroupId") == r.inputs["securityGroupId"], r.name
-            assert "fromPort" not in r.inputs and "toPort" not in r.inputs
-            assert r.name.split("-")[-3:] != ["management"]
+    p = preview(any_stack)
+    management = sg_ids(p.shared, "-management") | sg_ids(p.shared, "-management-peers")
+    assert management, "the shared stack's management groups"
+    all_protocols = [r for r in rules(p.run) if r.inputs["ipProtocol"] == "-1"]
+    for r in all_protocols:
+        assert r.inputs.get("referencedSecurityGroupId") == r.inputs["securityGroupId"], r.name
+        assert "fromPort" not in r.inputs and "toPort" not in r.inputs
+        assert r.inputs["securityGroupId"] not in management, r.name
+    # each application group's workers talk among themselves on every protocol (the env stacks)
+    workers = {r.id for r in p.run.of_type(SG) if "-group-" in r.name or r.name.endswith("-workers")}
+    assert bool(all_protocols) == (any_stack != "shared") and {r.inputs["securityGroupId"] for r in all_protocols} <= workers
 
 
 def test_no_world_ingress_on_worker_or_management_groups(preview, any_stack):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+
+import dill
+import pulumi.dynamic as dyn
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
@@ -9,8 +13,9 @@ from interlock_platform.core import labels
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.interlock_toml import redacted
 from interlock_platform.core.topology import parse_environment
+from interlock_platform.swarm.providers.engine import SwarmProvider
 from tests.conftest import ENVIRONMENTS, preview_cli, raw, reference_shared, shared_outputs
-from tools.stack_files import ROOT
+from tools.stack_files import ROOT, offline_config
 
 NETWORK = "docker:index/network:Network"
 SECRET = "docker:index/secret:Secret"
@@ -26,10 +31,26 @@ def test_the_docker_provider_gets_the_client_bundle_as_secrets(preview, env):
     assert provider.inputs["host"] == raw(env)["ucpHost"]
     for key in ("caMaterial", "certMaterial", "keyMaterial"):
         assert is_rpc_secret(provider.inputs[key]), key
-    # every Swarm resource goes through that provider
-    for r in preview(env).run.resources:
-        if r.type in (NETWORK, SECRET):
-            assert r.urn.startswith(f"urn:pulumi:{env}::")
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_swarm_resource_goes_to_the_environments_cluster(preview, env):
+    """The docker resources name the provider with the env's client bundle (not the default one,
+    which would use DOCKER_HOST); the dynamic ones carry a Swarm provider that, configured with the
+    stack's config as the provider host configures it, connects to the env's ucpHost."""
+    run = preview(env).run
+    (provider,) = run.of_type(PROVIDER)
+    docker_resources = [r for r in run.resources if r.type.startswith("docker:")]
+    dynamic = [r for r in run.resources if r.type in (SERVICE_CLUSTER, NODE_LABELS, SETTINGS)]
+    assert {r.type for r in docker_resources} >= {NETWORK} and {r.type for r in dynamic} >= {SERVICE_CLUSTER, NODE_LABELS}
+    for r in docker_resources:
+        assert r.provider == f"{provider.urn}::{provider.id}", r.name
+    config = {k: v for k, v in offline_config(env)[0].items() if k.startswith("interlock-platform:")}
+    for r in dynamic:
+        assert r.provider == "", r.name  # dynamic resources run in the default pulumi-python provider
+        swarm_provider = dill.loads(base64.b64decode(r.inputs["__provider"]))
+        assert isinstance(swarm_provider, SwarmProvider), r.name
+        swarm_provider.configure(dyn.ConfigureRequest(dyn.Config(config, "interlock-platform")))
+        assert swarm_provider.connection.host == raw(env)["ucpHost"], r.name
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -114,3 +114,33 @@ def test_the_job_summary_shows_violations_resources_interlock_and_matrix(tmp_pat
     assert "**Policy violations:** 0 (0 mandatory)" in text
     assert "Resources by type" in text and "`aws:ec2/subnet:Subnet` | 9" in text
     assert "[Extensions.dev]" in text and "### Security matrix" in text
+
+
+def test_every_pull_request_runs_ruff_and_every_tier_but_docker():
+    from tests.conftest import TIERS
+
+    wf = load("tests.yml")
+    assert "pull_request" in wf["on"]
+    jobs = wf["jobs"]
+    assert "python -m ruff check ." in "\n".join(s.get("run", "") for s in steps(jobs["lint"]))
+    tiers = jobs["tests"]["strategy"]["matrix"]["tier"]
+    assert sorted(tiers) == sorted(set(TIERS) - {"docker"})
+    runs = "\n".join(s.get("run", "") for s in steps(jobs["tests"]))
+    assert 'python -m pytest -m "${{ matrix.tier }} and not docker"' in runs
+    assert "python -m tools.mutation" in "\n".join(s.get("run", "") for s in steps(jobs["mutation"]))
+    assert not any("secrets." in str(s) for job in jobs.values() for s in steps(job))  # forks run it too
+
+
+def test_the_tier_markers_select_every_module_and_only_its_tier():
+    """`-m "not docker"` leaves out exactly the Swarm modules; each module has one tier."""
+    from tests.conftest import TIER_OF, TIERS
+
+    modules = sorted(p.stem for p in (ROOT / "tests").glob("test_*.py"))
+    assert sorted(TIER_OF) == modules
+    assert sum(len(m) for m in TIERS.values()) == len(TIER_OF)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "docker"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    collected = {line.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py") for line in result.stdout.splitlines() if "::" in line}
+    assert collected == set(TIERS["docker"]), result.stdout[-2000:]

@@ -7,6 +7,7 @@ the program reads back: ids, ARNs and the load balancer's DNS name.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 import json
@@ -50,6 +51,30 @@ class Registration:
     additional_secret_outputs: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
     retain_on_delete: bool = False
+    # the provider reference the engine would use ("<provider urn>::<provider id>"), "" for the default one
+    provider: str = ""
+
+    def __post_init__(self) -> None:
+        # one written by hand (a test's) has no answer from the mocks: they answer with the inputs
+        if not self.state and self.inputs:
+            self.state = dict(self.inputs)
+
+    def with_inputs(self, inputs: dict[str, Any], **changes: Any) -> Registration:
+        """This registration as if the program had registered `inputs`: the mocks answer with the
+        inputs and what they add (ids, ARNs), so the outputs change with them."""
+        added = {k: v for k, v in self.state.items() if k not in self.inputs}
+        return dataclasses.replace(self, inputs=inputs, state={**inputs, **added}, **changes)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The resource's outputs as the engine keeps them in state: what the provider (here the
+        mocks) returned, with the additional secret outputs marked secret (a secret input stays
+        one: the mocks return the inputs with their marks)."""
+        secret = set(self.additional_secret_outputs)
+        return {
+            k: v if k not in secret or pulumi.runtime.rpc.is_rpc_secret(v) else {SIG_KEY: SECRET_SIG, "value": v}
+            for k, v in self.state.items()
+        }
 
 
 @dataclass
@@ -219,6 +244,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 retain_on_delete=bool(request.retainOnDelete),
+                provider=request.provider,
             )
             with self._in_order:  # the SDK registers from several threads: `on_register` sees this list's order
                 self.registrations.append(registration)

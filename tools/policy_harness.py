@@ -4,7 +4,10 @@ It starts `python -u -m pulumi.policy <engine-address> policy`, reads the port f
 first line of output, then calls GetAnalyzerInfo, Configure, Analyze for every resource (each
 as it registers, with `submit`, or all at once) and AnalyzeStack with parents, dependencies and
 property dependencies. The input is what the program registered under the mock runtime
-(tools.mock_runtime)."""
+(tools.mock_runtime): Analyze gets each resource's inputs, AnalyzeStack its outputs, as the
+engine sends them (pulumi/pulumi pkg/resource/deploy/step_generator.go, AnalyzeResources:
+"Unlike Analyze, AnalyzeStack is called on the final outputs of each resource"; commit
+1b5949891b3cefcb9974752b24a5ecef0acc86c8)."""
 
 from __future__ import annotations
 
@@ -73,8 +76,8 @@ class PolicyPackProcess:
         self.channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._pending: list[tuple[Registration, grpc.Future]] = []  # Analyze calls in flight (submit)
-        # each registration's properties, converted once for its Analyze and reused for AnalyzeStack
-        # (the registration is kept with them, so its id cannot be reused while they are here)
+        # each registration's inputs, converted once for its Analyze (the registration is kept
+        # with them, so its id cannot be reused while they are here)
         self._properties: dict[int, tuple[Registration, struct_pb2.Struct]] = {}
         self._configured = False
         # `stream`: the config to apply once the pack is up, what registered before then, and why it could not start
@@ -202,6 +205,10 @@ class PolicyPackProcess:
             kept = self._properties[id(r)] = (r, _struct(r.inputs))
         return kept[1]
 
+    @staticmethod
+    def _outputs(r: Registration) -> struct_pb2.Struct:
+        return _struct(r.outputs)
+
     def analyze(self, resources: Iterable[Registration]) -> list[dict[str, Any]]:
         """Analyze each resource (one already submitted is not sent again), then the stack.
         Violations come in the order of `resources`, whatever order the answers arrived in."""
@@ -239,7 +246,7 @@ class PolicyPackProcess:
     def _stack_request(self, resources: list[Registration]) -> analyzer_pb2.AnalyzeStackRequest:
         return analyzer_pb2.AnalyzeStackRequest(resources=[
             analyzer_pb2.AnalyzerResource(
-                type=r.type, properties=self._props(r), urn=r.urn, name=r.name, parent=r.parent, dependencies=r.dependencies,
+                type=r.type, properties=self._outputs(r), urn=r.urn, name=r.name, parent=r.parent, dependencies=r.dependencies,
                 propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v) for k, v in r.property_dependencies.items()},
             )
             for r in resources

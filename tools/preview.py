@@ -154,6 +154,7 @@ def run_preview(
     policy_overrides: dict[str, Any] | None = None,
     offline: tuple[dict[str, Any], list[str], list[str]] | None = None,
     wait: bool = True,
+    program: Path = ROOT / "__main__.py",
 ) -> Preview:
     """Raises InvalidStackConfig / InvalidConfig when this stack's (or shared's) config is invalid.
     With `wait=False` the pack's last answers are left pending (`Preview.settle`), so a caller
@@ -163,7 +164,8 @@ def run_preview(
     the shared stack file through the pure model (tools/shared_state.py), without running the
     shared program. With a `pack`, the preview's violations are filled in: the pack is configured
     from those outputs as soon as its interpreter is up (the program does not wait for it), and
-    analyzes each resource as it registers, as the engine does, so it works while the program runs."""
+    analyzes each resource as it registers, as the engine does, so it works while the program runs.
+    `program`: another copy of the program (its folder holds its Pulumi.yaml), e.g. one with a change."""
     if pack is not None:
         _check_policy_config(pack, policy_overrides)
     if config is None:
@@ -182,7 +184,7 @@ def run_preview(
         # that fails is raised by `analyze`, after the program, so config problems come first
         pack.stream(policy_configuration(shared.outputs, policy_overrides))
     run = run_program(
-        stack, config, {name: ref.outputs for name, ref in references.items()}, secret_keys=secrets,
+        stack, config, {name: ref.outputs for name, ref in references.items()}, program=program, secret_keys=secrets,
         on_register=pack.submit if pack is not None else None, secret_outputs={name: ref.secret_outputs for name, ref in references.items()},
     )  # fmt: skip
     p = Preview(run, shared if references and shared else run, stood_in=stood_in)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import decimal
 import difflib
 import functools
 import json
@@ -669,9 +670,77 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# yaml.v3's resolution of a plain scalar (go-yaml/yaml v3 resolve.go, commit
+# f6f7691b1fdeb513f56608cd2c32c51f8194bf51: `resolveMapList` and `resolve`), which the CLI's stack
+# file reader (pulumi/pulumi sdk/go/common/encoding/marshal.go) uses
+YAML_V3_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+YAML_V3_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_GO_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def _go_parse_int(plain: str) -> int | None:
+    """Go's strconv.ParseInt(plain, 0, 64), falling back to ParseUint: 0x, 0o, 0b and a leading
+    0 (octal) prefixes; None outside int64 / uint64."""
+    match = _GO_INT.fullmatch(plain)
+    if match is None:
+        return None
+    sign, body = match.groups()
+    if body[:2].lower() in ("0x", "0o", "0b"):
+        value = int(body, 0)
+    elif len(body) > 1 and body[0] == "0":
+        value = int(body, 8)
+    else:
+        value = int(body)
+    value = -value if sign == "-" else value
+    return value if -(2**63) <= value < 2**64 else None
+
+
+def _go_json_float(value: float) -> str:
+    """Go's encoding/json text of a finite float64: no exponent from 1e-6 to 1e21, the shortest
+    digits, `e-7` rather than `e-07`."""
+    if value == 0:
+        return "0"
+    if 1e-6 <= abs(value) < 1e21:
+        text = format(decimal.Decimal(repr(value)), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return re.sub(r"e([+-])0(\d)$", r"e\1\2", repr(value))
+
+
+def _cli_scalar_text(node: yaml.ScalarNode) -> str:
+    """The text the CLI keeps for a stack's top-level scalar (`config.Value`): yaml.v3 decodes it
+    (a plain `True` is the boolean true, `0x16D` the integer 365, `1e3` the float 1000) and the
+    CLI writes a boolean or number back as JSON (sdk/go/common/resource/config/object.go,
+    `MarshalString`): "true", "365", "1000". Quoted, tagged and block scalars stay the text."""
+    text = node.value
+    if node.style or node.tag not in _PLAIN_TAGS:
+        return text
+    if text in ("", "~", "null", "Null", "NULL"):
+        return ""
+    first = text[0]
+    if text in YAML_V3_BOOLS:
+        return "true" if YAML_V3_BOOLS[text] else "false"
+    if first == ".":
+        if re.fullmatch(r"\.[0-9]+([eE][-+]?[0-9]+)?", text):
+            return _go_json_float(float(text))
+        return text
+    if first.isdigit() or first in "+-":
+        plain = text.replace("_", "")
+        if re.fullmatch(r"\d{4}-\d\d?-\d\d?([Tt ].*)?", text):
+            return text  # a timestamp: left as written
+        integer = _go_parse_int(plain)
+        if integer is not None:
+            return str(integer)
+        if YAML_V3_FLOAT.match(plain) and math.isfinite(float(plain)):
+            return _go_json_float(float(plain))
+    return text
+
+
+# the tags PyYAML's implicit resolution gives a plain scalar under _Loader's rules
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "bool", "int", "float", "null", "timestamp")}
+
+
 def _literal_scalars(text: str) -> dict[str, str]:
-    """The CLI keeps a stack's top-level scalar as the text written (`config.Value`): `True`
-    and `0x16D` stay those strings, and fail its boolean and integer checks; `~` is "".
+    """The text the CLI keeps for each of a stack's top-level scalars (`_cli_scalar_text`).
     Lists and mappings it reads as values (JSON), as PyYAML does."""
     node = yaml.compose(text, Loader=_Loader)
     top = node.value if isinstance(node, yaml.MappingNode) else []
@@ -679,7 +748,7 @@ def _literal_scalars(text: str) -> dict[str, str]:
     out = {}
     for key, value in getattr(config, "value", []) if isinstance(config, yaml.MappingNode) else []:
         if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
-            out[key.value] = "" if value.tag == "tag:yaml.org,2002:null" else value.value
+            out[key.value] = "" if value.tag == "tag:yaml.org,2002:null" else _cli_scalar_text(value)
     return out
 
 
