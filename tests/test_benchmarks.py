@@ -23,6 +23,11 @@ FIGURES = {
         r"no-op diff .* median \d+\.\d+ ms",
     ],
     "bench.preview": [r"dev\s+\d+\s+\d+\.\d+s\s+\d+\.\d+s", r"the policy pack alone", r"^\s+1\s+\d+\s+\d+\.\d+\s+\d+\s+\d+/60"],
+    "bench.group_sweep": [
+        r"^\s+3\s+9\s+\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+/\d+\s+\d+/\d+$",
+        r"past the quota, N = \d+ \(\d+ subnets\): the preview exits 2",
+        r"applicationGroups: \d+ groups x \d+ zones = \d+ subnets, over this environment's share .* Fix: use fewer application groups",
+    ],
     "bench.group_quotas": [r"in\s+\d+/60\s+out\s+\d+/60", r"accepted at the default quotas|refused at the default quotas"],
 }
 
