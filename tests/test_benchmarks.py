@@ -24,7 +24,7 @@ FIGURES = {
     ],
     "bench.preview": [r"dev\s+\d+\s+\d+\.\d+s\s+\d+\.\d+s", r"the policy pack alone", r"^\s+1\s+\d+\s+\d+\.\d+\s+\d+\s+\d+/60"],
     "bench.group_sweep": [
-        r"^\s+3\s+9\s+\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+/\d+\s+\d+/\d+$",
+        r"^\s+3\s+9\s+\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+/\d+\s+\d+/\d+$",  # resources, wall, CPU, CPU/resource, MiB
         r"past the quota, N = \d+ \(\d+ subnets\): the preview exits 2",
         r"applicationGroups: \d+ groups x \d+ zones = \d+ subnets, over this environment's share .* Fix: use fewer application groups",
     ],
