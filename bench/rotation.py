@@ -1,8 +1,13 @@
-"""Benchmark: one Interlock config rotation by our provider against the same rotation done with
-the runbook's docker CLI commands (seed 000, steps 4-7), on one real Swarm, plus the time of a
-no-op `diff`. Prints medians from one run; the machine is shared, so compare the ratio.
+"""Benchmark: one Interlock config rotation by our provider, by what a user waits for, on one
+real Swarm, in two cases: a service that has run steadily for longer than the health window (the
+normal case) and one right after a restart. Each is compared with the runbook's docker CLI
+commands (seed 000, steps 4-7) followed by the same evidence the provider waits for (the update
+complete and the new config's tasks running for the health window): the runbook's steps alone
+verify nothing. It also prints the rotation's settle wait (its first step, on the service as each
+case leaves it), the CLI steps alone, and the time of a no-op `diff`. Medians from one run; the
+machine is shared, so compare the ratios.
 
-    python -m bench.rotation [--rounds N] [--fast]
+    python -m bench.rotation [--rounds N] [--health-seconds S] [--fast]
 
 Needs the tests' private engine, which tools/test.sh starts (`python3 -m tools.test_engine start`);
 like the tests, it never follows DOCKER_HOST. `--fast` is one round with a 2 s health window: what
