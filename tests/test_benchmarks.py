@@ -13,8 +13,21 @@ from tools.stack_files import ROOT
 
 # What each benchmark must print: the figures a reader compares, each with a number.
 FIGURES = {
-    "bench.rotation": [r"provider\s+\d+\.\d+ s", r"runbook CLI\s+\d+\.\d+ s", r"no-op diff .* median \d+\.\d+ ms"],
+    "bench.rotation": [
+        *(
+            rf"{case}.*:\n\s+provider\s+\d+\.\d+ s.*\n\s+runbook CLI \+ evidence\s+\d+\.\d+ s.*\n\s+ratio .*: \d+\.\d+"
+            r".*\n\s+the rotation's settle wait before it updates: median \d+\.\d+ s"
+            for case in ("run steadily for longer than the window", "right after a restart")
+        ),
+        r"runbook CLI alone .* median \d+\.\d+ s",
+        r"no-op diff .* median \d+\.\d+ ms",
+    ],
     "bench.preview": [r"dev\s+\d+\s+\d+\.\d+s\s+\d+\.\d+s", r"the policy pack alone", r"^\s+1\s+\d+\s+\d+\.\d+\s+\d+\s+\d+/60"],
+    "bench.group_sweep": [
+        r"^\s+3\s+9\s+\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+/\d+\s+\d+/\d+$",  # resources, wall, CPU, CPU/resource, MiB
+        r"past the quota, N = \d+ \(\d+ subnets\): the preview exits 2",
+        r"applicationGroups: \d+ groups x \d+ zones = \d+ subnets, over this environment's share .* Fix: use fewer application groups",
+    ],
     "bench.group_quotas": [r"in\s+\d+/60\s+out\s+\d+/60", r"accepted at the default quotas|refused at the default quotas"],
 }
 

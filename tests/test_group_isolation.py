@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from interlock_platform.core.config_reader import InvalidConfig
-from interlock_platform.core.topology import parse_environment
+from interlock_platform.core.topology import parse_environment, parse_shared
 from tests.conftest import SHARED_REF, _preview, full_config, raw, shared_outputs
 from tools import report
 from tools.mock_runtime import ProgramRun, Registration, run_program
@@ -358,3 +358,63 @@ def test_the_security_matrix_shows_group_to_group(preview):
 def test_the_security_matrix_of_an_environment_isolated_stack_has_no_group_section(preview):
     p = preview("test")
     assert "Application group to application group" not in report.security_matrix_markdown(p.run, {})
+
+
+# --------------------------------------------------------------------------------------------
+# Up to the VPC's subnet quota (the layout bench/group_sweep.py previews): test and prod keep
+# the subnets they use, dev gets the rest of the VPC's 200 and fills it with a chain of /28 groups.
+
+
+def _shared_giving_dev_the_rest(subnets_per_vpc: int | None = None, dev_subnets: int | None = None) -> dict[str, Any]:
+    cfg = raw("shared")
+    zones = len(parse_shared("shared", copy.deepcopy(cfg)).availability_zones)
+    for env in ("test", "prod"):
+        cfg["environments"][env]["maxSubnets"] = len(raw(env)["applicationGroups"]) * zones
+    if dev_subnets is not None:
+        cfg["environments"]["dev"]["maxSubnets"] = dev_subnets
+    if subnets_per_vpc is not None:
+        cfg["awsQuotas"] = {**cfg.get("awsQuotas", {}), "subnetsPerVpc": subnets_per_vpc}
+    return cfg
+
+
+def _dev_with_groups(n: int) -> dict[str, Any]:
+    """dev's own groups, then /28 groups after the ledger's blocks, each allowing HTTPS from the one before."""
+    cfg = raw("dev")
+    groups = cfg["applicationGroups"]
+    for i in range(n - len(groups)):
+        groups.append(
+            {"name": f"group{i}", "prefixLength": 28, "firstSubnet": 448 + 3 * i,
+             "allowFrom": [{"group": groups[-1]["name"], "ports": [8443], "protocol": "tcp"}]}
+        )  # fmt: skip
+    return cfg
+
+
+def test_application_groups_fill_the_vpc_subnet_quota_and_one_more_is_refused_with_the_fix():
+    shared = parse_shared("shared", _shared_giving_dev_the_rest())
+    zones, vpc = len(shared.availability_zones), shared.quotas.subnets_per_vpc
+    share = shared.environments["dev"].max_subnets
+    others = sum(e.max_subnets for name, e in shared.environments.items() if name != "dev")
+    assert vpc == 200 and share > vpc // 3 and share + others < vpc  # the rest of the VPC, less the shared subnets
+    most = share // zones
+    outputs = shared.to_outputs()
+    full = parse_environment("dev", _dev_with_groups(most), copy.deepcopy(outputs))
+    assert len(full.application_groups) == most and len(full.subnets) == most * zones
+
+    with pytest.raises(InvalidConfig) as err:
+        parse_environment("dev", _dev_with_groups(most + 1), copy.deepcopy(outputs))
+    (problem,) = err.value.problems
+    assert problem.key == "applicationGroups"
+    assert f"{most + 1} groups x {zones} zones = {(most + 1) * zones} subnets, over this environment's share of {share} of the VPC's {vpc}" in str(problem)
+    assert problem.fix == "use fewer application groups, or raise environments.dev.maxSubnets in the shared stack"
+
+    # the fix's second half is bounded by the VPC's quota: raising dev's share past it is refused, with its own fix
+    with pytest.raises(InvalidConfig) as err:
+        parse_shared("shared", _shared_giving_dev_the_rest(dev_subnets=(most + 1) * zones))
+    (problem,) = err.value.problems
+    assert problem.key == "environments" and f"exceed the {vpc} subnets AWS allows per VPC" in str(problem)
+    assert "raise awsQuotas.subnetsPerVpc after AWS raised your quota" in problem.fix
+
+    # the benign twin: once AWS raised the quota, the same share and the same groups are accepted
+    raised = parse_shared("shared", _shared_giving_dev_the_rest(subnets_per_vpc=vpc + zones, dev_subnets=(most + 1) * zones))
+    topo = parse_environment("dev", _dev_with_groups(most + 1), raised.to_outputs())
+    assert len(topo.application_groups) == most + 1
