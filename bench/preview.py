@@ -90,6 +90,7 @@ STACKS = ("shared", "dev", "test", "prod")
 JOB_SUBPACKAGES = {
     "pulumi_aws.ec2", "pulumi_aws.lb", "pulumi_aws.vpc", "pulumi_aws.iam", "pulumi_aws.cloudwatch", "pulumi_aws.route53", "pulumi_aws.kms",
     "pulumi_kubernetes.core", "pulumi_kubernetes.networking", "pulumi_kubernetes.rbac", "pulumi_kubernetes.meta",
+    "pulumi_kubernetes.admissionregistration",  # the admission policies (Kubernetes 1.30 on)
 }  # fmt: skip
 
 

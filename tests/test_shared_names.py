@@ -284,3 +284,21 @@ def test_the_fleet_layer_finds_nothing_in_the_reference_stacks_and_prods_namespa
         assert fleet_problems(env, full_config(env)) == []
     (problem,) = fleet_problems("dev", full_config("dev", teams=teams_with_namespace("payments-prod")))
     assert problem.key == "teams[0].namespace" and "payments-prod is also a team namespace of stack 'prod'" in problem.message
+
+
+# --- the stack and its environment
+
+
+def test_a_dev_stack_cannot_manage_another_environment():
+    """`pulumi up -s dev` with `environment: prod` would own prod's registry row, its nodes and its
+    namespaces: the stack's name carries its environment."""
+    problems = refused_dev(dev_with(environment="prod"))
+    assert problems["environment"] == (
+        "stack 'dev': interlock-platform:environment: is 'prod', but the stack is 'dev': an env stack manages the "
+        "environment its name carries. Fix: set environment: dev, or run this config as stack 'prod' (or 'prod-<suffix>')."
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "dev-eu-west-1"])
+def test_a_stack_named_for_its_environment_manages_it(stack):
+    assert parse_environment(stack, dev_with(), shared_outputs()).name == stack.split("-")[0]

@@ -508,6 +508,14 @@ def parse_environment(
                 )
     if shared is not None and shared.availability_zones and aws_region is not None:
         _check_region(p, aws_region, shared.availability_zones[0][:-1], "the shared stack's zones are")
+    if name is not None and stack != name and not stack.startswith(f"{name}-"):
+        # The stack's name carries its environment, so a stack file cannot take another's: `pulumi
+        # up -s dev` with `environment: prod` would own prod's registry row, nodes and namespaces.
+        p.add(
+            "environment",
+            f"is '{name}', but the stack is '{stack}': an env stack manages the environment its name carries",
+            f"set environment: {stack}, or run this config as stack '{name}' (or '{name}-<suffix>')",
+        )
     env: EnvironmentSpec | None = None
     if shared is not None and name is not None:
         env = shared.environments.get(name)
