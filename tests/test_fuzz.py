@@ -122,6 +122,7 @@ def fuzzed(tmp_path_factory) -> tuple[list[dict[str, Any]], dict[int, dict[str, 
     return todo, results, time.monotonic() - start, roots[0]
 
 
+@pytest.mark.timeout(1500)  # its fixture runs the 1,000 cases (two workers, ~0.2-0.5 s each on 2 cores)
 def test_every_fuzzed_stack_file_keeps_the_exit_contract(fuzzed):
     todo, results, total, _ = fuzzed
     assert len(todo) >= 1000 and set(results) == {c["id"] for c in todo}
