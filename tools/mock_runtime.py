@@ -21,6 +21,7 @@ from typing import Any
 
 import pulumi
 from google.protobuf import struct_pb2
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
@@ -166,12 +167,16 @@ class PlatformMocks(pulumi_mocks.Mocks):
         stack_outputs: Mapping[str, Mapping[str, Any]],
         secret_outputs: Mapping[str, Iterable[str]] | None = None,
         instances: Mapping[str, Mapping[str, Any]] | None = None,
+        preview: bool = False,
     ) -> None:
         """`instances`: what `aws.ec2.get_instance` answers, by instance id (EC2 stood in for);
-        an id not among them is refused as EC2 refuses an unknown one."""
+        an id not among them is refused as EC2 refuses an unknown one. `preview`: answer as a
+        provider answers a create during `pulumi preview`: no id, and no output beyond the inputs
+        (the SDK then makes both unknown, and so every input that depends on them)."""
         self.stack_outputs = stack_outputs
         self.secret_outputs = secret_outputs or {}
         self.instances = instances or {}
+        self.preview = preview
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
@@ -182,6 +187,8 @@ class PlatformMocks(pulumi_mocks.Mocks):
                 )
             secret = sorted(self.secret_outputs.get(target, ()))  # as the engine reads them from the stack's state
             return target, {"name": target, "outputs": dict(self.stack_outputs[target]), "secretOutputNames": secret}
+        if self.preview:
+            return "", dict(args.inputs)
         rid = mock_id(args.name)
         state = dict(args.inputs)
         state.setdefault("arn", f"arn:aws:mock:::{args.typ.split(':')[-1].lower()}/{args.name}")
@@ -211,6 +218,17 @@ class PlatformMocks(pulumi_mocks.Mocks):
         return {}, []
 
 
+def _sentinels(value: Any) -> Any:
+    """`value` with each of the SDK's unknowns (a preview's) as the wire's unknown sentinel."""
+    if isinstance(value, Unknown):
+        return pulumi.runtime.rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _sentinels(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sentinels(v) for v in value]
+    return value
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping what the engine would get: parents and dependencies."""
 
@@ -229,7 +247,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             self.stack_urn = response.urn
         else:
             state = self.resources[response.urn]
-            inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+            # unknowns as the engine passes them on to a policy pack (the SDK's sentinel), not as None
+            inputs = _sentinels(pulumi.runtime.rpc.deserialize_properties(request.object, keep_unknowns=True))
             registration = Registration(
                 urn=response.urn,
                 type=request.type,
@@ -238,7 +257,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom),
                 inputs=inputs,
                 id=state.id or "",
-                state=dict(state.state or {}),
+                state=dict(inputs) if self.mocks.preview else dict(state.state or {}),  # a create's outputs in a preview: its inputs
                 dependencies=list(request.dependencies),
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 additional_secret_outputs=list(request.additionalSecretOutputs),
@@ -269,18 +288,20 @@ def run_program(
     on_register: Callable[[Registration], None] | None = None,
     secret_outputs: Mapping[str, Iterable[str]] | None = None,
     instances: Mapping[str, Mapping[str, Any]] | None = None,
+    preview: bool = False,
 ) -> ProgramRun:
     """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...);
     pass a `monitor` to see what was registered before that, or `on_register` to see each
     registration as it happens. `instances`: EC2 as `aws.ec2.get_instance` reads it (default:
-    `offline_instances`, the repository's stack files)."""
+    `offline_instances`, the repository's stack files). `preview`: the SDK's preview mode (`pulumi
+    preview` of a stack not yet created): ids and outputs unknown, as the SDK makes them."""
     project = project_file(program.parent)["name"]
     mocks = PlatformMocks(
-        stack_outputs or {}, secret_outputs, offline_instances(stack, config) if instances is None else instances
+        stack_outputs or {}, secret_outputs, offline_instances(stack, config) if instances is None else instances, preview
     )
     monitor = monitor or RecordingMonitor(mocks, on_register)
     monitor.mocks = mocks
-    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     # The config as the language host hands it over: the whole map in PULUMI_CONFIG (which the
     # program lists its keys from), and the same through the SDK's config store.
     values, secrets = {k: engine_config_value(v) for k, v in config.items()}, list(secret_keys or [])
