@@ -291,14 +291,20 @@ def test_the_fleet_layer_finds_nothing_in_the_reference_stacks_and_prods_namespa
 
 def test_a_dev_stack_cannot_manage_another_environment():
     """`pulumi up -s dev` with `environment: prod` would own prod's registry row, its nodes and its
-    namespaces: the stack's name carries its environment."""
+    namespaces: the stack's name is its environment."""
     problems = refused_dev(dev_with(environment="prod"))
     assert problems["environment"] == (
         "stack 'dev': interlock-platform:environment: is 'prod', but the stack is 'dev': an env stack manages the "
-        "environment its name carries. Fix: set environment: dev, or run this config as stack 'prod' (or 'prod-<suffix>')."
+        "environment it is named for. Fix: set environment: dev, or run this config as stack 'prod'."
     )
 
 
-@pytest.mark.parametrize("stack", ["dev", "dev-eu-west-1"])
-def test_a_stack_named_for_its_environment_manages_it(stack):
-    assert parse_environment(stack, dev_with(), shared_outputs()).name == stack.split("-")[0]
+def test_a_second_stack_cannot_manage_an_environment():
+    """Two stacks for dev would fight over its networks, Interlock section and namespaces."""
+    with pytest.raises(InvalidConfig) as err:
+        parse_environment("dev-eu-west-1", dev_with(), shared_outputs())
+    assert any(p.key == "environment" for p in err.value.problems)
+
+
+def test_a_stack_named_for_its_environment_manages_it():
+    assert parse_environment("dev", dev_with(), shared_outputs()).name == "dev"

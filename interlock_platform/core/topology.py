@@ -508,13 +508,14 @@ def parse_environment(
                 )
     if shared is not None and shared.availability_zones and aws_region is not None:
         _check_region(p, aws_region, shared.availability_zones[0][:-1], "the shared stack's zones are")
-    if name is not None and stack != name and not stack.startswith(f"{name}-"):
-        # The stack's name carries its environment, so a stack file cannot take another's: `pulumi
-        # up -s dev` with `environment: prod` would own prod's registry row, nodes and namespaces.
+    if name is not None and stack != name:
+        # The stack's name is its environment, so a stack file cannot take another's (`pulumi up -s
+        # dev` with `environment: prod` would own prod's registry row, nodes and namespaces), and
+        # the policy pack, which knows a stack's environment by its name, judges the right one.
         p.add(
             "environment",
-            f"is '{name}', but the stack is '{stack}': an env stack manages the environment its name carries",
-            f"set environment: {stack}, or run this config as stack '{name}' (or '{name}-<suffix>')",
+            f"is '{name}', but the stack is '{stack}': an env stack manages the environment it is named for",
+            f"set environment: {stack}, or run this config as stack '{name}'",
         )
     env: EnvironmentSpec | None = None
     if shared is not None and name is not None:
