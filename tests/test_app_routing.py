@@ -166,7 +166,7 @@ def test_redirects_label_in_interlocks_format_and_sources_routed(preview):
         ("https://dev.apps.example.com.evil.com", "outside dev's domain"),
         ("https://shop.dev.apps.example.com@evil.com", "has a user part"),
         ("https://evil.com\\@shop.dev.apps.example.com", "has a user part"),
-        ("https://apps.example.com", "outside dev's domain"),  # prod's domain
+        ("https://apps.example.com", "outside dev's domain"),  # the parent of every environment's domain
         ("https://dev.apps.example.com", "outside dev's domain"),  # the domain itself serves nothing
         ("https://shop.dev.apps.example.com:8443", "names a port"),
         ("https://shop.dev.apps.example.com/login", "has a path"),
