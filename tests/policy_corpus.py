@@ -669,3 +669,32 @@ BENIGN: dict[str, str] = {
 }  # fmt: skip
 
 CORPUS.update(REACH)
+
+
+# UCP grants (item 4 of the isolation issue): a team's grants written by hand, past the program's
+# validation. Each hostile entry has a benign twin (GRANT_TWINS) of the same resource.
+GRANTS = "from interlock_platform.swarm.providers.ucp_grants import UcpGrants\nfrom interlock_platform.core.ucp_grants import UcpGrantSpec\n"
+CORPUS.update({
+    "ucp-grant-on-prod-collection": Change("swarm", "payments-ci-grants", "swarm-ucp-grants-in-collection", GRANTS + """
+UcpGrants("payments-ci-grants", environment="dev", collection="/dev",
+          grants=[UcpGrantSpec("docker-datacenter", "payments-ci", "restrictedcontrol", "/prod")])
+"""),
+    "ucp-grant-on-shared": Change("swarm", "ops-grants", "swarm-ucp-grants-in-collection", GRANTS + """
+UcpGrants("ops-grants", environment="dev", collection="/dev",
+          grants=[UcpGrantSpec("docker-datacenter", "payments-developers", "restrictedcontrol", "/Shared")])
+"""),
+    "ucp-grant-full-control": Change("swarm", "debug-grants", "swarm-ucp-grants-in-collection", GRANTS + """
+UcpGrants("debug-grants", environment="dev", collection="/dev",
+          grants=[UcpGrantSpec("docker-datacenter", "payments-developers", "fullcontrol", "/dev/payments")])
+"""),
+})  # fmt: skip
+GRANT_TWINS: dict[str, Change] = {
+    "ucp-grant-on-prod-collection": Change("swarm", "payments-ci-grants", "swarm-ucp-grants-in-collection", GRANTS + """
+UcpGrants("payments-ci-grants", environment="dev", collection="/dev",
+          grants=[UcpGrantSpec("docker-datacenter", "payments-ci", "restrictedcontrol", "/dev/payments")])
+"""),
+    "ucp-grant-full-control": Change("swarm", "debug-grants", "swarm-ucp-grants-in-collection", GRANTS + """
+UcpGrants("debug-grants", environment="dev", collection="/dev",
+          grants=[UcpGrantSpec("docker-datacenter", "payments-developers", "restrictedcontrol", "/dev")])
+"""),
+}  # fmt: skip

@@ -26,7 +26,7 @@ ALL_RULES = {
     "k8s-namespace-identity", "k8s-team-cannot-edit-policy", "secrets-are-secret", "sg-no-world-egress", "subnet-no-public-addresses",
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
     "swarm-no-host-access", "k8s-own-namespaces", "k8s-service-cluster-ip", "k8s-pod-keeps-to-namespace", "k8s-pod-on-own-nodes",
-    "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped",
+    "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped", "swarm-ucp-grants-in-collection",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -245,6 +245,7 @@ MUTATIONS |= {
     "k8s-pod-on-own-nodes": _appended("k8s-pod-bound-to-prod-node"),
     "k8s-selectors-in-environment": _appended("netpol-selects-by-team-label"),
     "k8s-calico-policy-scoped": _appended("calico-global-allow"),
+    "swarm-ucp-grants-in-collection": _appended("ucp-grant-on-prod-collection"),
 }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_project, preview_cli
-from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, ENDPOINT_TWINS, REACH, Change
+from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, ENDPOINT_TWINS, GRANT_TWINS, REACH, Change
 from tools.policy_harness import PolicyPackProcess
 from tools.preview import Preview, run_preview
 from tools.stack_files import ROOT
@@ -107,12 +107,17 @@ def test_a_benign_twin_passes(pack: PolicyPackProcess, tmp_path: Path, twin: str
     _passes(_preview_with(pack, tmp_path, BENIGN_CODE[twin]), BENIGN_CODE[twin])
 
 
-def test_every_endpoint_twin_has_its_hostile_case() -> None:
-    assert set(ENDPOINT_TWINS) <= set(CORPUS)
+TWINS = {**ENDPOINT_TWINS, **GRANT_TWINS}  # the VPC endpoints' and the UCP grants' hostile entries, done right
 
 
-@pytest.mark.parametrize("entry", sorted(ENDPOINT_TWINS))
-def test_the_endpoint_twin_passes(pack: PolicyPackProcess, tmp_path: Path, entry: str) -> None:
+def test_every_twin_has_its_hostile_case() -> None:
+    assert set(TWINS) <= set(CORPUS)
+
+
+@pytest.mark.parametrize("entry", sorted(TWINS))
+def test_the_twin_passes(pack: PolicyPackProcess, tmp_path: Path, entry: str) -> None:
     """The same resource done as the platform does it passes: the rule that blocks the hostile
     case does not ban the resource type."""
-    _passes(_preview_with(pack, tmp_path, ENDPOINT_TWINS[entry].code), ENDPOINT_TWINS[entry].code)
+    p = _preview_with(pack, tmp_path, TWINS[entry].code)
+    _passes(p, TWINS[entry].code)
+    assert TWINS[entry].resource in {r.name for r in p.run.resources}  # the twin ran

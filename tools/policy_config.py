@@ -28,7 +28,7 @@ REGISTRY_POLICIES = (
     "sg-encapsulation-scoped", "sg-no-cross-environment", "nacl-environment-isolation", "lb-ports-match-service-cluster",
     "swarm-network-in-collection", "interlock-cluster-consistent", "k8s-namespace-in-collection", "subnet-no-public-addresses",
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
-    "k8s-own-namespaces", "k8s-pod-on-own-nodes", "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped",
+    "k8s-own-namespaces", "k8s-pod-on-own-nodes", "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped", "swarm-ucp-grants-in-collection",
 )  # fmt: skip
 
 

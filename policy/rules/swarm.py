@@ -38,6 +38,10 @@ SERVICE = "docker:index/service:Service"
 CONTAINER = "docker:index/container:Container"
 SERVICE_CLUSTER = "pulumi-python:dynamic/interlock:ServiceCluster"
 NODE_LABELS = "pulumi-python:dynamic/swarm:NodeLabels"
+UCP_GRANTS = "pulumi-python:dynamic/swarm:UcpGrants"
+# Docker's built-in role that lets a grantee mount node paths, exec and run privileged: the one
+# Restricted Control exists to withhold (Docker's UCP "roles" page)
+FULL_CONTROL = "fullcontrol"
 LB_SERVICE_CLUSTER = "com.docker.lb.service_cluster"  # which Interlock service cluster routes a service
 LB_NETWORK = "com.docker.lb.network"
 ACCESS_LABEL = "com.docker.ucp.access.label"
@@ -298,7 +302,43 @@ def _no_host_access(args: ResourceValidationArgs, report: ReportViolation) -> No
                "Fix: remove it; keep state in named volumes and secrets")  # fmt: skip
 
 
+def _within(collection: str, root: str) -> bool:
+    collection = posixpath.normpath(collection or "/")
+    return collection == root or collection.startswith(root.rstrip("/") + "/")
+
+
+def _grants_in_collection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """UCP grants of an env stack stay in its environment's collection, whatever the program's
+    validation said: a change that writes the resource by hand reaches UCP through the same provider."""
+    if args.resource_type != UCP_GRANTS:
+        return
+    env = resource_environment(args, report)
+    if env is None:
+        return
+    claimed = get(args.props, "environment")
+    if claimed not in (UNKNOWN, None) and claimed != env.name:
+        report(f"UCP grants {args.name} in the {env.name} stack are for environment {claimed}. Fix: grant in {claimed}'s own stack")
+    for what, collection in [("collection", get(args.props, "collection"))] + [
+        (f"grants[{i}]", get(g, "collection")) for i, g in enumerate(items(get(args.props, "grants")))
+    ]:
+        if collection in (UNKNOWN, None):
+            continue
+        if _within(str(collection), "/Shared") or not _within(str(collection), env.collection):
+            report(f"UCP grants {args.name}: {what} is {collection}, outside {env.name}'s collection {env.collection}: a grant "
+                   f"there lets the team deploy beside another environment's or every environment's services. Fix: grant "
+                   f"{env.collection} or a collection under it")  # fmt: skip
+    for i, g in enumerate(items(get(args.props, "grants"))):
+        if str(plain(get(g, "role")) or "").lower() == FULL_CONTROL:
+            report(f"UCP grants {args.name}: grants[{i}] gives {FULL_CONTROL}, which lets the team mount node paths, exec and run "
+                   "privileged containers on its collection's nodes. Fix: grant restrictedcontrol (or viewonly)")  # fmt: skip
+
+
 POLICIES = [
+    ResourceValidationPolicy(
+        name="swarm-ucp-grants-in-collection",
+        description="A team's UCP grants stay in its environment's collection (never /Shared or another's) and never give fullcontrol.",
+        validate=_grants_in_collection, config_schema=REGISTRY_SCHEMA,
+    ),
     ResourceValidationPolicy(
         name="swarm-no-host-access",
         description="Swarm services and containers bind none of the node's own paths (the Docker socket, /, /etc...), are not "
