@@ -107,9 +107,9 @@ def reference_shared() -> SharedTopology:
 def assert_registry_is_the_config(outputs: dict[str, Any], config: SharedTopology) -> None:
     """The shared stack's `outputs`, read back as an env stack reads them, hold the registry and
     settings of `config` (the shared stack's parsed config): what the outputs do not carry (the
-    UCP connection, NAT and flow-log settings) is left out of the comparison."""
+    UCP connection, NAT, flow-log and the managers' egress settings) is left out of the comparison."""
     read = parse_shared(config.stack, {k: outputs[k] for k in REGISTRY_OUTPUTS}, from_outputs=True)
-    not_exported = ("ucp", "nat_gateways", "flow_log_retention_days", "flow_log_kms_key_arn")
+    not_exported = ("ucp", "nat_gateways", "flow_log_retention_days", "flow_log_kms_key_arn", "management_internet_egress", "proxy")
     assert dataclasses.replace(read, **{f: getattr(config, f) for f in not_exported}) == config
 
 
