@@ -326,6 +326,21 @@ def test_an_update_adds_first_then_drops_only_its_own_grant(ucp, bundle):  # noq
     assert ucp.grants == [admins]
 
 
+def test_a_grant_that_was_there_before_is_adopted_and_never_deleted(ucp, bundle):  # noqa: F811
+    p = provider(ucp, bundle)
+    admins = ("team-ci", "coll-dev", "restrictedcontrol")  # the same grant, made in UCP by an admin before
+    ucp.grants.append(admins)
+    outs = p.create(props(PAY, CI)).outs
+    assert [g["adopted"] for g in outs["granted"]] == [False, True]
+    outs = p.update("dev-ucp-grants", outs, props(PAY)).outs  # dropped from the config: the admin's stays
+    assert admins in ucp.grants
+    p.delete("dev-ucp-grants", outs)
+    assert ucp.grants == [admins]
+    outs = p.create(props(CI)).outs  # adopted again, and the delete leaves it
+    p.delete("dev-ucp-grants", outs)
+    assert ucp.grants == [admins]
+
+
 def test_the_diff_of_changed_config_is_a_change(ucp, bundle):  # noqa: F811
     p = provider(ucp, bundle)
     outs = p.create(props(PAY)).outs

@@ -177,14 +177,20 @@ class UcpGrantsProvider(SwarmProvider):
     def _apply(self, props: dict[str, Any], previous: list[dict[str, str]]) -> dict[str, Any]:
         with UcpApi(self.connection) as api:
             granted = resolve(api, props["collection"], props["grants"])
+            # A grant UCP held before this resource first asked for it (an admin's) is adopted: kept
+            # in place, never deleted by this resource
+            adopted = {_triple(g): bool(g.get("adopted")) for g in previous}
+            held_before = live(api, granted)
             for g in granted:
-                api.put_grant(_triple(g))  # PUT: idempotent, a grant that exists stays as it is
+                t = _triple(g)
+                g["adopted"] = adopted.get(t, t in held_before)
+                api.put_grant(t)  # PUT: idempotent, a grant that exists stays as it is
             missing = {_triple(g) for g in granted} - live(api, granted)
             if missing:
                 raise UcpGrantError(f"UCP accepted the grants but does not list {sorted(missing)}; check UCP's grants page")
             keep = {_triple(g) for g in granted}
-            for old in previous:  # dropped from the config: only after the new ones hold
-                if _triple(old) not in keep:
+            for old in previous:  # dropped from the config: only after the new ones hold, and only its own
+                if _triple(old) not in keep and not old.get("adopted"):
                     api.delete_grant(_triple(old))
         return {**props, "granted": granted}
 
@@ -205,7 +211,8 @@ class UcpGrantsProvider(SwarmProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         with UcpApi(self.connection) as api:
             for g in props.get("granted") or []:
-                api.delete_grant(_triple(g))
+                if not g.get("adopted"):  # a grant someone else made before stays
+                    api.delete_grant(_triple(g))
 
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
         """The grants UCP really holds, of those this resource made."""
