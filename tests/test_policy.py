@@ -65,12 +65,15 @@ def test_every_rule_passes_on_the_reference_stacks(pack, preview, stack):
 def test_an_unconfigured_pack_refuses_rather_than_passes(pack, preview):
     pack.configure({})
     violations = pack.analyze(preview("dev").run.resources)
-    # resource rules speak for the resources of their types: dev has no pod spec and no Calico policy
+    # resource rules speak for the resources of their types: dev has no pod spec, no Calico policy,
+    # no Kubernetes Service and no UCP grants
     assert {v["policy"] for v in violations} >= set(REGISTRY_POLICIES) - {
         "k8s-namespace-in-collection",
         "swarm-network-in-collection",
         "k8s-pod-on-own-nodes",
         "k8s-calico-policy-scoped",
+        "k8s-service-cluster-ip",
+        "swarm-ucp-grants-in-collection",
     }
     assert all("no environment registry" in v["message"] for v in violations)
 
@@ -310,6 +313,30 @@ WORLD_SSH = Registration(
     {"securityGroupId": "dev-fw-workers-id", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0",
      "description": "ssh from anywhere"},
 )  # fmt: skip
+
+
+def _service(spec: dict) -> Registration:
+    return Registration(
+        "urn:pulumi:dev::interlock-platform::kubernetes:core/v1:Service::ledger-debug", "kubernetes:core/v1:Service",
+        "ledger-debug", "", True, {"metadata": {"name": "ledger-debug", "namespace": "ledger-dev"}, "spec": spec},
+    )
+
+
+def test_a_service_type_the_environment_grants_passes_and_external_ips_never(pack, preview):
+    """A NodePort Service is refused in an environment whose kubernetes.serviceTypes does not grant
+    it, and passes in one that does (the admission policy admits it there too); externalIPs never."""
+    node_port = _service({"type": "NodePort", "ports": [{"port": 8080, "nodePort": 30080}]})
+    with_ips = _service({"type": "NodePort", "ports": [{"port": 8080}], "externalIPs": ["10.40.192.10"]})
+    config = from_shared_outputs(preview("shared").run.outputs)
+
+    def refused(r: Registration) -> list[str]:
+        pack.configure(config)
+        return [v["message"] for v in pack.analyze([r]) if v["policy"] == "k8s-service-cluster-ip"]
+
+    assert refused(node_port) and refused(with_ips)  # dev grants ClusterIP only
+    config["k8s-service-cluster-ip"]["owned"]["dev"]["serviceTypes"] = ["NodePort"]
+    assert refused(node_port) == []
+    assert [m for m in refused(with_ips) if "externalIPs" in m] and not [m for m in refused(with_ips) if "is of type" in m]
 
 
 def test_what_registers_before_the_pack_is_up_is_analyzed_once_it_is(preview, monkeypatch):

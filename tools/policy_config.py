@@ -29,6 +29,7 @@ REGISTRY_POLICIES = (
     "swarm-network-in-collection", "interlock-cluster-consistent", "k8s-namespace-in-collection", "subnet-no-public-addresses",
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
     "k8s-own-namespaces", "k8s-pod-on-own-nodes", "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped", "swarm-ucp-grants-in-collection",
+    "k8s-service-cluster-ip",
 )  # fmt: skip
 
 
@@ -89,6 +90,7 @@ def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
         "nodes": [n.hostname for n in topo.ingress_nodes],
         "instanceIds": [n.instance_id for n in topo.ingress_nodes],
         "platformNamespaces": sorted(platform),
+        "serviceTypes": sorted(set(topo.kubernetes.service_types) - {"ClusterIP"}) if topo.kubernetes is not None else [],
     }
 
 

@@ -44,9 +44,9 @@ REGISTRY_SCHEMA = PolicyConfigSchema(
         },
         "owned": {
             "type": "object",
-            "description": "environment -> {namespaces, networks, nodes, instanceIds, platformNamespaces}: the names each "
+            "description": "environment -> {namespaces, networks, nodes, instanceIds, platformNamespaces, serviceTypes}: the names each "
             "environment's stack config gives it (its team namespaces, overlay networks, ingress nodes' hostnames and instance "
-            "ids) and the cluster namespaces its policies may select (DNS, the ingress controller)",
+            "ids), the cluster namespaces its policies may select (DNS, the ingress controller) and the Service types it grants",
         },
     }
 )  # fmt: skip
@@ -206,13 +206,16 @@ class Owned:
     nodes: frozenset[str] = frozenset()
     instance_ids: frozenset[str] = frozenset()
     platform_namespaces: frozenset[str] = frozenset()  # cluster namespaces its policies may select: DNS, the ingress controller
+    service_types: frozenset[str] = frozenset()  # Service types its config grants beyond ClusterIP (kubernetes.serviceTypes)
 
 
 def owned(value: Any) -> Owned:
     def names(key: str) -> frozenset[str]:
         return frozenset(str(v) for v in (value.get(key) or ()))
 
-    return Owned(names("namespaces"), names("networks"), names("nodes"), names("instanceIds"), names("platformNamespaces"))
+    return Owned(
+        names("namespaces"), names("networks"), names("nodes"), names("instanceIds"), names("platformNamespaces"), names("serviceTypes")
+    )
 
 
 @dataclass(frozen=True)

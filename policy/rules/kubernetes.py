@@ -32,6 +32,7 @@ from .common import (
     registry,
     registry_or_report,
     resource_environment,
+    stack_of,
     world_like,
 )
 
@@ -331,7 +332,10 @@ def _service_exposure(args: ResourceValidationArgs, report: ReportViolation) -> 
         return
     spec = get(args.props, "spec")
     kind_ = get(spec, "type")
-    if kind_ in EXPOSED_SERVICE_TYPES:
+    reg = registry(args.get_config())
+    env = env_of(stack_of(args.urn), reg) if reg is not None else None
+    granted = reg.owns(env.name).service_types if reg is not None and env is not None else frozenset()
+    if kind_ in EXPOSED_SERVICE_TYPES and kind_ not in granted:  # kubernetes.serviceTypes grants one; externalIPs never
         report(f"Service {args.name} is of type {kind_}: it opens a port on every node of the cluster{' and an external load balancer' if kind_ == 'LoadBalancer' else ''}, "
                "every environment's nodes included, past the namespace's NetworkPolicies' ipBlocks. Fix: type ClusterIP, "
                "and reach it through the ingress controller")  # fmt: skip
@@ -529,8 +533,8 @@ POLICIES = [
     StackValidationPolicy(name="k8s-own-namespaces", description="An environment's namespaced objects live in its own namespaces, and it "
                           "creates no namespace another environment's config on-boards.", validate=_own_namespaces_only,
                           config_schema=REGISTRY_SCHEMA),
-    ResourceValidationPolicy(name="k8s-service-cluster-ip", description="Services are ClusterIP: no NodePort, LoadBalancer or externalIPs.",
-                             validate=_service_exposure),
+    ResourceValidationPolicy(name="k8s-service-cluster-ip", description="Services are ClusterIP, or a type the environment's "
+                             "kubernetes.serviceTypes grants; never externalIPs.", validate=_service_exposure, config_schema=REGISTRY_SCHEMA),
     ResourceValidationPolicy(name="k8s-pod-keeps-to-namespace", description="Pod specs of every workload kind use no host network, PID or "
                              "IPC, hostPath, hostPort, privileged containers or node capabilities.", validate=_pod_reaches_node),
     ResourceValidationPolicy(name="k8s-pod-on-own-nodes", description="Pod specs name no node of another environment (nodeName) and no "
