@@ -714,16 +714,17 @@ class Kubernetes(Settings):
     replaced: ClassVar[dict[str, tuple[str, str]]] = {
         # selectors by kubernetes.io/metadata.name matched nothing before Kubernetes 1.21
         "ingressNamespaceSelector": (
-            "is replaced: the platform labels that namespace itself and derives the selector for the cluster's Kubernetes",
+            "is replaced: the platform derives the selector from the namespace's name for the cluster's Kubernetes",
             "write kubernetes.ingressControllerNamespace: <the namespace's name>",
         ),
         "dnsNamespaceSelector": (
-            "is replaced: the platform labels that namespace itself and derives the selector for the cluster's Kubernetes",
+            "is replaced: the platform derives the selector from the namespace's name for the cluster's Kubernetes",
             "write kubernetes.dnsNamespace: <the namespace's name>",
         ),
     }
     ingress_controller_namespace: NamespaceName = setting(  # type: ignore[valid-type]
-        "The ingress controller's namespace, which the platform labels and team policies select.",
+        "The ingress controller's namespace, which team policies select (by its name from Kubernetes 1.21; on UCP 3.2 "
+        "by the label the platform puts on it).",
         "give the namespace's name, e.g. ingress-nginx", "ingress-nginx",
     )  # fmt: skip
     dns_namespace: NamespaceName = setting(  # type: ignore[valid-type]
@@ -848,8 +849,8 @@ class EnvironmentConfig(Settings):
         "run `pulumi config set --secret interlock-platform:kubeconfig < kube.yml` from the UCP client bundle", "", secret=True,
     )  # fmt: skip
     kubernetes: Kubernetes = setting(
-        "{ingressControllerNamespace (default ingress-nginx), dnsNamespace (default kube-system): the namespaces the "
-        "platform labels and team policies select; resourceQuota and limitRange (specs given to every team namespace; "
+        "{ingressControllerNamespace (default ingress-nginx), dnsNamespace (default kube-system): the namespaces team "
+        "policies select (labelled by the platform only before Kubernetes 1.21); resourceQuota and limitRange (specs given to every team namespace; "
         "optional); teamAccess (develop or view; default view for prod, develop elsewhere); podSecurity (baseline or "
         "restricted; default restricted for prod, baseline elsewhere); serviceTypes (default [ClusterIP])}.",
         "give {ingressControllerNamespace, dnsNamespace, resourceQuota, limitRange, teamAccess, podSecurity, serviceTypes}",

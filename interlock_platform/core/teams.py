@@ -40,8 +40,8 @@ def check_kubernetes(
     domain: str | None = None,
 ) -> KubernetesSettings:
     """`kubernetes_version`: what the shared stack's UCP release ships (None when unknown).
-    `registered`: the registry's environment names; the namespaces the platform labels for every
-    environment cannot be one that an environment owns (another's team namespace).
+    `registered`: the registry's environment names; the namespaces every environment's team
+    policies select (DNS, the ingress controller) cannot be one that an environment owns.
     Prod's people get `view` and its namespaces `restricted` unless the stack says otherwise."""
     default = KubernetesSettings()
     cfg = cfg or cm.Kubernetes()
@@ -52,7 +52,7 @@ def check_kubernetes(
             p.add(
                 f"kubernetes.{key}",
                 f"{ns} is a team namespace of environment '{owner}' (it ends in -{owner}), not one the cluster runs for every "
-                "environment: labelling it would let every environment's team policies admit its pods",
+                "environment: every environment's team policies select it, and would admit its pods",
                 "give the namespace the cluster's ingress controller or DNS runs in, e.g. ingress-nginx or kube-system",
             )
     return KubernetesSettings(
