@@ -698,3 +698,17 @@ UcpGrants("debug-grants", environment="dev", collection="/dev",
           grants=[UcpGrantSpec("docker-datacenter", "payments-developers", "restrictedcontrol", "/dev")])
 """),
 }  # fmt: skip
+
+
+# Namespaces a stack creates carry its environment (the benign twins: the reference stacks' own
+# team namespaces, payments-dev and ledger-dev, which every reference preview passes).
+CORPUS.update({
+    "namespace-named-for-prod": Change("kubernetes", "cards-ns", "k8s-own-namespaces", K8S + """
+k8s.core.v1.Namespace("cards-ns", metadata={"name": "cards-prod",
+    "annotations": {"scheduler.alpha.kubernetes.io/node-selector": "com.docker.ucp.collection.dev=true"}})
+"""),
+    "namespace-in-kube-reserved": Change("kubernetes", "tools-ns", "k8s-own-namespaces", K8S + """
+k8s.core.v1.Namespace("tools-ns", metadata={"name": "kube-tools",
+    "annotations": {"scheduler.alpha.kubernetes.io/node-selector": "com.docker.ucp.collection.dev=true"}})
+"""),
+})  # fmt: skip

@@ -293,6 +293,23 @@ def _whose(reg: Registry, env: Environment, namespace: str) -> str:
     return f"namespace {namespace}, which is not one of {env.name}'s"
 
 
+# The cluster's own namespaces: Kubernetes' (kube-*), the provider's default, the ingress
+# controllers' and Envoy Gateway's, which every environment's pods reach or run beside
+CLUSTER_NAMESPACES = {"default", "ingress-nginx", "envoy-gateway-system", "envoy-gateway"}
+
+
+def _not_named_for(ns: str, env: Environment, reg: Registry) -> str | None:
+    """Why namespace `ns` is not one `env` may create, or None. A namespace carries its
+    environment as its last `-` part (the longest registered name wins: ledger-eu-prod is eu-prod's)."""
+    if ns in CLUSTER_NAMESPACES or ns.startswith("kube-") or ns in reg.owns(env.name).platform_namespaces:
+        return "one of the cluster's own namespaces"
+    suffixed = [e for e in reg.environments if ns.endswith(f"-{e}")]
+    owner = max(suffixed, key=len) if suffixed else None
+    if owner != env.name:
+        return f"which is named for environment {owner}" if owner else f"which does not end in -{env.name}"
+    return None
+
+
 def _own_namespaces_only(args: StackValidationArgs, report: Any) -> None:
     reg = registry_or_report(args, report)
     if reg is None:
@@ -313,6 +330,9 @@ def _own_namespaces_only(args: StackValidationArgs, report: Any) -> None:
             if isinstance(ns, str) and owner not in (None, env.name):
                 report(f"{what} of {env.name} takes namespace {ns}, which environment {owner}'s config on-boards. "
                        f"Fix: name {env.name}'s namespaces for {env.name} (a team's default is <team>-{env.name})", r.urn)  # fmt: skip
+            elif isinstance(ns, str) and (why := _not_named_for(ns, env, reg)):
+                report(f"{what} of {env.name} creates namespace {ns}, {why}: whoever creates it first owns it for every "
+                       f"environment. Fix: name {env.name}'s namespaces <team>-{env.name}", r.urn)  # fmt: skip
             continue
         if f"{group}:{name}" in CLUSTER_SCOPED or not group:
             continue
