@@ -12,13 +12,16 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
 import pytest
+import tomlkit
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from interlock_platform.core import labels
+from interlock_platform.core import interlock_toml, labels
+from interlock_platform.core.interlock_toml import ServiceClusterSpec
 from interlock_platform.swarm.providers.rotation import CONFIG_NAME_RE
 from tools import test_engine
 
@@ -60,14 +63,23 @@ def _ensure_image(client: docker.DockerClient) -> None:
         return
     except ImageNotFound:
         pass
+    _import_busybox(client, IMAGE.split(":")[0], IMAGE.split(":")[1])
+
+
+def _import_busybox(client: docker.DockerClient, repository: str, tag: str, files: dict[str, str] | None = None,
+                    changes: list[str] | None = None) -> None:
+    """An image of the static busybox (and `files`, path -> text), imported as `repository:tag`:
+    no registry is reachable here."""
     busybox = shutil.which("busybox") or "/bin/busybox"
     with tempfile.TemporaryDirectory() as root:
         (Path(root) / "bin").mkdir()
         shutil.copy(busybox, Path(root) / "bin" / "busybox")
         for tool in ("sh", "awk", "sleep", "cat", "echo"):
             (Path(root) / "bin" / tool).symlink_to("busybox")
+        for path, text in (files or {}).items():
+            (Path(root) / path).write_text(text)
         tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
-        client.api.import_image_from_data(tar, repository=IMAGE.split(":")[0], tag=IMAGE.split(":")[1])
+        client.api.import_image_from_data(tar, repository=repository, tag=tag, changes=changes)
 
 
 def reset(client: docker.DockerClient) -> None:
@@ -164,17 +176,8 @@ def release_images(client: docker.DockerClient, tag: str, interlock_script: str 
     base = client.images.get(IMAGE)
     for name in (AGENT, "ucp-interlock-extension", "ucp-interlock-proxy"):
         base.tag(f"{RELEASE_ORG}/{name}", tag)
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    with tempfile.TemporaryDirectory() as root:
-        (Path(root) / "bin").mkdir()
-        shutil.copy(busybox, Path(root) / "bin" / "busybox")
-        for tool in ("sh", "awk", "sleep", "cat", "echo"):
-            (Path(root) / "bin" / tool).symlink_to("busybox")
-        (Path(root) / "interlock.sh").write_text(interlock_script)
-        tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
-        client.api.import_image_from_data(
-            tar, repository=f"{RELEASE_ORG}/ucp-interlock", tag=tag, changes=['ENTRYPOINT ["/bin/sh", "/interlock.sh"]']
-        )
+    _import_busybox(client, f"{RELEASE_ORG}/ucp-interlock", tag, {"interlock.sh": interlock_script},
+                    ['ENTRYPOINT ["/bin/sh", "/interlock.sh"]'])  # fmt: skip
 
 
 def set_release(client: docker.DockerClient, tag: str) -> None:
@@ -209,3 +212,16 @@ def remove_release(client: docker.DockerClient) -> None:
             break
         except APIError:  # still attached to a task that is shutting down
             time.sleep(0.5)
+
+
+def add(spec: ServiceClusterSpec, **broken: object) -> Callable[[str], str]:
+    """A transform that adds `spec`'s section, with some of its keys set to what a careless
+    edit would put there."""
+
+    def transform(text: str) -> str:
+        doc = tomlkit.parse(interlock_toml.merge(text, spec))
+        for key, value in broken.items():
+            doc["Extensions"][spec.name][key] = value
+        return tomlkit.dumps(doc)
+
+    return transform

@@ -14,30 +14,16 @@ import threading
 import time
 
 import pytest
-import tomlkit
 
 from interlock_platform.core import interlock_toml, labels
 from interlock_platform.core.interlock_toml import ServiceClusterSpec
 from interlock_platform.swarm.providers.rotation import RotationError, RotationFailed, read_current, rotate
-from tests.swarm_support import interlock_configs, reset, start_interlock
+from tests.swarm_support import add, interlock_configs, reset, start_interlock
 from tools.stack_files import ROOT
 
 HEALTH_SECONDS = 2
 DEV = ServiceClusterSpec("dev", 8082, 8445, 2, "ingress_dev")
 TEST = ServiceClusterSpec("test", 8081, 8444, 2, "ingress_test")
-
-
-def add(spec: ServiceClusterSpec, **broken: object):
-    """A transform that adds `spec`'s section, with some of its keys set to what a careless
-    edit would put there."""
-
-    def transform(text: str) -> str:
-        doc = tomlkit.parse(interlock_toml.merge(text, spec))
-        for key, value in broken.items():
-            doc["Extensions"][spec.name][key] = value
-        return tomlkit.dumps(doc)
-
-    return transform
 
 
 def orphans(client) -> set[str]:

@@ -9,14 +9,13 @@ import contextlib
 import time
 
 import pytest
-import tomlkit
 from docker.errors import NotFound
 
 from interlock_platform.core import interlock_toml, labels
 from interlock_platform.core.interlock_toml import SWARM_CONFIG_LIMIT, InterlockConfigError, ServiceClusterSpec
 from interlock_platform.swarm.providers.interlock import ServiceClusterProvider, spec_of
 from interlock_platform.swarm.providers.rotation import MAX_NAME_LENGTH, RotationError, read_current, rotate
-from tests.swarm_support import FIXTURE, IMAGE, interlock_configs, reset, start_interlock, wait_running
+from tests.swarm_support import FIXTURE, IMAGE, add, interlock_configs, reset, start_interlock, wait_running
 
 HEALTH_SECONDS = 2
 PREFIX = labels.INTERLOCK_CONFIG_PREFIX
@@ -27,16 +26,6 @@ DEV_PROPS = {
     "network": "ingress_dev", "template": "default", "templateToml": None, "stack": "dev", "keepConfigs": 3,
     "healthSeconds": HEALTH_SECONDS,
 }  # fmt: skip
-
-
-def add(spec: ServiceClusterSpec, **broken: object):
-    def transform(text: str) -> str:
-        doc = tomlkit.parse(interlock_toml.merge(text, spec))
-        for key, value in broken.items():
-            doc["Extensions"][spec.name][key] = value
-        return tomlkit.dumps(doc)
-
-    return transform
 
 
 def swap_by_hand(client, name: str, text: str) -> None:
