@@ -7,6 +7,7 @@ All pure: no program run, no pack process; each test takes milliseconds."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Mapping
 
@@ -63,12 +64,18 @@ def test_the_management_nacls_world_entries_are_https_out_and_its_replies_in():
     assert all(e.protocol == "tcp" and e.from_port >= 1024 for e in world if not e.egress and e.action == "allow")
 
 
-def test_the_management_security_group_lets_only_https_out_to_the_internet():
-    """The security group alone: one egress rule to the world, TCP 443."""
-    rules = management_sg_rules(reference_shared())
+@pytest.mark.parametrize("internet", [False, True])
+def test_the_management_security_group_reaches_the_internet_only_when_asked_and_only_by_https(internet):
+    """The security group alone. By default the managers reach AWS through VPC endpoints and the
+    rest through the corporate proxy: no rule to the world. With managementInternetEgress: one,
+    TCP 443. Every other egress rule is TCP, to an endpoint, S3's prefix list or the proxy."""
+    shared = dataclasses.replace(reference_shared(), management_internet_egress=internet)
+    rules = management_sg_rules(shared)
     world = [(r.protocol, r.from_port, r.to_port) for r in rules if r.direction == "egress" and r.peer.value == WORLD]
-    assert world == [("tcp", 443, 443)]
-    assert [r for r in rules if r.direction == "egress"] == [r for r in rules if r.direction == "egress" and r.peer.value == WORLD]
+    assert world == ([("tcp", 443, 443)] if internet else [])
+    assert shared.proxy is not None
+    proxy = (shared.proxy.from_port, shared.proxy.to_port)
+    assert all(r.protocol == "tcp" and (r.from_port, r.to_port) in {(443, 443), proxy} for r in rules if r.direction == "egress")
 
 
 # --- port lists: consecutive ports merge, a gap of one port does not
@@ -133,7 +140,7 @@ def test_the_dns_egress_policy_is_the_document_kubernetes_reads():
             "policyTypes": ["Egress"],
             "egress": [{
                 "to": [{
-                    "namespaceSelector": {"matchLabels": {"ns-id": "kube-system", "kubernetes.io/metadata.name": "kube-system"}},
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
                 }],
                 "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
@@ -142,26 +149,30 @@ def test_the_dns_egress_policy_is_the_document_kubernetes_reads():
     }  # fmt: skip
 
 
-@pytest.mark.parametrize(("version", "server_side_apply"), [((1, 14), False), ((1, 17), False), ((1, 18), True), ((1, 30), True)])
-def test_kubernetes_settings_follow_the_release(version, server_side_apply):
+@pytest.mark.parametrize(("version", "server_side_apply", "labelled"), [
+    ((1, 14), False, True), ((1, 17), False, True), ((1, 18), True, True), ((1, 20), True, True), ((1, 21), True, False), ((1, 30), True, False),
+])  # fmt: skip
+def test_kubernetes_settings_follow_the_release(version, server_side_apply, labelled):
     settings = KubernetesSettings(ingress_namespace="ingress-nginx", dns_namespace="kube-system", kubernetes_version=version)
     assert settings.server_side_apply == server_side_apply
     assert settings.ingress_selector == namespace_selector("ingress-nginx", version)
     assert settings.dns_selector == namespace_selector("kube-system", version)
-    assert settings.platform_namespaces == ("kube-system", "ingress-nginx")
-    assert KubernetesSettings(ingress_namespace="kube-system").platform_namespaces == ("kube-system",)
+    # no team may own the namespaces team policies select, whatever the release ...
+    assert settings.cluster_namespaces == ("kube-system", "ingress-nginx")
+    assert KubernetesSettings(ingress_namespace="kube-system", kubernetes_version=version).cluster_namespaces == ("kube-system",)
+    # ... and the platform labels them only while the selectors need its label (before 1.21)
+    assert settings.platform_namespaces == (settings.cluster_namespaces if labelled else ())
 
 
-# --- the namespace name label: Kubernetes sets it from 1.21
+# --- the namespace name label: Kubernetes sets it from 1.21, and then it alone selects
 
 
-@pytest.mark.parametrize(("version", "with_name_label"), [((1, 14), False), ((1, 20), False), ((1, 21), True), ((1, 22), True), ((2, 0), True)])
-def test_the_namespace_selector_requires_the_name_label_from_1_21(version, with_name_label):
+@pytest.mark.parametrize(("version", "by_name_label"), [((1, 14), False), ((1, 20), False), ((1, 21), True), ((1, 22), True), ((2, 0), True)])
+def test_the_namespace_selector_uses_the_name_label_from_1_21(version, by_name_label):
+    """From 1.21 the label the API server sets, which no namespace can carry for another; before,
+    the platform's own ns-id."""
     selector = namespace_selector("kube-system", version)
-    assert selector[labels.NS_ID] == "kube-system"
-    assert (labels.K8S_NAMESPACE_NAME in selector) == with_name_label
-    if with_name_label:
-        assert selector[labels.K8S_NAMESPACE_NAME] == "kube-system"
+    assert selector == ({labels.K8S_NAMESPACE_NAME: "kube-system"} if by_name_label else {labels.NS_ID: "kube-system"})
 
 
 # --- app hosts under the environment's domain: a label boundary, not a string suffix

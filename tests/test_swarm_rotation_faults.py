@@ -164,3 +164,40 @@ def test_a_config_over_swarms_size_limit_is_refused_with_the_limit(interlock):
     assert "Traceback" not in message and "APIError" not in message
     assert read_current(client).config_id == before.config_id
     assert interlock_configs(client) == [before.config_name]
+
+
+def test_a_rotation_on_a_never_updated_service_ends_when_another_stack_relabels_it(interlock):
+    """Swarm clears a service's update status on every spec change, a label-only one too: the
+    one another stack makes when it records its known-good config. On a service never updated
+    before, the rotation once read that cleared status as "not started yet" and waited out its
+    timeout (seen in CI: two stacks rotating at once). Here a second writer relabels the service
+    all through the rotation; the rotation still ends, applied."""
+    client = interlock
+    assert read_current(client).update_started is None  # the case: no update before this rotation
+    done = threading.Event()
+
+    def relabel() -> None:
+        n = 0
+        while not done.is_set():
+            svc = client.api.inspect_service(labels.INTERLOCK_SERVICE)
+            spec = svc["Spec"]
+            n += 1
+            try:
+                client.api.update_service(
+                    svc["ID"], version=svc["Version"]["Index"], task_template=spec["TaskTemplate"], name=spec["Name"],
+                    labels={**(spec.get("Labels") or {}), "test.relabelled": str(n)}, mode=spec.get("Mode"),
+                    update_config=spec.get("UpdateConfig"), rollback_config=spec.get("RollbackConfig"),
+                )  # fmt: skip
+            except Exception:  # out of sequence with the rotation's own update: try again
+                pass
+            time.sleep(0.3)
+
+    writer = threading.Thread(target=relabel)
+    writer.start()
+    try:
+        result = rotate(client, add(DEV), stack="dev", health_seconds=HEALTH_SECONDS, timeout=60)
+    finally:
+        done.set()
+        writer.join()
+    assert result.changed
+    assert interlock_toml.section(read_current(client).text, "dev") is not None

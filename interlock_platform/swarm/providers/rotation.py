@@ -524,7 +524,9 @@ def _outcome(
         status = svc.get("UpdateStatus") or {}
         state, started = status.get("State"), status.get("StartedAt")
         attached = (_interlock_ref(svc["Spec"]) or {}).get("ConfigID")
-        settled = started != base.update_started and state not in IN_FLIGHT
+        # Swarm clears UpdateStatus on every spec change, a label-only one too (another stack
+        # recording its known-good config): no status is no update in flight, never "not yet".
+        settled = state not in IN_FLIGHT and (state is None or started != base.update_started)
         if settled and attached == config_id:
             health = _health(client, svc["ID"], svc["Spec"], config_id, window, None, new_text)
             if state in PAUSED or health == FAILING:
