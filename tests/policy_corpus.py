@@ -373,9 +373,10 @@ aws.vpc.SecurityGroupIngressRule("ecr-for-dev", security_group_id="shared-endpoi
     ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4="10.40.64.0/18", description="image pulls for dev")
 """),
     "vpc-endpoint-private-dns-in-env": Change("aws", "dev-logs-own-name", "vpc-endpoints-scoped", AWS + """
+own_subnet = aws.ec2.Subnet("logs-subnet", vpc_id="vpc-0a1b2c3d", cidr_block="10.40.96.0/24")
+own_sg = aws.ec2.SecurityGroup("logs-sg", vpc_id="vpc-0a1b2c3d", description="the log shippers")
 aws.ec2.VpcEndpoint("dev-logs-own-name", vpc_id="vpc-0a1b2c3d", service_name="com.amazonaws.eu-west-1.logs",
-    vpc_endpoint_type="Interface", private_dns_enabled=False, subnet_ids=["subnet-0a1b2c3d4e5f60718"],
-    security_group_ids=["sg-0123456789abcdef0"])
+    vpc_endpoint_type="Interface", private_dns_enabled=False, subnet_ids=[own_subnet.id], security_group_ids=[own_sg.id])
 """),
     "vpc-endpoint-foreign-route-tables": Change("aws", "s3-for-dev", "vpc-endpoints-scoped", AWS + """
 batch_rt = aws.ec2.RouteTable("batch-rt", vpc_id="vpc-0a1b2c3d", tags={"environment": "dev", "managed-by": "pulumi/interlock-platform"})
@@ -445,6 +446,11 @@ aws.vpc.SecurityGroupIngressRule("from-prod-workers", security_group_id=own_sg.i
     "sg-rule-on-a-literal-group": Change("aws", "into-prod-db", "sg-no-cross-environment", AWS + """
 aws.ec2.SecurityGroupRule("into-prod-db", type="ingress", security_group_id="sg-0d2e3f4a5b6c7d8e9", protocol="tcp",
     from_port=5432, to_port=5432, cidr_blocks=["10.40.96.0/24"], description="dev batch reads the prod database")
+"""),
+    "vpc-endpoint-in-management-vlan": Change("aws", "ops-logs", "instances-in-environment", AWS + SHARED % "vpce" + """
+aws.ec2.VpcEndpoint("ops-logs", vpc_id="vpc-0a1b2c3d", service_name="com.amazonaws.eu-west-1.logs", vpc_endpoint_type="Interface",
+    private_dns_enabled=False, subnet_ids=platform.get_output("managementSubnetIds"),
+    security_group_ids=[platform.get_output("managementSecurityGroupId")])
 """),
     "subnet-moved-to-foreign-nacl": Change("aws", "batch-on-open-acl", "nacl-environment-isolation", AWS + DEV_SUBNET % "acl" + """
 aws.ec2.NetworkAclAssociation("batch-on-open-acl", network_acl_id="acl-0c0ffee0000000001", subnet_id=own_subnet.id)
@@ -563,6 +569,10 @@ aws.ec2.Instance("app-host", {AMI}, subnet_id=own_subnet.id, vpc_security_group_
     "eni-in-own-subnet": AWS + DEV_SUBNET % "eni" + DEV_SG % "eni" + """
 aws.ec2.NetworkInterface("app-nic", subnet_id=own_subnet.id, private_ips=["10.40.96.20"], security_groups=[own_sg.id])
 """,
+    "vpc-endpoint-in-own-subnet": AWS + DEV_SUBNET % "vpce" + DEV_SG % "vpce" + """
+aws.ec2.VpcEndpoint("batch-logs", vpc_id="vpc-0a1b2c3d", service_name="com.amazonaws.eu-west-1.logs", vpc_endpoint_type="Interface",
+    private_dns_enabled=False, subnet_ids=[own_subnet.id], security_group_ids=[own_sg.id])
+""",
     "sg-rule-peer-own-group": AWS + """
 own_sg = aws.ec2.SecurityGroup("peer-ledger", vpc_id="vpc-0a1b2c3d", description="the ledger API", tags={"application-group": "ledger"})
 callers = aws.ec2.SecurityGroup("peer-callers", vpc_id="vpc-0a1b2c3d", description="the API's callers", tags={"application-group": "payments"})
@@ -647,6 +657,7 @@ k8s.core.v1.Secret("ledger-pull", metadata={"namespace": "ledger-dev", "name": "
 BENIGN: dict[str, str] = {
     "instance-in-management-vlan": "instance-in-own-subnet", "instance-literal-managers-group": "instance-in-own-subnet",
     "eni-with-managers-group": "eni-in-own-subnet", "eni-address-in-management-vlan": "eni-in-own-subnet",
+    "vpc-endpoint-in-management-vlan": "vpc-endpoint-in-own-subnet",
     "sg-rule-peer-literal-prod-group": "sg-rule-peer-own-group", "sg-rule-on-a-literal-group": "sg-rule-peer-own-group",
     "subnet-moved-to-foreign-nacl": "subnet-on-own-nacl",
     "service-pinned-to-prod-node": "service-pinned-to-own-node", "service-on-managers": "service-pinned-to-own-node",

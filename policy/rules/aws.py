@@ -471,6 +471,9 @@ PLACED = {
     ENI_SG_ATTACHMENT: ((), ("securityGroupId",), ()),
     LAUNCH_TEMPLATE: ((), ("vpcSecurityGroupIds", "securityGroupNames"), ()),
     AUTOSCALING_GROUP: (("vpcZoneIdentifiers",), (), ()),
+    # an interface endpoint's network interfaces: in the management VLAN, or behind the managers'
+    # group, they would take the managers' place in every environment's rules
+    VPC_ENDPOINT: (("subnetIds",), ("securityGroupIds",), ()),
 }
 
 
@@ -819,7 +822,7 @@ POLICIES = [
     _stack("vpc-baseline", "Flow logs on, the default security group empty.", _vpc_baseline),
     _stack("vpc-endpoints-scoped", "An environment's VPC endpoints serve it alone: no private DNS (which answers for the whole VPC), "
            "only its own route tables.", _vpc_endpoints, True),
-    _stack("instances-in-environment", "An environment's instances, network interfaces, launch templates and autoscaling groups "
+    _stack("instances-in-environment", "An environment's instances, network interfaces, launch templates, autoscaling groups and VPC endpoints "
            "sit in its own subnets and addresses and carry its own security groups, never the management VLAN's or the managers'.",
            _placement, True),
     _stack("subnet-no-public-addresses", "No subnet in an environment's or the management range hands out public IPv4 or IPv6 "
