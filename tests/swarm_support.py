@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -98,9 +99,12 @@ def reset(client: docker.DockerClient) -> None:
         time.sleep(0.5)
 
 
-def start_interlock(client: docker.DockerClient, text: str | None = None, data: bytes | None = None, wait: bool = True) -> str:
+def start_interlock(
+    client: docker.DockerClient, text: str | None = None, data: bytes | None = None, wait: bool = True,
+    mode: dict[str, Any] | None = None, constraints: list[str] | None = None,
+) -> str:  # fmt: skip
     """The stand-in ucp-interlock with `text` (default: the UCP 3.2 fixture), or raw `data`, as
-    conf-1; `wait=False` for a config it cannot run with."""
+    conf-1; `wait=False` for a config it cannot run with (or a placement no node meets)."""
     reset(client)
     config = client.api.create_config(
         f"{labels.INTERLOCK_CONFIG_PREFIX}1", data if data is not None else (text or FIXTURE.read_text()).encode()
@@ -114,8 +118,10 @@ def start_interlock(client: docker.DockerClient, text: str | None = None, data: 
                              "File": {"Name": labels.INTERLOCK_CONFIG_PATH, "UID": "0", "GID": "0", "Mode": 0o444}}],
             },
             "RestartPolicy": {"Condition": "on-failure", "Delay": 200_000_000},
+            **({"Placement": {"Constraints": constraints}} if constraints else {}),
         },
         name=labels.INTERLOCK_SERVICE,
+        mode=mode,
         update_config={"Parallelism": 1, "FailureAction": "rollback", "Monitor": MONITOR_NS, "Order": "stop-first"},
         rollback_config={"Parallelism": 1, "Monitor": MONITOR_NS},
     )  # fmt: skip

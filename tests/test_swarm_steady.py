@@ -176,15 +176,20 @@ def _scale(client, replicas=None, constraints=None):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("case", ["0 replicas", "no suitable node"])
+@pytest.mark.parametrize("case", ["0 replicas", "no suitable node", "global, no eligible node"])
 def test_interlock_that_cannot_run_is_refused_at_once_with_the_fix(interlock, case):
+    """Nothing can run Interlock, so no config can be checked: refused at once, never after the
+    whole timeout. A global service shows it by having no task at all (Swarm leaves no pending one)."""
     client = interlock
     if case == "0 replicas":
         _scale(client, replicas=0)
         expected = ("ucp-interlock is scaled to 0 replicas", "docker service scale ucp-interlock=1")
-    else:
+    elif case == "no suitable node":
         _scale(client, constraints=["node.labels.com.example.nowhere==true"])
         expected = ("no node can run ucp-interlock: no suitable node", "node.labels.com.example.nowhere==true", "--label-add")
+    else:  # Swarm cannot change a service's mode: start it global
+        start_interlock(client, mode={"Global": {}}, constraints=["node.labels.com.example.nowhere==true"], wait=False)
+        expected = ("no node can run ucp-interlock: it is global and no node is eligible", "node.labels.com.example.nowhere==true")
     started = time.monotonic()
     with pytest.raises(RotationError) as err:
         rotate(client, add(DEV), stack="dev", health_seconds=HEALTH_SECONDS, timeout=45)

@@ -56,6 +56,7 @@ MAX_NAME_LENGTH = 64
 # config, connects to the engine (it polls every 3 s) and starts its extension and proxies.
 DEFAULT_HEALTH_SECONDS = 20.0
 IN_FLIGHT = {"updating", "rollback_started"}
+GLOBAL_SCHEDULING_GRACE = 5.0  # seconds a global service may have no task before no node is eligible
 PAUSED = {"paused", "rollback_paused"}
 ROLLED_BACK = {"rollback_completed", "rollback_paused"}
 LOG_LINES = 20
@@ -300,17 +301,24 @@ def _unrunnable(client: docker.DockerClient, current: CurrentConfig) -> str | No
             f"{service} is scaled to 0 replicas: nothing runs Interlock, so no config can be checked and nothing was changed. "
             f"Scale it back (`docker service scale {service}=1`), then run `pulumi up` again"
         )
-    for task in client.api.tasks(filters={"service": current.service_id, "desired-state": "running"}):
+    placement = current.spec["TaskTemplate"].get("Placement") or {}
+    constraints = ", ".join(placement.get("Constraints") or []) or "none"
+    fix = (
+        "nothing was changed. Make a node satisfy them (a manager, active, with the labels they name: `docker node ls`, "
+        "`docker node update --availability active` or `--label-add`), or correct them with `docker service update "
+        "--constraint-rm`, then run `pulumi up` again"
+    )
+    wanted = client.api.tasks(filters={"service": current.service_id, "desired-state": "running"})
+    for task in wanted:
         status = task.get("Status", {})
         if status.get("State") == "pending" and "no suitable node" in (status.get("Err") or ""):
-            placement = current.spec["TaskTemplate"].get("Placement") or {}
-            constraints = ", ".join(placement.get("Constraints") or []) or "none"
-            return (
-                f"no node can run {service}: {status['Err']} (its placement constraints: {constraints}); nothing was changed. "
-                f"Make a node satisfy them (a manager, active, with the labels they name: `docker node ls`, `docker node update "
-                f"--availability active` or `--label-add`), or correct them with `docker service update --constraint-rm`, "
-                "then run `pulumi up` again"
-            )
+            return f"no node can run {service}: {status['Err']} (its placement constraints: {constraints}); {fix}"
+    # A global service gets a task on each eligible node the moment its spec is stored, and on
+    # none when no node is eligible: no pending task says so, only the absence of any.
+    if "Global" in current.spec.get("Mode", {}) and not wanted:
+        updated = _instant(client.api.inspect_service(current.service_id).get("UpdatedAt"))
+        if updated is not None and _engine_now(client) - updated > GLOBAL_SCHEDULING_GRACE:
+            return f"no node can run {service}: it is global and no node is eligible (its placement constraints: {constraints}); {fix}"
     return None
 
 
