@@ -99,6 +99,10 @@ Text = Annotated[str, Strict(), StringConstraints(min_length=1)]
 Port = Annotated[Whole, Field(ge=1, le=65535)]
 
 
+OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"  # 0-255 without leading zeros, as ipaddress reads it
+CIDR_PATTERN = rf"^\s*(?:{OCTET}\.){{3}}{OCTET}/(?:3[0-2]|[12]?\d)\s*$"  # host bits are checked by _cidr alone
+
+
 def _cidr(value: Any) -> ipaddress.IPv4Network:
     if not isinstance(value, str):
         raise refuse(f"must be an IPv4 CIDR string such as 10.40.0.0/16, got {show(value)}")
@@ -116,7 +120,7 @@ def _cidr(value: Any) -> ipaddress.IPv4Network:
 Cidr = Annotated[
     ipaddress.IPv4Network,
     PlainValidator(_cidr),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"}),
+    WithJsonSchema({"type": "string", "pattern": CIDR_PATTERN}),
 ]
 
 
