@@ -41,13 +41,18 @@ def test_the_first_shared_pass_excludes_the_swarm_part_and_nothing_aws(shared_ru
     urns = {engine_urn(r.urn): r for r in shared_run.resources}
     excluded = excluded_by_the_doc()
     assert excluded and all(u in urns for u in excluded), sorted(set(excluded) - set(urns))
-    assert {urns[u].type for u in excluded} >= {"interlock-platform:swarm:SharedSwarm", "pulumi-python:dynamic/interlock:Settings"}
+    assert {urns[u].type for u in excluded} >= {
+        "interlock-platform:swarm:SharedSwarm",
+        "pulumi-python:dynamic/interlock:Settings",
+    }
     # what --exclude-dependents leaves out besides: whatever depends on them, or is their child
     left_out, grew = set(excluded), True
     while grew:
         grew = False
         for urn, r in urns.items():
-            deps = {engine_urn(d) for d in [*r.dependencies, *(d for ds in r.property_dependencies.values() for d in ds), r.parent]}
+            deps = {
+                engine_urn(d) for d in [*r.dependencies, *(d for ds in r.property_dependencies.values() for d in ds), r.parent]
+            }
             if urn not in left_out and deps & left_out:
                 left_out.add(urn)
                 grew = True
