@@ -21,7 +21,10 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+from interlock_platform.core import config_models
 from interlock_platform.core.config_reader import InvalidConfig
 from tools import fleet
 from tools.preview import InvalidStackConfig, run_preview
@@ -125,3 +128,13 @@ def test_the_harness_edits_the_stack_file_it_names(tmp_path):
         wanted = load_yaml_text(entry["config"].encode(), "corpus", "stack file")
         got = load_yaml_text(after.encode(), "edited", "stack file")["config"]
         assert {key: got[key] for key in wanted} == wanted, entry["name"]
+
+
+NAMEISH = st.text(alphabet="ab0-._=/Z9", max_size=24) | st.from_regex(config_models.DNS_NAME_PATTERN, fullmatch=True)
+
+
+@given(NAMEISH)
+def test_the_schema_s_dns_pattern_is_the_models_rule(text):
+    """The schema's regexes for what the models check in code: a DNS name, a node selector."""
+    assert (re.search(config_models.DNS_NAME_PATTERN, text) is not None) == config_models.valid_dns_name(text)
+    assert (re.search(config_models.SELECTOR_PATTERN, text) is not None) == config_models.valid_selector(text)
