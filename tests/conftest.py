@@ -46,8 +46,8 @@ TIERS = {
         "test_policy_helpers", "test_ports", "test_topology",
     ),
     "mock": (
-        "test_app_label_grammar", "test_app_routing", "test_app_team", "test_cloudformation", "test_group_isolation",
-        "test_shared_state", "test_stack_outputs", "test_stacks",
+        "test_app_label_grammar", "test_app_routing", "test_app_team", "test_cloudformation", "test_config_corpus",
+        "test_deploying", "test_group_isolation", "test_iam_policy", "test_shared_state", "test_stack_outputs", "test_stacks",
     ),
     "cli": (
         "test_app_preview", "test_architecture", "test_cli_config", "test_kubernetes", "test_malformed_input", "test_masking",

@@ -144,3 +144,22 @@ def test_the_tier_markers_select_every_module_and_only_its_tier():
     )  # fmt: skip
     collected = {line.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py") for line in result.stdout.splitlines() if "::" in line}
     assert collected == set(TIERS["docker"]), result.stdout[-2000:]
+
+
+def test_every_workflow_installs_the_pinned_pulumi_cli():
+    """One pin, .pulumi.version, read by every pulumi/actions step (its `pulumi-version-file`
+    input; without it the action installs the newest 3.x). The CLI and the Python SDK are released
+    together from pulumi/pulumi under one version: the pin is requirements.txt's `pulumi`."""
+    pin = (ROOT / ".pulumi.version").read_text().strip()
+    sdk = next(line.split("==")[1].split()[0] for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("pulumi=="))
+    assert pin == sdk
+    found = 0
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for job in load(path.name)["jobs"].values():
+            for step in job.get("steps", []):
+                if str(step.get("uses", "")).startswith("pulumi/actions@"):
+                    found += 1
+                    inputs = step.get("with", {})
+                    assert inputs.get("pulumi-version-file") == ".pulumi.version" and "pulumi-version" not in inputs, (path.name, step)
+                assert "get.pulumi.com" not in str(step.get("run", "")), (path.name, step)  # no unpinned install script
+    assert found >= 4

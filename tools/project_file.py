@@ -23,6 +23,7 @@ import yaml
 
 from interlock_platform.core.config_keys import ENVIRONMENT, KEYS, PROJECT, SHARED, ConfigKey, info_schema, project_config_block
 from interlock_platform.core.outputs import BY_ROLE
+from tools import schema_forms
 from tools.stack_files import ROOT
 
 MARKER = "config:\n"
@@ -68,14 +69,10 @@ def _value_schema(key: ConfigKey, defs: dict[str, Any]) -> dict[str, Any]:
         defs.update(schema.pop("$defs", {}))
         if schema not in arms:
             arms.append(schema)
+    if key.secret:  # encrypted, or empty: never plain text (the preview refuses that)
+        return schema_forms.secret_forms(key.description)
     plain = {**arms[0], "description": key.description} if len(arms) == 1 else {"anyOf": arms, "description": key.description}
-    secure = {
-        "type": "object",
-        "properties": {"secure": {"type": "string"}},
-        "required": ["secure"],
-        "additionalProperties": False,
-    }
-    return {"anyOf": [plain, secure], "description": key.description} if key.secret else plain
+    return schema_forms.top_level_forms(plain, key.type)  # and the text forms the CLI writes and passes
 
 
 def config_schema() -> dict[str, Any]:
@@ -83,6 +80,8 @@ def config_schema() -> dict[str, Any]:
     shape (a secret may be `{secure: ...}`), other namespaces (aws:, ...) left to their own providers."""
     defs: dict[str, Any] = {}
     properties = {f"{PROJECT}:{key.name}": _value_schema(key, defs) for key in KEYS}
+    # a key without a namespace is the project's: the CLI qualifies it with the project's name
+    bare = {key.name: {"$ref": f"#/properties/config/properties/{PROJECT}:{key.name}"} for key in KEYS}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -92,9 +91,9 @@ def config_schema() -> dict[str, Any]:
         "properties": {
             "config": {
                 "type": "object",
-                "properties": properties,
+                "properties": {**properties, **bare},
                 "patternProperties": {f"^(?!{PROJECT}:)[^:]+:": {}},  # another namespace: not ours to check
-                "additionalProperties": False,  # an undeclared interlock-platform: key, or one without a namespace
+                "additionalProperties": False,  # an undeclared key, with the project's namespace or none
             },
             "secretsprovider": {"type": "string"},
             "encryptedkey": {"type": "string"},
@@ -102,7 +101,7 @@ def config_schema() -> dict[str, Any]:
             "environment": {},
         },
         "additionalProperties": False,
-        "$defs": dict(sorted(defs.items())),
+        "$defs": schema_forms.nested_forms(dict(sorted(defs.items()))),
     }
 
 

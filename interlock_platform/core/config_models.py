@@ -99,6 +99,10 @@ Text = Annotated[str, Strict(), StringConstraints(min_length=1)]
 Port = Annotated[Whole, Field(ge=1, le=65535)]
 
 
+OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"  # 0-255 without leading zeros, as ipaddress reads it
+CIDR_PATTERN = rf"^\s*(?:{OCTET}\.){{3}}{OCTET}/(?:3[0-2]|[12]?\d)\s*$"  # host bits are checked by _cidr alone
+
+
 def _cidr(value: Any) -> ipaddress.IPv4Network:
     if not isinstance(value, str):
         raise refuse(f"must be an IPv4 CIDR string such as 10.40.0.0/16, got {show(value)}")
@@ -116,7 +120,7 @@ def _cidr(value: Any) -> ipaddress.IPv4Network:
 Cidr = Annotated[
     ipaddress.IPv4Network,
     PlainValidator(_cidr),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"}),
+    WithJsonSchema({"type": "string", "pattern": CIDR_PATTERN}),
 ]
 
 
@@ -132,15 +136,18 @@ def matching(pattern: str, invalid: str, fix: str | None = None) -> Any:
     return Annotated[str, Strict(), AfterValidator(check), WithJsonSchema({"type": "string", "pattern": pattern})]
 
 
-def checked(valid: Callable[[str], bool], invalid: str, fix: str | None = None) -> Any:
-    """A string for which `valid` holds; otherwise "'<value>' <invalid>"."""
+def checked(valid: Callable[[str], bool], invalid: str, fix: str | None = None, pattern: str | None = None) -> Any:
+    """A string for which `valid` holds; otherwise "'<value>' <invalid>". `pattern`: the same
+    rule as a regex, for docs/config.schema.json (a test holds the two to each other)."""
 
     def check(value: str) -> str:
         if not valid(value):
             raise refuse(f"{show(value)} {invalid}", fix)
         return value
 
-    return Annotated[str, Strict(), AfterValidator(check)]
+    if pattern is None:
+        return Annotated[str, Strict(), AfterValidator(check)]
+    return Annotated[str, Strict(), AfterValidator(check), WithJsonSchema({"type": "string", "pattern": pattern})]
 
 
 DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -154,11 +161,18 @@ def valid_dns_name(name: str) -> bool:
     return all(DNS_LABEL_RE.match(label) for label in name.split("."))
 
 
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+# valid_dns_name as one regex: at most 253 characters, two labels or more, the last not all digits
+DNS_NAME_PATTERN = rf"^(?=.{{1,253}}$)(?:{_DNS_LABEL}\.)+(?![0-9]+$){_DNS_LABEL}$"
+
+
 def valid_selector(selector: str) -> bool:
     key, sep, value = selector.partition("=")
     return bool(sep) and bool(LABEL_KEY_RE.match(key)) and bool(LABEL_VALUE_RE.match(value)) and len(key.split("/")[-1]) <= 63
 
 
+# valid_selector as one regex: a label key, '=', a label value
+SELECTOR_PATTERN = f"^{LABEL_KEY_RE.pattern[1:-1]}={LABEL_VALUE_RE.pattern[1:-1]}$"
 AZ_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d[a-z]$"
 INSTANCE_ID_PATTERN = r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$"
 KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d:\d{12}:key/[A-Za-z0-9-]{1,64}$"
@@ -274,12 +288,12 @@ class RegistryEntry(Settings):
         "give the Interlock proxy's published port (1-65535), e.g. 8443-8449",
     )
     collection_node_selector: checked(  # type: ignore[valid-type]
-        valid_selector, "is not a Kubernetes label selector key=value (values cannot contain '/')"
+        valid_selector, "is not a Kubernetes label selector key=value (values cannot contain '/')", pattern=SELECTOR_PATTERN
     ) = setting(
         "The node label of the collection, key=value.",
         "use the collection's node label, e.g. com.docker.ucp.collection.prod=true",
     )
-    domain: checked(valid_dns_name, "is not a DNS name") = setting(  # type: ignore[valid-type]
+    domain: checked(valid_dns_name, "is not a DNS name", pattern=DNS_NAME_PATTERN) = setting(  # type: ignore[valid-type]
         "The environment's DNS domain; its apps are served as <name>.<domain>. The registry holds it so that no two "
         "environments share a domain or nest one in another (a cookie for a domain reaches every name under it).",
         "give the DNS domain whose wildcard points at this environment's load balancer, e.g. dev.apps.example.com, "
@@ -514,7 +528,7 @@ class ApplicationGroup(Settings):
 
 
 class IngressNode(Settings):
-    hostname: checked(valid_dns_name, "is not a valid hostname") = setting(  # type: ignore[valid-type]
+    hostname: checked(valid_dns_name, "is not a valid hostname", pattern=DNS_NAME_PATTERN) = setting(  # type: ignore[valid-type]
         "The node's hostname as `docker node ls` shows it.",
         "use the name `docker node ls` shows, e.g. ip-10-40-64-10.eu-west-1.compute.internal",
     )
@@ -795,7 +809,7 @@ class EnvironmentConfig(Settings):
         "list the nodes that run this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]", [],
         required=True, min_length=1,
     )  # fmt: skip
-    domain: checked(valid_dns_name, "is not a DNS name") = setting(  # type: ignore[valid-type]
+    domain: checked(valid_dns_name, "is not a DNS name", pattern=DNS_NAME_PATTERN) = setting(  # type: ignore[valid-type]
         "The environment's DNS domain. Default: the one the shared stack's registry gives the environment "
         "(environments.<env>.domain), which it must equal when set.",
         "remove the key (the registry's environments.<env>.domain is used), or change the domain in the shared stack's registry",
