@@ -42,7 +42,8 @@ pytest_plugins = ["tests.swarm_support"]
 #   docker: a real Docker engine in Swarm mode, started by tools/test.sh
 TIERS = {
     "pure": (
-        "test_boundaries", "test_config_models", "test_engine_connection", "test_interlock_release", "test_interlock_toml",
+        "test_boundaries", "test_config_models", "test_engine_connection", "test_gateway_api_rules", "test_interlock_release",
+        "test_interlock_toml",
         "test_policy_helpers", "test_ports", "test_topology",
     ),
     "mock": (
