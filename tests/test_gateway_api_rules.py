@@ -52,7 +52,10 @@ def test_the_vendored_release_is_recorded_beside_its_files():
         "GRPCRoute",
         "TLSRoute",
         "ReferenceGrant",
+        "EnvoyProxy",
     }
+    envoy = (gateway_api.CRD_DIRS[1] / "README.md").read_text()
+    assert f"release: {gateway_api.ENVOY_GATEWAY_RELEASE}" in envoy and re.search(r"commit: [0-9a-f]{40}", envoy)
 
 
 def _all_rules() -> list[str]:
@@ -81,7 +84,8 @@ def test_every_rule_of_the_crds_compiles_in_the_kubernetes_cel_environment():
 
 def test_the_functions_cel_expr_python_lacks_are_exactly_the_ones_added_as_kubernetes_defines_them():
     """The bare engine (standard library only) compiles every rule but those using the strings
-    extension or Kubernetes' IP library: those are the additions, and no other."""
+    extension (split, substring, upperAscii) or Kubernetes' IP library (isIP): those are the
+    additions, and no other."""
     bare = cel.NewEnv(variables={"self": cel.Type.DYN, "oldSelf": cel.Type.DYN})
     missing = set()
     for rule in _all_rules():
@@ -89,7 +93,7 @@ def test_the_functions_cel_expr_python_lacks_are_exactly_the_ones_added_as_kuber
             bare.compile(rule)
         except RuntimeError as error:
             missing.add(re.search(r"undeclared reference to '(\w+)'", str(error)).group(1))
-    assert missing == {"split", "substring", "isIP"}
+    assert missing == {"split", "substring", "upperAscii", "isIP"}
 
 
 @pytest.mark.parametrize(("text", "ip"), [

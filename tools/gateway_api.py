@@ -1,5 +1,5 @@
 """Gateway API's own rules, applied offline: an object is checked against the published CRD of its
-kind (vendored by tools/vendor_gateway_api.py) the way the API server checks a custom resource on
+kind (Gateway API's, and Envoy Gateway's EnvoyProxy) (vendored by tools/vendor_gateway_api.py) the way the API server checks a custom resource on
 create: its defaults applied, then its structural OpenAPI schema (types, unknown fields, required,
 enum, pattern, lengths, item counts, bounds, formats, list-type uniqueness, oneOf/anyOf/not), and
 every `x-kubernetes-validations` CEL rule on the path evaluated by Google's CEL engine
@@ -27,8 +27,11 @@ from typing import Any
 import yaml
 from cel_expr_python import cel
 
-RELEASE = "v1.6.1"
-CRD_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "gateway-api" / RELEASE
+RELEASE = "v1.6.1"  # Gateway API's
+ENVOY_GATEWAY_RELEASE = "v1.9.0"  # Envoy Gateway's EnvoyProxy, the parameters of a Gateway of its class
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "gateway-api"
+CRD_DIR = FIXTURES / RELEASE
+CRD_DIRS = (CRD_DIR, FIXTURES / f"envoy-gateway-{ENVOY_GATEWAY_RELEASE}")
 
 # Property names a CEL rule reaches escaped (Kubernetes "Escaping" rules for CRD validation rules).
 CEL_RESERVED = {
@@ -72,7 +75,7 @@ class Crd:
 def crds() -> dict[tuple[str, str], Crd]:
     """(group, kind) -> the vendored CRD."""
     out = {}
-    for path in sorted(CRD_DIR.glob("*.yaml")):
+    for path in sorted(p for d in CRD_DIRS for p in d.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
@@ -97,7 +100,7 @@ def schema_for(obj: dict[str, Any]) -> dict[str, Any]:
     group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
     crd = crds().get((group, obj.get("kind", "")))
     if crd is None or version not in crd.versions:
-        raise KeyError(f"no served Gateway API {RELEASE} CRD for {obj.get('apiVersion')} {obj.get('kind')}")
+        raise KeyError(f"no vendored CRD serves {obj.get('apiVersion')} {obj.get('kind')}")
     return crd.versions[version]
 
 
