@@ -76,7 +76,7 @@ def crds() -> dict[tuple[str, str], Crd]:
     """(group, kind) -> the vendored CRD."""
     out = {}
     for path in sorted(p for d in CRD_DIRS for p in d.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in yaml.load_all(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             spec = doc["spec"]

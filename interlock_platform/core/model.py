@@ -274,6 +274,7 @@ class EnvironmentTopology:
     kubernetes: Any = None  # k8s_manifests.KubernetesSettings
     isolation: str = "environment"  # or "applicationGroup": a firewall per group (ISOLATION_MODES)
     https_only: bool = False  # every app's HTTP host redirects to HTTPS
+    gateway: Any = None  # gateway.GatewaySpec: the environment's own Gateway API Gateway, when enabled
 
     @property
     def name(self) -> str:
