@@ -82,8 +82,10 @@ def group_layout(topo: EnvironmentTopology) -> dict[str, Any]:
 def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
     """What an environment's config gives it and no other environment may name: its team
     namespaces, overlay networks and ingress nodes; and the cluster namespaces (DNS, the ingress
-    controller) its NetworkPolicies select."""
+    controller, the Gateway's proxies') its NetworkPolicies select."""
     platform = topo.kubernetes.cluster_namespaces if topo.kubernetes is not None else ()
+    if topo.gateway is not None:  # the Envoy Gateway controller's, where its Gateway's proxies run
+        platform = (*platform, topo.gateway.proxy_namespace)
     return {
         "namespaces": sorted(t.namespace for t in topo.teams),
         "networks": list(topo.overlay.all),

@@ -773,9 +773,9 @@ class Gateway(Settings):
         "name it <something>-<env>, e.g. gateway-prod (the default when namespace is not set)", None,
     )  # fmt: skip
     proxy_namespace: NamespaceName = setting(  # type: ignore[valid-type]
-        "Where the Envoy Gateway controller runs the Gateway's Envoy proxies (its own namespace, unless it runs in "
-        "GatewayNamespace mode: then the Gateway's). Team namespaces admit the proxies of this environment's Gateway "
-        "from there, by the labels Envoy Gateway puts on them.",
+        "Where the Envoy Gateway controller runs the Gateway's Envoy proxies: its own namespace (its default mode; "
+        "GatewayNamespace mode is not supported). Team namespaces admit the proxies of this environment's Gateway from "
+        "there, by the labels Envoy Gateway puts on them.",
         "give the namespace `kubectl get pods -A -l gateway.envoyproxy.io/owning-gateway-name=<env>` shows",
         gateway.ENVOY_GATEWAY_NAMESPACE,
     )  # fmt: skip

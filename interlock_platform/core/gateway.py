@@ -30,14 +30,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from interlock_platform.core import labels
-from interlock_platform.core.k8s_manifests import AppSpec
+from interlock_platform.core.k8s_manifests import AppSpec, deny_all
 
 Manifest = dict[str, Any]
 MANAGER = "interlock-platform"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 ENVOY_PROXY_API = "gateway.envoyproxy.io/v1alpha1"
 MKE_GATEWAY_CLASS = "envoy-gatewayingress"  # MKE 3.9's default GatewayClass (Mirantis' Envoy Gateway Controller page)
-ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway runs its proxies unless in GatewayNamespace mode
+ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway runs the proxies (its default, ControllerNamespace mode)
 GATEWAY_RELEASES = ("3.9",)  # the ucpVersion values whose MKE ships a Gateway API controller (Envoy Gateway)
 # Kubernetes NodePorts on MKE: the range MKE configures (nodeport_range, 32768-35535), less the two
 # MKE's own ingress controller takes (33000 HTTP, 33001 HTTPS).
@@ -192,8 +192,9 @@ def redirect_route(spec: GatewaySpec) -> Manifest:
 
 def manifests(spec: GatewaySpec) -> list[Manifest]:
     """Everything but the certificate (`certificate_secret`), the namespace first, each before
-    what names it."""
-    out = [namespace(spec), envoy_proxy(spec), gateway(spec)]
+    what names it. The namespace holds configuration only (the proxies run in the controller's):
+    deny-all, like every namespace the platform makes."""
+    out = [namespace(spec), deny_all(spec.namespace), envoy_proxy(spec), gateway(spec)]
     if spec.https_only:
         out.append(redirect_route(spec))
     return out

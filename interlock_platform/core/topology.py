@@ -656,13 +656,19 @@ def _check_gateway(
             "listener of an HTTPS-only Gateway",
             "give the Gateway another namespace, or the team another name or namespace",
         )
-    if (owner := names.namespace_owner(cfg.proxy_namespace, registered)) is not None and cfg.proxy_namespace != ns:
+    if cfg.proxy_namespace == ns:
+        p.add(
+            "gateway.proxyNamespace",
+            f"is the Gateway's own namespace {ns}: the platform keeps that namespace deny-all, as it holds configuration only; "
+            "Envoy Gateway's GatewayNamespace mode is not supported",
+            f"run the controller in its default mode and give its namespace, e.g. {gateway.ENVOY_GATEWAY_NAMESPACE}",
+        )
+    elif (owner := names.namespace_owner(cfg.proxy_namespace, registered)) is not None:
         p.add(
             "gateway.proxyNamespace",
             f"{cfg.proxy_namespace} is a namespace of environment '{owner}' (it ends in -{owner}), not the Envoy Gateway "
             "controller's",
-            f"give the controller's namespace, e.g. {gateway.ENVOY_GATEWAY_NAMESPACE}, or the Gateway's own ({ns}) when the "
-            "controller runs in GatewayNamespace mode",
+            f"give the controller's namespace, e.g. {gateway.ENVOY_GATEWAY_NAMESPACE}",
         )
     others = {  # every other environment's default NodePorts: the registry's, so no two stacks take one
         port: o.name

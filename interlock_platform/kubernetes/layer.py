@@ -124,8 +124,8 @@ class EnvironmentGatewayArgs:
 
 
 class EnvironmentGateway(pulumi.ComponentResource):
-    """The environment's own Gateway: its namespace, its wildcard certificate (from the stack's
-    secret config), the EnvoyProxy its proxies follow, the Gateway, and in an HTTPS-only
+    """The environment's own Gateway: its namespace (deny-all), its wildcard certificate (from the
+    stack's secret config), the EnvoyProxy its proxies follow, the Gateway, and in an HTTPS-only
     environment the redirect to HTTPS."""
 
     gateway: pulumi.CustomResource
@@ -133,10 +133,11 @@ class EnvironmentGateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: EnvironmentGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:kubernetes:EnvironmentGateway", name, None, opts)
         spec = args.spec
-        namespace_manifest, proxy, gateway_manifest, *routes = gateway.manifests(spec)
+        namespace_manifest, deny_all, proxy, gateway_manifest, *routes = gateway.manifests(spec)
         on = pulumi.ResourceOptions(parent=self, provider=args.provider)
         ns = create(f"{name}-namespace", namespace_manifest, on)
         in_ns = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns])
+        create(f"{name}-networkpolicy-deny-all", deny_all, in_ns)
         first = [create(f"{name}-envoyproxy", proxy, in_ns)]  # before the Gateway that names it (Envoy Gateway's advice)
         if spec.tls:
             cfg = pulumi.Config(PROJECT)
