@@ -227,8 +227,9 @@ def test_a_gateway_without_teams_still_previews():
     cfg = full_config("test", gateway=ON, teams=[])
     run = run_program("test", cfg, {SHARED_REF: json.loads(json.dumps(previewed("test", False).shared.outputs))})
     assert len(run.of_type("interlock-platform:kubernetes:EnvironmentGateway")) == 1
-    assert run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") != []  # the admission policies' neighbours aside
-    assert [r for r in run.of_type("kubernetes:core/v1:Namespace")][0].inputs["metadata"]["name"] == "gateway-test"
+    assert [n.inputs["metadata"]["name"] for n in run.of_type("kubernetes:core/v1:Namespace")] == ["gateway-test"]
+    policies = run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    assert [(n.inputs["metadata"]["namespace"], n.inputs["metadata"]["name"]) for n in policies] == [("gateway-test", "deny-all")]
 
 
 # --------------------------------------------------------------------------------------------
