@@ -293,3 +293,55 @@ def test_each_environment_s_gateway_reaches_its_own_ingress_apps_only(tmp_path):
             assert dst.split("/")[0].endswith(f"-{env}"), f"{src} reaches {dst}"
         assert src not in (f"{proxy_ns}/controller", "intruder/fake-proxy"), f"{src} reaches {dst}"
     assert any(src == f"{proxy_ns}/proxy-prod" for src, _ in touching)
+
+
+# --------------------------------------------------------------------------------------------
+# The cut-over: the load balancer's 443 and 80 to the Gateway
+
+
+def test_the_cut_over_needs_the_certificate():
+    cfg = raw("dev")
+    cfg["gateway"] = {**ON, "loadBalancer": True}
+    problems = refused_dev(cfg)
+    assert "gateway.loadBalancer" in problems and "tls: false" in problems["gateway.loadBalancer"]
+
+
+@cache
+def cut_over():
+    config = full_config("prod", gateway={**ON, "loadBalancer": True})
+    return run_preview("prod", config=config)
+
+
+def test_after_the_cut_over_the_load_balancer_reaches_the_gateway_s_node_ports_only(pack):
+    p = cut_over()
+    topo = topology("prod", loadBalancer=True)
+    targets = {tg.name.rsplit("-", 1)[1]: int(tg.inputs["port"]) for tg in p.run.of_type("aws:lb/targetGroup:TargetGroup")}
+    assert targets == {"https": 33443, "http": 33080}
+    attachments = p.run.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")
+    assert {a.inputs["targetId"] for a in attachments} == {n.instance_id for n in topo.ingress_nodes}
+    assert {int(a.inputs["port"]) for a in attachments} == {33443, 33080}
+    # the firewall follows: the load balancer reaches the ingress nodes on the NodePorts, not on Interlock's ports
+    rules = [
+        r.inputs
+        for r in p.run.resources
+        if r.type.startswith("aws:vpc/securityGroup") or r.type == "aws:ec2/networkAclRule:NetworkAclRule"
+    ]
+    described = " | ".join(str(r.get("description", "")) for r in rules)
+    assert "Gateway HTTPS NodePort" in described and "Interlock HTTPS proxy port" not in described
+    edge = str(topo.shared.edge_block)
+    from_edge = {
+        int(r["fromPort"]) for r in rules if r.get("cidrBlock") == edge and not r["egress"] and r["ruleAction"] == "allow"
+    }
+    assert from_edge == {33080, 33443}  # the NACL admits the load balancer on the NodePorts, no longer on 8080 / 8443
+    # and the pack, told of the cut-over by the env stack's config, passes it
+    topologies = {e: parse_environment(e, raw(e), shared_outputs()) for e in ENVIRONMENTS}
+    topologies["prod"] = topo
+    layouts = {e: group_layout(t) for e, t in topologies.items() if t.isolation == "applicationGroup"}
+    owned = {e: owned_names(t) for e, t in topologies.items()}
+    assert owned["prod"]["loadBalancerTargets"] == {"443": 33443, "80": 33080}
+    pack.configure(from_shared_outputs(p.shared.outputs, group_layouts=layouts, owned=owned))
+    assert pack.analyze(p.run.resources) == []
+    # told nothing of it, the pack refuses a load balancer that no longer reaches Interlock
+    owned["prod"].pop("loadBalancerTargets")
+    pack.configure(from_shared_outputs(p.shared.outputs, group_layouts=layouts, owned=owned))
+    assert {v["policy"] for v in pack.analyze(p.run.resources)} >= {"lb-ports-match-service-cluster"}

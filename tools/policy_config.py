@@ -86,6 +86,9 @@ def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
     platform = topo.kubernetes.cluster_namespaces if topo.kubernetes is not None else ()
     if topo.gateway is not None:  # the Envoy Gateway controller's, where its Gateway's proxies run
         platform = (*platform, topo.gateway.proxy_namespace)
+    targets = {}
+    if topo.gateway is not None and topo.gateway.load_balancer:  # the cut-over: 443 and 80 go to the Gateway
+        targets = {"loadBalancerTargets": {"443": topo.gateway.https_node_port, "80": topo.gateway.http_node_port}}
     return {
         "namespaces": sorted(t.namespace for t in topo.teams),
         "networks": list(topo.overlay.all),
@@ -93,6 +96,7 @@ def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
         "instanceIds": [n.instance_id for n in topo.ingress_nodes],
         "platformNamespaces": sorted(platform),
         "serviceTypes": sorted(set(topo.kubernetes.service_types) - {"ClusterIP"}) if topo.kubernetes is not None else [],
+        **targets,
     }
 
 

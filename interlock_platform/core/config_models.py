@@ -785,6 +785,11 @@ class Gateway(Settings):
         "32768-35535, never 33000 or 33001 (MKE's ingress controller's).",
         "give a free port in 32768-35535, not 33000 or 33001", None,
     )  # fmt: skip
+    load_balancer: Flag = setting(
+        "The cut-over: the environment's load balancer forwards 443 and 80 to the Gateway's NodePorts on its ingress "
+        "nodes instead of Interlock's proxy ports (needs tls: true). false (default): Interlock keeps the load balancer.",
+        "set true to send the load balancer's traffic to the Gateway, false to keep it on Interlock", False,
+    )  # fmt: skip
     https_node_port: Port | None = setting(
         "The NodePort the Gateway's HTTPS listener takes on the environment's ingress nodes. Default: 33 followed by the "
         "last three digits of the environment's Interlock HTTPS port (dev's 8445: 33445).",
@@ -892,7 +897,7 @@ class EnvironmentConfig(Settings):
     gateway: Gateway = setting(
         "{enabled (default false), className (default envoy-gatewayingress), namespace (default gateway-<env>), "
         "proxyNamespace (default envoy-gateway-system), httpNodePort and httpsNodePort (default 33 and the last three "
-        "digits of the Interlock ports)}: the environment's own Gateway API Gateway for *.<domain>, admitting routes "
+        "digits of the Interlock ports), loadBalancer (default false: the load balancer stays on Interlock)}: the environment's own Gateway API Gateway for *.<domain>, admitting routes "
         "from its team namespaces only (docs/gateway.md).",
         "give {enabled: true} and, where the cluster differs from MKE 3.9's defaults, className or proxyNamespace", {},
     )  # fmt: skip

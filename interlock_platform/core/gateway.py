@@ -75,6 +75,7 @@ class GatewaySpec:
     team_namespaces: tuple[str, ...]  # whose routes it admits
     tls: bool  # the environment has its wildcard certificate: an HTTPS listener terminates with it
     https_only: bool  # HTTP only redirects to HTTPS
+    load_balancer: bool = False  # the environment's load balancer forwards to the Gateway, not to Interlock
 
     @property
     def name(self) -> str:

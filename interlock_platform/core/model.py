@@ -289,6 +289,15 @@ class EnvironmentTopology:
         return tuple(sorted(others, key=lambda e: (e.cidr.network_address, e.cidr.prefixlen, e.name)))
 
     @property
+    def proxy_ports(self) -> tuple[tuple[int, str, str], ...]:
+        """(port, HTTP or HTTPS, whose: Interlock or Gateway) the load balancer's 80 and 443 forward
+        to on the ingress nodes: Interlock's proxy ports, or the Gateway's NodePorts once it takes
+        the load balancer (gateway.loadBalancer)."""
+        if self.gateway is not None and self.gateway.load_balancer:
+            return ((self.gateway.http_node_port, "HTTP", "Gateway"), (self.gateway.https_node_port, "HTTPS", "Gateway"))
+        return ((self.env.http_port, "HTTP", "Interlock"), (self.env.https_port, "HTTPS", "Interlock"))
+
+    @property
     def subnets(self) -> tuple[tuple[ApplicationGroup, Subnet], ...]:
         return tuple((g, s) for g in self.application_groups for s in g.subnets)
 

@@ -643,6 +643,13 @@ def _check_gateway(
             "HTTPS listener to redirect to",
             "set tls: true with tlsCertificate and tlsKey, or set httpsOnly to false",
         )
+    if cfg.load_balancer and not tls:
+        p.add(
+            "gateway.loadBalancer",
+            "is true without the environment's wildcard certificate (tls: false): the Gateway would have no HTTPS listener "
+            "for the load balancer's 443",
+            "set tls: true with tlsCertificate and tlsKey, or leave the load balancer on Interlock (loadBalancer: false)",
+        )
     if env is None or shared is None:
         return None
     registered = tuple(shared.environments)
@@ -694,7 +701,7 @@ def _check_gateway(
     return gateway.GatewaySpec(
         env.name, domain, ns, cfg.class_name, cfg.proxy_namespace, chosen["httpNodePort"], chosen["httpsNodePort"],
         tuple(n.hostname for n in nodes if n is not None), env.collection_node_selector,
-        tuple(t.namespace for t in teams), tls, https_only,
+        tuple(t.namespace for t in teams), tls, https_only, cfg.load_balancer,
     )  # fmt: skip
 
 
