@@ -171,6 +171,7 @@ class Environment:
     https_port: int
     node_selector: str
     encrypted_overlays: bool
+    domain: str = ""  # its DNS domain (the registry's): its hostnames are within it
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,7 @@ def registry(config: Mapping[str, Any]) -> Registry | None:
     for name, e in envs.items():
         parsed[name] = Environment(
             name, ipaddress.ip_network(e["cidr"]), e["collection"], int(e["httpPort"]), int(e["httpsPort"]),
-            e.get("collectionNodeSelector", ""), bool(e.get("encryptedOverlays", name == "prod")),
+            e.get("collectionNodeSelector", ""), bool(e.get("encryptedOverlays", name == "prod")), str(e.get("domain") or ""),
         )  # fmt: skip
     mgmt = tuple(ipaddress.ip_network(c) for c in config.get("managementCidrs") or ())
     layouts = {env: group_layout(v) for env, v in (config.get("applicationGroups") or {}).items()}
