@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from functools import cache
 
+import kubernetes_validate
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
@@ -80,6 +81,20 @@ def test_the_gateway_listens_for_its_domain_only_and_admits_its_teams_only(tls, 
         assert gateway_api.validate(redirect).ok
     else:
         assert routes == []
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_core_kinds_beside_it_pass_the_official_kubernetes_schemas(env):
+    """The namespace, its deny-all, the certificate Secret and each team's allow-gateway policy:
+    Kubernetes' own kinds, held to the newest official schemas kubernetes-validate carries."""
+    topo = topology(env)
+    spec = topo.gateway
+    core = [m for m in gateway.manifests(spec) if not m["apiVersion"].startswith(CRD_GROUPS)]
+    core.append(gateway.certificate_secret(spec, "-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----"))
+    core += [gateway.app_gateway_policy(t.namespace, a, spec) for t in topo.teams for a in t.apps if a.ingress]
+    assert {m["kind"] for m in core} == {"Namespace", "NetworkPolicy", "Secret"}
+    for manifest in core:
+        kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
 
 
 def test_no_listener_admits_routes_from_every_namespace_in_any_environment():
