@@ -121,6 +121,7 @@ def test_the_proxies_run_on_the_environment_s_ingress_nodes_behind_its_fixed_nod
     assert term["matchExpressions"] == [
         {"key": labels.K8S_HOSTNAME, "operator": "In", "values": sorted(n.hostname for n in topo.ingress_nodes)},
         {"key": "com.docker.ucp.collection.prod", "operator": "In", "values": ["true"]},
+        {"key": labels.K8S_OS, "operator": "In", "values": ["linux"]},
     ]
     assert proxy["envoyService"]["type"] == "NodePort" and proxy["envoyService"]["externalTrafficPolicy"] == "Local"
     # prod's Interlock ports are 8080 / 8443: its Gateway takes 33080 / 33443

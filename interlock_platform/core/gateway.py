@@ -133,6 +133,7 @@ def envoy_proxy(spec: GatewaySpec) -> Manifest:
     nodes = {"matchExpressions": [
         {"key": labels.K8S_HOSTNAME, "operator": "In", "values": sorted(spec.ingress_hostnames)},
         {"key": collection_key, "operator": "In", "values": [collection_value]},
+        {"key": labels.K8S_OS, "operator": "In", "values": ["linux"]},  # Envoy's images are Linux's, as Interlock's proxies
     ]}  # fmt: skip
     ports = [{"port": listener, "nodePort": node_port} for listener, node_port in spec.node_ports().items()]
     return {
