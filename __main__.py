@@ -71,10 +71,10 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
         ),
     )
     swarm = EnvironmentSwarm(f"{topo.name}-swarm", EnvironmentSwarmArgs(topo, shared.get_output("interlockTemplate")))
-    if topo.teams:
+    if topo.teams or topo.gateway:
         EnvironmentKubernetes(
             f"{topo.name}-k8s",
-            EnvironmentKubernetesArgs(topo.teams, topo.name, topo.env.collection_node_selector, topo.kubernetes),
+            EnvironmentKubernetesArgs(topo.teams, topo.name, topo.env.collection_node_selector, topo.kubernetes, topo.gateway),
         )
 
     env = topo.env

@@ -42,7 +42,8 @@ pytest_plugins = ["tests.swarm_support"]
 #   docker: a real Docker engine in Swarm mode, started by tools/test.sh
 TIERS = {
     "pure": (
-        "test_boundaries", "test_config_models", "test_engine_connection", "test_interlock_release", "test_interlock_toml",
+        "test_boundaries", "test_config_models", "test_engine_connection", "test_gateway_api_rules", "test_interlock_release",
+        "test_interlock_toml",
         "test_policy_helpers", "test_ports", "test_topology",
     ),
     "mock": (
@@ -50,7 +51,7 @@ TIERS = {
         "test_deploying", "test_group_isolation", "test_iam_policy", "test_shared_state", "test_stack_outputs", "test_stacks",
     ),
     "cli": (
-        "test_app_preview", "test_architecture", "test_cli_config", "test_kubernetes", "test_malformed_input", "test_masking",
+        "test_app_preview", "test_architecture", "test_cli_config", "test_gateway", "test_kubernetes", "test_malformed_input", "test_masking",
         "test_preview", "test_project_files", "test_shared_names", "test_swarm_stack", "test_ucp_grants", "test_workflows",
     ),
     "pack": (  # the corpus: a CLI sample too

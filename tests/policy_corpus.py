@@ -723,3 +723,56 @@ k8s.core.v1.Namespace("tools-ns", metadata={"name": "kube-tools",
     "annotations": {"scheduler.alpha.kubernetes.io/node-selector": "com.docker.ucp.collection.dev=true"}})
 """),
 })  # fmt: skip
+
+
+# Gateway API (issue 23): routes attach only to their own environment's Gateway, with hostnames in
+# its domain; no ReferenceGrant crosses environments; no Gateway listens for another environment's
+# domain. Each hostile entry has a benign twin (ROUTE_TWINS) of the same resource. Domains: dev
+# dev.apps.example.com, prod prod.apps.example.com; dev's Gateway is dev in gateway-dev.
+CR = K8S + 'k8s.apiextensions.CustomResource("%s", api_version="gateway.networking.k8s.io/%s", kind="%s",\n    metadata={"namespace": "%s", "name": "%s"}, spec=%s)\n'
+BACKEND = '"rules": [{"backendRefs": [{"name": "shop", "port": 8080}]}]'
+
+
+def _cr(name: str, kind: str, namespace: str, spec: str, version: str = "v1") -> str:
+    return CR % (name, version, kind, namespace, name, spec)
+
+
+def _listener(host: str) -> str:
+    hostname = f', "hostname": "{host}"' if host else ""
+    return ('{"gatewayClassName": "envoy-gatewayingress", "listeners": [{"name": "http", "protocol": "HTTP", "port": 80' + hostname +
+            ', "allowedRoutes": {"namespaces": {"from": "Same"}}}]}')  # fmt: skip
+
+
+ROUTES: dict[str, Change] = {
+    "httproute-on-prod-gateway": Change("kubernetes", "shop-route", "k8s-routes-own-gateway", _cr("shop-route", "HTTPRoute", "payments-dev",
+        '{"parentRefs": [{"name": "prod", "namespace": "gateway-prod"}], "hostnames": ["shop.dev.apps.example.com"], ' + BACKEND + "}")),
+    "grpcroute-for-prod-hostname": Change("kubernetes", "ledger-api", "k8s-routes-own-gateway", _cr("ledger-api", "GRPCRoute", "ledger-dev",
+        '{"parentRefs": [{"name": "dev", "namespace": "gateway-dev"}], "hostnames": ["ledger.prod.apps.example.com"], ' + BACKEND + "}")),
+    "tlsroute-on-test-gateway": Change("kubernetes", "ledger-tls", "k8s-routes-own-gateway", _cr("ledger-tls", "TLSRoute", "ledger-dev",
+        '{"parentRefs": [{"name": "test", "namespace": "gateway-test", "sectionName": "tls"}], "hostnames": ["ledger.dev.apps.example.com"], '
+        + BACKEND + "}")),
+    "referencegrant-from-prod": Change("kubernetes", "let-prod-in", "k8s-reference-grant-in-environment", _cr("let-prod-in", "ReferenceGrant",
+        "payments-dev", '{"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "payments-prod"}], '
+        '"to": [{"group": "", "kind": "Service"}]}', "v1beta1")),
+    "gateway-for-prod-domain": Change("kubernetes", "shadow-gw", "k8s-gateway-own-domain",
+                                      _cr("shadow-gw", "Gateway", "payments-dev", _listener("*.prod.apps.example.com"))),
+    "gateway-for-every-host": Change("kubernetes", "catch-all-gw", "k8s-gateway-own-domain",
+                                     _cr("catch-all-gw", "Gateway", "payments-dev", _listener(""))),
+}  # fmt: skip
+ROUTE_TWINS: dict[str, Change] = {
+    "httproute-on-prod-gateway": Change("kubernetes", "shop-route", "k8s-routes-own-gateway", _cr("shop-route", "HTTPRoute", "payments-dev",
+        '{"parentRefs": [{"name": "dev", "namespace": "gateway-dev"}], "hostnames": ["shop.dev.apps.example.com"], ' + BACKEND + "}")),
+    "grpcroute-for-prod-hostname": Change("kubernetes", "ledger-api", "k8s-routes-own-gateway", _cr("ledger-api", "GRPCRoute", "ledger-dev",
+        '{"parentRefs": [{"name": "dev", "namespace": "gateway-dev"}], "hostnames": ["ledger.dev.apps.example.com"], ' + BACKEND + "}")),
+    "tlsroute-on-test-gateway": Change("kubernetes", "ledger-tls", "k8s-routes-own-gateway", _cr("ledger-tls", "TLSRoute", "ledger-dev",
+        '{"parentRefs": [{"name": "dev", "namespace": "gateway-dev", "sectionName": "tls"}], "hostnames": ["ledger.dev.apps.example.com"], '
+        + BACKEND + "}")),
+    "referencegrant-from-prod": Change("kubernetes", "let-prod-in", "k8s-reference-grant-in-environment", _cr("let-prod-in", "ReferenceGrant",
+        "payments-dev", '{"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "ledger-dev"}], '
+        '"to": [{"group": "", "kind": "Service"}]}', "v1beta1")),
+    "gateway-for-prod-domain": Change("kubernetes", "shadow-gw", "k8s-gateway-own-domain",
+                                      _cr("shadow-gw", "Gateway", "payments-dev", _listener("*.dev.apps.example.com"))),
+    "gateway-for-every-host": Change("kubernetes", "catch-all-gw", "k8s-gateway-own-domain",
+                                     _cr("catch-all-gw", "Gateway", "payments-dev", _listener("shop.dev.apps.example.com"))),
+}  # fmt: skip
+CORPUS.update(ROUTES)

@@ -27,6 +27,7 @@ ALL_RULES = {
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
     "swarm-no-host-access", "k8s-own-namespaces", "k8s-service-cluster-ip", "k8s-pod-keeps-to-namespace", "k8s-pod-on-own-nodes",
     "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped", "swarm-ucp-grants-in-collection",
+    "k8s-routes-own-gateway", "k8s-reference-grant-in-environment", "k8s-gateway-own-domain",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -66,7 +67,7 @@ def test_an_unconfigured_pack_refuses_rather_than_passes(pack, preview):
     pack.configure({})
     violations = pack.analyze(preview("dev").run.resources)
     # resource rules speak for the resources of their types: dev has no pod spec, no Calico policy,
-    # no Kubernetes Service and no UCP grants
+    # no Kubernetes Service, no UCP grants and no Gateway API object
     assert {v["policy"] for v in violations} >= set(REGISTRY_POLICIES) - {
         "k8s-namespace-in-collection",
         "swarm-network-in-collection",
@@ -74,6 +75,9 @@ def test_an_unconfigured_pack_refuses_rather_than_passes(pack, preview):
         "k8s-calico-policy-scoped",
         "k8s-service-cluster-ip",
         "swarm-ucp-grants-in-collection",
+        "k8s-routes-own-gateway",
+        "k8s-reference-grant-in-environment",
+        "k8s-gateway-own-domain",
     }
     assert all("no environment registry" in v["message"] for v in violations)
 
@@ -203,8 +207,8 @@ MUTATIONS = {
          "    return [*inside, *beyond]"),
     ]),
     "lb-ports-match-service-cluster": ("dev", "interlock_platform/aws/ingress_lb.py",
-        'return (("https", 443, topo.env.https_port), ("http", 80, topo.env.http_port))',
-        'return (("https", 443, 8443), ("http", 80, topo.env.http_port))'),
+        'return (("https", 443, https), ("http", 80, http))',
+        'return (("https", 443, 8443), ("http", 80, http))'),
     "vpc-baseline": ("shared", "interlock_platform/aws/shared_network.py", 'traffic_type="ALL"', 'traffic_type="REJECT"'),
     "tags-present": ("shared", "interlock_platform/core/tagging.py",
         'return {"Name": name, "environment": environment, "managed-by": MANAGED_BY, "stack": stack, **extra}',
@@ -249,6 +253,9 @@ MUTATIONS |= {
     "k8s-selectors-in-environment": _appended("netpol-selects-by-team-label"),
     "k8s-calico-policy-scoped": _appended("calico-global-allow"),
     "swarm-ucp-grants-in-collection": _appended("ucp-grant-on-prod-collection"),
+    "k8s-routes-own-gateway": _appended("httproute-on-prod-gateway"),
+    "k8s-reference-grant-in-environment": _appended("referencegrant-from-prod"),
+    "k8s-gateway-own-domain": _appended("gateway-for-every-host"),
 }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_project, preview_cli
-from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, ENDPOINT_TWINS, GRANT_TWINS, REACH, Change
+from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, ENDPOINT_TWINS, GRANT_TWINS, REACH, ROUTE_TWINS, ROUTES, Change
 from tools.policy_harness import PolicyPackProcess
 from tools.preview import Preview, run_preview
 from tools.stack_files import ROOT
@@ -107,11 +107,12 @@ def test_a_benign_twin_passes(pack: PolicyPackProcess, tmp_path: Path, twin: str
     _passes(_preview_with(pack, tmp_path, BENIGN_CODE[twin]), BENIGN_CODE[twin])
 
 
-TWINS = {**ENDPOINT_TWINS, **GRANT_TWINS}  # the VPC endpoints' and the UCP grants' hostile entries, done right
+TWINS = {**ENDPOINT_TWINS, **GRANT_TWINS, **ROUTE_TWINS}  # the VPC endpoints', UCP grants' and Gateway API entries, done right
 
 
 def test_every_twin_has_its_hostile_case() -> None:
     assert set(TWINS) <= set(CORPUS)
+    assert set(ROUTE_TWINS) == set(ROUTES)  # every Gateway API entry has its twin
 
 
 @pytest.mark.parametrize("entry", sorted(TWINS))

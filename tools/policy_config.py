@@ -29,7 +29,7 @@ REGISTRY_POLICIES = (
     "swarm-network-in-collection", "interlock-cluster-consistent", "k8s-namespace-in-collection", "subnet-no-public-addresses",
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
     "k8s-own-namespaces", "k8s-pod-on-own-nodes", "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped", "swarm-ucp-grants-in-collection",
-    "k8s-service-cluster-ip",
+    "k8s-service-cluster-ip", "k8s-routes-own-gateway", "k8s-reference-grant-in-environment", "k8s-gateway-own-domain",
 )  # fmt: skip
 
 
@@ -82,8 +82,13 @@ def group_layout(topo: EnvironmentTopology) -> dict[str, Any]:
 def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
     """What an environment's config gives it and no other environment may name: its team
     namespaces, overlay networks and ingress nodes; and the cluster namespaces (DNS, the ingress
-    controller) its NetworkPolicies select."""
+    controller, the Gateway's proxies') its NetworkPolicies select."""
     platform = topo.kubernetes.cluster_namespaces if topo.kubernetes is not None else ()
+    if topo.gateway is not None:  # the Envoy Gateway controller's, where its Gateway's proxies run
+        platform = (*platform, topo.gateway.proxy_namespace)
+    targets = {}
+    if topo.gateway is not None and topo.gateway.load_balancer:  # the cut-over: 443 and 80 go to the Gateway
+        targets = {"loadBalancerTargets": {"443": topo.gateway.https_node_port, "80": topo.gateway.http_node_port}}
     return {
         "namespaces": sorted(t.namespace for t in topo.teams),
         "networks": list(topo.overlay.all),
@@ -91,6 +96,7 @@ def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
         "instanceIds": [n.instance_id for n in topo.ingress_nodes],
         "platformNamespaces": sorted(platform),
         "serviceTypes": sorted(set(topo.kubernetes.service_types) - {"ClusterIP"}) if topo.kubernetes is not None else [],
+        **targets,
     }
 
 

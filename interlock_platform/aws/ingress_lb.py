@@ -22,8 +22,10 @@ class IngressLoadBalancerArgs:
 
 
 def listener_map(topo: EnvironmentTopology) -> tuple[tuple[str, int, int], ...]:
-    """(purpose, listener port, target port): the one place the LB's port mapping is decided."""
-    return (("https", 443, topo.env.https_port), ("http", 80, topo.env.http_port))
+    """(purpose, listener port, target port): the one place the LB's port mapping is decided (the
+    target ports are Interlock's, or the Gateway's NodePorts after the cut-over)."""
+    (http, _, _), (https, _, _) = topo.proxy_ports
+    return (("https", 443, https), ("http", 80, http))
 
 
 class IngressLoadBalancer(pulumi.ComponentResource):

@@ -54,7 +54,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from interlock_platform.core import k8s_manifests, model, ports
+from interlock_platform.core import gateway, k8s_manifests, model, ports
 from interlock_platform.core.config_reader import LABEL_KEY_RE, LABEL_VALUE_RE, Problems
 
 # --------------------------------------------------------------------------------------------
@@ -773,6 +773,44 @@ class Kubernetes(Settings):
     )  # fmt: skip
 
 
+class Gateway(Settings):
+    enabled: Flag = setting(
+        "Create the environment's own Gateway API Gateway (MKE 3.9's Envoy Gateway, beside Interlock).",
+        "set true to create the environment's Gateway, false to leave it out", False,
+    )  # fmt: skip
+    class_name: NamespaceName = setting(  # type: ignore[valid-type]
+        "The GatewayClass the cluster's Envoy Gateway controller serves. Default: envoy-gatewayingress, MKE 3.9's.",
+        "give the GatewayClass name `kubectl get gatewayclass` shows, e.g. envoy-gatewayingress", gateway.MKE_GATEWAY_CLASS,
+    )  # fmt: skip
+    namespace: NamespaceName | None = setting(  # type: ignore[valid-type]
+        "The namespace of the environment's Gateway, its EnvoyProxy and its redirect. Default: gateway-<env>.",
+        "name it <something>-<env>, e.g. gateway-prod (the default when namespace is not set)", None,
+    )  # fmt: skip
+    proxy_namespace: NamespaceName = setting(  # type: ignore[valid-type]
+        "Where the Envoy Gateway controller runs the Gateway's Envoy proxies: its own namespace (its default mode; "
+        "GatewayNamespace mode is not supported). Team namespaces admit the proxies of this environment's Gateway from "
+        "there, by the labels Envoy Gateway puts on them.",
+        "give the namespace `kubectl get pods -A -l gateway.envoyproxy.io/owning-gateway-name=<env>` shows",
+        gateway.ENVOY_GATEWAY_NAMESPACE,
+    )  # fmt: skip
+    http_node_port: Port | None = setting(
+        "The NodePort the Gateway's HTTP listener takes on the environment's ingress nodes. Default: 33 followed by the "
+        "last three digits of the environment's Interlock HTTP port (dev's 8082: 33082). In MKE's NodePort range "
+        "32768-35535, never 33000 or 33001 (MKE's ingress controller's).",
+        "give a free port in 32768-35535, not 33000 or 33001", None,
+    )  # fmt: skip
+    load_balancer: Flag = setting(
+        "The cut-over: the environment's load balancer forwards 443 and 80 to the Gateway's NodePorts on its ingress "
+        "nodes instead of Interlock's proxy ports (needs tls: true). false (default): Interlock keeps the load balancer.",
+        "set true to send the load balancer's traffic to the Gateway, false to keep it on Interlock", False,
+    )  # fmt: skip
+    https_node_port: Port | None = setting(
+        "The NodePort the Gateway's HTTPS listener takes on the environment's ingress nodes. Default: 33 followed by the "
+        "last three digits of the environment's Interlock HTTPS port (dev's 8445: 33445).",
+        "give a free port in 32768-35535, not 33000 or 33001", None,
+    )  # fmt: skip
+
+
 ISOLATION = Literal["environment", "applicationGroup"]
 
 
@@ -869,6 +907,13 @@ class EnvironmentConfig(Settings):
         "restricted; default restricted for prod, baseline elsewhere); serviceTypes (default [ClusterIP])}.",
         "give {ingressControllerNamespace, dnsNamespace, resourceQuota, limitRange, teamAccess, podSecurity, serviceTypes}",
         {},
+    )  # fmt: skip
+    gateway: Gateway = setting(
+        "{enabled (default false), className (default envoy-gatewayingress), namespace (default gateway-<env>), "
+        "proxyNamespace (default envoy-gateway-system), httpNodePort and httpsNodePort (default 33 and the last three "
+        "digits of the Interlock ports), loadBalancer (default false: the load balancer stays on Interlock)}: the environment's own Gateway API Gateway for *.<domain>, admitting routes "
+        "from its team namespaces only (docs/gateway.md).",
+        "give {enabled: true} and, where the cluster differs from MKE 3.9's defaults, className or proxyNamespace", {},
     )  # fmt: skip
     teams: list[Team] = setting(
         "The teams on-boarded in this environment: [{name, namespace (default <name>-<env>), groups, pipelineGroups "

@@ -192,6 +192,10 @@ def projected_management_rules(shared: SharedTopology) -> dict[str, list[SgRule]
     return {"management": management_sg_rules(shared) + env_rules, "management-peers": management_peer_rules(shared), **endpoints}
 
 
+def _proxy_port(what: str, whose: str) -> str:
+    return f"Interlock {what} proxy port" if whose == "Interlock" else f"Gateway {what} NodePort"
+
+
 def worker_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
     if isolates_groups(topo):
         return group_isolated_worker_sg_rules(topo)
@@ -202,7 +206,7 @@ def worker_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
         for r in ports.worker_ports(s.ucp_version, s.calico_ip_in_ip, topo.env.allow_esp)
     ]
     rules.append(SgRule("workers", "ingress", ALL, None, None, me, f"all traffic between {env} workers"))
-    for port, what in ((topo.env.http_port, "HTTP"), (topo.env.https_port, "HTTPS")):
+    for port, what, whose in topo.proxy_ports:
         rules.append(
             SgRule(
                 "workers",
@@ -211,7 +215,7 @@ def worker_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
                 port,
                 port,
                 lb,
-                f"TCP {port} Interlock {what} proxy port from the {env} load balancer",
+                f"TCP {port} {_proxy_port(what, whose)} from the {env} load balancer",
             )
         )
     rules += [
@@ -327,9 +331,9 @@ def group_sg_rules(topo: EnvironmentTopology) -> dict[str, list[SgRule]]:
             out[group_sg(dst)].append(SgRule(group_sg(dst), "ingress", proto, lo, hi, _sg(group_sg(src)), f"{what} from group {src} (declared in allowFrom)"))
             out[group_sg(src)].append(SgRule(group_sg(src), "egress", proto, lo, hi, _sg(group_sg(dst)), f"{what} to group {dst} (declared in allowFrom)"))
     for name in ingress_groups(topo):
-        for port, what in ((topo.env.http_port, "HTTP"), (topo.env.https_port, "HTTPS")):
+        for port, what, whose in topo.proxy_ports:
             out[group_sg(name)].append(
-                SgRule(group_sg(name), "ingress", "tcp", port, port, _sg("loadBalancer"), f"TCP {port} Interlock {what} proxy port from the {topo.name} load balancer")
+                SgRule(group_sg(name), "ingress", "tcp", port, port, _sg("loadBalancer"), f"TCP {port} {_proxy_port(what, whose)} from the {topo.name} load balancer")
             )
     return out
 
@@ -343,7 +347,7 @@ def load_balancer_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
     ]
     targets = [group_sg(g) for g in ingress_groups(topo)] if isolates_groups(topo) else ["workers"]
     for target in targets:
-        for port, what in ((topo.env.https_port, "HTTPS"), (topo.env.http_port, "HTTP")):
+        for port, what, whose in reversed(topo.proxy_ports):
             rules.append(
                 SgRule(
                     "loadBalancer",
@@ -352,7 +356,7 @@ def load_balancer_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
                     port,
                     port,
                     _sg(target),
-                    f"TCP {port} to the {env} Interlock {what} proxies and their health checks",
+                    f"TCP {port} to the {env} {whose} {what} proxies and their health checks",
                 )
             )
     return rules
@@ -448,8 +452,8 @@ def environment_nacl(topo: EnvironmentTopology) -> list[NaclEntry]:
     ]
     inbound.append(("allow", ALL, 0, 0, own, f"within {env.name}"))
     inbound += [
-        ("allow", "tcp", p, p, edge, f"TCP {p} Interlock proxy port from the load balancer subnets")
-        for p in (env.http_port, env.https_port)
+        ("allow", "tcp", p, p, edge, f"TCP {p} {whose} proxy port from the load balancer subnets")
+        for p, _, whose in topo.proxy_ports
     ]
     destinations = nacl_destinations(topo.egress, s.s3_gateway)
     for protocol in ("tcp", "udp"):
@@ -510,7 +514,7 @@ def group_nacl(topo: EnvironmentTopology, group: ApplicationGroup) -> list[NaclE
         if dst == group.name:
             inbound += [("allow", proto, lo, hi, c, f"{_ports_label(proto, lo, hi)} from group {src} (allowFrom)") for c in group_cidrs(by_name[src]) for lo, hi in ranges]
     if serves_lb:
-        inbound += [("allow", "tcp", p, p, edge, f"TCP {p} Interlock proxy port from the load balancer subnets") for p in (env.http_port, env.https_port)]
+        inbound += [("allow", "tcp", p, p, edge, f"TCP {p} {whose} proxy port from the load balancer subnets") for p, _, whose in topo.proxy_ports]
     # replies to what this group opens towards the other groups (gossip on TCP 7946, its flows)
     mine = ports.reply_ports(group.windows)  # where replies land on this group's nodes
     inbound.append(("allow", "tcp", *mine, env_cidr, f"TCP replies from the {env.name} groups"))

@@ -38,6 +38,10 @@ ENVIRONMENT = "interlock-platform/environment"
 K8S_MANAGED_BY = "app.kubernetes.io/managed-by"
 NODE_SELECTOR_ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"  # PodNodeSelector admission
 K8S_OS = "kubernetes.io/os"  # set by the kubelet on every node (linux, windows)
+K8S_HOSTNAME = "kubernetes.io/hostname"  # set by the kubelet on every node: its name
+# Envoy Gateway's labels on the proxies (pods, Service) of one Gateway, which it selects them by
+ENVOY_OWNING_GATEWAY_NAME = "gateway.envoyproxy.io/owning-gateway-name"
+ENVOY_OWNING_GATEWAY_NAMESPACE = "gateway.envoyproxy.io/owning-gateway-namespace"
 DNS_POD = {"k8s-app": "kube-dns"}
 POD_SECURITY = "pod-security.kubernetes.io"  # Pod Security admission's label prefix (enforce, warn, audit)
 

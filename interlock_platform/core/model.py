@@ -274,6 +274,7 @@ class EnvironmentTopology:
     kubernetes: Any = None  # k8s_manifests.KubernetesSettings
     isolation: str = "environment"  # or "applicationGroup": a firewall per group (ISOLATION_MODES)
     https_only: bool = False  # every app's HTTP host redirects to HTTPS
+    gateway: Any = None  # gateway.GatewaySpec: the environment's own Gateway API Gateway, when enabled
 
     @property
     def name(self) -> str:
@@ -286,6 +287,15 @@ class EnvironmentTopology:
         order: a number that moved would replace an entry AWS keeps by number."""
         others = (e for n, e in self.shared.environments.items() if n != self.env.name)
         return tuple(sorted(others, key=lambda e: (e.cidr.network_address, e.cidr.prefixlen, e.name)))
+
+    @property
+    def proxy_ports(self) -> tuple[tuple[int, str, str], ...]:
+        """(port, HTTP or HTTPS, whose: Interlock or Gateway) the load balancer's 80 and 443 forward
+        to on the ingress nodes: Interlock's proxy ports, or the Gateway's NodePorts once it takes
+        the load balancer (gateway.loadBalancer)."""
+        if self.gateway is not None and self.gateway.load_balancer:
+            return ((self.gateway.http_node_port, "HTTP", "Gateway"), (self.gateway.https_node_port, "HTTPS", "Gateway"))
+        return ((self.env.http_port, "HTTP", "Interlock"), (self.env.https_port, "HTTPS", "Interlock"))
 
     @property
     def subnets(self) -> tuple[tuple[ApplicationGroup, Subnet], ...]:

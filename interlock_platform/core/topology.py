@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from interlock_platform.core import config_models as cm
-from interlock_platform.core import firewall_plan, names, ports
+from interlock_platform.core import firewall_plan, gateway, names, ports
 from interlock_platform.core import teams as team_config
 from interlock_platform.core.config_keys import ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS, without_defaults
 from interlock_platform.core.config_models import FIELDS, validate_key
@@ -581,6 +581,14 @@ def parse_environment(
             f"is {ucp.host}, and teams have ucpGrants: grants are made through UCP's API, which a client bundle reaches over tcp://",
             "give the UCP address from the client bundle, e.g. tcp://ucp.example.com:443, with ucpClientCert and ucpClientKey",
         )
+    domain_name = c["domain"] or (env.domain if env is not None else None)
+    gateway_spec = _check_gateway(p, c["gateway"], env, shared, teams, nodes, domain_name, tls, bool(c["httpsOnly"]))
+    if gateway_spec is not None and not teams and raw.get("kubeconfig") is None:
+        p.add(
+            "kubeconfig",
+            "is not set, and gateway.enabled is true",
+            f"run `pulumi config set --secret {PROJECT}:kubeconfig < kube.yml` from the UCP client bundle",
+        )
     if teams and raw.get("kubeconfig") is None:
         p.add(
             "kubeconfig",
@@ -598,11 +606,103 @@ def parse_environment(
     assert ucp is not None and overlay is not None and lb is not None
     topo = EnvironmentTopology(
         stack, shared_stack, shared, env, domain, c["hostedZoneId"], tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas,
-        overlay, tls, teams, kubernetes, isolation, bool(c["httpsOnly"]),
+        overlay, tls, teams, kubernetes, isolation, bool(c["httpsOnly"]), gateway_spec,
     )  # fmt: skip
     _check_environment_quotas(p, topo)
     p.raise_if_any()
     return topo
+
+
+def _check_gateway(
+    p: Problems,
+    cfg: cm.Gateway | None,
+    env: EnvironmentSpec | None,
+    shared: SharedTopology | None,
+    teams: tuple[Any, ...],
+    nodes: list[Any],
+    domain: str | None,
+    tls: bool,
+    https_only: bool,
+) -> gateway.GatewaySpec | None:
+    """The environment's Gateway (`gateway`), or None when it is off or its config is wrong (each
+    problem reported)."""
+    if cfg is None or not cfg.enabled:
+        return None
+    problems = len(p.items)
+    if shared is not None and shared.ucp_version not in gateway.GATEWAY_RELEASES:
+        p.add(
+            "gateway.enabled",
+            f"is true, but the shared stack's ucpVersion is {shared.ucp_version}: MKE ships a Gateway API controller (Envoy "
+            f"Gateway) from {', '.join(gateway.GATEWAY_RELEASES)} on",
+            "upgrade to MKE 3.9 and set ucpVersion: \"3.9\" in the shared stack, or set gateway.enabled to false",
+        )
+    if https_only and not tls:
+        p.add(
+            "gateway.enabled",
+            "is true in an HTTPS-only environment without its wildcard certificate (tls: false): the Gateway would have no "
+            "HTTPS listener to redirect to",
+            "set tls: true with tlsCertificate and tlsKey, or set httpsOnly to false",
+        )
+    if cfg.load_balancer and not tls:
+        p.add(
+            "gateway.loadBalancer",
+            "is true without the environment's wildcard certificate (tls: false): the Gateway would have no HTTPS listener "
+            "for the load balancer's 443",
+            "set tls: true with tlsCertificate and tlsKey, or leave the load balancer on Interlock (loadBalancer: false)",
+        )
+    if env is None or shared is None:
+        return None
+    registered = tuple(shared.environments)
+    ns = cfg.namespace or f"gateway-{env.name}"
+    if cfg.namespace is not None and (problem := names.namespace_problem(ns, env.name, registered)) is not None:
+        p.add("gateway.namespace", problem[0], f"name it gateway-{env.name} (the default when namespace is not set)")
+    if any(t.namespace == ns for t in teams):
+        p.add(
+            "gateway.namespace",
+            f"{ns} is a team's namespace: the Gateway's namespace is the platform's alone, and routes there attach to every "
+            "listener of an HTTPS-only Gateway",
+            "give the Gateway another namespace, or the team another name or namespace",
+        )
+    if cfg.proxy_namespace == ns:
+        p.add(
+            "gateway.proxyNamespace",
+            f"is the Gateway's own namespace {ns}: the platform keeps that namespace deny-all, as it holds configuration only; "
+            "Envoy Gateway's GatewayNamespace mode is not supported",
+            f"run the controller in its default mode and give its namespace, e.g. {gateway.ENVOY_GATEWAY_NAMESPACE}",
+        )
+    elif (owner := names.namespace_owner(cfg.proxy_namespace, registered)) is not None:
+        p.add(
+            "gateway.proxyNamespace",
+            f"{cfg.proxy_namespace} is a namespace of environment '{owner}' (it ends in -{owner}), not the Envoy Gateway "
+            "controller's",
+            f"give the controller's namespace, e.g. {gateway.ENVOY_GATEWAY_NAMESPACE}",
+        )
+    others = {  # every other environment's default NodePorts: the registry's, so no two stacks take one
+        port: o.name
+        for o in shared.environments.values()
+        if o.name != env.name
+        for port in (gateway.default_node_port(o.http_port), gateway.default_node_port(o.https_port))
+    }
+    chosen = {}
+    for key, configured, interlock in (
+        ("httpNodePort", cfg.http_node_port, env.http_port), ("httpsNodePort", cfg.https_node_port, env.https_port)
+    ):  # fmt: skip
+        port = configured or gateway.default_node_port(interlock)
+        chosen[key] = port
+        fix = "give a free port in 32768-35535, not 33000 or 33001, and none another environment's Gateway takes"
+        if (why := gateway.node_port_problem(port)) is not None:
+            p.add(f"gateway.{key}", f"{why}{'' if configured else ' (derived from the Interlock port)'}", fix)
+        elif port in others:
+            p.add(f"gateway.{key}", f"{port} is environment '{others[port]}''s Gateway NodePort (its default)", fix)
+    if chosen["httpNodePort"] == chosen["httpsNodePort"]:
+        p.add("gateway.httpsNodePort", f"{chosen['httpsNodePort']} is the HTTP listener's NodePort too", "give the two listeners two ports")
+    if len(p.items) > problems or domain is None:
+        return None
+    return gateway.GatewaySpec(
+        env.name, domain, ns, cfg.class_name, cfg.proxy_namespace, chosen["httpNodePort"], chosen["httpsNodePort"],
+        tuple(n.hostname for n in nodes if n is not None), env.collection_node_selector,
+        tuple(t.namespace for t in teams), tls, https_only, cfg.load_balancer,
+    )  # fmt: skip
 
 
 def _check_groups(

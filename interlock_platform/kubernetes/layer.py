@@ -1,6 +1,7 @@
 """The Kubernetes isolation layer: team namespaces pinned to their collection, with policy the
-team cannot edit, and the per-app ingress policy a pipeline applies. Both components are
-importable by app-team programs; the manifests come from the pure `k8s_manifests`."""
+team cannot edit, the per-app ingress policy a pipeline applies, and the environment's own
+Gateway API Gateway when `gateway.enabled`. The components are importable by app-team programs;
+the manifests come from the pure `k8s_manifests` and `gateway`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from interlock_platform.core import k8s_admission, k8s_manifests
+from interlock_platform.core import gateway, k8s_admission, k8s_manifests
+from interlock_platform.core.gateway import GatewaySpec
 from interlock_platform.core.k8s_manifests import AppSpec, KubernetesSettings, Manifest, TeamSpec
 from interlock_platform.core.topology import PROJECT
 
@@ -23,6 +25,9 @@ def kubernetes_provider(name: str, parent: pulumi.Resource, server_side_apply: b
     return k8s.Provider(
         name, kubeconfig=kubeconfig, enable_server_side_apply=server_side_apply, opts=pulumi.ResourceOptions(parent=parent)
     )
+
+
+CUSTOM_KINDS = ("Gateway", "HTTPRoute", "EnvoyProxy")
 
 
 def create(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
@@ -53,6 +58,12 @@ def create(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulum
     if kind == "ValidatingAdmissionPolicyBinding":
         return k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
             name, metadata=meta, spec=manifest["spec"], opts=opts
+        )
+    if kind == "Secret":
+        return k8s.core.v1.Secret(name, metadata=meta, type=manifest["type"], string_data=manifest["stringData"], opts=opts)
+    if kind in CUSTOM_KINDS:  # Gateway API's and Envoy Gateway's, whose CRDs the cluster's controller installs
+        return k8s.apiextensions.CustomResource(
+            name, api_version=manifest["apiVersion"], kind=kind, metadata=meta, spec=manifest["spec"], opts=opts
         )
     raise ValueError(f"no resource for kind {kind}")
 
@@ -107,11 +118,47 @@ class AppIngressPolicy(pulumi.ComponentResource):
 
 
 @dataclass
+class EnvironmentGatewayArgs:
+    spec: GatewaySpec
+    provider: pulumi.ProviderResource | None = None
+
+
+class EnvironmentGateway(pulumi.ComponentResource):
+    """The environment's own Gateway: its namespace (deny-all), its wildcard certificate (from the
+    stack's secret config), the EnvoyProxy its proxies follow, the Gateway, and in an HTTPS-only
+    environment the redirect to HTTPS."""
+
+    gateway: pulumi.CustomResource
+
+    def __init__(self, name: str, args: EnvironmentGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("interlock-platform:kubernetes:EnvironmentGateway", name, None, opts)
+        spec = args.spec
+        namespace_manifest, deny_all, proxy, gateway_manifest, *routes = gateway.manifests(spec)
+        on = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ns = create(f"{name}-namespace", namespace_manifest, on)
+        in_ns = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns])
+        create(f"{name}-networkpolicy-deny-all", deny_all, in_ns)
+        first = [create(f"{name}-envoyproxy", proxy, in_ns)]  # before the Gateway that names it (Envoy Gateway's advice)
+        if spec.tls:
+            cfg = pulumi.Config(PROJECT)
+            manifest = gateway.certificate_secret(spec, cfg.require_secret("tlsCertificate"), cfg.require_secret("tlsKey"))
+            first.append(create(f"{name}-certificate", manifest, in_ns))
+        self.gateway = create(
+            f"{name}-gateway", gateway_manifest, pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=first)
+        )
+        after = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.gateway])
+        for route in routes:
+            create(f"{name}-{route['metadata']['name']}", route, after)
+        self.register_outputs({"gateway": spec.name, "namespace": spec.namespace})
+
+
+@dataclass
 class EnvironmentKubernetesArgs:
     teams: tuple[TeamSpec, ...]
     environment: str
     collection_node_selector: str
     settings: KubernetesSettings
+    gateway: GatewaySpec | None = None  # the environment's own Gateway, when gateway.enabled
 
 
 class EnvironmentKubernetes(pulumi.ComponentResource):
@@ -167,6 +214,10 @@ class EnvironmentKubernetes(pulumi.ComponentResource):
                 "so privileged pods, host namespaces and hostPath volumes are not refused there (docs/kubernetes.md)",
                 resource=self,
             )
+        if args.gateway is not None:
+            EnvironmentGateway(
+                f"{name}-gateway", EnvironmentGatewayArgs(args.gateway, provider), pulumi.ResourceOptions(parent=self)
+            )
         for team in args.teams:
             child = pulumi.ResourceOptions(parent=self)
             ns = TeamNamespace(
@@ -175,6 +226,12 @@ class EnvironmentKubernetes(pulumi.ComponentResource):
                 child,
             )
             for app in team.apps:
+                if app.ingress and args.gateway is not None:  # the environment's Gateway's proxies, on the app's ports
+                    create(
+                        f"{name}-{team.name}-{app.name}-gateway-policy",
+                        gateway.app_gateway_policy(team.namespace, app, args.gateway),
+                        pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns.namespace]),
+                    )
                 if app.ingress:
                     AppIngressPolicy(
                         f"{name}-{team.name}-{app.name}",

@@ -572,7 +572,7 @@ def _group_flows_declared(args: StackValidationArgs, report: ReportViolation) ->
     if layout is None:
         return  # isolation: environment; every group of it reaches every other by design
     lb_groups = _load_balancer_groups(stack)
-    proxy_ports = {env.http_port, env.https_port}
+    proxy_ports = set(proxy_targets(reg, env).values())
 
     def undeclared(srcs: set[str], dsts: set[str], proto: Any, lo: int, hi: int, nacl: bool) -> list[tuple[str, str]]:
         if _overlay(proto, lo, hi):
@@ -665,12 +665,19 @@ def _listener_groups(listener: PolicyResource) -> list[PolicyResource]:
     return [r for r in Stack.fed_by(listener, "defaultActions") if r.resource_type in TARGET_GROUPS]
 
 
+def proxy_targets(reg: Any, env: Any) -> dict[int, int]:
+    """Where an environment's load balancer forwards 443 and 80: its Interlock proxy ports (the
+    registry's), or its Gateway's NodePorts once its config gives the Gateway the load balancer."""
+    return dict(reg.owns(env.name).load_balancer_targets or {443: env.https_port, 80: env.http_port})
+
+
 def _lb_ports(args: StackValidationArgs, report: ReportViolation) -> None:
     found = environment_stack(args, report)
     if found is None:
         return  # not an environment's stack (shared connects environments to management by design)
     stack, reg, env = found
-    expected = {443: env.https_port, 80: env.http_port}
+    expected = proxy_targets(reg, env)
+    target_kind = "Gateway NodePort" if reg.owns(env.name).load_balancer_targets else "Interlock port"
     for listener in stack.of_type(*LISTENERS):
         port = number(get(listener.props, "port"))
         if get(listener.props, "port") is UNKNOWN:
@@ -683,8 +690,8 @@ def _lb_ports(args: StackValidationArgs, report: ReportViolation) -> None:
             continue
         for tg in _listener_groups(listener):
             if get(tg.props, "port") is not UNKNOWN and number(get(tg.props, "port")) != expected[port]:
-                report(f"listener {listener.name} forwards {port} to target port {number(get(tg.props, 'port'))}, but {env.name}'s Interlock "
-                       f"{'HTTPS' if port == 443 else 'HTTP'} port is {expected[port]}. Fix: forward {port} to {expected[port]}", listener.urn)  # fmt: skip
+                report(f"listener {listener.name} forwards {port} to target port {number(get(tg.props, 'port'))}, but {env.name}'s "
+                       f"{'HTTPS' if port == 443 else 'HTTP'} {target_kind} is {expected[port]}. Fix: forward {port} to {expected[port]}", listener.urn)  # fmt: skip
     own_ports = set(expected.values())
     others = {p: o.name for o in reg.others(env.name) for p in (o.http_port, o.https_port)}
     for tg in stack.of_type(*TARGET_GROUPS):
@@ -692,7 +699,7 @@ def _lb_ports(args: StackValidationArgs, report: ReportViolation) -> None:
         if port is not None and port not in own_ports:
             whose = f", environment {others[port]}'s Interlock port" if port in others else ""
             report(f"target group {tg.name} of {env.name} sends to port {port}{whose}; the environment's load balancer reaches only its "
-                   f"Interlock proxies on {sorted(own_ports)}. Fix: target {env.https_port} or {env.http_port}", tg.urn)  # fmt: skip
+                   f"proxies on {sorted(own_ports)}. Fix: target {expected[443]} or {expected[80]}", tg.urn)  # fmt: skip
     nodes = {i for n in stack.of_type(NODE_LABELS) for i in items(get(n.props, "instanceIds")) if i is not UNKNOWN}
     for attachment in stack.of_type(*ATTACHMENTS):
         target = get(attachment.props, "targetId")
@@ -818,7 +825,7 @@ POLICIES = [
            "its subnets stay on its own NACLs.", _nacl_isolation, True),
     _stack("group-flows-declared", "With isolation: applicationGroup, nothing opens a port between two application groups that the "
            "config does not declare, beyond the overlay data plane; the load balancer reaches only the ingress group.", _group_flows_declared, True),
-    _stack("lb-ports-match-service-cluster", "443 forwards to the environment's HTTPS proxy port, 80 to its HTTP port, to its ingress nodes only.", _lb_ports, True),
+    _stack("lb-ports-match-service-cluster", "443 forwards to the environment's HTTPS proxy port, 80 to its HTTP port (its Gateway's NodePorts once it has the load balancer), to its ingress nodes only.", _lb_ports, True),
     _stack("vpc-baseline", "Flow logs on, the default security group empty.", _vpc_baseline),
     _stack("vpc-endpoints-scoped", "An environment's VPC endpoints serve it alone: no private DNS (which answers for the whole VPC), "
            "only its own route tables.", _vpc_endpoints, True),

@@ -44,9 +44,11 @@ REGISTRY_SCHEMA = PolicyConfigSchema(
         },
         "owned": {
             "type": "object",
-            "description": "environment -> {namespaces, networks, nodes, instanceIds, platformNamespaces, serviceTypes}: the names each "
-            "environment's stack config gives it (its team namespaces, overlay networks, ingress nodes' hostnames and instance "
-            "ids), the cluster namespaces its policies may select (DNS, the ingress controller) and the Service types it grants",
+            "description": "environment -> {namespaces, networks, nodes, instanceIds, platformNamespaces, serviceTypes, "
+            "loadBalancerTargets}: the names each environment's stack config gives it (its team namespaces, overlay networks, "
+            "ingress nodes' hostnames and instance ids), the cluster namespaces its policies may select (DNS, the ingress "
+            "controller, its Gateway's proxies'), the Service types it grants, and where its load balancer's 443 and 80 "
+            "forward when its Gateway has taken them ({\"443\": port, \"80\": port}; absent: Interlock's proxy ports)",
         },
     }
 )  # fmt: skip
@@ -169,6 +171,7 @@ class Environment:
     https_port: int
     node_selector: str
     encrypted_overlays: bool
+    domain: str = ""  # its DNS domain (the registry's): its hostnames are within it
 
 
 @dataclass(frozen=True)
@@ -205,17 +208,20 @@ class Owned:
     networks: frozenset[str] = frozenset()
     nodes: frozenset[str] = frozenset()
     instance_ids: frozenset[str] = frozenset()
-    platform_namespaces: frozenset[str] = frozenset()  # cluster namespaces its policies may select: DNS, the ingress controller
+    platform_namespaces: frozenset[str] = frozenset()  # cluster namespaces its policies may select: DNS, the ingress controller, the Gateway's proxies'
     service_types: frozenset[str] = frozenset()  # Service types its config grants beyond ClusterIP (kubernetes.serviceTypes)
+    load_balancer_targets: Mapping[int, int] | None = None  # 443/80 -> the Gateway's NodePorts, once it has the load balancer
 
 
 def owned(value: Any) -> Owned:
     def names(key: str) -> frozenset[str]:
         return frozenset(str(v) for v in (value.get(key) or ()))
 
+    targets = value.get("loadBalancerTargets")
     return Owned(
-        names("namespaces"), names("networks"), names("nodes"), names("instanceIds"), names("platformNamespaces"), names("serviceTypes")
-    )
+        names("namespaces"), names("networks"), names("nodes"), names("instanceIds"), names("platformNamespaces"), names("serviceTypes"),
+        {int(k): int(v) for k, v in targets.items()} if isinstance(targets, Mapping) else None,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -296,7 +302,7 @@ def registry(config: Mapping[str, Any]) -> Registry | None:
     for name, e in envs.items():
         parsed[name] = Environment(
             name, ipaddress.ip_network(e["cidr"]), e["collection"], int(e["httpPort"]), int(e["httpsPort"]),
-            e.get("collectionNodeSelector", ""), bool(e.get("encryptedOverlays", name == "prod")),
+            e.get("collectionNodeSelector", ""), bool(e.get("encryptedOverlays", name == "prod")), str(e.get("domain") or ""),
         )  # fmt: skip
     mgmt = tuple(ipaddress.ip_network(c) for c in config.get("managementCidrs") or ())
     layouts = {env: group_layout(v) for env, v in (config.get("applicationGroups") or {}).items()}

@@ -437,6 +437,94 @@ def _pods_stay_on_own_nodes(args: ResourceValidationArgs, report: ReportViolatio
                 report(f"{what} of {env.name} selects nodes by {key}, environment {other.name}'s collection. Fix: remove the nodeSelector")
 
 
+# Gateway API (gateway.networking.k8s.io): routes attach to Gateways, Gateways listen for hostnames,
+# ReferenceGrants let another namespace's routes reach a namespace's Services.
+GATEWAY_API = "gateway.networking.k8s.io"
+ROUTE_KINDS = {f"{GATEWAY_API}:{k}" for k in ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")}
+HOSTNAME_PROTOCOLS = {"HTTP", "HTTPS", "TLS"}  # the listener protocols that match on a hostname
+
+
+def _namespace_environment(reg: Any, ns: str) -> str | None:
+    """The environment a namespace carries (its last `-` part; the longest registered name wins)."""
+    suffixed = [e for e in reg.environments if ns.endswith(f"-{e}") and len(ns) > len(e) + 1]
+    return max(suffixed, key=len) if suffixed else None
+
+
+def _host_environment(reg: Any, host: str) -> str | None:
+    """The environment whose domain holds `host` (a `*.` wildcard too); the longest domain wins."""
+    name = host.removeprefix("*.") if host.startswith("*.") else host
+    holding = [e for e in reg.environments.values() if e.domain and (name == e.domain or name.endswith(f".{e.domain}"))]
+    return max(holding, key=lambda e: len(e.domain)).name if holding else None
+
+
+def _routes_attach_in_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not _is(args.resource_type, ROUTE_KINDS):
+        return
+    env = resource_environment(args, report)
+    reg = registry(args.get_config())
+    if env is None or reg is None:
+        return
+    what = f"{_k8s_kind(args.resource_type)[1]} {args.name}"
+    own_ns = get(args.props, "metadata", "namespace")
+    for i, ref in enumerate(items(get(args.props, "spec", "parentRefs"))):
+        ns, name = get(ref, "namespace"), get(ref, "name")
+        ns = own_ns if ns is None else ns
+        if UNKNOWN in (ns, name) or not isinstance(ns, str):
+            continue
+        owner = _namespace_environment(reg, ns)
+        if owner != env.name:
+            whose = f"environment {owner}'s namespace {ns}" if owner else f"namespace {ns}, which is not {env.name}'s"
+            report(f"{what} of {env.name} attaches (parentRefs[{i}]) to {get(ref, 'kind') or 'Gateway'} {name} in {whose}: another "
+                   f"environment's Gateway would serve it. Fix: attach to {env.name}'s Gateway ({env.name} in gateway-{env.name})")  # fmt: skip
+    for host in items(get(args.props, "spec", "hostnames")):
+        if host is UNKNOWN or not isinstance(host, str):
+            continue
+        owner = _host_environment(reg, host)
+        if owner != env.name:
+            whose = f"environment {owner}'s domain" if owner else f"outside {env.name}'s domain {env.domain}"
+            report(f"{what} of {env.name} claims hostname {host}, {whose}. Fix: use names under {env.domain}")
+
+
+def _reference_grants_in_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if kind(args.resource_type) != f"{GATEWAY_API}:ReferenceGrant":
+        return
+    env = resource_environment(args, report)
+    reg = registry(args.get_config())
+    if env is None or reg is None:
+        return
+    for i, src in enumerate(items(get(args.props, "spec", "from"))):
+        ns = get(src, "namespace")
+        if ns is UNKNOWN or not isinstance(ns, str):
+            continue
+        owner = _namespace_environment(reg, ns)
+        if owner != env.name:
+            whose = f"environment {owner}'s namespace {ns}" if owner else f"namespace {ns}, which is not {env.name}'s"
+            report(f"ReferenceGrant {args.name} of {env.name} lets {get(src, 'kind')} objects of {whose} (from[{i}]) reach its "
+                   f"namespace. Fix: grant only {env.name}'s own namespaces")  # fmt: skip
+
+
+def _gateways_listen_for_own_domain(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if kind(args.resource_type) not in (f"{GATEWAY_API}:Gateway", f"{GATEWAY_API}:ListenerSet"):
+        return
+    env = resource_environment(args, report)
+    reg = registry(args.get_config())
+    if env is None or reg is None:
+        return
+    what = f"{_k8s_kind(args.resource_type)[1]} {args.name}"
+    for listener in items(get(args.props, "spec", "listeners")):
+        protocol, host, name = get(listener, "protocol"), get(listener, "hostname"), get(listener, "name")
+        if UNKNOWN in (protocol, host) or protocol not in HOSTNAME_PROTOCOLS:
+            continue  # TCP and UDP listeners take no hostname: they listen on a port
+        if host is None or host == "":
+            report(f"{what} of {env.name}: listener {name} has no hostname, so it listens for every host, other environments' "
+                   f"domains too. Fix: hostname: '*.{env.domain}'")  # fmt: skip
+            continue
+        owner = _host_environment(reg, host)
+        if owner != env.name:
+            whose = f"environment {owner}'s domain" if owner else f"outside {env.name}'s domain {env.domain}"
+            report(f"{what} of {env.name}: listener {name} listens for {host}, {whose}. Fix: hostname: '*.{env.domain}'")
+
+
 def _selector_pins(reg: Registry, env: Environment, own: set[str], pairs: list[tuple[str, set[str]]]) -> tuple[bool, list[str]]:
     """Whether label constraints (key, allowed values) select only namespaces of `env` (or the
     cluster namespaces it may select), and which other environments' namespaces they name."""
@@ -550,6 +638,14 @@ def _calico_policy(args: ResourceValidationArgs, report: ReportViolation) -> Non
 
 
 POLICIES = [
+    ResourceValidationPolicy(name="k8s-routes-own-gateway", description="Gateway API routes (HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, "
+                             "UDPRoute) attach only to their own environment's Gateway, with hostnames within its domain.",
+                             validate=_routes_attach_in_environment, config_schema=REGISTRY_SCHEMA),
+    ResourceValidationPolicy(name="k8s-reference-grant-in-environment", description="No ReferenceGrant admits objects of another "
+                             "environment's namespaces.", validate=_reference_grants_in_environment, config_schema=REGISTRY_SCHEMA),
+    ResourceValidationPolicy(name="k8s-gateway-own-domain", description="A Gateway's HTTP, HTTPS and TLS listeners listen for hostnames "
+                             "within its environment's domain only, never for every host.",
+                             validate=_gateways_listen_for_own_domain, config_schema=REGISTRY_SCHEMA),
     StackValidationPolicy(name="k8s-own-namespaces", description="An environment's namespaced objects live in its own namespaces, and it "
                           "creates no namespace another environment's config on-boards.", validate=_own_namespaces_only,
                           config_schema=REGISTRY_SCHEMA),

@@ -1,0 +1,219 @@
+"""An environment's own Gateway API ingress, as Kubernetes manifests: pure data, no Pulumi.
+
+MKE 3.9 ships Envoy Gateway as its Gateway API controller (GatewayClass `envoy-gatewayingress`,
+Mirantis' "Envoy Gateway Controller" page); MKE 4 supports only Gateway API, through the same
+controller. One controller serves the cluster; each environment gets its own Gateway, so the
+isolation Interlock's service clusters give (an environment's proxies, on its ingress nodes, for
+its domain) carries over:
+
+- the Gateway lives in its environment's namespace (`gateway-<env>`), whose pods PodNodeSelector
+  pins to the environment's collection like a team namespace's;
+- its Envoy proxies (an EnvoyProxy the Gateway names in `infrastructure.parametersRef`, as Mirantis'
+  "Create an EnvoyProxy" and Envoy Gateway's "Customize EnvoyProxy" pages show) run as a DaemonSet
+  on the environment's ingress nodes only, behind a NodePort Service on fixed ports, with
+  `externalTrafficPolicy: Local`, so a node answers only with its own proxy;
+- it listens for `*.<domain>` only: HTTP on 80, and HTTPS on 443 terminating TLS with the
+  environment's wildcard certificate (a kubernetes.io/tls Secret in its namespace) where the
+  environment has one;
+- it admits routes only from the environment's team namespaces, by the name the API server sets on
+  every namespace (`kubernetes.io/metadata.name`, from 1.21), never `All`; in an HTTPS-only
+  environment its HTTP listener admits only the platform's own redirect to HTTPS, from its
+  namespace.
+
+Team namespaces admit the proxies of their environment's Gateway, and no other's, on their apps'
+ports: `app_gateway_policy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from interlock_platform.core import labels
+from interlock_platform.core.k8s_manifests import AppSpec, deny_all
+
+Manifest = dict[str, Any]
+MANAGER = "interlock-platform"
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+ENVOY_PROXY_API = "gateway.envoyproxy.io/v1alpha1"
+MKE_GATEWAY_CLASS = "envoy-gatewayingress"  # MKE 3.9's default GatewayClass (Mirantis' Envoy Gateway Controller page)
+ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway runs the proxies (its default, ControllerNamespace mode)
+GATEWAY_RELEASES = ("3.9",)  # the ucpVersion values whose MKE ships a Gateway API controller (Envoy Gateway)
+# Kubernetes NodePorts on MKE: the range MKE configures (nodeport_range, 32768-35535), less the two
+# MKE's own ingress controller takes (33000 HTTP, 33001 HTTPS).
+NODE_PORT_RANGE = (32768, 35535)
+RESERVED_NODE_PORTS = (33000, 33001)
+
+
+def default_node_port(interlock_port: int) -> int:
+    """33 followed by the last three digits of the environment's Interlock port (8445 -> 33445):
+    every environment's Interlock ports are distinct in the registry, and so are these while their
+    last three digits are."""
+    return 33000 + interlock_port % 1000
+
+
+def node_port_problem(port: int) -> str | None:
+    low, high = NODE_PORT_RANGE
+    if not low <= port <= high:
+        return f"{port} is outside MKE's NodePort range {low}-{high}"
+    if port in RESERVED_NODE_PORTS:
+        return f"{port} is the NodePort MKE's ingress controller takes"
+    return None
+
+
+@dataclass(frozen=True)
+class GatewaySpec:
+    environment: str
+    domain: str
+    namespace: str  # the Gateway's, its EnvoyProxy's, its certificate's and its redirect's
+    class_name: str
+    proxy_namespace: str  # where the controller runs the Envoy proxies
+    http_node_port: int
+    https_node_port: int
+    ingress_hostnames: tuple[str, ...]  # the nodes its proxies run on (kubernetes.io/hostname)
+    node_selector: str  # the environment's collection, key=value (PodNodeSelector on its namespace)
+    team_namespaces: tuple[str, ...]  # whose routes it admits
+    tls: bool  # the environment has its wildcard certificate: an HTTPS listener terminates with it
+    https_only: bool  # HTTP only redirects to HTTPS
+    load_balancer: bool = False  # the environment's load balancer forwards to the Gateway, not to Interlock
+
+    @property
+    def name(self) -> str:
+        return self.environment
+
+    @property
+    def hostname(self) -> str:
+        return f"*.{self.domain}"
+
+    @property
+    def certificate_secret(self) -> str:
+        return f"{self.environment}-wildcard-tls"
+
+    @property
+    def proxy_config(self) -> str:
+        return f"{self.environment}-proxy"
+
+    @property
+    def proxy_labels(self) -> dict[str, str]:
+        """The labels Envoy Gateway puts on this Gateway's proxy pods (and selects them by)."""
+        return {labels.ENVOY_OWNING_GATEWAY_NAME: self.name, labels.ENVOY_OWNING_GATEWAY_NAMESPACE: self.namespace}
+
+    def node_ports(self) -> dict[int, int]:
+        """Listener port -> NodePort, for the listeners the Gateway has."""
+        return {80: self.http_node_port, **({443: self.https_node_port} if self.tls else {})}
+
+
+def _meta(name: str, namespace: str | None = None) -> Manifest:
+    meta: Manifest = {"name": name, "labels": {labels.K8S_MANAGED_BY: MANAGER}}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return meta
+
+
+def namespace(spec: GatewaySpec) -> Manifest:
+    meta = _meta(spec.namespace)
+    meta["labels"][labels.ENVIRONMENT] = spec.environment
+    meta["annotations"] = {labels.NODE_SELECTOR_ANNOTATION: spec.node_selector}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def certificate_secret(spec: GatewaySpec, certificate: Any, key: Any) -> Manifest:
+    """The wildcard certificate the HTTPS listener terminates with. `certificate` and `key` are the
+    stack's secret config (Pulumi secrets in the program)."""
+    return {
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": _meta(spec.certificate_secret, spec.namespace), "stringData": {"tls.crt": certificate, "tls.key": key},
+    }  # fmt: skip
+
+
+def envoy_proxy(spec: GatewaySpec) -> Manifest:
+    """The proxies of this Gateway: one per ingress node (a DaemonSet held to those nodes, within
+    the environment's collection), behind a NodePort Service on the environment's fixed ports."""
+    collection_key, _, collection_value = spec.node_selector.partition("=")
+    nodes = {"matchExpressions": [
+        {"key": labels.K8S_HOSTNAME, "operator": "In", "values": sorted(spec.ingress_hostnames)},
+        {"key": collection_key, "operator": "In", "values": [collection_value]},
+        {"key": labels.K8S_OS, "operator": "In", "values": ["linux"]},  # Envoy's images are Linux's, as Interlock's proxies
+    ]}  # fmt: skip
+    ports = [{"port": listener, "nodePort": node_port} for listener, node_port in spec.node_ports().items()]
+    return {
+        "apiVersion": ENVOY_PROXY_API, "kind": "EnvoyProxy", "metadata": _meta(spec.proxy_config, spec.namespace),
+        "spec": {"provider": {"type": "Kubernetes", "kubernetes": {
+            "envoyDaemonSet": {"pod": {"affinity": {"nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [nodes]}}}}},
+            "envoyService": {
+                "type": "NodePort", "externalTrafficPolicy": "Local",
+                # the Service's ports are the listeners'; strategic merge keys them by port
+                "patch": {"type": "StrategicMerge", "value": {"spec": {"ports": ports}}},
+            },
+        }}},
+    }  # fmt: skip
+
+
+def _team_routes(spec: GatewaySpec) -> Manifest:
+    if not spec.team_namespaces:  # no team yet: routes only from the Gateway's own namespace, the platform's
+        return {"namespaces": {"from": "Same"}}
+    selector = {"matchExpressions": [
+        {"key": labels.K8S_NAMESPACE_NAME, "operator": "In", "values": sorted(spec.team_namespaces)}
+    ]}  # fmt: skip
+    return {"namespaces": {"from": "Selector", "selector": selector}}
+
+
+def gateway(spec: GatewaySpec) -> Manifest:
+    http_routes = {"namespaces": {"from": "Same"}} if spec.https_only else _team_routes(spec)
+    listeners: list[Manifest] = [
+        {"name": "http", "protocol": "HTTP", "port": 80, "hostname": spec.hostname, "allowedRoutes": http_routes}
+    ]
+    if spec.tls:
+        listeners.append({
+            "name": "https", "protocol": "HTTPS", "port": 443, "hostname": spec.hostname,
+            "tls": {"mode": "Terminate", "certificateRefs": [{"group": "", "kind": "Secret", "name": spec.certificate_secret}]},
+            "allowedRoutes": _team_routes(spec),
+        })  # fmt: skip
+    return {
+        "apiVersion": GATEWAY_API, "kind": "Gateway", "metadata": _meta(spec.name, spec.namespace),
+        "spec": {
+            "gatewayClassName": spec.class_name,
+            "infrastructure": {"parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": spec.proxy_config}},
+            "listeners": listeners,
+        },
+    }  # fmt: skip
+
+
+def redirect_route(spec: GatewaySpec) -> Manifest:
+    """HTTPS-only: every http:// request under the domain is sent to https:// (301)."""
+    return {
+        "apiVersion": GATEWAY_API, "kind": "HTTPRoute", "metadata": _meta(f"{spec.name}-https-redirect", spec.namespace),
+        "spec": {
+            "parentRefs": [{"name": spec.name, "sectionName": "http"}],
+            "hostnames": [spec.hostname],
+            "rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]}],
+        },
+    }  # fmt: skip
+
+
+def manifests(spec: GatewaySpec) -> list[Manifest]:
+    """Everything but the certificate (`certificate_secret`), the namespace first, each before
+    what names it. The namespace holds configuration only (the proxies run in the controller's):
+    deny-all, like every namespace the platform makes."""
+    out = [namespace(spec), deny_all(spec.namespace), envoy_proxy(spec), gateway(spec)]
+    if spec.https_only:
+        out.append(redirect_route(spec))
+    return out
+
+
+def app_gateway_policy(ns: str, app: AppSpec, spec: GatewaySpec) -> Manifest:
+    """`allow-gateway-<app>` in a team namespace: the proxies of its environment's Gateway to the
+    app's pods, on its ports only. The proxies are known by their namespace (by the name the API
+    server sets) AND the labels Envoy Gateway gives them, which name their Gateway: another
+    environment's proxies, in the same namespace, do not match, and no team can create a pod in
+    the proxies' namespace."""
+    peer = {
+        "namespaceSelector": {"matchLabels": {labels.K8S_NAMESPACE_NAME: spec.proxy_namespace}},
+        "podSelector": {"matchLabels": spec.proxy_labels},
+    }
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(f"allow-gateway-{app.name}", ns),
+        "spec": {"podSelector": {"matchLabels": dict(app.pod_selector)}, "policyTypes": ["Ingress"],
+                 "ingress": [{"from": [peer], "ports": [p.manifest() for p in app.ports]}]},
+    }  # fmt: skip
