@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tools.stack_files import ROOT
+from interlock_platform.tooling.stack_files import ROOT
 
 # What each benchmark must print: the figures a reader compares, each with a number.
 FIGURES = {

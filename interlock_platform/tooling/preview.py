@@ -1,10 +1,10 @@
 """The offline preview: run one stack's program under Pulumi's mock runtime, with its stack
 file's config, no cloud credentials and no Pulumi CLI.
 
-    python -m tools.preview --stack <name> [--project DIR] [--json FILE] [--out DIR] [--interlock-base FILE]
+    python -m interlock_platform preview --stack <name> [--project DIR] [--json FILE] [--out DIR] [--interlock-base FILE]
 
 An env stack's StackReference to `shared` is served the shared stack's outputs as its state
-would hold them, from its stack file through the pure model (tools/shared_state.py). `--project DIR` previews another Pulumi project (the app-team example) the same way, its
+would hold them, from its stack file through the pure model (interlock_platform/tooling/shared_state.py). `--project DIR` previews another Pulumi project (the app-team example) the same way, its
 StackReference to the platform's env stack of the same name served from that environment's
 offline preview. The policy pack in policy/ checks the result over the engine's own protocol, each
 resource as it registers. Exit status: 0 when nothing mandatory is violated, 1 when a
@@ -15,11 +15,6 @@ Where its time goes: bench/preview.py and docs/benchmarks.md.
 """
 
 from __future__ import annotations
-
-from tools.short_run import tune_gc_for_a_short_run
-
-if __name__ == "__main__":  # a command-line run: tuned before the imports below build the SDKs' objects
-    tune_gc_for_a_short_run()
 
 import argparse
 import dataclasses
@@ -45,11 +40,11 @@ from interlock_platform.core.topology import PROJECT, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
 from interlock_platform.swarm.interlock_service import InvalidAppSpec
 from interlock_platform.swarm.providers.interlock import spec_of
-from tools import cloudformation, fleet, policy_config, policy_harness, report
-from tools.masking import Masker, found_in
-from tools.mock_runtime import ProgramRun, run_program
-from tools.shared_state import shared_state
-from tools.stack_files import (
+from interlock_platform.tooling import cloudformation, fleet, policy_config, policy_harness, report
+from interlock_platform.tooling.masking import Masker, found_in
+from interlock_platform.tooling.mock_runtime import ProgramRun, run_program
+from interlock_platform.tooling.shared_state import shared_state
+from interlock_platform.tooling.stack_files import (
     ROOT,
     FileProblem,
     InvalidProjectFiles,
@@ -57,6 +52,7 @@ from tools.stack_files import (
     offline_project_stack,
     offline_stack,
     project_file,
+    require_platform,
     stack_names,
 )  # fmt: skip
 
@@ -67,7 +63,7 @@ SECRET = "[secret]"
 @dataclass
 class Preview:
     run: ProgramRun
-    # the shared stack: for an env stack its state (tools/shared_state.py), for itself this run
+    # the shared stack: for an env stack its state (interlock_platform/tooling/shared_state.py), for itself this run
     shared: ProgramRun
     violations: list[dict[str, Any]] = field(default_factory=list)
     stood_in: list[str] = field(default_factory=list)  # secrets replaced by a placeholder
@@ -161,7 +157,7 @@ def run_preview(
     can render its reports while the pack analyzes the stack.
 
     An env stack reads the shared stack's outputs as the engine reads them from state: here from
-    the shared stack file through the pure model (tools/shared_state.py), without running the
+    the shared stack file through the pure model (interlock_platform/tooling/shared_state.py), without running the
     shared program. With a `pack`, the preview's violations are filled in: the pack is configured
     from those outputs as soon as its interpreter is up (the program does not wait for it), and
     analyzes each resource as it registers, as the engine does, so it works while the program runs.
@@ -319,7 +315,7 @@ def render_interlock(p: Preview, base: str, captured_template: str | None = None
 
 
 def masked(p: Preview, masker: Masker) -> Preview:
-    """The preview with every secret-looking value masked (tools/masking.py), in the resources,
+    """The preview with every secret-looking value masked (interlock_platform/tooling/masking.py), in the resources,
     the outputs and the violations' messages."""
 
     def run_of(run: ProgramRun) -> ProgramRun:
@@ -363,8 +359,8 @@ def write_files(files: Mapping[Path, str]) -> list[Path]:
     return list(files)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "interlock-platform preview") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="the stack to preview: a stacks/Pulumi.<stack>.yaml file")
     parser.add_argument(
         "--project", type=Path,
@@ -392,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.project is not None:
         return _main_project(args)
     try:
+        require_platform("a preview of the platform's stacks")
         stacks = stack_names()
         if args.stack not in stacks:
             folder = project_file().get("stackConfigDir", ".")  # Pulumi.yaml's; "." when it names none

@@ -1,13 +1,14 @@
 """Markdown for a pull request's job summary, from an offline preview's --json and --out files:
 the violations, the resource counts, the rendered Interlock config and the security matrix.
 
-    python -m tools.job_summary --stack dev out >> "$GITHUB_STEP_SUMMARY"
+    python -m interlock_platform job-summary --stack dev out >> "$GITHUB_STEP_SUMMARY"
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -63,13 +64,14 @@ def render(stack: str, out: Path) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "interlock-platform job-summary") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True)
     parser.add_argument("out", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(render(args.stack, args.out))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,8 +1,8 @@
 """The policy pack's config, from the shared stack's outputs: the environment registry and
 the management CIDRs every registry-aware rule needs.
 
-    python -m tools.policy_config > policy-config.json                  # from the shared stack's config file
-    pulumi stack output --json -s shared | python -m tools.policy_config -   # from the deployed shared stack
+    python -m interlock_platform policy-config > policy-config.json                  # from the shared stack's config file
+    pulumi stack output --json -s shared | python -m interlock_platform policy-config -   # from the deployed shared stack
     pulumi preview -s dev --policy-pack policy --policy-pack-config policy-config.json
 
 Add `"<policy>": {"enforcementLevel": "advisory"}` entries to change a rule's level.
@@ -19,7 +19,13 @@ from typing import Any
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.model import EnvironmentTopology
 from interlock_platform.core.topology import parse_environment, parse_shared
-from tools.stack_files import FileProblem, InvalidProjectFiles, offline_config, program_config
+from interlock_platform.tooling.stack_files import (
+    FileProblem,
+    InvalidProjectFiles,
+    offline_config,
+    program_config,
+    require_platform,
+)
 
 # The levels `pulumi preview --policy-pack-config` accepts (pulumi/pulumi apitype.EnforcementLevel)
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
@@ -172,14 +178,20 @@ def offline_shared_outputs() -> dict[str, Any]:
     return parse_shared("shared", program_config(offline_config("shared")[0])).to_outputs()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, prog: str = "interlock-platform policy-config") -> int:
+    args = sys.argv[1:] if argv is None else argv
     try:
-        outputs = json.load(sys.stdin) if sys.argv[1:] == ["-"] else offline_shared_outputs()
+        if args == ["-"]:
+            outputs = json.load(sys.stdin)
+        else:
+            require_platform("the policy config from the shared stack's file")
+            outputs = offline_shared_outputs()
     except (InvalidProjectFiles, InvalidConfig) as err:
-        print(f"tools.policy_config: {err}", file=sys.stderr)
-        sys.exit(2)
+        print(f"{prog}: {err}", file=sys.stderr)
+        return 2
     print(json.dumps(from_shared_outputs(outputs), indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,9 +2,9 @@
 stacks: cfn-lint (AWS's own resource rules), Checkov (`--framework cloudformation`) and
 cfn-guard with AWS Control Tower's proactive rules.
 
-    python -m tools.scan --install                  # once: Checkov in its own venv, cfn-guard from npm, under .scanners/
-    python -m tools.preview --stack dev --out out/dev
-    python -m tools.scan out/dev [out/shared ...]   # exit 1 on any finding not suppressed
+    python -m interlock_platform scan --install                  # once: Checkov in its own venv, cfn-guard from npm, under .scanners/
+    python -m interlock_platform preview --stack dev --out out/dev
+    python -m interlock_platform scan out/dev [out/shared ...]   # exit 1 on any finding not suppressed
 
 Informational findings (cfn-lint's I rules, such as I3011 "set a DeletionPolicy on a stateful
 resource") are shown under their own heading and never fail the scan: they are advice to weigh,
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.stack_files import ROOT
+from interlock_platform.tooling.stack_files import ROOT, InvalidProjectFiles, require_platform
 
 SCANNERS = ROOT / ".scanners"  # installed tools; not committed
 CHECKOV_VERSION = "3.3.30"  # its own venv: it pins packaging<24, which the Pulumi SDK cannot use
@@ -129,7 +129,7 @@ def run_cfn_lint(path: Path) -> list[Finding]:
 def run_checkov(path: Path) -> list[Finding]:
     binary = checkov_binary()
     if not binary.exists():
-        raise ScannerMissing(f"Checkov is not installed at {binary}: run python -m tools.scan --install")
+        raise ScannerMissing(f"Checkov is not installed at {binary}: run python -m interlock_platform scan --install")
     env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE", "CKV_PARSE_ERROR_FAIL": "true"}
     result = subprocess.run(
         [str(binary), "-f", str(path), "--framework", "cloudformation", "--output", "json", "--skip-download", "--quiet"],
@@ -164,7 +164,7 @@ def _resource_paths(value: Any, found: set[str]) -> set[str]:
 def run_cfn_guard(path: Path) -> list[Finding]:
     binary = guard_binary()
     if not binary.exists():
-        raise ScannerMissing(f"cfn-guard is not installed at {binary}: run python -m tools.scan --install")
+        raise ScannerMissing(f"cfn-guard is not installed at {binary}: run python -m interlock_platform scan --install")
     result = subprocess.run(
         [str(binary), "validate", "--data", str(path), "--rules", str(guard_rules()), "--output-format", "json",
          "--show-summary", "none", "--structured"],
@@ -211,12 +211,17 @@ def scan(path: Path, tools: tuple[str, ...] = TOOLS) -> list[Finding]:
     return [f for tool in tools for f in RUNNERS[tool](path)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.scan", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "interlock-platform scan") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--install", action="store_true", help="install Checkov and cfn-guard under .scanners/")
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated, of {', '.join(TOOLS)}")
     parser.add_argument("outs", nargs="*", type=Path, help="--out directories of the offline preview, or template files")
     args = parser.parse_args(argv)
+    try:
+        require_platform("the scanners (installed under its .scanners/) and their suppressions")
+    except InvalidProjectFiles as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.install:
         install()
     tools = tuple(t.strip() for t in args.tools.split(",") if t.strip())
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     for out in args.outs:
         path = out / "cloudformation" / "template.json" if out.is_dir() else out
         if not path.is_file():
-            print(f"error: {path}: no template; run python -m tools.preview --stack <stack> --out {out} first", file=sys.stderr)
+            print(f"error: {path}: no template; run python -m interlock_platform preview --stack <stack> --out {out} first", file=sys.stderr)
             return 2
         try:
             findings = scan(path, tools)
