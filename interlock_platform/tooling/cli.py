@@ -87,7 +87,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
     interpreter's teardown (interlock_platform/tooling/short_run.py), as it always has."""
     args = sys.argv[1:] if argv is None else argv
     tune_gc_for_a_short_run()  # before the SDKs are imported
-    code = run(args)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        code = run(args)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # `... | head`: the reader has gone, and so has the rest of the output
+        code = 1
     os._exit(code)

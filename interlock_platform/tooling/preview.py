@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import pulumi
 import yaml
 
 from interlock_platform.core import firewall_plan, interlock_toml, labels
@@ -40,9 +41,10 @@ from interlock_platform.core.topology import PROJECT, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
 from interlock_platform.swarm.interlock_service import InvalidAppSpec
 from interlock_platform.swarm.providers.interlock import spec_of
-from interlock_platform.tooling import cloudformation, fleet, policy_config, policy_harness, report
+from interlock_platform.tooling import cloudformation, fleet, out_folder, policy_config, policy_harness, report
 from interlock_platform.tooling.masking import Masker, found_in
-from interlock_platform.tooling.mock_runtime import ProgramRun, run_program
+from interlock_platform.tooling.mock_runtime import ProgramRun, as_engine_state, run_program
+from interlock_platform.tooling.platform_outputs import read_platform_outputs
 from interlock_platform.tooling.shared_state import shared_state
 from interlock_platform.tooling.stack_files import (
     ROOT,
@@ -215,6 +217,21 @@ class PlatformStack(Mapping[str, Any]):
         return 1
 
 
+def run_project_preview_from_outputs(
+    root: Path, stack: str, offline: tuple[dict[str, Any], list[str], list[str]], outputs: Mapping[str, Any], secret: set[str]
+) -> Preview:
+    """Another Pulumi project's stack (an app team's), its StackReference to the platform's env
+    stack `stack` served `outputs` (read_platform_outputs), as the engine serves them from the
+    stack's state: no platform checkout is read. Raises InvalidAppSpec for a spec the program refuses."""
+    state, secret = as_engine_state(outputs, secret)
+    config, secrets, stood_in = offline
+    run = run_program(
+        stack, config, PlatformStack(stack, state), program=root / "__main__.py", secret_keys=secrets,
+        secret_outputs=PlatformStack(stack, secret), instances={},
+    )  # fmt: skip
+    return Preview(run, run, stood_in=stood_in)
+
+
 def run_project_preview(root: Path, stack: str, offline: tuple[dict[str, Any], list[str], list[str]]) -> Preview:
     """Another Pulumi project's stack (the app-team example), its StackReference to the
     platform's env stack `stack` served from that environment's offline preview. Raises
@@ -269,6 +286,22 @@ def _mask(value: Any) -> Any:
     return value
 
 
+def stack_outputs(run: ProgramRun) -> dict[str, Any]:
+    """The stack's outputs as `pulumi stack output --json` prints them: secrets as "[secret]", and
+    whole numbers (which state keeps as floats) as integers, as Go's JSON encoder writes them."""
+
+    def printed(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {k: printed(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [printed(v) for v in value]
+        return value
+
+    return {k: SECRET if k in run.secret_outputs else printed(_mask(v)) for k, v in run.outputs.items()}
+
+
 def to_json(p: Preview) -> dict[str, Any]:
     run = p.run
     return {
@@ -279,7 +312,7 @@ def to_json(p: Preview) -> dict[str, Any]:
             {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom, "inputs": _mask(r.inputs)}
             for r in sorted(run.resources, key=lambda r: r.urn)
         ],
-        "outputs": {k: SECRET if k in run.secret_outputs else v for k, v in run.outputs.items()},
+        "outputs": stack_outputs(run),
         "violations": p.violations,
     }
 
@@ -349,14 +382,29 @@ def report_files(p: Preview, out: Path, interlock: str | None, masker: Masker | 
     files[out / "cloudformation" / "template.json"] = json.dumps(template, indent=2) + "\n"
     if report.load_balancer_map(p.run):
         files[out / "security" / "load-balancer.md"] = report.load_balancer_markdown(p.run)
+    # as `pulumi stack output --json` prints them: what an app team's --platform-outputs reads
+    files[out / "stack-outputs.json"] = json.dumps(stack_outputs(p.run), indent=2) + "\n"
     return {path: masker.text(text) for path, text in files.items()}
 
 
-def write_files(files: Mapping[Path, str]) -> list[Path]:
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return list(files)
+def check_destinations(args: argparse.Namespace) -> None:
+    """`--out` and `--json`, refused before anything runs when they cannot be written
+    (out_folder.OutProblem naming the path and the fix)."""
+    if args.out is not None:
+        out_folder.check(args.out)
+    if args.json is not None:
+        if args.json.is_dir():
+            raise out_folder.OutProblem(args.json, "--json names a folder", "give a file name, e.g. out/preview.json")
+        if args.out is not None and args.json.resolve().is_relative_to(args.out.resolve()):
+            inside = args.json.resolve().relative_to(args.out.resolve())
+            if inside.parts and inside.parts[0] in out_folder.ENTRIES:
+                raise out_folder.OutProblem(
+                    args.json, f"--json is inside {inside.parts[0]}, which --out replaces", f"write it beside them, e.g. {args.out / 'preview.json'}"
+                )  # fmt: skip
+
+
+def write_files(out: Path | None, files: Mapping[Path, str]) -> list[Path]:
+    return out_folder.write(out, files) if out is not None else []
 
 
 def main(argv: list[str] | None = None, prog: str = "interlock-platform preview") -> int:
@@ -365,6 +413,11 @@ def main(argv: list[str] | None = None, prog: str = "interlock-platform preview"
     parser.add_argument(
         "--project", type=Path,
         help="preview this Pulumi project instead (e.g. examples/app-team); its StackReference to the platform's env stack is served from that environment's offline preview",
+    )  # fmt: skip
+    parser.add_argument(
+        "--platform-outputs", type=Path, metavar="FILE",
+        help="with --project: the platform env stack's outputs, as `pulumi stack output --json -s <org>/interlock-platform/<stack>` "
+        "prints them (or a platform preview's --out DIR/stack-outputs.json); then no platform checkout is needed",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="write resources, outputs and violations as JSON to this file")
     parser.add_argument(
@@ -387,6 +440,8 @@ def main(argv: list[str] | None = None, prog: str = "interlock-platform preview"
     args = parser.parse_args(argv)
     if args.project is not None:
         return _main_project(args)
+    if args.platform_outputs is not None:
+        parser.error("--platform-outputs goes with --project DIR (an app team's project); a platform stack reads its own stack files")
     try:
         require_platform("a preview of the platform's stacks")
         stacks = stack_names()
@@ -399,6 +454,7 @@ def main(argv: list[str] | None = None, prog: str = "interlock-platform preview"
             )
             print(_shortened(Masker().text(message)), file=sys.stderr)  # the folder is a value of Pulumi.yaml
             return EXIT_INVALID
+        check_destinations(args)
         config, secrets, stood_in, warnings = offline_stack(args.stack)
         overrides = policy_config.read_overrides(args.policy_config) if args.policy_config else None
         base = _read_text(args.interlock_base, "--interlock-base", "the running Interlock config (`docker config inspect`)")
@@ -409,6 +465,8 @@ def main(argv: list[str] | None = None, prog: str = "interlock-platform preview"
         )
     except InvalidProjectFiles as err:
         return _invalid(err.problems)
+    except out_folder.OutProblem as err:
+        return _unwritable(err)
     for warning in warnings:
         print(_shortened(Masker().text(warning)), file=sys.stderr)
     pack = policy_harness.PolicyPackProcess()  # its interpreter starts while the program runs
@@ -420,7 +478,7 @@ def main(argv: list[str] | None = None, prog: str = "interlock-platform preview"
         interlock = render_interlock(p, base, template)  # checked with or without --out
         files = report_files(p, args.out, interlock, masker) if args.out else {}  # while the pack analyzes the stack
         p.settle()  # the pack's verdicts: a pack that failed raises here, before any file is written
-        written = write_files(files)
+        written = write_files(args.out, files)
     except policy_harness.PolicyPackError as err:
         print(Masker().text(f"error: stack '{args.stack}': {err}"), file=sys.stderr)
         print("  the policies were not checked", file=sys.stderr)
@@ -437,6 +495,8 @@ def main(argv: list[str] | None = None, prog: str = "interlock-platform preview"
         return EXIT_INVALID
     except (InvalidProjectFiles, InvalidStackConfig, InvalidConfig) as err:
         return _invalid(err.problems)
+    except out_folder.OutProblem as err:
+        return _unwritable(err)
     finally:
         pack.close()
 
@@ -460,22 +520,37 @@ def _main_project(args: argparse.Namespace) -> int:
                 str(args.project / f"Pulumi.{args.stack}.yaml"), None, f"no stack '{args.stack}'",
                 f"use one of {', '.join(stacks) or 'none'}, or create the stack's file (`pulumi stack init {args.stack}`)",
             )])  # fmt: skip
+        check_destinations(args)
         config, secrets, stood_in, warnings = offline_project_stack(args.stack, root)
+        if args.platform_outputs is not None:
+            platform = read_platform_outputs(args.platform_outputs, args.stack)
+        else:
+            require_platform("an app's preview without --platform-outputs FILE (served from the platform's own preview)")
     except InvalidProjectFiles as err:
         return _invalid(err.problems)
+    except out_folder.OutProblem as err:
+        return _unwritable(err)
     for warning in warnings:
         print(_shortened(Masker().text(warning)), file=sys.stderr)
     try:
-        p = run_project_preview(root, args.stack, (config, secrets, stood_in))
+        if args.platform_outputs is not None:
+            p = run_project_preview_from_outputs(root, args.stack, (config, secrets, stood_in), *platform)
+        else:
+            p = run_project_preview(root, args.stack, (config, secrets, stood_in))
         masker = Masker(found_in([config, *(r.inputs for r in p.run.resources), p.run.outputs]))
         p = masked(p, masker)
-        written = write_files(report_files(p, args.out, None, masker) if args.out else {})
+        written = write_files(args.out, report_files(p, args.out, None, masker) if args.out else {})
     except InvalidAppSpec as err:
         return _invalid([f"{args.project / f'Pulumi.{args.stack}.yaml'}: {problem}" for problem in err.problems])
     except (InvalidProjectFiles, InvalidStackConfig, InvalidConfig) as err:
         return _invalid(err.problems)
+    except out_folder.OutProblem as err:
+        return _unwritable(err)
+    except pulumi.RunError as err:  # what the Pulumi CLI prints without a traceback: the program refused its config
+        return _invalid([f"{args.project / f'Pulumi.{args.stack}.yaml'}: {Masker().text(str(err))}"])
     custom = [r for r in p.run.resources if r.custom and r.type != "pulumi:pulumi:StackReference"]
-    lines = [f"{p.run.project} / {p.run.stack}: {len(custom)} resources, against the platform's {args.stack} stack (offline preview)"]
+    against = f"the outputs in {args.platform_outputs}" if args.platform_outputs else "offline preview"
+    lines = [f"{p.run.project} / {p.run.stack}: {len(custom)} resources, against the platform's {args.stack} stack ({against})"]
     lines += [f"    {n:>4}  {t}" for t, n in sorted(Counter(r.type for r in custom).items())]
     lines += routes(p.run)
     lines.append("  policy pack: not run (it checks the platform's own stacks)")
@@ -489,12 +564,20 @@ def _finish(p: Preview, args: argparse.Namespace, masker: Masker, written: list[
     if p.stood_in:
         print(f"  secrets not in the stack file, stood in for by a placeholder: {', '.join(k.split(':', 1)[1] for k in p.stood_in)}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(masker.text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n"))
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(masker.text(json.dumps(to_json(p), indent=2, sort_keys=False) + "\n"))
+        except OSError as err:
+            return _unwritable(out_folder.OutProblem(args.json, f"--json cannot be written ({err.strerror})", "give a file you can write"))
         print(f"  wrote {args.json}")
     for path in written:
         print(f"  wrote {path}")
     return p.exit_code
+
+
+def _unwritable(err: out_folder.OutProblem) -> int:
+    print(f"error: {err}", file=sys.stderr)
+    return EXIT_INVALID
 
 
 def _invalid(problems: list[Any]) -> int:

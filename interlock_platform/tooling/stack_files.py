@@ -47,12 +47,9 @@ from interlock_platform.tooling import PLATFORM_ENV
 
 
 def is_platform_checkout(root: Path) -> bool:
-    """A folder holding the platform's program, its Pulumi.yaml and its stack files."""
-    try:
-        named = yaml.safe_load((root / "Pulumi.yaml").read_text()).get("name") if (root / "Pulumi.yaml").is_file() else None
-    except (OSError, yaml.YAMLError, AttributeError):
-        named = None
-    return named == PROJECT and (root / "__main__.py").is_file() and (root / "stacks").is_dir()
+    """A folder laid out as the platform's repository: the program, the stack files and the policy
+    pack (its Pulumi.yaml is read, and refused in the CLI's words, later)."""
+    return all((root / name).is_file() for name in ("__main__.py", "policy/PulumiPolicy.yaml")) and (root / "stacks").is_dir()
 
 
 def platform_root() -> Path:
@@ -74,7 +71,7 @@ def require_platform(needed_for: str) -> None:
     if not is_platform_checkout(ROOT):
         raise InvalidProjectFiles([FileProblem(
             str(ROOT), None,
-            f"is not an interlock-platform checkout (no Pulumi.yaml of project '{PROJECT}' beside __main__.py and stacks/), "
+            "is not an interlock-platform checkout (no __main__.py, stacks/ and policy/PulumiPolicy.yaml), "
             f"which {needed_for} reads",
             "run the command in a clone of the platform repository, or give it with --platform DIR; an app team previewing "
             "its own project gives --platform-outputs FILE (`pulumi stack output --json -s <org>/interlock-platform/<env>`) instead",
