@@ -50,7 +50,7 @@ TIERS = {
         "test_shared_state", "test_stack_outputs", "test_stacks",
     ),
     "cli": (
-        "test_app_preview", "test_architecture", "test_cli_config", "test_installed", "test_kubernetes", "test_malformed_input", "test_masking",
+        "test_app_preview", "test_architecture", "test_cli_config", "test_command", "test_installed", "test_kubernetes", "test_malformed_input", "test_masking",
         "test_out_folder", "test_platform_outputs",
         "test_preview", "test_project_files", "test_shared_names", "test_swarm_stack", "test_ucp_grants", "test_workflows",
     ),

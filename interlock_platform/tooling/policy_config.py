@@ -10,6 +10,7 @@ Add `"<policy>": {"enforcementLevel": "advisory"}` entries to change a rule's le
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Mapping
@@ -179,9 +180,15 @@ def offline_shared_outputs() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None, prog: str = "interlock-platform policy-config") -> int:
-    args = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "source", nargs="?", choices=["-"],
+        help="-: read the shared stack's outputs (`pulumi stack output --json -s <org>/shared`) from stdin; "
+        "without it, from the shared stack's file",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
     try:
-        if args == ["-"]:
+        if args.source == "-":
             outputs = json.load(sys.stdin)
         else:
             require_platform("the policy config from the shared stack's file")
