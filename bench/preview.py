@@ -23,6 +23,9 @@ PYTHONDONTWRITEBYTECODE is not set).
    - the tuned job floor: the same with the preview's own process settings
      (interlock_platform/tooling/short_run.py: the cyclic collector off, and no interpreter teardown): the comparison on equal terms. The preview's own work is what
      it takes beyond this one.
+   The installed command, `interlock-platform preview` (the console script `pip install .` puts
+   beside this interpreter; it runs the package from site-packages against this checkout), is
+   timed against the same floors when it is there: its target is at most 1.2 times the job floor.
 2. Where the rest goes, for the dev preview, in one process, in the order the preview runs,
    and how many streamed Analyze calls the pack had yet to answer when the program ended.
 3. The policy pack alone per stack: start, configure, analyze every resource, AnalyzeStack.
@@ -82,6 +85,9 @@ def with_preview_settings(script: str) -> str:
 
 
 REPORT_LOADED = f"\nprint(json.dumps({SDK_LOADED}))"
+# The console script `pip install .` (or -e .) writes beside the interpreter
+INSTALLED = Path(sys.executable).parent / "interlock-platform"
+INSTALLED_TARGET = 1.2  # at most this many times the job floor
 STACKS = ("shared", "dev", "test", "prod")
 # The SDK subpackages this job's resources live in (pulumi_aws and pulumi_kubernetes load
 # these lazily, whole): the list, plus iam, cloudwatch and kms (the shared stack's flow
@@ -304,6 +310,8 @@ def main() -> None:
         commands[f"{stack} floor"] = [py, "-c", JOB_FLOOR, str(modules_file[stack])]
         commands[f"{stack} tuned"] = [py, "-c", with_preview_settings(JOB_FLOOR), str(modules_file[stack])]
         commands[stack] = [py, "-m", "interlock_platform", "preview", "--stack", stack]
+        if INSTALLED.is_file():
+            commands[f"{stack} installed"] = [str(INSTALLED), "preview", "--stack", stack]
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.rounds):  # round by round, so drift in the machine's load hits every figure alike
         for name, command in commands.items():
@@ -328,6 +336,13 @@ def main() -> None:
             f"  {stack:<7} {len(loaded[stack]):>11} {t:>7.2f}s {floor:>9.2f}s {tuned:>5.2f}s             "
             f"{t / median['command']:>7.2f} {t / floor:>9.2f} {t / tuned:>6.2f}"
         )
+    print(f"the installed command, `interlock-platform preview` (target: at most {INSTALLED_TARGET} times the job floor):")
+    if not INSTALLED.is_file():
+        print(f"  not installed beside {py}: `pip install .` to measure it")
+    for stack in STACKS if INSTALLED.is_file() else ():
+        t, floor, tuned = median[f"{stack} installed"], median[f"{stack} floor"], median[f"{stack} tuned"]
+        verdict = "within" if t / floor <= INSTALLED_TARGET else "OVER"
+        print(f"  {stack:<7} {t:>5.2f}s  {t / floor:.2f} x the job floor ({verdict} {INSTALLED_TARGET}), {t / tuned:.2f} x the tuned floor")
     print("the imports alone, as ratios to the issue's command (job floor, tuned job floor):")
     for stack in STACKS:
         print(

@@ -120,3 +120,16 @@ def test_the_version_is_the_packages(installed, tmp_path):
     assert done.stdout.strip() == f"interlock-platform {interlock_platform.__version__}"
     metadata = run(installed / "python", "-c", "import importlib.metadata as m; print(m.version('interlock-platform'))", cwd=tmp_path)
     assert metadata.stdout.strip() == interlock_platform.__version__
+
+
+def test_the_installed_command_previews_the_platforms_own_stacks_from_a_clone(installed, tmp_path):
+    """`--platform DIR`: the package as installed (its dependency ranges, not requirements.txt's
+    pins) runs the platform's program, Interlock config included. The policy pack's runtime is
+    not a dependency of the package: without it the preview says how to install it (exit 3)."""
+    done = run(installed / "interlock-platform", "preview", "--stack", "dev", "--platform", ROOT, cwd=tmp_path)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 3), (done.stdout, done.stderr)
+    if done.returncode == 3:
+        assert "pip install -r policy/requirements.txt" in done.stderr
+    else:
+        assert "policy violations: 0" in done.stdout

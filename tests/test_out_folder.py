@@ -44,6 +44,17 @@ def test_a_folder_that_holds_what_no_preview_wrote_is_left_alone(tmp_path):
     assert mine.read_text() == "mine"
 
 
+def test_a_folder_an_earlier_release_wrote_is_written_afresh(tmp_path):
+    """The benign twin: before the marker, a preview's folder is known by the files every preview writes."""
+    out = tmp_path / "out"
+    old = {out / "security" / "matrix.md": "", out / "cloudformation" / "template.json": "{}", out / "kubernetes" / "gone-dev" / "x.yaml": ""}
+    for path, text in old.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    out_folder.write(out, {out / "stack-outputs.json": "{}"})
+    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, "stack-outputs.json"])
+
+
 def test_json_inside_what_out_replaces_is_refused(tmp_path):
     err = refused(preview_cli("--stack", "dev", "--out", str(tmp_path / "out"), "--json", str(tmp_path / "out" / "security" / "p.json")))
     assert "--json is inside security, which --out replaces" in err

@@ -6,8 +6,8 @@
   DIR, then swapped in for the old ones by renames on the same filesystem, so the files of a
   removed team or group do not linger, and a failure leaves the old ones as they were.
 - Only its own: anything else in DIR (a CI job's summary.txt, the --json file) is left alone; a
-  folder that holds one of ENTRIES that a preview did not write (no MARKER) is refused, not
-  overwritten.
+  folder that holds one of ENTRIES that a preview did not write (no MARKER, nor the files every
+  preview writes) is refused, not overwritten.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ class OutProblem(Exception):
         super().__init__(f"{path}: {message}. Fix: {fix}")
 
 
+def written_by_a_preview(out: Path) -> bool:
+    """Its MARKER, or, for a folder written before there was one, the two files every preview writes."""
+    return (out / MARKER).is_file() or ((out / "security" / "matrix.md").is_file() and (out / "cloudformation" / "template.json").is_file())
+
+
 def check(out: Path) -> None:
     """Refuse, before anything runs, an `--out` the preview could not write or must not touch."""
     if out.exists() and not out.is_dir():
@@ -40,7 +45,7 @@ def check(out: Path) -> None:
         raise OutProblem(existing, "--out: is a file, so no folder can be made under it", "give a folder whose parents are folders")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutProblem(existing, "--out: cannot be written (permission denied)", "give a folder you can write to, e.g. out/<stack>")
-    if out.is_dir() and not (out / MARKER).exists():
+    if out.is_dir() and not written_by_a_preview(out):
         foreign = [name for name in ENTRIES if (out / name).exists()]
         if foreign:
             raise OutProblem(
