@@ -1,15 +1,19 @@
 """The offline preview: run one stack's program under Pulumi's mock runtime, with its stack
 file's config, no cloud credentials and no Pulumi CLI.
 
-    python -m interlock_platform preview --stack <name> [--project DIR] [--json FILE] [--out DIR] [--interlock-base FILE]
+    interlock-platform preview --stack <name> [--json FILE] [--out DIR] [--interlock-base FILE] ...
+    interlock-platform preview --project DIR --stack <env> [--platform-outputs FILE] [--json FILE] [--out DIR]
 
 An env stack's StackReference to `shared` is served the shared stack's outputs as its state
-would hold them, from its stack file through the pure model (interlock_platform/tooling/shared_state.py). `--project DIR` previews another Pulumi project (the app-team example) the same way, its
-StackReference to the platform's env stack of the same name served from that environment's
-offline preview. The policy pack in policy/ checks the result over the engine's own protocol, each
-resource as it registers. Exit status: 0 when nothing mandatory is violated, 1 when a
-mandatory policy is violated, 2 when the stack config is invalid, 3 when the policy pack could
-not run, so nothing was checked (messages on stderr).
+would hold them, from its stack file through the pure model (interlock_platform/tooling/shared_state.py).
+`--project DIR` previews another Pulumi project (an app team's, e.g. examples/app-team), its
+StackReference to the platform's env stack of the same name served from `--platform-outputs
+FILE` (`pulumi stack output --json`; interlock_platform/tooling/platform_outputs.py), or, in a
+platform checkout, from that environment's offline preview. The policy pack in policy/ checks
+a platform stack over the engine's own protocol, each resource as it registers. Exit status: 0
+when nothing mandatory is violated, 1 when a mandatory policy is violated, 2 when the input is
+invalid (config, files, --out), 3 when the policy pack could not run, so nothing was checked
+(messages on stderr).
 
 Where its time goes: bench/preview.py and docs/benchmarks.md.
 """
