@@ -20,8 +20,8 @@ from typing import Any
 
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import PROJECT, parse_environment, parse_shared
-from tools.mock_runtime import ProgramRun, run_program
-from tools.stack_files import offline_config
+from interlock_platform.tooling.mock_runtime import ProgramRun, run_program
+from interlock_platform.tooling.stack_files import offline_config
 
 NAMES = ("ingress", "web", "api", "payments", "ledger", "reports", "batch", "audit", "monitoring", "identity")
 # (from, to, protocol, ports): a web tier calling an API, the API payments, payments the ledger,

@@ -33,7 +33,7 @@ import yaml
 from bench.preview import CHILD_ENV, largest_counts
 from interlock_platform.core.model import SharedTopology
 from interlock_platform.core.topology import PROJECT, parse_shared
-from tools.stack_files import ROOT, offline_config
+from interlock_platform.tooling.stack_files import ROOT, offline_config
 
 KEY = f"{PROJECT}:"
 # dev's own groups end at ledger (/22 blocks 4..6 of 10.40.64.0/18, i.e. up to 10.40.91.255): the
@@ -130,7 +130,7 @@ def main() -> None:
         set_groups(project, dev, n)
         out = project / "preview.json"
         out.unlink(missing_ok=True)
-        seconds, cpu, peak, stdout, code = timed([sys.executable, "-m", "tools.preview", "--stack", "dev", "--json", str(out)], cwd=project)
+        seconds, cpu, peak, stdout, code = timed([sys.executable, "-m", "interlock_platform", "preview", "--stack", "dev", "--json", str(out)], cwd=project)
         if code != 0 or not out.exists():
             sys.exit(f"the preview of N = {n} failed (exit {code}):\n{stdout.strip()[-2000:]}")
         resources = sum(1 for r in json.loads(out.read_text())["resources"] if r["custom"])
@@ -148,7 +148,7 @@ def main() -> None:
         )
     past = most + 1
     set_groups(project, dev, past)
-    _, _, _, stdout, code = timed([sys.executable, "-m", "tools.preview", "--stack", "dev"], cwd=project)
+    _, _, _, stdout, code = timed([sys.executable, "-m", "interlock_platform", "preview", "--stack", "dev"], cwd=project)
     refusal = [line for line in stdout.splitlines() if "applicationGroups" in line and "share" in line]
     if code != 2 or not refusal:
         sys.exit(f"N = {past} (past the quota) was not refused as it should be (exit {code}):\n{stdout.strip()[-2000:]}")

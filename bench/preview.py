@@ -16,13 +16,16 @@ PYTHONDONTWRITEBYTECODE is not set).
      stack's preview loads (pulumi, pulumi_aws, pulumi_kubernetes, pulumi_docker; read from a
      preview's sys.modules in its order, lazily registered stubs left out, the same set
      checked), and nothing else, under the interpreter's defaults as the command runs. An env
-     stack's preview reads the shared stack's outputs from the pure model (tools/shared_state.py),
+     stack's preview reads the shared stack's outputs from the pure model (interlock_platform/tooling/shared_state.py),
      so its floor holds none of what only the shared program loads (iam, cloudwatch, kms). The
      benchmark stops if a preview loads an SDK subpackage outside JOB_SUBPACKAGES, so the floor
      cannot follow import bloat unseen;
    - the tuned job floor: the same with the preview's own process settings
-     (tools/short_run.py: the cyclic collector off, and no interpreter teardown): the comparison on equal terms. The preview's own work is what
+     (interlock_platform/tooling/short_run.py: the cyclic collector off, and no interpreter teardown): the comparison on equal terms. The preview's own work is what
      it takes beyond this one.
+   The installed command, `interlock-platform preview` (the console script `pip install .` puts
+   beside this interpreter; it runs the package from site-packages against this checkout), is
+   timed against the same floors when it is there: its target is at most 1.2 times the job floor.
 2. Where the rest goes, for the dev preview, in one process, in the order the preview runs,
    and how many streamed Analyze calls the pack had yet to answer when the program ended.
 3. The policy pack alone per stack: start, configure, analyze every resource, AnalyzeStack.
@@ -45,7 +48,7 @@ from pathlib import Path
 
 import yaml
 
-from tools.stack_files import ROOT
+from interlock_platform.tooling.stack_files import ROOT
 
 FLOOR = "import pulumi_aws.ec2, pulumi_aws.lb, pulumi_aws.vpc, pulumi_docker, pulumi_kubernetes.core.v1, pulumi_kubernetes.networking.v1, pulumi_kubernetes.rbac.v1"
 LOADED = "pulumi_aws.ec2.Vpc, pulumi_aws.lb.LoadBalancer, pulumi_aws.vpc.SecurityGroupIngressRule"  # for the breakdown
@@ -58,7 +61,7 @@ SDK_LOADED = (
 )
 PREVIEW_LOADS = f"""
 import contextlib, io, json, sys
-from tools import preview
+from interlock_platform.tooling import preview
 with contextlib.redirect_stdout(io.StringIO()):
     code = preview.main(["--stack", sys.argv[1]])
 assert code == 0, f"the preview of {{sys.argv[1]}} exited {{code}}"
@@ -76,12 +79,15 @@ for name in json.load(open(sys.argv[1])):
 def with_preview_settings(script: str) -> str:
     """`script` with the preview's own process settings: the cyclic collector off and no teardown."""
     return (
-        "import os, sys; from tools import short_run; short_run.tune_gc_for_a_short_run()\n"
+        "import os, sys; from interlock_platform.tooling import short_run; short_run.tune_gc_for_a_short_run()\n"
         f"{script}\nsys.stdout.flush(); os._exit(0)"
     )
 
 
 REPORT_LOADED = f"\nprint(json.dumps({SDK_LOADED}))"
+# The console script `pip install .` (or -e .) writes beside the interpreter
+INSTALLED = Path(sys.executable).parent / "interlock-platform"
+INSTALLED_TARGET = 1.2  # at most this many times the job floor
 STACKS = ("shared", "dev", "test", "prod")
 # The SDK subpackages this job's resources live in (pulumi_aws and pulumi_kubernetes load
 # these lazily, whole): the issue's list, plus iam, cloudwatch and kms (the shared stack's flow
@@ -136,17 +142,17 @@ def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str, int]:
 BREAKDOWN = """
 import json, sys, time
 t = [time.perf_counter()]
-from tools import short_run, policy_harness
+from interlock_platform.tooling import short_run, policy_harness
 short_run.tune_gc_for_a_short_run()
 pack = policy_harness.PolicyPackProcess(); t.append(time.perf_counter())
 exec(sys.argv[1]); t.append(time.perf_counter())
 exec(sys.argv[2]); t.append(time.perf_counter())
-import tools.preview; t.append(time.perf_counter())
-from tools.mock_runtime import run_program
-from tools.shared_state import shared_state
-from tools.stack_files import offline_config
+import interlock_platform.tooling.preview; t.append(time.perf_counter())
+from interlock_platform.tooling.mock_runtime import run_program
+from interlock_platform.tooling.shared_state import shared_state
+from interlock_platform.tooling.stack_files import offline_config
 shared = shared_state("shared", offline_config("shared")[0]); t.append(time.perf_counter())
-pack.stream(tools.preview.policy_configuration(shared.outputs)); t.append(time.perf_counter())
+pack.stream(interlock_platform.tooling.preview.policy_configuration(shared.outputs)); t.append(time.perf_counter())
 config, secrets, _ = offline_config("dev")
 ref = config["interlock-platform:sharedStack"]
 run = run_program("dev", config, {ref: shared.outputs}, secret_keys=secrets, on_register=pack.submit, secret_outputs={ref: shared.secret_outputs})
@@ -181,8 +187,8 @@ def breakdown() -> tuple[dict[str, float], list[int]]:
 
 PACK_ALONE = """
 import json, sys, time
-from tools.preview import policy_configuration, run_preview
-from tools.policy_harness import PolicyPackProcess
+from interlock_platform.tooling.preview import policy_configuration, run_preview
+from interlock_platform.tooling.policy_harness import PolicyPackProcess
 p = run_preview(sys.argv[1])
 times = []
 for _ in range(int(sys.argv[2])):
@@ -303,7 +309,9 @@ def main() -> None:
     for stack in STACKS:
         commands[f"{stack} floor"] = [py, "-c", JOB_FLOOR, str(modules_file[stack])]
         commands[f"{stack} tuned"] = [py, "-c", with_preview_settings(JOB_FLOOR), str(modules_file[stack])]
-        commands[stack] = [py, "-m", "tools.preview", "--stack", stack]
+        commands[stack] = [py, "-m", "interlock_platform", "preview", "--stack", stack]
+        if INSTALLED.is_file():
+            commands[f"{stack} installed"] = [str(INSTALLED), "preview", "--stack", stack]
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.rounds):  # round by round, so drift in the machine's load hits every figure alike
         for name, command in commands.items():
@@ -328,6 +336,13 @@ def main() -> None:
             f"  {stack:<7} {len(loaded[stack]):>11} {t:>7.2f}s {floor:>9.2f}s {tuned:>5.2f}s             "
             f"{t / median['command']:>7.2f} {t / floor:>9.2f} {t / tuned:>6.2f}"
         )
+    print(f"the installed command, `interlock-platform preview` (target: at most {INSTALLED_TARGET} times the job floor):")
+    if not INSTALLED.is_file():
+        print(f"  not installed beside {py}: `pip install .` to measure it")
+    for stack in STACKS if INSTALLED.is_file() else ():
+        t, floor, tuned = median[f"{stack} installed"], median[f"{stack} floor"], median[f"{stack} tuned"]
+        verdict = "within" if t / floor <= INSTALLED_TARGET else "OVER"
+        print(f"  {stack:<7} {t:>5.2f}s  {t / floor:.2f} x the job floor ({verdict} {INSTALLED_TARGET}), {t / tuned:.2f} x the tuned floor")
     print("the imports alone, as ratios to the issue's command (job floor, tuned job floor):")
     for stack in STACKS:
         print(
@@ -351,7 +366,7 @@ def main() -> None:
     for n in (int(x) for x in args.sweep.split(",")):
         project = sweep_project(n)
         out = project / "preview.json"
-        seconds, peak, stdout, code = timed([py, "-m", "tools.preview", "--stack", "dev", "--json", str(out)], cwd=project)
+        seconds, peak, stdout, code = timed([py, "-m", "interlock_platform", "preview", "--stack", "dev", "--json", str(out)], cwd=project)
         if code != 0 or not out.exists():
             print(f"  {n:>4} the preview failed: {stdout.strip()[-300:]}")
             continue

@@ -9,6 +9,9 @@ The folders are the architecture, and dependencies run one way, top to bottom:
 - `aws/`, `swarm/` (with its dynamic providers), `kubernetes/`: one package of
   ComponentResources per layer, each building what the core planned.
 
-The program (`__main__.py`) wires them together. The offline tooling (`tools/`) runs the program
-under Pulumi's mocks; nothing here imports it.
+The program (`__main__.py`) wires them together. The offline tooling (`tooling/`: the
+`interlock-platform` command, also `python -m interlock_platform`) runs the program under
+Pulumi's mocks; nothing above imports it.
 """
+
+__version__ = "0.1.0"  # the release; pyproject.toml reads it (CHANGELOG.md says what each brought)

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, settings
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.model import REGISTRY_OUTPUTS, SharedTopology
 from interlock_platform.core.topology import PROJECT, parse_environment, parse_shared
+from interlock_platform.tooling.preview import Preview, run_preview
+from interlock_platform.tooling.stack_files import ROOT, offline_config
 from tools import test_engine
-from tools.preview import Preview, run_preview
-from tools.stack_files import ROOT, offline_config
 
 STACKS = ("shared", "dev", "test", "prod")
 ENVIRONMENTS = ("dev", "test", "prod")
@@ -37,7 +37,7 @@ pytest_plugins = ["tests.swarm_support"]
 # more than one takes the heaviest: `pytest -m "not docker"` runs all but the real-Swarm tests.
 #   pure: the pure core and the pack's helpers, in process, no program run
 #   mock: the program under the SDK's mock runtime (offline previews without the pack)
-#   cli: commands run as a user runs them (python -m tools.preview, the scanners, a subprocess)
+#   cli: commands run as a user runs them (python -m interlock_platform preview, the scanners, a subprocess)
 #   pack: the policy pack over its gRPC protocol, in its own process
 #   docker: a real Docker engine in Swarm mode, started by tools/test.sh
 TIERS = {
@@ -51,7 +51,8 @@ TIERS = {
         "test_deploying", "test_group_isolation", "test_iam_policy", "test_shared_state", "test_stack_outputs", "test_stacks",
     ),
     "cli": (
-        "test_app_preview", "test_architecture", "test_cli_config", "test_gateway", "test_kubernetes", "test_malformed_input", "test_masking",
+        "test_app_preview", "test_architecture", "test_cli_config", "test_command", "test_gateway", "test_installed", "test_kubernetes",
+        "test_malformed_input", "test_masking", "test_out_folder", "test_platform_outputs",
         "test_preview", "test_project_files", "test_shared_names", "test_swarm_stack", "test_ucp_grants", "test_workflows",
     ),
     "pack": (  # the corpus: a CLI sample too
@@ -154,9 +155,9 @@ def preview():
 
 
 def preview_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    """`python -m tools.preview ARGS` as a user runs it, in `cwd` (the project, or a scratch copy)."""
+    """`python -m interlock_platform preview ARGS` as a user runs it, in `cwd` (the project, or a scratch copy)."""
     return subprocess.run(
-        [sys.executable, "-m", "tools.preview", *args],
+        [sys.executable, "-m", "interlock_platform", "preview", *args],
         cwd=cwd or ROOT,
         capture_output=True,
         text=True,

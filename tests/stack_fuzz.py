@@ -2,7 +2,7 @@
 files, and a worker that runs the preview's own entry point on each, in-process.
 
 Why in-process: a preview as a subprocess costs ~2.5 s, most of it importing the SDKs; a worker
-imports them once and then calls `tools.preview.main` per case, with stdout and stderr captured,
+imports them once and then calls `interlock_platform.tooling.preview.main` per case, with stdout and stderr captured,
 so a case costs what the preview's own work costs (and it reuses the policy pack's process
 between cases: see below). What a user observes is kept: the exit status
 `main` returns (or argparse's SystemExit), and stderr. An exception escaping `main` is what the
@@ -136,7 +136,7 @@ def _rename(parent: Any, key: Any, rng: random.Random) -> Any:
 
 def _paste_a_key(data: bytes, rng: random.Random) -> bytes:
     """A private key pasted where a name goes (a team's groups, a description): the pack must
-    fail the preview, and no output may show the key (tools/masking.py)."""
+    fail the preview, and no output may show the key (interlock_platform/tooling/masking.py)."""
     doc = yaml.safe_load(data)
     lists = [p for p in _paths(doc) if p and isinstance(_at(doc, p), list) and all(isinstance(v, str) for v in _at(doc, p))]
     strings = [p for p in _paths(doc) if p and isinstance(_at(doc, p), str)]
@@ -338,7 +338,7 @@ def reuse_the_policy_pack() -> None:
     interpreter costs ~0.4 s of CPU, and half the cases start one (every case that gets past the
     stack files), which would double the test's time. The pack keeps no state between runs
     beyond its config, which each run sets again (`stream`); one that died is replaced."""
-    from tools import policy_harness, preview
+    from interlock_platform.tooling import policy_harness, preview
 
     class Reused(policy_harness.PolicyPackProcess):
         def close(self) -> None:  # kept for the next case; the worker's exit ends it
@@ -351,7 +351,7 @@ def reuse_the_policy_pack() -> None:
             current[:] = [Reused()]
         return current[0]
 
-    preview.policy_harness = type(sys)("policy_harness_reused")  # what tools.preview calls policy_harness
+    preview.policy_harness = type(sys)("policy_harness_reused")  # what interlock_platform.tooling.preview calls policy_harness
     preview.policy_harness.__dict__.update(vars(policy_harness), PolicyPackProcess=pack)
 
 
@@ -362,7 +362,7 @@ def clip(text: str, keep: int = 8000) -> str:
 
 def run_case(root: Path, case: dict[str, Any], originals: dict[str, bytes]) -> dict[str, Any]:
     """Write the case's file over the reference one, run the preview's `main` on it, restore."""
-    from tools import preview
+    from interlock_platform.tooling import preview
 
     target = root / case["file"]
     target.write_bytes(base64.b64decode(case["data"]))

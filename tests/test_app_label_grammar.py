@@ -19,9 +19,9 @@ from interlock_platform.core.app_labels import (
     service_labels,
 )
 from interlock_platform.swarm.interlock_service import InvalidAppSpec
+from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor
 from tests.test_app_preview import app_named, refused
 from tests.test_app_team import example_config, run_example
-from tools.mock_runtime import PlatformMocks, RecordingMonitor
 
 PROD = EnvironmentContract(
     "prod", "/prod", "prod.apps.example.com", "ingress_prod", ("ingress_prod", "prod_backend"), "host",

@@ -1,5 +1,5 @@
 """The offline preview of the app-team example, run as a user runs it:
-`python -m tools.preview --project examples/app-team --stack <env>`, and a careless team's edits
+`python -m interlock_platform preview --project examples/app-team --stack <env>`, and a careless team's edits
 of a copy of the example, each refused with exit 2 naming the file, the app, the field and the fix."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from interlock_platform.core import labels
+from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import ENVIRONMENTS, preview_cli
-from tools.stack_files import ROOT
 
 EXAMPLE = ROOT / "examples" / "app-team"
 

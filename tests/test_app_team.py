@@ -8,9 +8,9 @@ import pytest
 from interlock_platform.core import labels
 from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract, check, service_labels
 from interlock_platform.swarm.interlock_service import InvalidAppSpec
+from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor, run_program
+from interlock_platform.tooling.stack_files import ROOT, offline_project_stack
 from tests.conftest import ENVIRONMENTS
-from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
-from tools.stack_files import ROOT, offline_project_stack
 
 EXAMPLE = ROOT / "examples" / "app-team" / "__main__.py"
 SECRETS = ("ucpCaCert", "ucpClientCert", "ucpClientKey", "kubeconfig")

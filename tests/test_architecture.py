@@ -16,12 +16,22 @@ import pulumi.dynamic as dyn
 import pytest
 
 from interlock_platform.core.model import REGISTRY_OUTPUTS
+from interlock_platform.tooling.policy_config import offline_shared_outputs
+from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import assert_registry_is_the_config, reference_shared
-from tools.policy_config import offline_shared_outputs
-from tools.stack_files import ROOT
 
 PACKAGE = ROOT / "interlock_platform"
 LAYERS = ("aws", "swarm", "kubernetes")
+TOOLING = PACKAGE / "tooling"  # the offline tooling, shipped in the package, never imported by the program
+
+
+def program_files() -> list[Path]:
+    """The program: the repository's __main__.py and the package, but for its tooling and the
+    `python -m interlock_platform` entry point, which runs the tooling."""
+    return [
+        ROOT / "__main__.py",
+        *(p for p in PACKAGE.rglob("*.py") if TOOLING not in p.parents and p != PACKAGE / "__main__.py"),
+    ]
 
 
 def module_name(path: Path) -> str:
@@ -31,9 +41,12 @@ def module_name(path: Path) -> str:
 
 def imports(path: Path) -> set[str]:
     """Every module `path` imports, wherever the import statement is (functions included)."""
+    return imports_in(path.read_text(), module_name(path).rsplit(".", 1)[0])
+
+
+def imports_in(source: str, package: str) -> set[str]:
     found: set[str] = set()
-    package = module_name(path).rsplit(".", 1)[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -104,9 +117,34 @@ def test_dependencies_run_one_way():
 
 
 def test_the_program_never_imports_the_offline_tooling():
-    for path in [*PACKAGE.rglob("*.py"), ROOT / "__main__.py"]:
-        bad = {m for m in imports(path) if m.split(".")[0] in ("tools", "tests", "bench", "policy")}
+    """Not tools/, tests/, bench/, policy/, nor the tooling the package ships (imports inside
+    functions included)."""
+    files = program_files()
+    assert ROOT / "interlock_platform" / "swarm" / "interlock_service.py" in files and not any(TOOLING in p.parents for p in files)
+    for path in files:
+        bad = {
+            m for m in imports(path)
+            if m.split(".")[0] in ("tools", "tests", "bench", "policy") or m == "interlock_platform.tooling"
+            or m.startswith("interlock_platform.tooling.") or m == "interlock_platform.__main__"
+        }  # fmt: skip
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_the_import_rule_catches_the_tooling():
+    """The hostile twin: a layer module importing the tooling, even inside a function or
+    relatively, is found; its benign twin (the layer's own modules) is not."""
+    source = "def f():\n    from interlock_platform.tooling import preview\n    from ..tooling.stack_files import ROOT\n    from . import layer\n"
+    found = imports_in(source, "interlock_platform.swarm")
+    assert {"interlock_platform.tooling", "interlock_platform.tooling.stack_files"} <= found
+    assert "interlock_platform.swarm.layer" in found
+
+
+def test_loading_the_program_loads_no_tooling():
+    """As Python sees it: importing every module of the program loads nothing of the tooling."""
+    modules = sorted(module_name(p) for p in program_files() if p != ROOT / "__main__.py")
+    code = f"import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; print(sorted(m for m in sys.modules if m.startswith('interlock_platform.tooling') or m.split('.')[0] == 'tools'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_providers_pickled_into_state_before_the_package_move_still_load():
@@ -141,7 +179,7 @@ def test_the_program_uses_no_private_names_of_the_sdks_or_libraries():
     """Public API only: no `from x._y import`, no `_name` imported, no `obj._name` on anything but
     our own objects (self, cls). An SDK upgrade must not be able to break the program silently."""
     found = []
-    for path in [*PACKAGE.rglob("*.py"), ROOT / "__main__.py"]:
+    for path in program_files():
         where = str(path.relative_to(ROOT))
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":

@@ -22,9 +22,9 @@ from interlock_platform.core import config_keys
 from interlock_platform.core.config_keys import PROJECT
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment, parse_shared
+from interlock_platform.tooling import project_file
+from interlock_platform.tooling.stack_files import ROOT, InvalidProjectFiles, merged_config, offline_config
 from tests.conftest import STACKS, copy_project, preview_cli, shared_outputs
-from tools import project_file
-from tools.stack_files import ROOT, InvalidProjectFiles, merged_config, offline_config
 
 # --------------------------------------------------------------------------------------------
 # The CLI's own cases (project_test.go), on a scratch project named `test` with a stack `dev`

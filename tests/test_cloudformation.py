@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from interlock_platform.tooling import cloudformation, scan
+from interlock_platform.tooling.mock_runtime import Registration
 from tests.conftest import STACKS
-from tools import cloudformation, scan
-from tools.mock_runtime import Registration
 
 
 def rendered(preview, stack: str) -> dict:
@@ -34,7 +34,7 @@ def write(tmp_path: Path, stack: str, template: dict) -> Path:
 def test_every_aws_type_the_program_registers_is_rendered(preview):
     types = {r.type for stack in STACKS for r in preview(stack).run.resources if r.type.startswith("aws:")}
     uncovered = types - set(cloudformation.RENDERERS) - set(cloudformation.FOLDED) - set(cloudformation.NO_EQUIVALENT)
-    assert not uncovered, f"add a CloudFormation rendering to tools/cloudformation.py for {sorted(uncovered)}"
+    assert not uncovered, f"add a CloudFormation rendering to interlock_platform/tooling/cloudformation.py for {sorted(uncovered)}"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -95,7 +95,7 @@ def test_cfn_lint_refuses_what_ec2_refuses(preview, tmp_path):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_checkov_and_cfn_guard_find_nothing_unsuppressed(preview, tmp_path, stack):
-    """Installed by tools/test.sh (`python -m tools.scan --install`); a missing scanner fails."""
+    """Installed by tools/test.sh (`python -m interlock_platform scan --install`); a missing scanner fails."""
     path = write(tmp_path, stack, rendered(preview, stack))
     assert scan.run_checkov(path) == []
     assert scan.run_cfn_guard(path) == []

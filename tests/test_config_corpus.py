@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 
 from interlock_platform.core import config_models
 from interlock_platform.core.config_reader import InvalidConfig
-from tools import fleet
-from tools.preview import InvalidStackConfig, run_preview
-from tools.stack_files import ROOT, InvalidProjectFiles, load_yaml_text, merged_config, offline_stack
+from interlock_platform.tooling import fleet
+from interlock_platform.tooling.preview import InvalidStackConfig, run_preview
+from interlock_platform.tooling.stack_files import ROOT, InvalidProjectFiles, load_yaml_text, merged_config, offline_stack
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "config_corpus.yaml").read_text())
 ACCEPT, REFUSE = "accept", "refuse"
@@ -86,7 +86,7 @@ def cli_verdict(root: Path, stack: str) -> tuple[str, list[str]]:
 
 
 def preview_verdict(root: Path, stack: str) -> tuple[str, list[str]]:
-    """What `python -m tools.preview --stack STACK` decides before it reports (exit 2 or not)."""
+    """What `python -m interlock_platform preview --stack STACK` decides before it reports (exit 2 or not)."""
     try:
         config, secrets, stood_in, _warnings = offline_stack(stack, root)
         run_preview(stack, offline=(config, secrets, stood_in))

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from interlock_platform.core import config_keys, config_models
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment, parse_shared
+from interlock_platform.tooling import project_file
 from tests.conftest import raw, refused_dev, shared_outputs
-from tools import project_file
 
 
 def _models(tp: Any, seen: set[type[BaseModel]]) -> None:

@@ -13,8 +13,8 @@ from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.outputs import BY_ROLE
 from interlock_platform.core.topology import parse_shared
 from tests.conftest import raw
-from tools.mock_runtime import run_program
-from tools.stack_files import ROOT, offline_config
+from interlock_platform.tooling.mock_runtime import run_program
+from interlock_platform.tooling.stack_files import ROOT, offline_config
 
 DOC = (ROOT / "docs" / "deploying.md").read_text()
 

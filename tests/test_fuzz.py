@@ -2,7 +2,7 @@
 types, deleted keys, huge numbers, wrong nesting, unicode, YAML tags, aliases and multi-docs,
 truncation, binary bytes, deep nesting, long strings; tests/stack_fuzz.py) through the preview.
 
-The contract for each (tools/preview.py): no traceback; exit 0, 1 only with a mandatory violation
+The contract for each (interlock_platform/tooling/preview.py): no traceback; exit 0, 1 only with a mandatory violation
 listed, 2 with the file and a fix on stderr, or 3 saying the policies were not checked; no
 case over 10 s; and a private key pasted into a value in no output (stdout, stderr, --json, --out). The cases run in two long-lived workers that call the preview's entry point
 in-process, each with one policy-pack process (why: tests/stack_fuzz.py); a sample runs through the real CLI as well, which must give the
@@ -145,7 +145,7 @@ def test_every_fuzzed_stack_file_keeps_the_exit_contract(fuzzed):
 
 
 def test_the_in_process_runs_give_what_the_cli_gives(fuzzed):
-    """The fast path is the user's path: a sample of the cases, through `python -m tools.preview`,
+    """The fast path is the user's path: a sample of the cases, through `python -m interlock_platform preview`,
     exits with the same status and prints the same stderr."""
     todo, results, _, root = fuzzed
     by_code: dict[Any, list[dict[str, Any]]] = {}

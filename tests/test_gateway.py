@@ -18,11 +18,12 @@ from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment
 from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev, shared_outputs
 from tests.test_kubernetes import FROM_1_21, Cluster, expected_table, ports_conn
-from tools import gateway_api, report
-from tools.mock_runtime import run_program
-from tools.policy_config import from_shared_outputs, group_layout, owned_names
-from tools.policy_harness import PolicyPackProcess
-from tools.preview import run_preview
+from interlock_platform.tooling import report
+from tools import gateway_api
+from interlock_platform.tooling.mock_runtime import run_program
+from interlock_platform.tooling.policy_config import from_shared_outputs, group_layout, owned_names
+from interlock_platform.tooling.policy_harness import PolicyPackProcess
+from interlock_platform.tooling.preview import run_preview
 
 ON = {"enabled": True}
 CRD_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/")  # what the vendored CRDs define

@@ -1,5 +1,5 @@
 """isolation: applicationGroup, proved from the resources the program registers (under the mock
-runtime), evaluated by AWS's rules for NACLs and security groups (tools/reachability.py), never
+runtime), evaluated by AWS's rules for NACLs and security groups (interlock_platform/tooling/reachability.py), never
 from the firewall plan: a group reaches another only on the flows its config declares and on the
 overlay data plane; managers reach every group on the UCP worker ports; the load balancer reaches
 only the ingress group; nothing of another environment gets in. And the layouts that do not fit
@@ -17,11 +17,11 @@ import pytest
 
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment, parse_shared
+from interlock_platform.tooling import report
+from interlock_platform.tooling.mock_runtime import ProgramRun, Registration, run_program
+from interlock_platform.tooling.policy_config import from_shared_outputs
+from interlock_platform.tooling.reachability import Host, Network, group_hosts, load_balancer_hosts, manager_hosts
 from tests.conftest import SHARED_REF, _preview, full_config, raw, shared_outputs
-from tools import report
-from tools.mock_runtime import ProgramRun, Registration, run_program
-from tools.policy_config import from_shared_outputs
-from tools.reachability import Host, Network, group_hosts, load_balancer_hosts, manager_hosts
 
 # Transcribed from the documentation of the reference release, MKE 3.9 (Mirantis' 3.7 "Open
 # ports" page and the 3.9 `install` reference; Docker's overlay network guide), not from

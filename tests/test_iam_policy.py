@@ -14,7 +14,7 @@ import pytest
 from parliament import analyze_policy_string
 
 from tools import iam_policy
-from tools.stack_files import ROOT, stack_names
+from interlock_platform.tooling.stack_files import ROOT, stack_names
 
 
 @functools.cache

@@ -20,9 +20,9 @@ from pulumi.runtime.rpc import is_rpc_secret
 from interlock_platform.core import k8s_manifests, labels, ports
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment
+from interlock_platform.tooling import report
+from interlock_platform.tooling.mock_runtime import run_program
 from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, reference_shared, refused_dev, shared_outputs
-from tools import report
-from tools.mock_runtime import run_program
 from tools.vendor_k8s_schemas import KINDS
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "k8s-schemas"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import copy_project, preview_cli
-from tools.stack_files import ROOT
 
 
 def _edit(path: str, old: str, new: str) -> Callable[[Path], None]:
@@ -144,7 +144,7 @@ def test_malformed_input_exits_2_with_the_file_and_the_fix(scratch, case):
     try:
         edit(scratch)
         result = subprocess.run(
-            [sys.executable, "-m", "tools.preview", "--stack", stack, "--json", "out.json", *extra],
+            [sys.executable, "-m", "interlock_platform", "preview", "--stack", stack, "--json", "out.json", *extra],
             cwd=scratch, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     finally:
@@ -182,7 +182,7 @@ def test_the_job_summary_shows_why_the_preview_stopped(scratch, tmp_path):
     (out / "errors.txt").write_text("error: the configuration is invalid (1 problem); nothing was registered:\n  - x\n")
     (out / "exit-code").write_text("2\n")
     summary = subprocess.run(
-        [sys.executable, "-m", "tools.job_summary", "--stack", "dev", str(out)],
+        [sys.executable, "-m", "interlock_platform", "job-summary", "--stack", "dev", str(out)],
         cwd=scratch,
         capture_output=True,
         text=True,

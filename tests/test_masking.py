@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from interlock_platform.tooling.masking import Masker, found_in
 from tests.conftest import copy_project, preview_cli
-from tools.masking import Masker, found_in
 
 
 def _pem() -> str:

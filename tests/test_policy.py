@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from interlock_platform.tooling.mock_runtime import Registration, run_program
+from interlock_platform.tooling.policy_config import REGISTRY_POLICIES, from_shared_outputs
+from interlock_platform.tooling.policy_harness import UNKNOWN, PolicyPackDidNotStart, PolicyPackProcess
+from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import STACKS, copy_project, full_config
 from tests.policy_corpus import CORPUS
-from tools.mock_runtime import Registration, run_program
-from tools.policy_config import REGISTRY_POLICIES, from_shared_outputs
-from tools.policy_harness import UNKNOWN, PolicyPackDidNotStart, PolicyPackProcess
-from tools.stack_files import ROOT
 
 ALL_RULES = {
     "sg-no-world-ingress", "sg-encapsulation-scoped", "sg-no-cross-environment", "sg-no-all-protocols", "sg-descriptions",
@@ -139,7 +139,7 @@ def test_streamed_analysis_gives_what_analysis_after_the_run_gives(pack, preview
 def test_the_preview_streams_every_resource_and_analyze_resends_none(preview, monkeypatch):
     """Over a real env preview: each analyzable resource is sent once, while the program runs
     (from `submit`), and the analysis afterwards only collects the answers."""
-    from tools.preview import run_preview
+    from interlock_platform.tooling.preview import run_preview
 
     sent: list[tuple[str, str]] = []
     phase = ["program"]
@@ -285,7 +285,7 @@ def test_a_mutation_of_the_program_is_caught(project_copy, policy):
         path.write_text(text.replace(old, new))
     try:
         out = project_copy / "preview.json"
-        result = subprocess.run([sys.executable, "-m", "tools.preview", "--stack", stack, "--json", str(out)],
+        result = subprocess.run([sys.executable, "-m", "interlock_platform", "preview", "--stack", stack, "--json", str(out)],
                                 cwd=project_copy, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     finally:
         for path, text in originals.items():
@@ -306,7 +306,7 @@ def test_an_enforcement_level_can_be_overridden(project_copy, tmp_path):
     config = tmp_path / "policy-config.json"
     config.write_text(json.dumps({"k8s-no-wide-peers": {"enforcementLevel": "advisory"}}))
     try:
-        result = subprocess.run([sys.executable, "-m", "tools.preview", "--stack", stack, "--policy-config", str(config)],
+        result = subprocess.run([sys.executable, "-m", "interlock_platform", "preview", "--stack", stack, "--policy-config", str(config)],
                                 cwd=project_copy, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     finally:
         path.write_text(original)

@@ -5,7 +5,7 @@ same resource types, which must pass, so no rule stops a change by its type alon
 
 Every entry and twin runs in process (the program under the SDK's mocks, one policy pack process
 over its gRPC protocol for all of them, as the engine runs one pack for a preview); a sample, one
-entry per layer, also runs as a user runs it (`python -m tools.preview`, exit status 1)."""
+entry per layer, also runs as a user runs it (`python -m interlock_platform preview`, exit status 1)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from interlock_platform.tooling.policy_harness import PolicyPackProcess
+from interlock_platform.tooling.preview import Preview, run_preview
+from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import copy_project, preview_cli
 from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, ENDPOINT_TWINS, GRANT_TWINS, REACH, ROUTE_TWINS, ROUTES, Change
-from tools.policy_harness import PolicyPackProcess
-from tools.preview import Preview, run_preview
-from tools.stack_files import ROOT
 
 MAIN = "__main__.py"
 CLI_SAMPLE = ("sg-inline-ingress-world-ssh", *sorted(n for n, c in CORPUS.items() if c.layer == "swarm")[:1],

@@ -28,10 +28,10 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from interlock_platform.tooling.mock_runtime import Registration, run_program
+from interlock_platform.tooling.policy_config import from_shared_outputs
+from interlock_platform.tooling.policy_harness import UNKNOWN, PolicyPackProcess
 from tests.conftest import shared_outputs
-from tools.mock_runtime import Registration, run_program
-from tools.policy_config import from_shared_outputs
-from tools.policy_harness import UNKNOWN, PolicyPackProcess
 
 # Every resource type that can open traffic or grant rights, and what they reference
 RESOURCES: dict[str, list[type[pulumi.CustomResource]]] = {

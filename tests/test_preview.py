@@ -1,4 +1,4 @@
-"""The offline preview end to end, as a user runs it: `python -m tools.preview`."""
+"""The offline preview end to end, as a user runs it: `python -m interlock_platform preview`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from interlock_platform.core import interlock_toml, ports
+from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import STACKS, copy_project, preview_cli
-from tools.stack_files import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "interlock" / "ucp-3.2-default.toml"
 DESIGN_KEYS = {"urn", "type", "name", "parent", "custom", "inputs"}
@@ -222,7 +222,7 @@ def test_a_preview_registers_the_swarm_resources_without_loading_docker_py():
     does; importing it anyway cost every preview ~0.13 s. Run in a fresh interpreter: this one
     has loaded docker-py for the Swarm tests."""
     script = (
-        "import sys; from tools.preview import run_preview; p = run_preview('dev'); "
+        "import sys; from interlock_platform.tooling.preview import run_preview; p = run_preview('dev'); "
         "print(sorted({r.type for r in p.run.resources if r.type.startswith('pulumi-python:dynamic')})); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'docker', 'requests', 'urllib3'}))"
     )

@@ -6,8 +6,8 @@ import re
 import subprocess
 
 from interlock_platform.core import config_keys
+from interlock_platform.tooling.stack_files import ROOT, project_file, stack_names
 from tests.conftest import STACKS
-from tools.stack_files import ROOT, project_file, stack_names
 
 
 def test_pulumi_yaml_declares_every_key_with_a_description():
@@ -45,7 +45,7 @@ def test_ci_runs_the_readme_test_command():
 def test_the_stack_files_validate_against_the_generated_schema_and_it_refuses_unknown_keys(tmp_path):
     """docs/config.schema.json, checked by check-jsonschema (not our reader): the four stack files
     pass; a misspelt key (with the project's namespace or none) and a wrong type are refused."""
-    from tools.scan import console_script
+    from interlock_platform.tooling.scan import console_script
 
     schema = ROOT / "docs" / "config.schema.json"
     stacks = [str(ROOT / "stacks" / f"Pulumi.{s}.yaml") for s in STACKS]

@@ -13,9 +13,9 @@ from interlock_platform.core import names
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
+from interlock_platform.tooling.fleet import fleet_problems
+from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor, offline_instances, run_program
 from tests.conftest import SHARED_REF, copy_project, full_config, preview_cli, raw, refused_dev, shared_outputs
-from tools.fleet import fleet_problems
-from tools.mock_runtime import PlatformMocks, RecordingMonitor, offline_instances, run_program
 
 
 def dev_with(**changes) -> dict:

@@ -1,4 +1,4 @@
-"""The shared stack's state that an env stack's offline preview reads (tools/shared_state.py),
+"""The shared stack's state that an env stack's offline preview reads (interlock_platform/tooling/shared_state.py),
 held to the shared program's own run under the SDK's mock runtime: every output, every secret
 mark, every resource whose id it exports, for the stack file and for layouts it does not have."""
 
@@ -13,11 +13,11 @@ from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.model import REGISTRY_OUTPUTS
 from interlock_platform.core.topology import parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
+from interlock_platform.tooling.mock_runtime import ProgramRun, run_program
+from interlock_platform.tooling.preview import run_preview
+from interlock_platform.tooling.shared_state import shared_state
+from interlock_platform.tooling.stack_files import offline_config, program_config
 from tests.conftest import SHARED_REF, assert_registry_is_the_config, full_config
-from tools.mock_runtime import ProgramRun, run_program
-from tools.preview import run_preview
-from tools.shared_state import shared_state
-from tools.stack_files import offline_config, program_config
 
 THREE_ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 

@@ -13,10 +13,10 @@ import pytest
 
 from interlock_platform.core.topology import parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
+from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor, run_program
+from interlock_platform.tooling.preview import to_json
+from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, reference_shared
-from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
-from tools.preview import to_json
-from tools.stack_files import ROOT
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"

@@ -19,8 +19,8 @@ from interlock_platform.swarm.providers.engine import EngineConnection, EngineUn
 from interlock_platform.swarm.providers.interlock import InterlockSettingsProvider, ServiceClusterProvider
 from interlock_platform.swarm.providers.node_labels import NodeLabelError, NodeLabelsProvider
 from interlock_platform.swarm.providers.rotation import RotationFailed, read_current, rotate
+from interlock_platform.tooling.stack_files import ROOT
 from tests.swarm_support import FIXTURE, dummy_service, interlock_configs, reset, start_interlock
-from tools.stack_files import ROOT
 
 HEALTH_SECONDS = 2  # the stand-in fails within a second of starting, or 7 s in (see its script)
 

@@ -20,8 +20,8 @@ from docker.errors import APIError
 from interlock_platform.core import interlock_toml, labels
 from interlock_platform.core.interlock_toml import ServiceClusterSpec
 from interlock_platform.swarm.providers.rotation import RotationError, RotationFailed, read_current, rotate
+from interlock_platform.tooling.stack_files import ROOT
 from tests.swarm_support import add, interlock_configs, reset, start_interlock
-from tools.stack_files import ROOT
 
 HEALTH_SECONDS = 2
 DEV = ServiceClusterSpec("dev", 8082, 8445, 2, "ingress_dev")

@@ -14,8 +14,8 @@ from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.interlock_toml import redacted
 from interlock_platform.core.topology import parse_environment
 from interlock_platform.swarm.providers.engine import SwarmProvider
+from interlock_platform.tooling.stack_files import ROOT, offline_config
 from tests.conftest import ENVIRONMENTS, preview_cli, raw, reference_shared, shared_outputs
-from tools.stack_files import ROOT, offline_config
 
 NETWORK = "docker:index/network:Network"
 SECRET = "docker:index/secret:Secret"
@@ -119,8 +119,8 @@ def test_the_shared_stack_turns_layer7_on_before_it_rotates_its_settings_in(prev
 
 
 def test_without_enable_layer7_routing_nothing_turns_it_on(preview):
+    from interlock_platform.tooling.preview import run_preview
     from tests.conftest import full_config
-    from tools.preview import run_preview
 
     interlock = {**raw("shared")["interlock"], "enableLayer7Routing": False}
     run = run_preview("shared", config=full_config("shared", interlock=interlock)).run

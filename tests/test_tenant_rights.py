@@ -16,12 +16,12 @@ from cel_expr_python import cel
 from interlock_platform.core import k8s_admission, k8s_manifests, labels, ports
 from interlock_platform.core.k8s_manifests import KubernetesSettings, TeamSpec
 from interlock_platform.core.topology import parse_environment
+from interlock_platform.tooling import report
+from interlock_platform.tooling.mock_runtime import run_program
+from interlock_platform.tooling.policy_config import from_shared_outputs
+from interlock_platform.tooling.policy_harness import PolicyPackProcess
+from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev, shared_outputs
-from tools import report
-from tools.mock_runtime import run_program
-from tools.policy_config import from_shared_outputs
-from tools.policy_harness import PolicyPackProcess
-from tools.stack_files import ROOT
 
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import docker
 
+from interlock_platform.tooling.stack_files import ROOT
 from tools import test_engine
-from tools.stack_files import ROOT
 
 # A Swarm test that goes through a provider's own connection (no ucpHost: the engine from the
 # environment) and through the tests' fixtures: it rewrites a node's labels.

@@ -29,9 +29,9 @@ from interlock_platform.core.topology import parse_environment
 from interlock_platform.stack_config import InvalidStackConfig
 from interlock_platform.swarm.providers.engine import EngineConnection
 from interlock_platform.swarm.providers.ucp_grants import UcpGrantError, UcpGrantsProvider
+from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor, run_program
 from tests.conftest import SHARED_REF, copy_project, full_config, preview_cli, raw, refused_dev, shared_outputs
 from tests.test_engine_connection import bundle  # noqa: F401  (the client bundle fixture: CA, server and client certificates)
-from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
 
 # --- validation: hostile case and benign twin
 

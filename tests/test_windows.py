@@ -12,8 +12,8 @@ import pytest
 from interlock_platform.core import firewall_plan, interlock_toml, k8s_manifests, labels, ports
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment
+from interlock_platform.tooling.preview import run_preview
 from tests.conftest import full_config, raw, refused_dev, shared_outputs
-from tools.preview import run_preview
 
 WINDOWS_REPLIES = ports.WINDOWS_EPHEMERAL_PORTS
 

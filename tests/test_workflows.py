@@ -9,10 +9,10 @@ import sys
 import pytest
 import yaml
 
+from interlock_platform.tooling import job_summary
+from interlock_platform.tooling.scan import console_script
+from interlock_platform.tooling.stack_files import ROOT, stack_names
 from tests.conftest import copy_project
-from tools import job_summary
-from tools.scan import console_script
-from tools.stack_files import ROOT, stack_names
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -42,9 +42,9 @@ def test_preview_runs_every_stack_offline_with_the_pack_and_publishes_the_summar
     job = wf["jobs"]["offline-preview"]
     assert sorted(job["strategy"]["matrix"]["stack"]) == stack_names()
     runs = "\n".join(s.get("run", "") for s in steps(job))
-    assert "python -m tools.preview --stack ${{ matrix.stack }} --json out/preview.json --out out" in runs
+    assert "python -m interlock_platform preview --stack ${{ matrix.stack }} --json out/preview.json --out out" in runs
     summary = next(s for s in steps(job) if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
-    assert summary["if"] == "always()" and "tools.job_summary" in summary["run"]
+    assert summary["if"] == "always()" and "interlock_platform job-summary" in summary["run"]
     assert not any("secrets." in str(s) for s in steps(job))  # forks run it too
 
 
@@ -61,7 +61,7 @@ def test_the_preview_step_fails_the_job_with_the_preview_and_keeps_its_errors(tm
             )
         )
     job = load("preview.yml")["jobs"]["offline-preview"]
-    step = next(s for s in steps(job) if "tools.preview" in s.get("run", ""))
+    step = next(s for s in steps(job) if "interlock_platform preview" in s.get("run", ""))
     script = step["run"].replace("${{ matrix.stack }}", "dev").replace("python -m", f"{sys.executable} -m")
     result = subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
@@ -108,7 +108,7 @@ def test_deploy_goes_shared_then_dev_test_prod_each_in_its_environment():
 
 def test_the_job_summary_shows_violations_resources_interlock_and_matrix(tmp_path):
     out = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "tools.preview", "--stack", "dev", "--json", str(out / "preview.json"), "--out", str(out)],
+    subprocess.run([sys.executable, "-m", "interlock_platform", "preview", "--stack", "dev", "--json", str(out / "preview.json"), "--out", str(out)],
                    cwd=ROOT, check=True, capture_output=True)  # fmt: skip
     text = job_summary.render("dev", out)
     assert "**Policy violations:** 0 (0 mandatory)" in text

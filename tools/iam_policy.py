@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from interlock_platform.core.config_keys import PROJECT
-from tools.mock_runtime import PlatformMocks, RecordingMonitor, run_program
-from tools.shared_state import shared_state
-from tools.stack_files import ROOT, offline_config, stack_names
+from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor, run_program
+from interlock_platform.tooling.shared_state import shared_state
+from interlock_platform.tooling.stack_files import ROOT, offline_config, stack_names
 
 POLICY_FILE = ROOT / "docs" / "iam-policy.json"
 

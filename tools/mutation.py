@@ -19,8 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools.scan import console_script
-from tools.stack_files import ROOT
+from interlock_platform.tooling.scan import console_script
+from interlock_platform.tooling.stack_files import ROOT
 
 # The scope: the pack's range and property helpers and the Kubernetes manifests of the pure core,
 # against the pure boundary tests. (interlock_platform/core/ports.py builds its table at import,

@@ -12,7 +12,7 @@ if ! command -v npm >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq nodejs npm >/dev/null
 fi
-python3 -m tools.scan --install
+python3 -m interlock_platform scan --install
 
 # A real Docker engine (Debian's docker.io) and a static busybox for the test image.
 if ! command -v dockerd >/dev/null || ! command -v busybox >/dev/null; then

@@ -14,7 +14,13 @@ import pulumi_kubernetes as k8s
 
 from interlock_platform.core.k8s_manifests import AppSpec, Port
 from interlock_platform.kubernetes.layer import AppIngressPolicy, AppIngressPolicyArgs
-from interlock_platform.swarm.interlock_service import InterlockService, InterlockServiceArgs, apps_from_config, validate
+from interlock_platform.swarm.interlock_service import (
+    InterlockService,
+    InterlockServiceArgs,
+    apps_from_config,
+    team_namespace,
+    validate,
+)
 
 config = pulumi.Config()
 environment = pulumi.get_stack()  # dev, test or prod
@@ -24,6 +30,7 @@ async def main() -> None:
     apps = apps_from_config(config, "apps")  # a misspelt field or a wrong type stops here
     platform = pulumi.StackReference(f"{config.require('platformOrg')}/interlock-platform/{environment}")
     env = await validate(platform, *apps, config_key=config.full_key("apps"))  # and a spec the environment refuses
+    namespace = await team_namespace(platform, config.require("team"), config_key=config.full_key("team"))  # and a team not there
 
     ucp = docker.Provider(
         "ucp", host=config.require("ucpHost"), ca_material=config.require_secret("ucpCaCert"),
@@ -33,7 +40,6 @@ async def main() -> None:
 
     # The team's Kubernetes side: the ingress controller may reach its demo pods
     cluster = k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))
-    namespace = platform.get_output("teamNamespaces").apply(lambda namespaces: namespaces[config.require("team")])
     AppIngressPolicy(
         "demo",
         AppIngressPolicyArgs(

@@ -2,7 +2,7 @@
 its default, whether it is a secret, and what it means. Pure; no Pulumi. The table is derived
 from the pydantic models in `config_models.py`, where each key is declared once.
 
-`Pulumi.yaml`'s `config:` block is generated from this table (`python -m tools.project_file
+`Pulumi.yaml`'s `config:` block is generated from this table (`python -m interlock_platform project-file
 --write`; a test keeps the two in step). The Pulumi CLI merges that block into every stack
 before the program runs (`mergeConfig` in pulumi/pulumi): a project key with no `default` that
 a stack does not set stops `pulumi preview` for that stack. So every key but `role` has a

@@ -4,7 +4,7 @@ pattern, description, and the fix a user is told when a value is wrong. Pure; no
 `SharedConfig` is the shared stack's config, `EnvironmentConfig` an env stack's; a key both
 declare (`role`, `interlock`, `ucpHost`, the client bundle) is read by both roles. Everything
 else is derived from these classes: `config_keys.KEYS` (and from it Pulumi.yaml's `config:`
-block), docs/config.schema.json, the README's table (`python -m tools.project_file --write`),
+block), docs/config.schema.json, the README's table (`python -m interlock_platform project-file --write`),
 and the shape checks of `topology.parse_shared` / `parse_environment`, which validate each
 top-level key on its own (`validate_key`) so that a malformed key does not hide the semantic
 checks of the others.
@@ -22,7 +22,7 @@ nothing else (no "yes" for true, no 3.5 for a whole number).
 
 To add a key: add a field to `SharedConfig` or `EnvironmentConfig` (both, if both roles read
 it) with a description, a default and a fix; read it in `topology.py`; run
-`python -m tools.project_file --write`.
+`python -m interlock_platform project-file --write`.
 """
 
 from __future__ import annotations

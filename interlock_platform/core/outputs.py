@@ -2,7 +2,7 @@
 `EnvironmentOutputs` for dev, test and prod. Each field is an output: its type (the annotation),
 what it means (the description), whether app teams may build on it (`stable`) and whether only
 some config exports it (`optional`). docs/stack-outputs.md is generated from them (`python -m
-tools.project_file --write`); tests hold the stacks' exports, names and values, to them. The
+interlock_platform project-file --write`); tests hold the stacks' exports, names and values, to them. The
 values the env stacks read back (the registry) are the config models' own. Pure; no Pulumi."""
 
 from __future__ import annotations

@@ -57,6 +57,21 @@ async def validate(
     return env
 
 
+async def team_namespace(environment: pulumi.StackReference, team: str, config_key: str | None = None) -> str:
+    """The Kubernetes namespace the env stack on-boarded `team` into (its `teamNamespaces`
+    output), or InvalidAppSpec naming the team, the environment's teams and the fix: await it
+    before creating anything."""
+    namespaces = (await read_stack_outputs(environment, ("teamNamespaces",))).get("teamNamespaces") or {}
+    if team in namespaces:
+        return str(namespaces[team])
+    where = f"{config_key}: " if config_key else ""
+    known = ", ".join(sorted(namespaces)) or "none yet"
+    raise InvalidAppSpec([
+        f"{where}team {team!r} is not on-boarded in this environment; use one of its teams ({known}), or ask the platform "
+        f"team to on-board '{team}' (interlock-platform:teams in the platform's stack file for this environment)"
+    ])  # fmt: skip
+
+
 def apps_from_config(config: pulumi.Config, key: str = "apps") -> list[AppServiceSpec]:
     """The app specs listed under `<project>:<key>` in the stack config (camelCase fields, as
     docs/app-teams.md lists them), or InvalidAppSpec naming each app, field and fix."""

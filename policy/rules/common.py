@@ -2,7 +2,7 @@
 environment registry from policy config, and the resource graph of a stack.
 
 The pack does not import the program: it is the independent check on it. It learns the
-environments from its config (generate it with `python -m tools.policy_config`)."""
+environments from its config (generate it with `python -m interlock_platform policy-config`)."""
 
 from __future__ import annotations
 
@@ -290,7 +290,7 @@ def ec2_hostname_address(hostname: str) -> ipaddress.IPv4Address | None:
 
 NOT_CONFIGURED = (
     "the policy pack has no environment registry, so it cannot check isolation. Fix: generate the config from the shared stack "
-    "(`python -m tools.policy_config > policy-config.json`) and pass `--policy-pack-config policy-config.json`"
+    "(`python -m interlock_platform policy-config > policy-config.json`) and pass `--policy-pack-config policy-config.json`"
 )
 
 

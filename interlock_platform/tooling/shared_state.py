@@ -20,8 +20,8 @@ from typing import Any
 from interlock_platform.core.config_reader import InvalidConfig, Problem
 from interlock_platform.core.topology import PROJECT, parse_shared, stack_role
 from interlock_platform.stack_config import aws_region_or_environment
-from tools.mock_runtime import ProgramRun, Registration, as_engine_state, mock_id
-from tools.stack_files import engine_config_value, program_config
+from interlock_platform.tooling.mock_runtime import ProgramRun, Registration, as_engine_state, mock_id
+from interlock_platform.tooling.stack_files import engine_config_value, program_config
 
 # The components of the shared program whose resources an env stack reads, as __main__.py names them
 SHARED_NETWORK = ("interlock-platform:network:SharedNetwork", "shared")

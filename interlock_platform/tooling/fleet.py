@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from interlock_platform.core.config_reader import PROJECT, InvalidConfig, Problem
-from tools.stack_files import fleet_configs, stack_file
+from interlock_platform.tooling.stack_files import fleet_configs, stack_file
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tools.mock_runtime import ProgramRun
+from interlock_platform.tooling.mock_runtime import ProgramRun
 
 SUBNET = "aws:ec2/subnet:Subnet"
 NACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"

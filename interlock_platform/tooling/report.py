@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tools import reachability
-from tools.mock_runtime import ProgramRun, Registration
+from interlock_platform.tooling import reachability
+from interlock_platform.tooling.mock_runtime import ProgramRun, Registration
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULES = {

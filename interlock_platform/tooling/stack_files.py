@@ -28,6 +28,7 @@ import difflib
 import functools
 import json
 import math
+import os
 import re
 import sys
 import types
@@ -40,8 +41,41 @@ import yaml
 
 from interlock_platform.core.config_keys import BY_NAME, ENVIRONMENT_KEYS, PROJECT, SHARED_KEYS
 from interlock_platform.core.config_reader import MAX_STACK_CONFIG_BYTES, STACK_CONFIG_TOO_BIG_FIX
+from interlock_platform.tooling import PLATFORM_ENV
 
-ROOT = Path(__file__).resolve().parent.parent
+# The platform checkout (its __main__.py, stacks/, policy/) the tooling previews and checks.
+
+
+def is_platform_checkout(root: Path) -> bool:
+    """A folder laid out as the platform's repository: the program, the stack files and the policy
+    pack (its Pulumi.yaml is read, and refused in the CLI's words, later)."""
+    return all((root / name).is_file() for name in ("__main__.py", "policy/PulumiPolicy.yaml")) and (root / "stacks").is_dir()
+
+
+def platform_root() -> Path:
+    """`--platform DIR` (INTERLOCK_PLATFORM_ROOT); else the checkout this package sits in (a clone,
+    or `pip install -e` of one); else the current directory. Installed from a wheel, the package
+    sits in site-packages and carries no stacks: then the platform is wherever the command runs,
+    and `require_platform` refuses a folder that is not one."""
+    if named := os.environ.get(PLATFORM_ENV):
+        return Path(named).resolve()
+    around = Path(__file__).resolve().parents[2]
+    return around if is_platform_checkout(around) else Path.cwd().resolve()
+
+
+ROOT = platform_root()
+
+
+def require_platform(needed_for: str) -> None:
+    """InvalidProjectFiles unless ROOT is the platform checkout, saying how to give one."""
+    if not is_platform_checkout(ROOT):
+        raise InvalidProjectFiles([FileProblem(
+            str(ROOT), None,
+            "is not an interlock-platform checkout (no __main__.py, stacks/ and policy/PulumiPolicy.yaml), "
+            f"which {needed_for} reads",
+            "run the command in a clone of the platform repository, or give it with --platform DIR; an app team previewing "
+            "its own project gives --platform-outputs FILE (`pulumi stack output --json -s <org>/interlock-platform/<env>`) instead",
+        )])  # fmt: skip
 SECRET_PLACEHOLDER = "offline-preview-placeholder"
 # The namespaces this project's program and providers read; a key under any other is ignored by all of them.
 KNOWN_NAMESPACES = (PROJECT, "aws", "docker", "kubernetes", "pulumi")

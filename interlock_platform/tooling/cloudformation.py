@@ -31,8 +31,8 @@ from typing import Any
 
 import yaml
 
-from tools.mock_runtime import Registration
-from tools.stack_files import ROOT
+from interlock_platform.tooling.mock_runtime import Registration
+from interlock_platform.tooling.stack_files import ROOT
 
 SUPPRESSIONS = ROOT / "scanners" / "suppressions.yaml"
 Resource = dict[str, Any]
@@ -116,7 +116,7 @@ class Renderer:
         aws = [r for r in self.resources if r.type.startswith("aws:") and r.custom]
         for r in aws:
             if r.type not in RENDERERS and r.type not in FOLDED and r.type not in NO_EQUIVALENT:
-                raise UnrenderedType(f"{r.type} ({r.name}) has no CloudFormation rendering: add it to tools/cloudformation.py")
+                raise UnrenderedType(f"{r.type} ({r.name}) has no CloudFormation rendering: add it to interlock_platform/tooling/cloudformation.py")
         # Names repeat across types (a subnet and its route table association): those get their
         # type in the logical id, all of them, so ids do not depend on registration order.
         shared_names = {n for n, count in Counter(r.name for r in aws).items() if count > 1}
@@ -676,7 +676,7 @@ def load_suppressions(path: Path = SUPPRESSIONS) -> list[Suppression]:
 
 def apply_suppressions(template: dict[str, Any], stack: str, suppressions: list[Suppression]) -> None:
     """Write the suppressions into each resource's Metadata, where cfn-lint and Checkov read them
-    (cfn-guard has no such field: tools/scan.py filters its findings from the same list)."""
+    (cfn-guard has no such field: interlock_platform/tooling/scan.py filters its findings from the same list)."""
     for resource in template["Resources"].values():
         name = resource["Metadata"]["pulumi"]["urn"].rsplit("::", 1)[-1]
         for s in suppressions:

@@ -27,7 +27,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.stack_files import ROOT, engine_config_value, fleet_configs, project_file
+from interlock_platform.tooling.stack_files import ROOT, engine_config_value, fleet_configs, project_file
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 MOCK_ACCOUNT = "123456789012"

@@ -4,7 +4,7 @@ It starts `python -u -m pulumi.policy <engine-address> policy`, reads the port f
 first line of output, then calls GetAnalyzerInfo, Configure, Analyze for every resource (each
 as it registers, with `submit`, or all at once) and AnalyzeStack with parents, dependencies and
 property dependencies. The input is what the program registered under the mock runtime
-(tools.mock_runtime): Analyze gets each resource's inputs, AnalyzeStack its outputs, as the
+(interlock_platform.tooling.mock_runtime): Analyze gets each resource's inputs, AnalyzeStack its outputs, as the
 engine sends them (pulumi/pulumi pkg/resource/deploy/step_generator.go, AnalyzeResources:
 "Unlike Analyze, AnalyzeStack is called on the final outputs of each resource"; commit
 1b5949891b3cefcb9974752b24a5ecef0acc86c8)."""
@@ -25,8 +25,8 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from tools.mock_runtime import Registration
-from tools.stack_files import ROOT
+from interlock_platform.tooling.mock_runtime import Registration
+from interlock_platform.tooling.stack_files import ROOT
 
 PACK = ROOT / "policy"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value not known yet
