@@ -12,9 +12,9 @@ from interlock_platform.core.config_keys import ENVIRONMENT, SHARED
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.outputs import BY_ROLE
 from interlock_platform.core.topology import parse_shared
-from tests.conftest import raw
 from interlock_platform.tooling.mock_runtime import run_program
 from interlock_platform.tooling.stack_files import ROOT, offline_config
+from tests.conftest import raw
 
 DOC = (ROOT / "docs" / "deploying.md").read_text()
 

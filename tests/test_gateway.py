@@ -16,14 +16,14 @@ from pulumi.runtime.rpc import is_rpc_secret
 from interlock_platform.core import gateway, k8s_manifests, labels
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment
-from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev, shared_outputs
-from tests.test_kubernetes import FROM_1_21, Cluster, expected_table, ports_conn
 from interlock_platform.tooling import report
-from tools import gateway_api
 from interlock_platform.tooling.mock_runtime import run_program
 from interlock_platform.tooling.policy_config import from_shared_outputs, group_layout, owned_names
 from interlock_platform.tooling.policy_harness import PolicyPackProcess
 from interlock_platform.tooling.preview import run_preview
+from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev, shared_outputs
+from tests.test_kubernetes import FROM_1_21, Cluster, expected_table, ports_conn
+from tools import gateway_api
 
 ON = {"enabled": True}
 CRD_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/")  # what the vendored CRDs define

@@ -13,8 +13,8 @@ import pulumi_aws as aws
 import pytest
 from parliament import analyze_policy_string
 
-from tools import iam_policy
 from interlock_platform.tooling.stack_files import ROOT, stack_names
+from tools import iam_policy
 
 
 @functools.cache
