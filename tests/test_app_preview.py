@@ -141,3 +141,21 @@ def test_an_app_stack_with_no_platform_environment_is_refused(tmp_path):
 def test_a_folder_without_a_project_is_refused(tmp_path):
     done = preview_cli("--project", str(tmp_path), "--stack", "dev")
     assert done.returncode == 2 and "holds no Pulumi.yaml" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("main", ["src/", "src/__main__.py", "nowhere/"])
+def test_the_program_is_where_pulumi_yaml_main_says(tmp_path, main):
+    """Pulumi runs `main:` (a file, or a folder's __main__.py) when Pulumi.yaml sets it: so does
+    the preview, and a `main:` that names no program is exit 2 naming Pulumi.yaml."""
+    project = shutil.copytree(EXAMPLE, tmp_path / "app-team", ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    (project / "src").mkdir()
+    shutil.move(project / "__main__.py", project / "src" / "__main__.py")
+    with (project / "Pulumi.yaml").open("a") as f:
+        f.write(f"main: {main}\n")
+    done = preview_cli("--project", str(project), "--stack", "dev")
+    assert "Traceback" not in done.stderr
+    if main == "nowhere/":
+        assert done.returncode == 2 and "Pulumi.yaml: main: nowhere/ names no program" in done.stderr, done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert "dev-inventory: inventory." in done.stdout

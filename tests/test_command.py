@@ -57,3 +57,19 @@ def test_the_old_module_names_run_the_same_command():
     assert old.returncode == new.returncode == 0, old.stderr + new.stderr
     assert old.stdout == new.stdout
     assert command("--check", module="tools.project_file").returncode == 0
+
+
+@pytest.mark.parametrize(("stdin", "said"), [
+    ("", "stdin is empty (did `pulumi stack output` fail?)"),
+    ("error: no stack named 'acme/shared' found", "stdin is not JSON"),
+    ("[1]", "stdin holds not the shared stack's outputs"),
+    ('{"environment": "dev", "domain": "dev.apps.example.com"}', "stdin holds an env stack's outputs"),
+])  # fmt: skip
+def test_policy_config_from_a_pipe_that_is_not_the_shared_stacks_outputs_is_exit_2(stdin, said):
+    """The workflows pipe `pulumi stack output --json` into `policy-config -`: a failed command,
+    or the wrong stack's outputs, is exit 2 with the command to run, never a traceback."""
+    done = subprocess.run([sys.executable, "-m", "interlock_platform", "policy-config", "-"], input=stdin, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert said in done.stderr and "pulumi stack output --json -s <org>/interlock-platform/shared" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,5 +1,5 @@
 """One corpus, three readers: docs/config.schema.json (what an editor and check-jsonschema say),
-the Pulumi CLI's rules (tools/stack_files.py, what `pulumi preview` checks before the program
+the Pulumi CLI's rules (interlock_platform/tooling/stack_files.py, what `pulumi preview` checks before the program
 runs) and the offline preview (those rules, then the program's own validation, in process).
 
 Every entry of tests/config_corpus.yaml is a stack file with a few keys replaced. The schema and
@@ -7,6 +7,10 @@ the preview must both give the entry's verdict; so must the CLI's rules, except 
 says the CLI lets the value through (`cli: accept`: the CLI checks only the types Pulumi.yaml
 declares, not names, choices or ranges). The schema never refuses what the preview accepts, nor
 accepts what the CLI or the preview refuses.
+
+The CLI itself cannot run here: its rules are the project's reading of the CLI's source (the
+config merge and Project.Validate, with the commits cited in stack_files.py), so this corpus
+shows that the three readers agree, and that reading is the CLI's only as far as its citations go.
 """
 
 from __future__ import annotations

@@ -130,6 +130,6 @@ def test_the_installed_command_previews_the_platforms_own_stacks_from_a_clone(in
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode in (0, 3), (done.stdout, done.stderr)
     if done.returncode == 3:
-        assert "pip install -r policy/requirements.txt" in done.stderr
+        assert f"{installed / 'python'} -m pip install -r {ROOT / 'policy' / 'requirements.txt'}" in done.stderr
     else:
         assert "policy violations: 0" in done.stdout

@@ -1,7 +1,7 @@
 """docs/iam-policy.json: the IAM policy of the role that runs `pulumi up` and `pulumi destroy`
 for this project's stacks, generated from what the program registers.
 
-The program runs under the SDK's mocks (tools/mock_runtime.py) for every stack file; each `aws:*`
+The program runs under the SDK's mocks (interlock_platform/tooling/mock_runtime.py) for every stack file; each `aws:*`
 resource type it registers and each `aws:*` function it invokes is looked up in ACTIONS, the one
 table from a type token to the IAM actions the AWS provider (pulumi-aws, which bridges the
 Terraform AWS provider) calls to create, read, update and delete it. The policy is the union:

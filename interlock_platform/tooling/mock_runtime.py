@@ -289,13 +289,15 @@ def run_program(
     secret_outputs: Mapping[str, Iterable[str]] | None = None,
     instances: Mapping[str, Mapping[str, Any]] | None = None,
     preview: bool = False,
+    project_root: Path | None = None,
 ) -> ProgramRun:
-    """Run `program` as stack `stack`. Raises what the program raises (InvalidStackConfig...);
+    """Run `program` as stack `stack` of the project at `project_root` (default: the program's
+    folder; Pulumi.yaml's `main:` may put the program elsewhere). Raises what the program raises (InvalidStackConfig...);
     pass a `monitor` to see what was registered before that, or `on_register` to see each
     registration as it happens. `instances`: EC2 as `aws.ec2.get_instance` reads it (default:
     `offline_instances`, the repository's stack files). `preview`: the SDK's preview mode (`pulumi
     preview` of a stack not yet created): ids and outputs unknown, as the SDK makes them."""
-    project = project_file(program.parent)["name"]
+    project = project_file(project_root or program.parent)["name"]
     mocks = PlatformMocks(
         stack_outputs or {}, secret_outputs, offline_instances(stack, config) if instances is None else instances, preview
     )

@@ -185,6 +185,29 @@ def offline_shared_outputs() -> dict[str, Any]:
     return parse_shared("shared", program_config(offline_config("shared")[0])).to_outputs()
 
 
+class SharedOutputsError(ValueError):
+    """What stdin held is not the shared stack's outputs; the message says what and how to get them."""
+
+
+SHARED_OUTPUTS_FIX = "pipe the shared stack's outputs: `pulumi stack output --json -s <org>/interlock-platform/shared | ... policy-config -`"
+
+
+def _shared_outputs_from(text: str) -> dict[str, Any]:
+    """The shared stack's outputs as `pulumi stack output --json` prints them, or a clear refusal:
+    an empty pipe (the stack output command failed), another stack's outputs, or not JSON."""
+    if not text.strip():
+        raise SharedOutputsError(f"stdin is empty (did `pulumi stack output` fail?). Fix: {SHARED_OUTPUTS_FIX}")
+    try:
+        outputs = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SharedOutputsError(f"stdin is not JSON ({err.msg}, line {err.lineno}). Fix: {SHARED_OUTPUTS_FIX}") from None
+    missing = [k for k in ("environments", "managementCidrs") if not isinstance(outputs, dict) or k not in outputs]
+    if missing:
+        what = "an env stack's outputs" if isinstance(outputs, dict) and "environment" in outputs else "not the shared stack's outputs"
+        raise SharedOutputsError(f"stdin holds {what}: no {' or '.join(missing)}. Fix: {SHARED_OUTPUTS_FIX}")
+    return outputs
+
+
 def main(argv: list[str] | None = None, prog: str = "interlock-platform policy-config") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -195,11 +218,11 @@ def main(argv: list[str] | None = None, prog: str = "interlock-platform policy-c
     args = parser.parse_args(argv)
     try:
         if args.source == "-":
-            outputs = json.load(sys.stdin)
+            outputs = _shared_outputs_from(sys.stdin.read())
         else:
             require_platform("the policy config from the shared stack's file")
             outputs = offline_shared_outputs()
-    except (InvalidProjectFiles, InvalidConfig) as err:
+    except (InvalidProjectFiles, InvalidConfig, SharedOutputsError) as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return 2
     print(json.dumps(from_shared_outputs(outputs), indent=2))

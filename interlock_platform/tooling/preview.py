@@ -221,6 +221,25 @@ class PlatformStack(Mapping[str, Any]):
         return 1
 
 
+def project_program(root: Path) -> Path:
+    """The program Pulumi runs for the project at `root`: Pulumi.yaml's `main` (a file, or a
+    folder holding `__main__.py`, relative to the project), else the project's `__main__.py`."""
+    try:
+        project = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise InvalidProjectFiles([FileProblem(str(root / "Pulumi.yaml"), None, f"cannot be read: {err}", "give a valid Pulumi.yaml")]) from None
+    main = project.get("main") if isinstance(project, dict) else None
+    path = root / str(main) if main else root
+    program = path / "__main__.py" if path.is_dir() else path
+    if not program.is_file():
+        said = f"main: {main} names no program" if main else "the project has no __main__.py"
+        raise InvalidProjectFiles([FileProblem(
+            str(root / "Pulumi.yaml"), None, f"{said} ({program} does not exist)",
+            "put the program in the project's __main__.py, or point `main:` at its file or at a folder holding __main__.py",
+        )])  # fmt: skip
+    return program
+
+
 def run_project_preview_from_outputs(
     root: Path, stack: str, offline: tuple[dict[str, Any], list[str], list[str]], outputs: Mapping[str, Any], secret: set[str]
 ) -> Preview:
@@ -230,7 +249,7 @@ def run_project_preview_from_outputs(
     state, secret = as_engine_state(outputs, secret)
     config, secrets, stood_in = offline
     run = run_program(
-        stack, config, PlatformStack(stack, state), program=root / "__main__.py", secret_keys=secrets,
+        stack, config, PlatformStack(stack, state), program=project_program(root), project_root=root, secret_keys=secrets,
         secret_outputs=PlatformStack(stack, secret), instances={},
     )  # fmt: skip
     return Preview(run, run, stood_in=stood_in)
@@ -252,7 +271,7 @@ def run_project_preview(root: Path, stack: str, offline: tuple[dict[str, Any], l
     env = run_preview(stack)
     config, secrets, stood_in = offline
     run = run_program(
-        stack, config, PlatformStack(stack, env.run.outputs), program=root / "__main__.py", secret_keys=secrets,
+        stack, config, PlatformStack(stack, env.run.outputs), program=project_program(root), project_root=root, secret_keys=secrets,
         secret_outputs=PlatformStack(stack, env.run.secret_outputs),
     )  # fmt: skip
     return Preview(run, env.shared, stood_in=stood_in)
@@ -487,7 +506,8 @@ def main(argv: list[str] | None = None, prog: str = "interlock-platform preview"
         print(Masker().text(f"error: stack '{args.stack}': {err}"), file=sys.stderr)
         print("  the policies were not checked", file=sys.stderr)
         if isinstance(err, policy_harness.PolicyPackDidNotStart):
-            print("  install the pack's requirements: python3 -m pip install -r policy/requirements.txt", file=sys.stderr)
+            requirements = ROOT / "policy" / "requirements.txt"  # the pack runs under this interpreter (policy_harness)
+            print(f"  install the pack's requirements: {sys.executable} -m pip install -r {requirements}", file=sys.stderr)
         return EXIT_PACK_FAILED
     except InterlockConfigError as err:
         print(
@@ -525,6 +545,7 @@ def _main_project(args: argparse.Namespace) -> int:
                 f"use one of {', '.join(stacks) or 'none'}, or create the stack's file (`pulumi stack init {args.stack}`)",
             )])  # fmt: skip
         check_destinations(args)
+        project_program(root)  # a program Pulumi would not find is refused before anything runs
         config, secrets, stood_in, warnings = offline_project_stack(args.stack, root)
         if args.platform_outputs is not None:
             platform = read_platform_outputs(args.platform_outputs, args.stack)

@@ -7,7 +7,7 @@ and the models read them, and the schema must accept and refuse exactly what tho
 
 - a top-level value is handed to the program as text, and `pulumi config set KEY VALUE` writes it
   as text: `tls: "true"`, `flowLogRetentionDays: "365"`. The CLI's type check accepts "true" and
-  "false" for a declared boolean and digits for a declared integer (tools/stack_files.py `_valid`);
+  "false" for a declared boolean and digits for a declared integer (interlock_platform/tooling/stack_files.py `_valid`);
   the model then applies the range. A release written unquoted (`ucpVersion: 3.8`) is a YAML
   number whose text the CLI hands over;
 - inside an object the CLI checks nothing; the models read a whole number or a boolean from text
