@@ -105,3 +105,15 @@ def test_the_policy_follows_what_is_registered():
     assert sorted(actions(only_routes)) == sorted(iam_policy.ACTIONS["aws:ec2/route:Route"].all())
     with pytest.raises(iam_policy.UnmappedType, match="aws:ec2/instance:Instance"):
         iam_policy.policy(iam_policy.Registered({"aws:ec2/instance:Instance": ["dev"]}, []))
+
+
+def test_kms_key_management_reaches_only_the_platforms_own_keys():
+    """PutKeyPolicy or DisableKeyRotation on `*` would reach every key of the account (a secrets
+    provider's key among them): key actions are held to the platform's tag, and a key is created
+    only with it."""
+    statements = [s for s in json.loads(iam_policy.render())["Statement"] if s["Sid"].startswith("Kms")]
+    assert {a for s in statements for a in s["Action"]} >= {"kms:CreateKey", "kms:PutKeyPolicy", "kms:DisableKeyRotation"}
+    for s in statements:
+        tag = "aws:RequestTag/managed-by" if s["Action"] == ["kms:CreateKey"] else "aws:ResourceTag/managed-by"
+        assert s["Condition"] == {"StringEquals": {tag: "pulumi/interlock-platform"}}, s
+        assert s["Resource"] == ("*" if s["Action"] == ["kms:CreateKey"] else "arn:aws:kms:*:*:key/*")

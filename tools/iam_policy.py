@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from interlock_platform.core.config_keys import PROJECT
+from interlock_platform.core.tagging import MANAGED_BY
 from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor, run_program
 from interlock_platform.tooling.shared_state import shared_state
 from interlock_platform.tooling.stack_files import ROOT, offline_config, stack_names
@@ -320,6 +321,9 @@ def policy(found: Registered) -> dict[str, Any]:
             continue
         by_service.setdefault(action.split(":")[0], []).append(action)
     for service, listed in by_service.items():
+        if service == "kms":  # keys: only the platform's own, by the tag it gives them at creation
+            statements += _kms_statements(listed)
+            continue
         if service == "iam":
             resource: Any = role_arns  # the roles the stacks create, by name
         elif service == "route53":
@@ -341,6 +345,26 @@ def policy(found: Registered) -> dict[str, Any]:
             statement["Condition"] = condition
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# KMS authorizes by the key's tags (aws:ResourceTag) and, for CreateKey, by the tags in the request
+# (aws:RequestTag): list_awskeymanagementservice.html. The program tags its key at creation.
+PLATFORM_TAG = {"aws:ResourceTag/managed-by": MANAGED_BY}
+
+
+def _kms_statements(listed: list[str]) -> list[dict[str, Any]]:
+    """Key management (PutKeyPolicy, DisableKeyRotation...) on the platform's own keys only, never
+    on another key of the account (a secrets provider's, say); a key is created only with the tag."""
+    create = [a for a in listed if a == "kms:CreateKey"]
+    on_keys = [a for a in listed if a != "kms:CreateKey"]
+    statements: list[dict[str, Any]] = []
+    if create:
+        statements.append({"Sid": "KmsCreateKey", "Effect": "Allow", "Action": create, "Resource": "*",
+                           "Condition": {"StringEquals": {"aws:RequestTag/managed-by": MANAGED_BY}}})  # fmt: skip
+    if on_keys:
+        statements.append({"Sid": "Kms", "Effect": "Allow", "Action": on_keys, "Resource": "arn:aws:kms:*:*:key/*",
+                           "Condition": {"StringEquals": PLATFORM_TAG}})  # fmt: skip
+    return statements
 
 
 def _sid(name: str) -> str:
