@@ -794,10 +794,11 @@ class Gateway(Settings):
         gateway.ENVOY_GATEWAY_NAMESPACE,
     )  # fmt: skip
     http_node_port: Port | None = setting(
-        "The NodePort the Gateway's HTTP listener takes on the environment's ingress nodes. Default: 33 followed by the "
-        "last three digits of the environment's Interlock HTTP port (dev's 8082: 33082). In MKE's NodePort range "
-        "32768-35535, never 33000 or 33001 (MKE's ingress controller's).",
-        "give a free port in 32768-35535, not 33000 or 33001", None,
+        "The NodePort the Gateway's HTTP listener takes on the environment's ingress nodes. Default: 32768 plus the "
+        "environment's Interlock HTTP port modulo 86 (dev's 8082: 32852). Within 32768-32853, the static band of MKE's "
+        "NodePort range 32768-35535 (Kubernetes gives a Service that asks for no NodePort one from the band only when the "
+        "rest is full), and none another environment's Gateway takes by default.",
+        "give a free port in 32768-32853", None,
     )  # fmt: skip
     load_balancer: Flag = setting(
         "The cut-over: the environment's load balancer forwards 443 and 80 to the Gateway's NodePorts on its ingress "
@@ -805,9 +806,9 @@ class Gateway(Settings):
         "set true to send the load balancer's traffic to the Gateway, false to keep it on Interlock", False,
     )  # fmt: skip
     https_node_port: Port | None = setting(
-        "The NodePort the Gateway's HTTPS listener takes on the environment's ingress nodes. Default: 33 followed by the "
-        "last three digits of the environment's Interlock HTTPS port (dev's 8445: 33445).",
-        "give a free port in 32768-35535, not 33000 or 33001", None,
+        "The NodePort the Gateway's HTTPS listener takes on the environment's ingress nodes. Default: 32768 plus the "
+        "environment's Interlock HTTPS port modulo 86 (dev's 8445: 32785). Within 32768-32853, as httpNodePort.",
+        "give a free port in 32768-32853", None,
     )  # fmt: skip
 
 
@@ -910,8 +911,8 @@ class EnvironmentConfig(Settings):
     )  # fmt: skip
     gateway: Gateway = setting(
         "{enabled (default false), className (default envoy-gatewayingress), namespace (default gateway-<env>), "
-        "proxyNamespace (default envoy-gateway-system), httpNodePort and httpsNodePort (default 33 and the last three "
-        "digits of the Interlock ports), loadBalancer (default false: the load balancer stays on Interlock)}: the environment's own Gateway API Gateway for *.<domain>, admitting routes "
+        "proxyNamespace (default envoy-gateway-system), httpNodePort and httpsNodePort (default 32768 plus the Interlock "
+        "ports modulo 86: the static band of MKE's NodePort range), loadBalancer (default false: the load balancer stays on Interlock)}: the environment's own Gateway API Gateway for *.<domain>, admitting routes "
         "from its team namespaces only (docs/gateway.md).",
         "give {enabled: true} and, where the cluster differs from MKE 3.9's defaults, className or proxyNamespace", {},
     )  # fmt: skip

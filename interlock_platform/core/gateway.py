@@ -39,17 +39,29 @@ ENVOY_PROXY_API = "gateway.envoyproxy.io/v1alpha1"
 MKE_GATEWAY_CLASS = "envoy-gatewayingress"  # MKE 3.9's default GatewayClass (Mirantis' Envoy Gateway Controller page)
 ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway runs the proxies (its default, ControllerNamespace mode)
 GATEWAY_RELEASES = ("3.9",)  # the ucpVersion values whose MKE ships a Gateway API controller (Envoy Gateway)
-# Kubernetes NodePorts on MKE: the range MKE configures (nodeport_range, 32768-35535), less the two
-# MKE's own ingress controller takes (33000 HTTP, 33001 HTTPS).
+# Kubernetes NodePorts on MKE: the range MKE configures (32768-35535, Mirantis' "Port ranges" page),
+# less the two MKE's own ingress controller takes (33000 HTTP, 33001 HTTPS).
 NODE_PORT_RANGE = (32768, 35535)
 RESERVED_NODE_PORTS = (33000, 33001)
 
 
+def static_band(low: int = NODE_PORT_RANGE[0], high: int = NODE_PORT_RANGE[1]) -> range:
+    """The NodePorts the API server hands out automatically only when the rest of the range is
+    full (KEP-3668, on from Kubernetes 1.29): min(max(16, size / 32), 128) ports from the range's
+    start. A fixed NodePort elsewhere in the range can be taken first by any Service in the cluster
+    that asks for none; 32768-32853 (86 ports) on MKE."""
+    size = high - low + 1
+    return range(low, low + min(max(16, size // 32), 128))
+
+
+STATIC_BAND = static_band()
+
+
 def default_node_port(interlock_port: int) -> int:
-    """33 followed by the last three digits of the environment's Interlock port (8445 -> 33445):
-    every environment's Interlock ports are distinct in the registry, and so are these while their
-    last three digits are."""
-    return 33000 + interlock_port % 1000
+    """The static band's start plus the Interlock port modulo the band's size (8445 -> 32785,
+    8082 -> 32852): every environment's Interlock ports are distinct in the registry, and so are
+    these while no two of them differ by a multiple of the band's size (the stack checks)."""
+    return STATIC_BAND.start + interlock_port % len(STATIC_BAND)
 
 
 def node_port_problem(port: int) -> str | None:
@@ -58,6 +70,11 @@ def node_port_problem(port: int) -> str | None:
         return f"{port} is outside MKE's NodePort range {low}-{high}"
     if port in RESERVED_NODE_PORTS:
         return f"{port} is the NodePort MKE's ingress controller takes"
+    if port not in STATIC_BAND:
+        return (
+            f"{port} is outside the static band {STATIC_BAND.start}-{STATIC_BAND[-1]} of MKE's NodePort range, where any "
+            "Service asking for no NodePort may be given it first (Kubernetes 1.29 and later)"
+        )
     return None
 
 
