@@ -138,6 +138,26 @@ def test_the_proxies_run_on_the_environment_s_ingress_nodes_behind_its_fixed_nod
     }  # fmt: skip
 
 
+def test_the_gateway_s_envoy_proxy_merges_onto_the_class_s():
+    """Without mergeType, Envoy Gateway replaces the GatewayClass's EnvoyProxy (and its own
+    defaults) with the Gateway's: a cluster's proxy image or registry set there would be dropped.
+    The object holds to the CRD's enum (Replace, StrategicMerge, JSONMerge)."""
+    proxy = gateway.envoy_proxy(topology("prod").gateway)
+    assert proxy["spec"]["mergeType"] == "StrategicMerge"
+    assert "container" not in proxy["spec"]["provider"]["kubernetes"]["envoyDaemonSet"]  # the class's image, by default
+    assert gateway_api.validate(proxy).ok
+    wrong = {**proxy, "spec": {**proxy["spec"], "mergeType": "Merge"}}
+    assert not gateway_api.validate(wrong).ok
+
+
+def test_a_proxy_image_runs_on_the_gateway_s_daemon_set():
+    image = "mirantis/ucp-envoy-proxy:3.9.0"
+    proxy = gateway.envoy_proxy(topology("prod", proxyImage=image).gateway)
+    assert proxy["spec"]["provider"]["kubernetes"]["envoyDaemonSet"]["container"] == {"image": image}
+    result = gateway_api.validate(proxy)
+    assert result.ok, result.errors
+
+
 def test_no_two_environments_take_a_node_port():
     ports = [p for env in ENVIRONMENTS for p in topology(env).gateway.node_ports().values()]
     assert len(ports) == len(set(ports)) and all(gateway.node_port_problem(p) is None for p in ports)
@@ -207,6 +227,7 @@ def test_interlock_ports_a_band_apart_are_told_to_set_the_node_port():
         (lambda c: c.update(gateway={**ON, "httpNodePort": 33082}), "gateway.httpNodePort", "outside the static band 32768-32853"),
         (lambda c: c.update(gateway={**ON, "httpsNodePort": 32854}), "gateway.httpsNodePort", "outside the static band"),
         (lambda c: c.update(gateway={**ON, "classname": "x"}), "gateway.classname", "did you mean"),
+        (lambda c: c.update(gateway={**ON, "proxyImage": "mirantis/ucp-envoy-proxy"}), "gateway.proxyImage", "with a tag or digest"),
         (lambda c: c.update(gateway=ON, httpsOnly=True), "gateway.enabled", "HTTPS-only environment"),
         (lambda c: c.update(gateway=ON, teams=[]) or c.pop("kubeconfig"), "kubeconfig", "gateway.enabled is true"),
     ],

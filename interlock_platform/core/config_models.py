@@ -193,6 +193,17 @@ NetworkName = matching(
 NamespaceName = matching(
     DNS_1123_LABEL_PATTERN, "is not a Kubernetes namespace name", "use at most 63 lower-case letters, digits and '-'"
 )
+# An image reference with a tag or a digest (the grammar of the distribution project's reference
+# package, without the untagged form, which pulls whatever :latest is that day)
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_PATTERN = (
+    rf"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+    rf"{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$"
+)
+TaggedImage = matching(
+    IMAGE_PATTERN, "is not an image reference with a tag or digest", "give <repository>:<tag>, e.g. mirantis/ucp-envoy-proxy:3.9.0"
+)
 
 
 def _quantity(value: Any) -> Any:
@@ -800,6 +811,12 @@ class Gateway(Settings):
         "rest is full), and none another environment's Gateway takes by default.",
         "give a free port in 32768-32853", None,
     )  # fmt: skip
+    proxy_image: TaggedImage | None = setting(  # type: ignore[valid-type]
+        "The Envoy image the Gateway's proxies run, e.g. MKE's mirantis/ucp-envoy-proxy:<MKE version>. Default: none: the "
+        "image the GatewayClass's EnvoyProxy or Envoy Gateway's defaults give (the Gateway's EnvoyProxy merges onto them). "
+        "Set it where the GatewayClass names its image for a Deployment only: the Gateway's proxies are a DaemonSet.",
+        "give <repository>:<tag>, e.g. mirantis/ucp-envoy-proxy:3.9.0", None,
+    )  # fmt: skip
     load_balancer: Flag = setting(
         "The cut-over: the environment's load balancer forwards 443 and 80 to the Gateway's NodePorts on its ingress "
         "nodes instead of Interlock's proxy ports (needs tls: true). false (default): Interlock keeps the load balancer.",
@@ -912,7 +929,7 @@ class EnvironmentConfig(Settings):
     gateway: Gateway = setting(
         "{enabled (default false), className (default envoy-gatewayingress), namespace (default gateway-<env>), "
         "proxyNamespace (default envoy-gateway-system), httpNodePort and httpsNodePort (default 32768 plus the Interlock "
-        "ports modulo 86: the static band of MKE's NodePort range), loadBalancer (default false: the load balancer stays on Interlock)}: the environment's own Gateway API Gateway for *.<domain>, admitting routes "
+        "ports modulo 86: the static band of MKE's NodePort range), proxyImage (optional), loadBalancer (default false: the load balancer stays on Interlock)}: the environment's own Gateway API Gateway for *.<domain>, admitting routes "
         "from its team namespaces only (docs/gateway.md).",
         "give {enabled: true} and, where the cluster differs from MKE 3.9's defaults, className or proxyNamespace", {},
     )  # fmt: skip

@@ -93,6 +93,7 @@ class GatewaySpec:
     tls: bool  # the environment has its wildcard certificate: an HTTPS listener terminates with it
     https_only: bool  # HTTP only redirects to HTTPS
     load_balancer: bool = False  # the environment's load balancer forwards to the Gateway, not to Interlock
+    proxy_image: str | None = None  # the Envoy image its proxies run (MKE's mirantis/ucp-envoy-proxy:<version>)
 
     @property
     def name(self) -> str:
@@ -153,17 +154,26 @@ def envoy_proxy(spec: GatewaySpec) -> Manifest:
         {"key": labels.K8S_OS, "operator": "In", "values": ["linux"]},  # Envoy's images are Linux's, as Interlock's proxies
     ]}  # fmt: skip
     ports = [{"port": listener, "nodePort": node_port} for listener, node_port in spec.node_ports().items()]
+    daemon_set: Manifest = {"pod": {"affinity": {"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [nodes]}}}}}  # fmt: skip
+    if spec.proxy_image is not None:
+        daemon_set["container"] = {"image": spec.proxy_image}
+    kubernetes = {
+        "envoyDaemonSet": daemon_set,
+        "envoyService": {
+            "type": "NodePort", "externalTrafficPolicy": "Local",
+            # the Service's ports are the listeners'; strategic merge keys them by port
+            "patch": {"type": "StrategicMerge", "value": {"spec": {"ports": ports}}},
+        },
+    }  # fmt: skip
     return {
         "apiVersion": ENVOY_PROXY_API, "kind": "EnvoyProxy", "metadata": _meta(spec.proxy_config, spec.namespace),
-        "spec": {"provider": {"type": "Kubernetes", "kubernetes": {
-            "envoyDaemonSet": {"pod": {"affinity": {"nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [nodes]}}}}},
-            "envoyService": {
-                "type": "NodePort", "externalTrafficPolicy": "Local",
-                # the Service's ports are the listeners'; strategic merge keys them by port
-                "patch": {"type": "StrategicMerge", "value": {"spec": {"ports": ports}}},
-            },
-        }}},
+        "spec": {
+            # merged onto the GatewayClass's EnvoyProxy and Envoy Gateway's defaults (the cluster's
+            # proxy image, logging, ...), which an unset mergeType would replace wholesale
+            "mergeType": "StrategicMerge",
+            "provider": {"type": "Kubernetes", "kubernetes": kubernetes},
+        },
     }  # fmt: skip
 
 

@@ -706,7 +706,7 @@ def _check_gateway(
     return gateway.GatewaySpec(
         env.name, domain, ns, cfg.class_name, cfg.proxy_namespace, chosen["httpNodePort"], chosen["httpsNodePort"],
         tuple(n.hostname for n in nodes if n is not None), env.collection_node_selector,
-        tuple(t.namespace for t in teams), tls, https_only, cfg.load_balancer,
+        tuple(t.namespace for t in teams), tls, https_only, cfg.load_balancer, cfg.proxy_image,
     )  # fmt: skip
 
 
