@@ -384,6 +384,15 @@ def test_each_environment_s_gateway_reaches_its_own_ingress_apps_only(tmp_path):
 # The cut-over: the load balancer's 443 and 80 to the Gateway
 
 
+def test_before_the_cut_over_nothing_waits_for_the_gateway():
+    """The benign twin of the cut-over's wait: while Interlock has the load balancer, `pulumi up`
+    neither waits for the Gateway nor holds the load balancer behind it."""
+    p = previewed("prod", True)
+    (gw,) = [r for r in p.run.resources if r.type == "kubernetes:gateway.networking.k8s.io/v1:Gateway"]
+    assert "annotations" not in gw.inputs["metadata"]
+    assert not any(gw.urn in tg.dependencies for tg in p.run.of_type("aws:lb/targetGroup:TargetGroup"))
+
+
 def test_the_cut_over_needs_the_certificate():
     cfg = raw("dev")
     cfg["gateway"] = {**ON, "loadBalancer": True}
@@ -405,6 +414,10 @@ def test_after_the_cut_over_the_load_balancer_reaches_the_gateway_s_node_ports_o
     attachments = p.run.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")
     assert {a.inputs["targetId"] for a in attachments} == {n.instance_id for n in topo.ingress_nodes}
     assert {int(a.inputs["port"]) for a in attachments} == {32783, 32850}
+    # the target groups wait for the Gateway, which `pulumi up` holds until Programmed (pulumi-kubernetes' waitFor)
+    (gw,) = [r for r in p.run.resources if r.type == "kubernetes:gateway.networking.k8s.io/v1:Gateway"]
+    assert gw.inputs["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Programmed"}
+    assert all(gw.urn in tg.dependencies for tg in p.run.of_type("aws:lb/targetGroup:TargetGroup"))
     # the firewall follows: the load balancer reaches the ingress nodes on the NodePorts, not on Interlock's ports
     rules = [
         r.inputs

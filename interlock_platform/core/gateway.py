@@ -38,6 +38,10 @@ GATEWAY_API = "gateway.networking.k8s.io/v1"
 ENVOY_PROXY_API = "gateway.envoyproxy.io/v1alpha1"
 MKE_GATEWAY_CLASS = "envoy-gatewayingress"  # MKE 3.9's default GatewayClass (Mirantis' Envoy Gateway Controller page)
 ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway runs the proxies (its default, ControllerNamespace mode)
+# pulumi-kubernetes (4.18 and later) waits on create and update until the object has this condition:
+# after the cut-over the load balancer's target groups wait for the Gateway's proxies to be programmed
+PULUMI_WAIT_FOR = "pulumi.com/waitFor"
+GATEWAY_READY = "condition=Programmed"
 GATEWAY_RELEASES = ("3.9",)  # the ucpVersion values whose MKE ships a Gateway API controller (Envoy Gateway)
 # Kubernetes NodePorts on MKE: the range MKE configures (32768-35535, Mirantis' "Port ranges" page),
 # less the two MKE's own ingress controller takes (33000 HTTP, 33001 HTTPS).
@@ -197,8 +201,11 @@ def gateway(spec: GatewaySpec) -> Manifest:
             "tls": {"mode": "Terminate", "certificateRefs": [{"group": "", "kind": "Secret", "name": spec.certificate_secret}]},
             "allowedRoutes": _team_routes(spec),
         })  # fmt: skip
+    meta = _meta(spec.name, spec.namespace)
+    if spec.load_balancer:  # `pulumi up` holds the load balancer until the Gateway can take its traffic
+        meta["annotations"] = {PULUMI_WAIT_FOR: GATEWAY_READY}
     return {
-        "apiVersion": GATEWAY_API, "kind": "Gateway", "metadata": _meta(spec.name, spec.namespace),
+        "apiVersion": GATEWAY_API, "kind": "Gateway", "metadata": meta,
         "spec": {
             "gatewayClassName": spec.class_name,
             "infrastructure": {"parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": spec.proxy_config}},
