@@ -166,7 +166,7 @@ def test_no_two_environments_take_a_node_port():
 @pytest.mark.parametrize(
     ("low", "high", "band"),
     [
-        (30000, 32767, range(30000, 30086)),  # Kubernetes' default range: its docs' 30000-30085
+        (30000, 32767, range(30000, 30086)),  # Kubernetes' default range: 2768 ports, 2768 // 32 = 86
         (32768, 35535, range(32768, 32854)),  # MKE's
         (30000, 30099, range(30000, 30016)),  # a small range: never fewer than 16
         (30000, 39999, range(30000, 30128)),  # a large one: never more than 128
