@@ -60,6 +60,12 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
             network.s3_prefix_list_id,
         ),
     )
+    k8s = None
+    if topo.teams or topo.gateway:
+        k8s = EnvironmentKubernetes(
+            f"{topo.name}-k8s",
+            EnvironmentKubernetesArgs(topo.teams, topo.name, topo.env.collection_node_selector, topo.kubernetes, topo.gateway),
+        )
     edge = shared.get_output("edgeSubnetIds")
     lb = IngressLoadBalancer(
         f"{topo.name}-lb",
@@ -68,14 +74,10 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
             vpc_id,
             [edge.apply(lambda ids, i=i: ids[i]) for i in range(len(topo.shared.availability_zones))],
             firewall.load_balancer.id,
+            depends_on=k8s.load_balancer_waits_for if k8s is not None else [],
         ),
     )
     swarm = EnvironmentSwarm(f"{topo.name}-swarm", EnvironmentSwarmArgs(topo, shared.get_output("interlockTemplate")))
-    if topo.teams or topo.gateway:
-        EnvironmentKubernetes(
-            f"{topo.name}-k8s",
-            EnvironmentKubernetesArgs(topo.teams, topo.name, topo.env.collection_node_selector, topo.kubernetes, topo.gateway),
-        )
 
     env = topo.env
     pulumi.export("environment", env.name)

@@ -125,10 +125,10 @@ def test_the_proxies_run_on_the_environment_s_ingress_nodes_behind_its_fixed_nod
         {"key": labels.K8S_OS, "operator": "In", "values": ["linux"]},
     ]
     assert proxy["envoyService"]["type"] == "NodePort" and proxy["envoyService"]["externalTrafficPolicy"] == "Local"
-    # prod's Interlock ports are 8080 / 8443: its Gateway takes 33080 / 33443
+    # prod's Interlock ports are 8080 / 8443: its Gateway takes 32768 + 8080 % 86 and 32768 + 8443 % 86
     assert proxy["envoyService"]["patch"]["value"]["spec"]["ports"] == [
-        {"port": 80, "nodePort": 33080},
-        {"port": 443, "nodePort": 33443},
+        {"port": 80, "nodePort": 32850},
+        {"port": 443, "nodePort": 32783},
     ]
     namespace = gateway.namespace(topo.gateway)
     assert namespace["metadata"]["annotations"] == {labels.NODE_SELECTOR_ANNOTATION: "com.docker.ucp.collection.prod=true"}
@@ -138,9 +138,73 @@ def test_the_proxies_run_on_the_environment_s_ingress_nodes_behind_its_fixed_nod
     }  # fmt: skip
 
 
+def test_the_gateway_s_envoy_proxy_merges_onto_the_class_s():
+    """Without mergeType, Envoy Gateway replaces the GatewayClass's EnvoyProxy (and its own
+    defaults) with the Gateway's: a cluster's proxy image or registry set there would be dropped.
+    The object holds to the CRD's enum (Replace, StrategicMerge, JSONMerge)."""
+    proxy = gateway.envoy_proxy(topology("prod").gateway)
+    assert proxy["spec"]["mergeType"] == "StrategicMerge"
+    assert "container" not in proxy["spec"]["provider"]["kubernetes"]["envoyDaemonSet"]  # the class's image, by default
+    assert gateway_api.validate(proxy).ok
+    wrong = {**proxy, "spec": {**proxy["spec"], "mergeType": "Merge"}}
+    assert not gateway_api.validate(wrong).ok
+
+
+def test_a_proxy_image_runs_on_the_gateway_s_daemon_set():
+    image = "mirantis/ucp-envoy-proxy:3.9.0"
+    proxy = gateway.envoy_proxy(topology("prod", proxyImage=image).gateway)
+    assert proxy["spec"]["provider"]["kubernetes"]["envoyDaemonSet"]["container"] == {"image": image}
+    result = gateway_api.validate(proxy)
+    assert result.ok, result.errors
+
+
 def test_no_two_environments_take_a_node_port():
     ports = [p for env in ENVIRONMENTS for p in topology(env).gateway.node_ports().values()]
     assert len(ports) == len(set(ports)) and all(gateway.node_port_problem(p) is None for p in ports)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "band"),
+    [
+        (30000, 32767, range(30000, 30086)),  # Kubernetes' default range: 2768 ports, 2768 // 32 = 86
+        (32768, 35535, range(32768, 32854)),  # MKE's
+        (30000, 30099, range(30000, 30016)),  # a small range: never fewer than 16
+        (30000, 39999, range(30000, 30128)),  # a large one: never more than 128
+    ],
+)
+def test_the_static_band_is_kep_3668s(low, high, band):
+    assert gateway.static_band(low, high) == band
+
+
+def test_every_default_node_port_is_in_the_static_band():
+    """The defaults sit where the API server's automatic allocation goes last (the hostile case:
+    33082, in the range's upper part, which any NodePort Service of the cluster may be given)."""
+    for env in ENVIRONMENTS:
+        for port in topology(env).gateway.node_ports().values():
+            assert port in gateway.STATIC_BAND and port not in gateway.RESERVED_NODE_PORTS
+    assert "static band" in (gateway.node_port_problem(33082) or "")
+
+
+def test_a_free_port_of_the_static_band_is_accepted():
+    """The benign twin of the refusals below: a port in the band no environment takes by default."""
+    spec = topology("prod", httpNodePort=32800, httpsNodePort=32801).gateway
+    assert spec.node_ports() == {80: 32800, 443: 32801}
+
+
+def test_interlock_ports_a_band_apart_are_told_to_set_the_node_port():
+    """Two environments whose Interlock ports differ by the band's size would derive the same
+    NodePort: the stack says so and which key to set, rather than deploying a clash."""
+    shared = shared_outputs()
+    shared["environments"]["test"]["httpPort"] = 8082 + len(gateway.STATIC_BAND)
+    cfg = raw("dev")
+    cfg["gateway"] = ON
+    with pytest.raises(InvalidConfig) as err:
+        parse_environment("dev", cfg, shared)
+    problems = {p.key: str(p) for p in err.value.problems}
+    assert "environment 'test''s Gateway NodePort" in problems["gateway.httpNodePort"]
+    assert "set gateway.httpNodePort" in problems["gateway.httpNodePort"]
+    cfg["gateway"] = {**ON, "httpNodePort": 32800}
+    assert parse_environment("dev", cfg, shared).gateway.http_node_port == 32800
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,9 +221,13 @@ def test_no_two_environments_take_a_node_port():
         (lambda c: c.update(gateway={**ON, "proxyNamespace": "ledger-test"}), "gateway.proxyNamespace", "of environment 'test'"),
         (lambda c: c.update(gateway={**ON, "httpNodePort": 30080}), "gateway.httpNodePort", "outside MKE's NodePort range"),
         (lambda c: c.update(gateway={**ON, "httpsNodePort": 33001}), "gateway.httpsNodePort", "MKE's ingress controller"),
-        (lambda c: c.update(gateway={**ON, "httpNodePort": 33443}), "gateway.httpNodePort", "environment 'prod''s Gateway"),
-        (lambda c: c.update(gateway={**ON, "httpNodePort": 33500, "httpsNodePort": 33500}), "gateway.httpsNodePort", "HTTP"),
+        (lambda c: c.update(gateway={**ON, "httpNodePort": 32783}), "gateway.httpNodePort", "environment 'prod''s Gateway"),
+        (lambda c: c.update(gateway={**ON, "httpNodePort": 32800, "httpsNodePort": 32800}), "gateway.httpsNodePort", "HTTP"),
+        # in the range, but where any Service asking for no NodePort may take it first
+        (lambda c: c.update(gateway={**ON, "httpNodePort": 33082}), "gateway.httpNodePort", "outside the static band 32768-32853"),
+        (lambda c: c.update(gateway={**ON, "httpsNodePort": 32854}), "gateway.httpsNodePort", "outside the static band"),
         (lambda c: c.update(gateway={**ON, "classname": "x"}), "gateway.classname", "did you mean"),
+        (lambda c: c.update(gateway={**ON, "proxyImage": "mirantis/ucp-envoy-proxy"}), "gateway.proxyImage", "with a tag or digest"),
         (lambda c: c.update(gateway=ON, httpsOnly=True), "gateway.enabled", "HTTPS-only environment"),
         (lambda c: c.update(gateway=ON, teams=[]) or c.pop("kubeconfig"), "kubeconfig", "gateway.enabled is true"),
     ],
@@ -316,6 +384,15 @@ def test_each_environment_s_gateway_reaches_its_own_ingress_apps_only(tmp_path):
 # The cut-over: the load balancer's 443 and 80 to the Gateway
 
 
+def test_before_the_cut_over_nothing_waits_for_the_gateway():
+    """The benign twin of the cut-over's wait: while Interlock has the load balancer, `pulumi up`
+    neither waits for the Gateway nor holds the load balancer behind it."""
+    p = previewed("prod", True)
+    (gw,) = [r for r in p.run.resources if r.type == "kubernetes:gateway.networking.k8s.io/v1:Gateway"]
+    assert "annotations" not in gw.inputs["metadata"]
+    assert not any(gw.urn in tg.dependencies for tg in p.run.of_type("aws:lb/targetGroup:TargetGroup"))
+
+
 def test_the_cut_over_needs_the_certificate():
     cfg = raw("dev")
     cfg["gateway"] = {**ON, "loadBalancer": True}
@@ -333,10 +410,14 @@ def test_after_the_cut_over_the_load_balancer_reaches_the_gateway_s_node_ports_o
     p = cut_over()
     topo = topology("prod", loadBalancer=True)
     targets = {tg.name.rsplit("-", 1)[1]: int(tg.inputs["port"]) for tg in p.run.of_type("aws:lb/targetGroup:TargetGroup")}
-    assert targets == {"https": 33443, "http": 33080}
+    assert targets == {"https": 32783, "http": 32850}
     attachments = p.run.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")
     assert {a.inputs["targetId"] for a in attachments} == {n.instance_id for n in topo.ingress_nodes}
-    assert {int(a.inputs["port"]) for a in attachments} == {33443, 33080}
+    assert {int(a.inputs["port"]) for a in attachments} == {32783, 32850}
+    # the target groups wait for the Gateway, which `pulumi up` holds until Programmed (pulumi-kubernetes' waitFor)
+    (gw,) = [r for r in p.run.resources if r.type == "kubernetes:gateway.networking.k8s.io/v1:Gateway"]
+    assert gw.inputs["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Programmed"}
+    assert all(gw.urn in tg.dependencies for tg in p.run.of_type("aws:lb/targetGroup:TargetGroup"))
     # the firewall follows: the load balancer reaches the ingress nodes on the NodePorts, not on Interlock's ports
     rules = [
         r.inputs
@@ -349,13 +430,13 @@ def test_after_the_cut_over_the_load_balancer_reaches_the_gateway_s_node_ports_o
     from_edge = {
         int(r["fromPort"]) for r in rules if r.get("cidrBlock") == edge and not r["egress"] and r["ruleAction"] == "allow"
     }
-    assert from_edge == {33080, 33443}  # the NACL admits the load balancer on the NodePorts, no longer on 8080 / 8443
+    assert from_edge == {32850, 32783}  # the NACL admits the load balancer on the NodePorts, no longer on 8080 / 8443
     # and the pack, told of the cut-over by the env stack's config, passes it
     topologies = {e: parse_environment(e, raw(e), shared_outputs()) for e in ENVIRONMENTS}
     topologies["prod"] = topo
     layouts = {e: group_layout(t) for e, t in topologies.items() if t.isolation == "applicationGroup"}
     owned = {e: owned_names(t) for e, t in topologies.items()}
-    assert owned["prod"]["loadBalancerTargets"] == {"443": 33443, "80": 33080}
+    assert owned["prod"]["loadBalancerTargets"] == {"443": 32783, "80": 32850}
     pack.configure(from_shared_outputs(p.shared.outputs, group_layouts=layouts, owned=owned))
     assert pack.analyze(p.run.resources) == []
     # told nothing of it, the pack refuses a load balancer that no longer reaches Interlock

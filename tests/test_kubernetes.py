@@ -459,7 +459,8 @@ def test_the_team_role_cannot_touch_policy(preview, env):
     for role in roles:
         resources = {r for rule in role.inputs["rules"] for r in rule["resources"]}
         assert {"deployments", "statefulsets", "pods", "services", "configmaps", "ingresses", "jobs"} <= resources
-        assert not resources & {"networkpolicies", "roles", "rolebindings", "resourcequotas", "limitranges", "namespaces", "*"}
+        assert not resources & {"networkpolicies", "roles", "rolebindings", "resourcequotas", "limitranges", "namespaces", "*",
+                                 "gateways", "referencegrants", "tlsroutes"}
         assert not {v for rule in role.inputs["rules"] for v in rule["verbs"]} & {"escalate", "bind", "impersonate", "*"}
 
 

@@ -42,6 +42,7 @@ def allows(rules: list[dict], verb: str, resource: str, group: str = "") -> bool
     )
 
 
+GATEWAY_API = "gateway.networking.k8s.io"
 # The rows of docs/kubernetes.md's access matrix, each as the requests it stands for: (verb, resource, group)
 REQUESTS = {
     "read secrets (CIS 5.1.2)": [("get", "secrets", ""), ("list", "secrets", ""), ("watch", "secrets", "")],
@@ -55,14 +56,25 @@ REQUESTS = {
     "mint ServiceAccount tokens, `serviceaccounts/token` (CIS 5.1.13)": [("create", "serviceaccounts/token", "")],
     "create Services (the type: see admission below)": [("create", "services", "")],
     "create Ingresses (the hosts: see admission below)": [("create", "ingresses", "networking.k8s.io")],
+    "create, change HTTPRoutes, GRPCRoutes (the hostnames: see admission below)": [
+        ("create", "httproutes", GATEWAY_API), ("patch", "httproutes", GATEWAY_API), ("delete", "httproutes", GATEWAY_API),
+        ("create", "grpcroutes", GATEWAY_API), ("update", "grpcroutes", GATEWAY_API),
+    ],
+    # the Gateway, grants across namespaces and TLS passthrough stay the platform's
+    "create Gateways, ReferenceGrants, TLSRoutes, BackendTLSPolicies": [
+        ("create", "gateways", GATEWAY_API), ("patch", "gateways", GATEWAY_API), ("create", "referencegrants", GATEWAY_API),
+        ("create", "tlsroutes", GATEWAY_API), ("create", "backendtlspolicies", GATEWAY_API),
+        ("create", "gatewayclasses", GATEWAY_API),
+    ],
     "create, change Deployments, StatefulSets, Jobs, CronJobs, HPAs, ConfigMaps, PVCs, ServiceAccounts": [
         ("create", "deployments", "apps"), ("patch", "deployments", "apps"), ("update", "statefulsets", "apps"),
         ("create", "jobs", "batch"), ("create", "cronjobs", "batch"), ("patch", "horizontalpodautoscalers", "autoscaling"),
         ("create", "configmaps", ""), ("create", "persistentvolumeclaims", ""), ("create", "serviceaccounts", ""),
     ],
     "delete pods (a restart)": [("delete", "pods", "")],
-    "read workloads, pods, Services, ConfigMaps, events, pod logs": [
-        ("list", "deployments", "apps"), ("get", "pods", ""), ("list", "services", ""), ("get", "configmaps", ""),
+    "read workloads, pods, Services, ConfigMaps, routes, events, pod logs": [
+        ("list", "deployments", "apps"), ("get", "httproutes", GATEWAY_API), ("list", "grpcroutes", GATEWAY_API),
+        ("get", "pods", ""), ("list", "services", ""), ("get", "configmaps", ""),
         ("list", "events", ""), ("get", "pods/log", ""),
     ],
     "change NetworkPolicies, Roles, RoleBindings, quotas, namespaces": [

@@ -19,6 +19,9 @@ class IngressLoadBalancerArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]  # the edge subnets
     security_group_id: pulumi.Input[str]
+    # what the target groups wait for: the environment's Gateway once it has the load balancer
+    # (ready when Programmed), so traffic moves only to proxies that can take it
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 def listener_map(topo: EnvironmentTopology) -> tuple[tuple[str, int, int], ...]:
@@ -62,7 +65,7 @@ class IngressLoadBalancer(pulumi.ComponentResource):
                     protocol="TCP", port="traffic-port", healthy_threshold=3, unhealthy_threshold=3, interval=10
                 ),
                 tags=tags(stack, env, f"{name}-{purpose}"),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
             )
             aws.lb.Listener(
                 f"{name}-{purpose}",

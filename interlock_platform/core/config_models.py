@@ -193,6 +193,17 @@ NetworkName = matching(
 NamespaceName = matching(
     DNS_1123_LABEL_PATTERN, "is not a Kubernetes namespace name", "use at most 63 lower-case letters, digits and '-'"
 )
+# An image reference with a tag or a digest (the grammar of the distribution project's reference
+# package, without the untagged form, which pulls whatever :latest is that day)
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_PATTERN = (
+    rf"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+    rf"{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$"
+)
+TaggedImage = matching(
+    IMAGE_PATTERN, "is not an image reference with a tag or digest", "give <repository>:<tag>, e.g. mirantis/ucp-envoy-proxy:3.9.0"
+)
 
 
 def _quantity(value: Any) -> Any:
@@ -794,10 +805,17 @@ class Gateway(Settings):
         gateway.ENVOY_GATEWAY_NAMESPACE,
     )  # fmt: skip
     http_node_port: Port | None = setting(
-        "The NodePort the Gateway's HTTP listener takes on the environment's ingress nodes. Default: 33 followed by the "
-        "last three digits of the environment's Interlock HTTP port (dev's 8082: 33082). In MKE's NodePort range "
-        "32768-35535, never 33000 or 33001 (MKE's ingress controller's).",
-        "give a free port in 32768-35535, not 33000 or 33001", None,
+        "The NodePort the Gateway's HTTP listener takes on the environment's ingress nodes. Default: 32768 plus the "
+        "environment's Interlock HTTP port modulo 86 (dev's 8082: 32852). Within 32768-32853, the static band of MKE's "
+        "NodePort range 32768-35535 (Kubernetes gives a Service that asks for no NodePort one from the band only when the "
+        "rest is full), and none another environment's Gateway takes by default.",
+        "give a free port in 32768-32853", None,
+    )  # fmt: skip
+    proxy_image: TaggedImage | None = setting(  # type: ignore[valid-type]
+        "The Envoy image the Gateway's proxies run, e.g. MKE's mirantis/ucp-envoy-proxy:<MKE version>. Default: none: the "
+        "image the GatewayClass's EnvoyProxy or Envoy Gateway's defaults give (the Gateway's EnvoyProxy merges onto them). "
+        "Set it where the GatewayClass names its image for a Deployment only: the Gateway's proxies are a DaemonSet.",
+        "give <repository>:<tag>, e.g. mirantis/ucp-envoy-proxy:3.9.0", None,
     )  # fmt: skip
     load_balancer: Flag = setting(
         "The cut-over: the environment's load balancer forwards 443 and 80 to the Gateway's NodePorts on its ingress "
@@ -805,9 +823,9 @@ class Gateway(Settings):
         "set true to send the load balancer's traffic to the Gateway, false to keep it on Interlock", False,
     )  # fmt: skip
     https_node_port: Port | None = setting(
-        "The NodePort the Gateway's HTTPS listener takes on the environment's ingress nodes. Default: 33 followed by the "
-        "last three digits of the environment's Interlock HTTPS port (dev's 8445: 33445).",
-        "give a free port in 32768-35535, not 33000 or 33001", None,
+        "The NodePort the Gateway's HTTPS listener takes on the environment's ingress nodes. Default: 32768 plus the "
+        "environment's Interlock HTTPS port modulo 86 (dev's 8445: 32785). Within 32768-32853, as httpNodePort.",
+        "give a free port in 32768-32853", None,
     )  # fmt: skip
 
 
@@ -910,8 +928,8 @@ class EnvironmentConfig(Settings):
     )  # fmt: skip
     gateway: Gateway = setting(
         "{enabled (default false), className (default envoy-gatewayingress), namespace (default gateway-<env>), "
-        "proxyNamespace (default envoy-gateway-system), httpNodePort and httpsNodePort (default 33 and the last three "
-        "digits of the Interlock ports), loadBalancer (default false: the load balancer stays on Interlock)}: the environment's own Gateway API Gateway for *.<domain>, admitting routes "
+        "proxyNamespace (default envoy-gateway-system), httpNodePort and httpsNodePort (default 32768 plus the Interlock "
+        "ports modulo 86: the static band of MKE's NodePort range), proxyImage (optional), loadBalancer (default false: the load balancer stays on Interlock)}: the environment's own Gateway API Gateway for *.<domain>, admitting routes "
         "from its team namespaces only (docs/gateway.md).",
         "give {enabled: true} and, where the cluster differs from MKE 3.9's defaults, className or proxyNamespace", {},
     )  # fmt: skip

@@ -38,18 +38,34 @@ GATEWAY_API = "gateway.networking.k8s.io/v1"
 ENVOY_PROXY_API = "gateway.envoyproxy.io/v1alpha1"
 MKE_GATEWAY_CLASS = "envoy-gatewayingress"  # MKE 3.9's default GatewayClass (Mirantis' Envoy Gateway Controller page)
 ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway runs the proxies (its default, ControllerNamespace mode)
+# pulumi-kubernetes (4.18 and later) waits on create and update until the object has this condition:
+# after the cut-over the load balancer's target groups wait for the Gateway's proxies to be programmed
+PULUMI_WAIT_FOR = "pulumi.com/waitFor"
+GATEWAY_READY = "condition=Programmed"
 GATEWAY_RELEASES = ("3.9",)  # the ucpVersion values whose MKE ships a Gateway API controller (Envoy Gateway)
-# Kubernetes NodePorts on MKE: the range MKE configures (nodeport_range, 32768-35535), less the two
-# MKE's own ingress controller takes (33000 HTTP, 33001 HTTPS).
+# Kubernetes NodePorts on MKE: the range MKE configures (32768-35535, Mirantis' "Port ranges" page),
+# less the two MKE's own ingress controller takes (33000 HTTP, 33001 HTTPS).
 NODE_PORT_RANGE = (32768, 35535)
 RESERVED_NODE_PORTS = (33000, 33001)
 
 
+def static_band(low: int = NODE_PORT_RANGE[0], high: int = NODE_PORT_RANGE[1]) -> range:
+    """The NodePorts the API server hands out automatically only when the rest of the range is
+    full (KEP-3668, on from Kubernetes 1.29): min(max(16, size / 32), 128) ports from the range's
+    start. A fixed NodePort elsewhere in the range can be taken first by any Service in the cluster
+    that asks for none; 32768-32853 (86 ports) on MKE."""
+    size = high - low + 1
+    return range(low, low + min(max(16, size // 32), 128))
+
+
+STATIC_BAND = static_band()
+
+
 def default_node_port(interlock_port: int) -> int:
-    """33 followed by the last three digits of the environment's Interlock port (8445 -> 33445):
-    every environment's Interlock ports are distinct in the registry, and so are these while their
-    last three digits are."""
-    return 33000 + interlock_port % 1000
+    """The static band's start plus the Interlock port modulo the band's size (8445 -> 32785,
+    8082 -> 32852): every environment's Interlock ports are distinct in the registry, and so are
+    these while no two of them differ by a multiple of the band's size (the stack checks)."""
+    return STATIC_BAND.start + interlock_port % len(STATIC_BAND)
 
 
 def node_port_problem(port: int) -> str | None:
@@ -58,6 +74,11 @@ def node_port_problem(port: int) -> str | None:
         return f"{port} is outside MKE's NodePort range {low}-{high}"
     if port in RESERVED_NODE_PORTS:
         return f"{port} is the NodePort MKE's ingress controller takes"
+    if port not in STATIC_BAND:
+        return (
+            f"{port} is outside the static band {STATIC_BAND.start}-{STATIC_BAND[-1]} of MKE's NodePort range, where any "
+            "Service asking for no NodePort may be given it first (Kubernetes 1.29 and later)"
+        )
     return None
 
 
@@ -76,6 +97,7 @@ class GatewaySpec:
     tls: bool  # the environment has its wildcard certificate: an HTTPS listener terminates with it
     https_only: bool  # HTTP only redirects to HTTPS
     load_balancer: bool = False  # the environment's load balancer forwards to the Gateway, not to Interlock
+    proxy_image: str | None = None  # the Envoy image its proxies run (MKE's mirantis/ucp-envoy-proxy:<version>)
 
     @property
     def name(self) -> str:
@@ -136,17 +158,26 @@ def envoy_proxy(spec: GatewaySpec) -> Manifest:
         {"key": labels.K8S_OS, "operator": "In", "values": ["linux"]},  # Envoy's images are Linux's, as Interlock's proxies
     ]}  # fmt: skip
     ports = [{"port": listener, "nodePort": node_port} for listener, node_port in spec.node_ports().items()]
+    daemon_set: Manifest = {"pod": {"affinity": {"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [nodes]}}}}}  # fmt: skip
+    if spec.proxy_image is not None:
+        daemon_set["container"] = {"image": spec.proxy_image}
+    kubernetes = {
+        "envoyDaemonSet": daemon_set,
+        "envoyService": {
+            "type": "NodePort", "externalTrafficPolicy": "Local",
+            # the Service's ports are the listeners'; strategic merge keys them by port
+            "patch": {"type": "StrategicMerge", "value": {"spec": {"ports": ports}}},
+        },
+    }  # fmt: skip
     return {
         "apiVersion": ENVOY_PROXY_API, "kind": "EnvoyProxy", "metadata": _meta(spec.proxy_config, spec.namespace),
-        "spec": {"provider": {"type": "Kubernetes", "kubernetes": {
-            "envoyDaemonSet": {"pod": {"affinity": {"nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [nodes]}}}}},
-            "envoyService": {
-                "type": "NodePort", "externalTrafficPolicy": "Local",
-                # the Service's ports are the listeners'; strategic merge keys them by port
-                "patch": {"type": "StrategicMerge", "value": {"spec": {"ports": ports}}},
-            },
-        }}},
+        "spec": {
+            # merged onto the GatewayClass's EnvoyProxy and Envoy Gateway's defaults (the cluster's
+            # proxy image, logging, ...), which an unset mergeType would replace wholesale
+            "mergeType": "StrategicMerge",
+            "provider": {"type": "Kubernetes", "kubernetes": kubernetes},
+        },
     }  # fmt: skip
 
 
@@ -170,8 +201,11 @@ def gateway(spec: GatewaySpec) -> Manifest:
             "tls": {"mode": "Terminate", "certificateRefs": [{"group": "", "kind": "Secret", "name": spec.certificate_secret}]},
             "allowedRoutes": _team_routes(spec),
         })  # fmt: skip
+    meta = _meta(spec.name, spec.namespace)
+    if spec.load_balancer:  # `pulumi up` holds the load balancer until the Gateway can take its traffic
+        meta["annotations"] = {PULUMI_WAIT_FOR: GATEWAY_READY}
     return {
-        "apiVersion": GATEWAY_API, "kind": "Gateway", "metadata": _meta(spec.name, spec.namespace),
+        "apiVersion": GATEWAY_API, "kind": "Gateway", "metadata": meta,
         "spec": {
             "gatewayClassName": spec.class_name,
             "infrastructure": {"parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": spec.proxy_config}},

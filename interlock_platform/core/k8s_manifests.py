@@ -35,6 +35,10 @@ WORKLOADS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("batch",), ("jobs", "cronjobs")),
     (("networking.k8s.io",), ("ingresses",)),
     (("autoscaling",), ("horizontalpodautoscalers",)),
+    # an app's route to its environment's Gateway (docs/gateway.md); the route-hostnames admission
+    # policy holds their hostnames to the domain. Never gateways, referencegrants or tlsroutes: a
+    # Gateway, a grant across namespaces and TLS passthrough stay with the platform.
+    (("gateway.networking.k8s.io",), ("httproutes", "grpcroutes")),
 )
 ACCESS_RULES: dict[str, Rules] = {
     # what developers need: workloads, their secrets, and a shell, a debugger and a tunnel into them

@@ -689,11 +689,16 @@ def _check_gateway(
     ):  # fmt: skip
         port = configured or gateway.default_node_port(interlock)
         chosen[key] = port
-        fix = "give a free port in 32768-35535, not 33000 or 33001, and none another environment's Gateway takes"
+        band = gateway.STATIC_BAND
+        fix = (
+            f"give a free port in {band.start}-{band[-1]}, the static band of MKE's NodePort range, and none another "
+            f"environment's Gateway takes ({', '.join(str(n) for n in sorted(others)) or 'none yet'} are others' defaults)"
+        )
         if (why := gateway.node_port_problem(port)) is not None:
             p.add(f"gateway.{key}", f"{why}{'' if configured else ' (derived from the Interlock port)'}", fix)
         elif port in others:
-            p.add(f"gateway.{key}", f"{port} is environment '{others[port]}''s Gateway NodePort (its default)", fix)
+            derived = "" if configured else f" (derived from the Interlock port {interlock}: set gateway.{key})"
+            p.add(f"gateway.{key}", f"{port} is environment '{others[port]}''s Gateway NodePort (its default){derived}", fix)
     if chosen["httpNodePort"] == chosen["httpsNodePort"]:
         p.add("gateway.httpsNodePort", f"{chosen['httpsNodePort']} is the HTTP listener's NodePort too", "give the two listeners two ports")
     if len(p.items) > problems or domain is None:
@@ -701,7 +706,7 @@ def _check_gateway(
     return gateway.GatewaySpec(
         env.name, domain, ns, cfg.class_name, cfg.proxy_namespace, chosen["httpNodePort"], chosen["httpsNodePort"],
         tuple(n.hostname for n in nodes if n is not None), env.collection_node_selector,
-        tuple(t.namespace for t in teams), tls, https_only, cfg.load_balancer,
+        tuple(t.namespace for t in teams), tls, https_only, cfg.load_balancer, cfg.proxy_image,
     )  # fmt: skip
 
 

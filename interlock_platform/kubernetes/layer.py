@@ -164,6 +164,9 @@ class EnvironmentKubernetesArgs:
 class EnvironmentKubernetes(pulumi.ComponentResource):
     """An environment's teams: each on-boarded, each ingress app given its ingress policy."""
 
+    gateway: pulumi.CustomResource | None = None  # the environment's Gateway, when gateway.enabled
+    load_balancer_waits_for: list[pulumi.Resource]  # the Gateway once it has the load balancer, else nothing
+
     def __init__(self, name: str, args: EnvironmentKubernetesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("interlock-platform:kubernetes:EnvironmentKubernetes", name, None, opts)
         provider = kubernetes_provider(f"{name}-cluster", self, args.settings.server_side_apply)
@@ -214,10 +217,13 @@ class EnvironmentKubernetes(pulumi.ComponentResource):
                 "so privileged pods, host namespaces and hostPath volumes are not refused there (docs/kubernetes.md)",
                 resource=self,
             )
+        self.load_balancer_waits_for = []
         if args.gateway is not None:
-            EnvironmentGateway(
+            self.gateway = EnvironmentGateway(
                 f"{name}-gateway", EnvironmentGatewayArgs(args.gateway, provider), pulumi.ResourceOptions(parent=self)
-            )
+            ).gateway
+            if args.gateway.load_balancer:
+                self.load_balancer_waits_for.append(self.gateway)
         for team in args.teams:
             child = pulumi.ResourceOptions(parent=self)
             ns = TeamNamespace(
