@@ -27,7 +27,7 @@ ALL_RULES = {
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
     "swarm-no-host-access", "k8s-own-namespaces", "k8s-service-cluster-ip", "k8s-pod-keeps-to-namespace", "k8s-pod-on-own-nodes",
     "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped", "swarm-ucp-grants-in-collection",
-    "k8s-routes-own-gateway", "k8s-reference-grant-in-environment", "k8s-gateway-own-domain",
+    "k8s-routes-own-gateway", "k8s-reference-grant-in-environment", "k8s-gateway-own-domain", "k8s-envoy-proxy-in-environment",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -78,6 +78,7 @@ def test_an_unconfigured_pack_refuses_rather_than_passes(pack, preview):
         "k8s-routes-own-gateway",
         "k8s-reference-grant-in-environment",
         "k8s-gateway-own-domain",
+        "k8s-envoy-proxy-in-environment",
     }
     assert all("no environment registry" in v["message"] for v in violations)
 
@@ -256,6 +257,7 @@ MUTATIONS |= {
     "k8s-routes-own-gateway": _appended("httproute-on-prod-gateway"),
     "k8s-reference-grant-in-environment": _appended("referencegrant-from-prod"),
     "k8s-gateway-own-domain": _appended("gateway-for-every-host"),
+    "k8s-envoy-proxy-in-environment": _appended("envoyproxy-on-prod-nodes"),
 }
 
 
