@@ -568,7 +568,8 @@ def _route_selector_problem(sel: Any, own: set[str]) -> str | None:
     if not named:
         return "of every name (an empty selector)"
     foreign = sorted(named - own)
-    return f"{', '.join(foreign)}, which are not {sorted(own) or 'any'} (its team namespaces)" if foreign else None
+    teams = ", ".join(sorted(own)) or "none"
+    return f"{', '.join(foreign)}, not among its team namespaces ({teams})" if foreign else None
 
 
 # ------------------------------------------------------------------------------------------------
