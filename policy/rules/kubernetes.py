@@ -629,16 +629,18 @@ def _placement_problems(pod: Any, reg: Registry, env: Environment) -> list[str]:
     selector = get(pod, "nodeSelector")
     pinned = False
     if isinstance(selector, Mapping):
-        for key, value in selector.items():
-            foreign(key, [plain(value)])
-        pinned = plain(selector.get(own_key)) == own_value
+        for key in selector:
+            foreign(key, [plain(get(selector, key))])
+        pinned = get(selector, own_key) == own_value
     terms = _node_terms(pod)
     if terms is None or UNKNOWN in (selector, *terms):
         return problems
-    for term in terms:
-        for e in [*items(get(term, "matchExpressions")), *items(get(term, "matchFields"))]:
-            if e is not UNKNOWN and get(e, "operator") == "In":
-                foreign(get(e, "key"), items(get(e, "values")))
+    exprs = [e for term in terms for e in (*items(get(term, "matchExpressions")), *items(get(term, "matchFields")))]
+    for e in exprs:
+        if e is not UNKNOWN and get(e, "operator") == "In":
+            foreign(get(e, "key"), items(get(e, "values")))
+    if UNKNOWN in exprs or (isinstance(selector, Mapping) and UNKNOWN in [get(selector, k) for k in selector]):
+        return problems  # whether it is pinned is not known yet
     in_collection = [
         any(get(e, "key") == own_key and get(e, "operator") == "In" and items(get(e, "values")) == [own_value]
             for e in items(get(t, "matchExpressions")))
