@@ -441,3 +441,15 @@ def test_no_team_service_takes_a_gateway_node_port(pack, preview):
     assert squats({"type": "LoadBalancer", "ports": [{"port": 8080, "nodePort": 33081}]})  # test's HTTP default
     assert squats({**node_port, "ports": [{"port": 8080}]}) == []  # the twins: the API server picks
     assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 34080}, {"port": 8443, "nodePort": 30443}]}) == []
+
+
+def test_with_unknown_ids_the_platform_s_gateway_makes_no_mandatory_violation(pack, preview):
+    """dev as a new stack with its Gateway on: what the SDK leaves unknown (the namespace's name
+    among them) never makes the EnvoyProxy or Gateway rules refuse the platform's own objects."""
+    shared = preview("dev").shared.outputs
+    config = full_config("dev", gateway={"enabled": True})
+    resources = run_program("dev", config, {"acme/interlock-platform/shared": shared}, preview=True).resources
+    assert any(r.type.endswith(":EnvoyProxy") for r in resources)
+    topo = _gateway_topology()
+    pack.configure(from_shared_outputs(shared, owned={"dev": owned_names(topo)}))
+    assert [v for v in pack.analyze(resources) if v["enforcement"] == "mandatory"] == []
