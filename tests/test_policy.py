@@ -444,8 +444,8 @@ def test_no_team_service_takes_a_gateway_node_port(pack, preview):
 
 
 def test_with_unknown_ids_the_platform_s_gateway_makes_no_mandatory_violation(pack, preview):
-    """dev as a new stack with its Gateway on: what the SDK leaves unknown (the namespace's name
-    among them) never makes the EnvoyProxy or Gateway rules refuse the platform's own objects."""
+    """dev as a new stack with its Gateway on, in the SDK's preview mode: whatever it leaves
+    unknown never makes the EnvoyProxy or Gateway rules refuse the platform's own objects."""
     shared = preview("dev").shared.outputs
     config = full_config("dev", gateway={"enabled": True})
     resources = run_program("dev", config, {"acme/interlock-platform/shared": shared}, preview=True).resources
