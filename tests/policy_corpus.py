@@ -775,4 +775,109 @@ ROUTE_TWINS: dict[str, Change] = {
     "gateway-for-every-host": Change("kubernetes", "catch-all-gw", "k8s-gateway-own-domain",
                                      _cr("catch-all-gw", "Gateway", "payments-dev", _listener("shop.dev.apps.example.com"))),
 }  # fmt: skip
+
+
+# Gateway listeners admit routes only from the environment's team namespaces, by the name the API
+# server sets (a tenant sets any other label on its own namespaces, in every environment).
+def _admits(routes: str) -> str:
+    return ('{"gatewayClassName": "envoy-gatewayingress", "listeners": [{"name": "http", "protocol": "HTTP", "port": 80, '
+            '"hostname": "*.dev.apps.example.com", "allowedRoutes": {"namespaces": ' + routes + "}}]}")  # fmt: skip
+
+
+NAME_IN = '{"from": "Selector", "selector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": %s}]}}'
+ROUTES.update({
+    "gateway-admits-all-namespaces": Change("kubernetes", "open-gw", "k8s-gateway-own-domain",
+                                            _cr("open-gw", "Gateway", "payments-dev", _admits('{"from": "All"}'))),
+    "gateway-admits-by-team-label": Change("kubernetes", "team-gw", "k8s-gateway-own-domain", _cr("team-gw", "Gateway", "payments-dev",
+        _admits('{"from": "Selector", "selector": {"matchLabels": {"interlock-platform/team": "payments"}}}'))),
+    "gateway-admits-prod-namespace": Change("kubernetes", "wide-gw", "k8s-gateway-own-domain", _cr("wide-gw", "Gateway", "payments-dev",
+        _admits(NAME_IN % '["payments-dev", "payments-prod"]'))),
+})  # fmt: skip
+ROUTE_TWINS.update({
+    "gateway-admits-all-namespaces": Change("kubernetes", "open-gw", "k8s-gateway-own-domain",
+                                            _cr("open-gw", "Gateway", "payments-dev", _admits('{"from": "Same"}'))),
+    "gateway-admits-by-team-label": Change("kubernetes", "team-gw", "k8s-gateway-own-domain", _cr("team-gw", "Gateway", "payments-dev",
+        _admits('{"from": "Selector", "selector": {"matchLabels": {"kubernetes.io/metadata.name": "payments-dev"}}}'))),
+    "gateway-admits-prod-namespace": Change("kubernetes", "wide-gw", "k8s-gateway-own-domain", _cr("wide-gw", "Gateway", "payments-dev",
+        _admits(NAME_IN % '["ledger-dev", "payments-dev"]'))),
+})  # fmt: skip
+
+
+# Envoy Gateway's EnvoyProxy: the controller runs its proxies in its own namespace, outside the
+# team namespaces' pinning and Pod Security, so the EnvoyProxy is held to the platform's shape
+# (interlock_platform/core/gateway.py). Dev's gateway is off in its stack file: its Gateway
+# namespace is gateway-dev and its Gateway NodePorts the defaults, 33082 and 33445 (prod's 33080
+# and 33443). Each snippet creates dev's Gateway namespace as the platform does (deny-all, pinned).
+GATEWAY_NS = K8S + """
+k8s.core.v1.Namespace("gateway-dev-ns", metadata={"name": "gateway-dev",
+    "annotations": {"scheduler.alpha.kubernetes.io/node-selector": "com.docker.ucp.collection.dev=true"}})
+k8s.networking.v1.NetworkPolicy("gateway-dev-deny-all", metadata={"namespace": "gateway-dev", "name": "deny-all"},
+    spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+"""
+DEV_NODES = ('{"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": ['
+             '{"key": "kubernetes.io/hostname", "operator": "In", "values": ["ip-10-40-64-10.eu-west-1.compute.internal", '
+             '"ip-10-40-65-10.eu-west-1.compute.internal"]}, {"key": "com.docker.ucp.collection.dev", "operator": "In", "values": ["true"]}, '
+             '{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]}]}}}%s}')  # fmt: skip
+NODE_PORT_SERVICE = ('{"type": "NodePort", "externalTrafficPolicy": "Local", "patch": {"type": "StrategicMerge", "value": {"spec": '
+                     '{%s"ports": [{"port": 80, "nodePort": %s}]}}}}')  # fmt: skip
+
+
+def _envoy_proxy(name: str, workload: str, service: str = NODE_PORT_SERVICE % ("", 33082), namespace: str = "gateway-dev") -> str:
+    """An EnvoyProxy `name`: `workload` is its envoyDaemonSet (or the key and value of another)."""
+    body = workload if workload.startswith('"') else f'"envoyDaemonSet": {workload}'
+    spec = '{"provider": {"type": "Kubernetes", "kubernetes": {' + body + (f', "envoyService": {service}' if service else "") + "}}}"
+    return (GATEWAY_NS if namespace == "gateway-dev" else K8S) + (
+        f'k8s.apiextensions.CustomResource("{name}", api_version="gateway.envoyproxy.io/v1alpha1", kind="EnvoyProxy",\n'
+        f'    metadata={{"namespace": "{namespace}", "name": "{name}"}}, spec={spec})\n'
+    )
+
+
+PLATFORM_PODS = '{"pod": ' + DEV_NODES % "" + "}"
+ENVOY: dict[str, Change] = {
+    "envoyproxy-on-prod-nodes": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", '{"pod": {"nodeSelector": {"com.docker.ucp.collection.prod": "true"}}}')),
+    "envoyproxy-host-path": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment", _envoy_proxy("dev-proxy",
+        '{"pod": ' + DEV_NODES % ', "volumes": [{"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}]'
+        + ', "container": {"volumeMounts": [{"name": "docker", "mountPath": "/var/run/docker.sock"}]}}')),
+    "envoyproxy-privileged-image": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment", _envoy_proxy("dev-proxy",
+        '{"pod": ' + DEV_NODES % "" + ', "container": {"image": "registry.example.com/toolbox:1", "securityContext": {"privileged": True}}}')),
+    "envoyproxy-host-network-patch": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment", _envoy_proxy("dev-proxy",
+        '{"pod": ' + DEV_NODES % "" + ', "patch": {"type": "StrategicMerge", "value": {"spec": {"template": {"spec": '
+        '{"hostNetwork": True, "hostPID": True}}}}}}')),
+    "envoyproxy-external-ips": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment", _envoy_proxy("dev-proxy", PLATFORM_PODS,
+        NODE_PORT_SERVICE % ('"externalIPs": ["10.40.192.10"], ', 33082))),
+    "envoyproxy-load-balancer": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", PLATFORM_PODS, '{"externalTrafficPolicy": "Local"}')),
+    "envoyproxy-takes-prod-node-port": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", PLATFORM_PODS, NODE_PORT_SERVICE % ("", 33080))),
+    "envoyproxy-default-deployment": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", '"envoyDeployment": {"replicas": 2}', NODE_PORT_SERVICE % ("", 33082))),
+    "envoyproxy-in-team-namespace": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", PLATFORM_PODS, namespace="ledger-dev")),
+}  # fmt: skip
+# Each twin: the platform's own shape, or a variation of it that keeps the proxies dev's
+ENVOY_TWINS: dict[str, Change] = {
+    "envoyproxy-on-prod-nodes": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", '{"pod": {"nodeSelector": {"com.docker.ucp.collection.dev": "true", "kubernetes.io/os": "linux"}}}')),
+    "envoyproxy-host-path": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment", _envoy_proxy("dev-proxy",
+        '{"pod": ' + DEV_NODES % ', "volumes": [{"name": "scratch", "emptyDir": {}}]'
+        + ', "container": {"volumeMounts": [{"name": "scratch", "mountPath": "/tmp"}]}}')),
+    "envoyproxy-privileged-image": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment", _envoy_proxy("dev-proxy",
+        '{"pod": ' + DEV_NODES % "" + ', "container": {"resources": {"limits": {"cpu": "1", "memory": "512Mi"}}, '
+        '"securityContext": {"privileged": False, "allowPrivilegeEscalation": False}}}')),
+    "envoyproxy-host-network-patch": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", '{"pod": ' + DEV_NODES % "" + ', "strategy": {"type": "RollingUpdate"}}')),
+    "envoyproxy-external-ips": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", PLATFORM_PODS, NODE_PORT_SERVICE % ("", 33082))),
+    "envoyproxy-load-balancer": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", PLATFORM_PODS, '{"type": "ClusterIP"}')),
+    "envoyproxy-takes-prod-node-port": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", PLATFORM_PODS, NODE_PORT_SERVICE % ("", 33445))),
+    "envoyproxy-default-deployment": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", '"envoyDeployment": {"replicas": 2, "pod": ' + DEV_NODES % "" + "}", NODE_PORT_SERVICE % ("", 33082))),
+    "envoyproxy-in-team-namespace": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
+        _envoy_proxy("dev-proxy", PLATFORM_PODS)),
+}  # fmt: skip
+ROUTES.update(ENVOY)
+ROUTE_TWINS.update(ENVOY_TWINS)
 CORPUS.update(ROUTES)

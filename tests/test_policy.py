@@ -4,6 +4,7 @@ mandatory violation."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -12,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from interlock_platform.core import gateway
+from interlock_platform.core.topology import parse_environment
 from interlock_platform.tooling.mock_runtime import Registration, run_program
-from interlock_platform.tooling.policy_config import REGISTRY_POLICIES, from_shared_outputs
+from interlock_platform.tooling.policy_config import REGISTRY_POLICIES, from_shared_outputs, owned_names
 from interlock_platform.tooling.policy_harness import UNKNOWN, PolicyPackDidNotStart, PolicyPackProcess
 from interlock_platform.tooling.stack_files import ROOT
-from tests.conftest import STACKS, copy_project, full_config
+from tests.conftest import STACKS, copy_project, full_config, raw, shared_outputs
 from tests.policy_corpus import CORPUS
 
 ALL_RULES = {
@@ -27,7 +30,7 @@ ALL_RULES = {
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
     "swarm-no-host-access", "k8s-own-namespaces", "k8s-service-cluster-ip", "k8s-pod-keeps-to-namespace", "k8s-pod-on-own-nodes",
     "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped", "swarm-ucp-grants-in-collection",
-    "k8s-routes-own-gateway", "k8s-reference-grant-in-environment", "k8s-gateway-own-domain",
+    "k8s-routes-own-gateway", "k8s-reference-grant-in-environment", "k8s-gateway-own-domain", "k8s-envoy-proxy-in-environment",
 }  # fmt: skip
 ADVISORY = {"sg-descriptions", "tags-present"}
 
@@ -78,6 +81,7 @@ def test_an_unconfigured_pack_refuses_rather_than_passes(pack, preview):
         "k8s-routes-own-gateway",
         "k8s-reference-grant-in-environment",
         "k8s-gateway-own-domain",
+        "k8s-envoy-proxy-in-environment",
     }
     assert all("no environment registry" in v["message"] for v in violations)
 
@@ -256,6 +260,7 @@ MUTATIONS |= {
     "k8s-routes-own-gateway": _appended("httproute-on-prod-gateway"),
     "k8s-reference-grant-in-environment": _appended("referencegrant-from-prod"),
     "k8s-gateway-own-domain": _appended("gateway-for-every-host"),
+    "k8s-envoy-proxy-in-environment": _appended("envoyproxy-on-prod-nodes"),
 }
 
 
@@ -373,3 +378,78 @@ def test_a_pack_that_cannot_start_fails_the_analysis_not_the_program(tmp_path):
         dead.submit(WORLD_SSH)
         with pytest.raises(PolicyPackDidNotStart, match="pulumi_policy is not installed"):
             dead.analyze([WORLD_SSH])
+
+
+# --------------------------------------------------------------------------------------------
+# The Gateway's facts in the pack's config: where an environment's EnvoyProxy lives, and the
+# NodePorts no team Service may take.
+
+
+def _k8s(kind_type: str, name: str, props: dict, stack: str = "dev") -> Registration:
+    return Registration(f"urn:pulumi:{stack}::interlock-platform::{kind_type}::{name}", kind_type, name, "", True, props)
+
+
+def _gateway_topology(**settings):
+    cfg = raw("dev")
+    cfg["gateway"] = {"enabled": True, **settings}
+    return parse_environment("dev", cfg, shared_outputs())
+
+
+def test_the_platform_s_envoy_proxy_and_gateway_pass_where_its_config_puts_them_and_nowhere_else(pack):
+    """dev's Gateway in a namespace and on NodePorts of its config's choosing: the platform's own
+    EnvoyProxy and Gateway pass the pack told of them (policy-config, from the env stack's config);
+    the same EnvoyProxy in the default namespace, or on the default ports, does not."""
+    topo = _gateway_topology(namespace="edge-dev", httpNodePort=33582, httpsNodePort=33583)
+    config = from_shared_outputs(shared_outputs(), group_layouts={}, owned={"dev": owned_names(topo)})
+    assert config["k8s-envoy-proxy-in-environment"]["owned"]["dev"]["gatewayNamespace"] == "edge-dev"
+    proxy, gw = gateway.envoy_proxy(topo.gateway), gateway.gateway(topo.gateway)
+    envoy_type, gateway_type = f"kubernetes:{gateway.ENVOY_PROXY_API}:EnvoyProxy", f"kubernetes:{gateway.GATEWAY_API}:Gateway"
+
+    def found(*resources: Registration) -> list[str]:
+        pack.configure(config)
+        rules = {"k8s-envoy-proxy-in-environment", "k8s-gateway-own-domain"}
+        return [v["message"] for v in pack.analyze(list(resources)) if v["policy"] in rules]
+
+    assert found(_k8s(envoy_type, "dev-proxy", proxy), _k8s(gateway_type, "dev-gateway", gw)) == []
+    moved = copy.deepcopy(proxy)
+    moved["metadata"]["namespace"] = "gateway-dev"
+    assert [m for m in found(_k8s(envoy_type, "dev-proxy", moved)) if "not dev's Gateway namespace edge-dev" in m]
+    default_ports = copy.deepcopy(proxy)
+    default_ports["spec"]["provider"]["kubernetes"]["envoyService"]["patch"]["value"]["spec"]["ports"] = [{"port": 80, "nodePort": 33082}]
+    assert [m for m in found(_k8s(envoy_type, "dev-proxy", default_ports)) if "takes nodePort 33082, not one of its Gateway's (33582, 33583)" in m]
+
+
+def test_no_team_service_takes_a_gateway_node_port(pack, preview):
+    """With NodePort granted, a team Service may leave nodePort to the API server or take one
+    outside the Gateways' ports, but never an environment's Gateway NodePort: the defaults of every
+    environment, and the ports an environment's config gives its Gateway."""
+    config = from_shared_outputs(preview("shared").run.outputs)
+    for policy in config.values():
+        policy["owned"]["dev"]["serviceTypes"] = ["NodePort", "LoadBalancer"]
+        policy["owned"].setdefault("test", {})["gatewayNodePorts"] = [33600, 33601]
+
+    def squats(spec: dict) -> list[str]:
+        pack.configure(config)
+        found = [v["message"] for v in pack.analyze([_service(spec)]) if v["policy"] == "k8s-service-cluster-ip"]
+        assert all("Gateway NodePort" in m and "Fix" in m for m in found), found
+        return found
+
+    node_port = {"type": "NodePort", "selector": {"app": "ledger"}}
+    assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 33080}]})  # prod's HTTP default
+    assert squats({**node_port, "ports": [{"port": 8443, "nodePort": 33445}]})  # dev's own HTTPS default
+    assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 33600}]})  # test's, from its config
+    assert squats({"type": "LoadBalancer", "ports": [{"port": 8080, "nodePort": 33081}]})  # test's HTTP default
+    assert squats({**node_port, "ports": [{"port": 8080}]}) == []  # the twins: the API server picks
+    assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 34080}, {"port": 8443, "nodePort": 30443}]}) == []
+
+
+def test_with_unknown_ids_the_platform_s_gateway_makes_no_mandatory_violation(pack, preview):
+    """dev as a new stack with its Gateway on, in the SDK's preview mode: whatever it leaves
+    unknown never makes the EnvoyProxy or Gateway rules refuse the platform's own objects."""
+    shared = preview("dev").shared.outputs
+    config = full_config("dev", gateway={"enabled": True})
+    resources = run_program("dev", config, {"acme/interlock-platform/shared": shared}, preview=True).resources
+    assert any(r.type.endswith(":EnvoyProxy") for r in resources)
+    topo = _gateway_topology()
+    pack.configure(from_shared_outputs(shared, owned={"dev": owned_names(topo)}))
+    assert [v for v in pack.analyze(resources) if v["enforcement"] == "mandatory"] == []

@@ -9,6 +9,7 @@ entry per layer, also runs as a user runs it (`python -m interlock_platform prev
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -23,6 +24,7 @@ from interlock_platform.tooling.preview import Preview, run_preview
 from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import copy_project, preview_cli
 from tests.policy_corpus import BENIGN, BENIGN_CODE, CORPUS, ENDPOINT_TWINS, GRANT_TWINS, REACH, ROUTE_TWINS, ROUTES, Change
+from tools import gateway_api
 
 MAIN = "__main__.py"
 CLI_SAMPLE = ("sg-inline-ingress-world-ssh", *sorted(n for n, c in CORPUS.items() if c.layer == "swarm")[:1],
@@ -113,6 +115,20 @@ TWINS = {**ENDPOINT_TWINS, **GRANT_TWINS, **ROUTE_TWINS}  # the VPC endpoints', 
 def test_every_twin_has_its_hostile_case() -> None:
     assert set(TWINS) <= set(CORPUS)
     assert set(ROUTE_TWINS) == set(ROUTES)  # every Gateway API entry has its twin
+
+
+CUSTOM_RESOURCE = re.compile(r'CustomResource\("[\w-]+", api_version="([^"]+)", kind="(\w+)",\s*metadata=(\{.*?\}), spec=(.*)\)\n', re.S)
+
+
+@pytest.mark.parametrize("entry", sorted(ROUTES))
+def test_gateway_api_entries_and_twins_are_objects_the_api_server_admits(entry: str) -> None:
+    """Each hostile Gateway API or EnvoyProxy object, and its twin, passes the published CRD
+    (schema and CEL): the pack, not the API server, is what stops the hostile one."""
+    for change in (ROUTES[entry], ROUTE_TWINS[entry]):
+        api_version, kind, metadata, spec = CUSTOM_RESOURCE.search(change.code).groups()
+        result = gateway_api.validate({"apiVersion": api_version, "kind": kind, "metadata": ast.literal_eval(metadata),
+                                       "spec": ast.literal_eval(spec)})  # fmt: skip
+        assert result.ok, (entry, result)
 
 
 @pytest.mark.parametrize("entry", sorted(TWINS))

@@ -37,6 +37,7 @@ REGISTRY_POLICIES = (
     "swarm-service-in-collection", "k8s-no-cross-environment", "group-flows-declared", "instances-in-environment",
     "k8s-own-namespaces", "k8s-pod-on-own-nodes", "k8s-selectors-in-environment", "k8s-calico-policy-scoped", "vpc-endpoints-scoped", "swarm-ucp-grants-in-collection",
     "k8s-service-cluster-ip", "k8s-routes-own-gateway", "k8s-reference-grant-in-environment", "k8s-gateway-own-domain",
+    "k8s-envoy-proxy-in-environment",
 )  # fmt: skip
 
 
@@ -93,9 +94,12 @@ def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
     platform = topo.kubernetes.cluster_namespaces if topo.kubernetes is not None else ()
     if topo.gateway is not None:  # the Envoy Gateway controller's, where its Gateway's proxies run
         platform = (*platform, topo.gateway.proxy_namespace)
-    targets = {}
+    gateway_keys: dict[str, Any] = {}
+    if topo.gateway is not None:  # where its EnvoyProxy lives, and the NodePorts no team Service may take
+        gateway_keys = {"gatewayNamespace": topo.gateway.namespace,
+                   "gatewayNodePorts": [topo.gateway.http_node_port, topo.gateway.https_node_port]}  # fmt: skip
     if topo.gateway is not None and topo.gateway.load_balancer:  # the cut-over: 443 and 80 go to the Gateway
-        targets = {"loadBalancerTargets": {"443": topo.gateway.https_node_port, "80": topo.gateway.http_node_port}}
+        gateway_keys["loadBalancerTargets"] = {"443": topo.gateway.https_node_port, "80": topo.gateway.http_node_port}
     return {
         "namespaces": sorted(t.namespace for t in topo.teams),
         "networks": list(topo.overlay.all),
@@ -103,7 +107,7 @@ def owned_names(topo: EnvironmentTopology) -> dict[str, list[str]]:
         "instanceIds": [n.instance_id for n in topo.ingress_nodes],
         "platformNamespaces": sorted(platform),
         "serviceTypes": sorted(set(topo.kubernetes.service_types) - {"ClusterIP"}) if topo.kubernetes is not None else [],
-        **targets,
+        **gateway_keys,
     }
 
 

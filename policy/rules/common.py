@@ -45,10 +45,11 @@ REGISTRY_SCHEMA = PolicyConfigSchema(
         "owned": {
             "type": "object",
             "description": "environment -> {namespaces, networks, nodes, instanceIds, platformNamespaces, serviceTypes, "
-            "loadBalancerTargets}: the names each environment's stack config gives it (its team namespaces, overlay networks, "
+            "loadBalancerTargets, gatewayNamespace, gatewayNodePorts}: the names each environment's stack config gives it (its team namespaces, overlay networks, "
             "ingress nodes' hostnames and instance ids), the cluster namespaces its policies may select (DNS, the ingress "
             "controller, its Gateway's proxies'), the Service types it grants, and where its load balancer's 443 and 80 "
-            "forward when its Gateway has taken them ({\"443\": port, \"80\": port}; absent: Interlock's proxy ports)",
+            "forward when its Gateway has taken them ({\"443\": port, \"80\": port}; absent: Interlock's proxy ports), and, with "
+            "its Gateway on, the Gateway's namespace and its HTTP and HTTPS NodePorts",
         },
     }
 )  # fmt: skip
@@ -211,16 +212,19 @@ class Owned:
     platform_namespaces: frozenset[str] = frozenset()  # cluster namespaces its policies may select: DNS, the ingress controller, the Gateway's proxies'
     service_types: frozenset[str] = frozenset()  # Service types its config grants beyond ClusterIP (kubernetes.serviceTypes)
     load_balancer_targets: Mapping[int, int] | None = None  # 443/80 -> the Gateway's NodePorts, once it has the load balancer
+    gateway_namespace: str | None = None  # its Gateway's namespace, where the Gateway is on (else gateway-<env>)
+    gateway_node_ports: tuple[int, ...] = ()  # its Gateway's HTTP and HTTPS NodePorts, where the Gateway is on
 
 
 def owned(value: Any) -> Owned:
     def names(key: str) -> frozenset[str]:
         return frozenset(str(v) for v in (value.get(key) or ()))
 
-    targets = value.get("loadBalancerTargets")
+    targets, gateway_ns = value.get("loadBalancerTargets"), value.get("gatewayNamespace")
     return Owned(
         names("namespaces"), names("networks"), names("nodes"), names("instanceIds"), names("platformNamespaces"), names("serviceTypes"),
         {int(k): int(v) for k, v in targets.items()} if isinstance(targets, Mapping) else None,
+        str(gateway_ns) if gateway_ns else None, tuple(int(p) for p in value.get("gatewayNodePorts") or ()),
     )  # fmt: skip
 
 

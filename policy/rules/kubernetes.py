@@ -367,6 +367,15 @@ def _service_exposure(args: ResourceValidationArgs, report: ReportViolation) -> 
         for i, port in enumerate(items(get(spec, "ports"))):
             if port is not UNKNOWN and number(get(port, "nodePort")) and kind_ is not UNKNOWN:
                 report(f"Service {args.name}'s ports[{i}] asks for nodePort {number(get(port, 'nodePort'))}. Fix: remove it; type ClusterIP")
+    elif env is not None and reg is not None:
+        gateways = _gateway_node_ports(reg)
+        for i, port in enumerate(items(get(spec, "ports"))):
+            wanted = number(get(port, "nodePort")) if port is not UNKNOWN else None
+            if wanted in gateways:
+                report(f"Service {args.name}'s ports[{i}] asks for nodePort {wanted}, environment {gateways[wanted]}'s Gateway NodePort: "
+                       "whoever takes a NodePort first holds it on every node of the cluster, so that Gateway could not open it. "
+                       f"Fix: leave nodePort out (the API server picks a free one) or take one outside the Gateways' "
+                       f"{', '.join(map(str, sorted(gateways)))}")  # fmt: skip
 
 
 def _pod_spec(resource_type: str, props: Any) -> Any:
@@ -442,6 +451,7 @@ def _pods_stay_on_own_nodes(args: ResourceValidationArgs, report: ReportViolatio
 GATEWAY_API = "gateway.networking.k8s.io"
 ROUTE_KINDS = {f"{GATEWAY_API}:{k}" for k in ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")}
 HOSTNAME_PROTOCOLS = {"HTTP", "HTTPS", "TLS"}  # the listener protocols that match on a hostname
+K8S_NAMESPACE_NAME = "kubernetes.io/metadata.name"  # the API server sets it on every namespace, to its name
 
 
 def _namespace_environment(reg: Any, ns: str) -> str | None:
@@ -523,6 +533,221 @@ def _gateways_listen_for_own_domain(args: ResourceValidationArgs, report: Report
         if owner != env.name:
             whose = f"environment {owner}'s domain" if owner else f"outside {env.name}'s domain {env.domain}"
             report(f"{what} of {env.name}: listener {name} listens for {host}, {whose}. Fix: hostname: '*.{env.domain}'")
+    own = set(reg.owns(env.name).namespaces)
+    fix = (f"Fix: allowedRoutes.namespaces from: Selector, selector matchExpressions [{{key: {K8S_NAMESPACE_NAME}, operator: In, "
+           f"values: [{', '.join(sorted(own)) or '<its team namespaces>'}]}}], or from: Same")  # fmt: skip
+    for listener in items(get(args.props, "spec", "listeners")):
+        name, namespaces = get(listener, "name"), get(listener, "allowedRoutes", "namespaces")
+        source = get(namespaces, "from")
+        if source == "All":
+            report(f"{what} of {env.name}: listener {name} admits routes from every namespace (from: All), other environments' too: "
+                   f"their routes would be served under {env.name}'s domain. {fix}")  # fmt: skip
+        elif source == "Selector" and (why := _route_selector_problem(get(namespaces, "selector"), own)):
+            report(f"{what} of {env.name}: listener {name} admits routes from namespaces {why}. {fix}")
+
+
+def _route_selector_problem(sel: Any, own: set[str]) -> str | None:
+    """Why a listener's namespace selector may admit a namespace that is not one of `own` (the
+    environment's team namespaces), or None. Only the name the API server sets pins a namespace:
+    a tenant sets any other label on its own namespaces, in every environment."""
+    labels, exprs = get(sel, "matchLabels"), get(sel, "matchExpressions")
+    if UNKNOWN in (sel, labels, exprs):
+        return None
+    named: set[str] = set()
+    for key, value in (labels or {}).items():
+        if key != K8S_NAMESPACE_NAME:
+            return f"by the label {key}={plain(value)}, which any namespace may carry"
+        named.add(str(plain(value)))
+    for e in items(exprs):
+        if e is UNKNOWN:
+            return None
+        key, operator = get(e, "key"), get(e, "operator")
+        if key != K8S_NAMESPACE_NAME or operator != "In":
+            return f"by {key} {operator}, which does not name them"
+        named |= {str(v) for v in items(get(e, "values"))}
+    if not named:
+        return "of every name (an empty selector)"
+    foreign = sorted(named - own)
+    teams = ", ".join(sorted(own)) or "none"
+    return f"{', '.join(foreign)}, not among its team namespaces ({teams})" if foreign else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Envoy Gateway's EnvoyProxy: the controller turns it into the proxies' DaemonSet or Deployment and
+# their Service in its own namespace (envoy-gateway-system), outside the team namespaces' node
+# pinning, Pod Security and the pod rules above. So the EnvoyProxy itself is held to what the
+# platform's (interlock_platform/core/gateway.py) sets: a DaemonSet pinned to the environment's
+# collection (and its ingress nodes), no patch, the controller's image, a NodePort Service on the
+# environment's own Gateway ports with externalTrafficPolicy: Local.
+ENVOY_PROXY = "gateway.envoyproxy.io:EnvoyProxy"
+ENVOY_WORKLOADS = ("envoyDaemonSet", "envoyDeployment")
+K8S_HOSTNAME = "kubernetes.io/hostname"
+SERVICE_PATCH_PORT_KEYS = {"name", "port", "protocol", "nodePort"}  # what the platform's Service patch may set of a port
+
+
+def _default_gateway_node_ports(env: Environment) -> tuple[int, int]:
+    """The NodePorts an environment's Gateway takes unless its config says otherwise: 33 followed
+    by the last three digits of its Interlock HTTP and HTTPS ports (the program's rule, restated:
+    the pack does not import the program)."""
+    return 33000 + env.http_port % 1000, 33000 + env.https_port % 1000
+
+
+def _own_gateway_node_ports(reg: Registry, env: Environment) -> tuple[int, ...]:
+    return reg.owns(env.name).gateway_node_ports or _default_gateway_node_ports(env)
+
+
+def _gateway_node_ports(reg: Registry) -> dict[int, str]:
+    """Every environment's Gateway NodePorts (its config's, and the defaults, which the program
+    keeps from every other environment) -> the environment."""
+    out: dict[int, str] = {}
+    for e in reg.environments.values():
+        for port in (*_default_gateway_node_ports(e), *reg.owns(e.name).gateway_node_ports):
+            out.setdefault(port, e.name)
+    return out
+
+
+def _node_terms(pod: Any) -> list[Any] | None:
+    terms = get(pod, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+    return None if terms is UNKNOWN else items(terms)
+
+
+def _placement_problems(pod: Any, reg: Registry, env: Environment) -> list[str]:
+    """Where a proxy pod may run that is not the environment's: another environment's collection or
+    node named, or no pin to its own collection (the proxies' namespace pins nothing)."""
+    own_key, _, own_value = env.node_selector.partition("=")
+    others = {o.node_selector.partition("=")[0]: o.name for o in reg.others(env.name)}
+    problems: list[str] = []
+
+    def foreign(key: Any, values: list[Any]) -> None:
+        if key in others:
+            problems.append(f"selects nodes by {key}, environment {others[key]}'s collection")
+        elif key in (K8S_HOSTNAME, "metadata.name"):
+            for node in values:
+                if isinstance(node, str) and reg.node_owner(node) != env.name:
+                    problems.append(f"selects node {node}, which is not one of {env.name}'s")
+
+    selector = get(pod, "nodeSelector")
+    pinned = False
+    if isinstance(selector, Mapping):
+        for key in selector:
+            foreign(key, [plain(get(selector, key))])
+        pinned = get(selector, own_key) == own_value
+    terms = _node_terms(pod)
+    if terms is None or UNKNOWN in (selector, *terms):
+        return problems
+    exprs = [e for term in terms for e in (*items(get(term, "matchExpressions")), *items(get(term, "matchFields")))]
+    for e in exprs:
+        if e is not UNKNOWN and get(e, "operator") == "In":
+            foreign(get(e, "key"), items(get(e, "values")))
+    if UNKNOWN in exprs or (isinstance(selector, Mapping) and UNKNOWN in [get(selector, k) for k in selector]):
+        return problems  # whether it is pinned is not known yet
+    in_collection = [
+        any(get(e, "key") == own_key and get(e, "operator") == "In" and items(get(e, "values")) == [own_value]
+            for e in items(get(t, "matchExpressions")))
+        for t in terms
+    ]  # fmt: skip
+    if not pinned and not (in_collection and all(in_collection)):  # terms are ORed: each must pin
+        problems.append(f"is not pinned to {env.name}'s collection ({env.node_selector}), so its proxies may run on any node, "
+                        "other environments' included")  # fmt: skip
+    return problems
+
+
+def _proxy_workload_problems(key: str, workload: Any, reg: Registry, env: Environment) -> list[str]:
+    pod, container = get(workload, "pod"), get(workload, "container")
+    problems = [f"{key}.pod {p}" for p in _placement_problems(pod, reg, env)]
+    for i, volume in enumerate(items(get(pod, "volumes"))):
+        path = get(volume, "hostPath", "path") if volume is not UNKNOWN else None
+        if path is not None and path is not UNKNOWN:
+            problems.append(f"{key}.pod.volumes[{i}] mounts the node's {path} (hostPath)")
+    for field in ("image", "imageRepository"):
+        if get(container, field) not in (None, UNKNOWN):
+            problems.append(f"{key}.container.{field} runs {get(container, field)} in place of the controller's Envoy image")
+    ctx = get(container, "securityContext")
+    if get(ctx, "privileged") is True:
+        problems.append(f"{key}.container is privileged: it has every device and capability of the node")
+    added = sorted({_capability(a) for a in items(get(ctx, "capabilities", "add")) if a is not UNKNOWN} & NODE_CAPABILITIES)
+    if added:
+        problems.append(f"{key}.container adds the capabilities {', '.join(added)}")
+    if items(get(workload, "initContainers")):
+        problems.append(f"{key}.initContainers runs containers of its own choosing beside the proxies")
+    if get(workload, "patch") not in (None, UNKNOWN):
+        problems.append(f"{key}.patch rewrites the proxies' pods as it likes (hostNetwork, hostPID, privileged, other nodes)")
+    return problems
+
+
+def _proxy_service_problems(service: Any, own_ports: tuple[int, ...]) -> list[str]:
+    if service is UNKNOWN:
+        return []
+    type_ = get(service, "type") or "LoadBalancer"  # Envoy Gateway's default
+    problems: list[str] = []
+    if type_ == "LoadBalancer":
+        problems.append("envoyService is of type LoadBalancer (Envoy Gateway's default when type is not set): an external address, "
+                        "and a NodePort on every node of the cluster")  # fmt: skip
+    if type_ == "NodePort" and get(service, "externalTrafficPolicy") not in ("Local", UNKNOWN):
+        problems.append("envoyService's externalTrafficPolicy is not Local: every node of the cluster, other environments' too, "
+                        "forwards its NodePorts to the proxies")  # fmt: skip
+    value = get(service, "patch", "value")
+    if value is UNKNOWN:
+        return problems
+    spec = get(value, "spec")
+    beyond = sorted({f"{k}" for k in (value or {}) if k != "spec"} | {f"spec.{k}" for k in (spec if isinstance(spec, Mapping) else {}) if k != "ports"})
+    if "spec.externalIPs" in beyond:
+        problems.append("envoyService.patch claims externalIPs: every node then captures traffic to them, whoever's they are (CVE-2020-8554)")
+    if beyond:
+        problems.append(f"envoyService.patch sets {', '.join(beyond)}, beyond the ports the platform sets")
+    chosen = []
+    for i, port in enumerate(items(get(spec, "ports"))):
+        if port is UNKNOWN or not isinstance(port, Mapping):
+            continue
+        extra = sorted(set(port) - SERVICE_PATCH_PORT_KEYS)
+        if extra:
+            problems.append(f"envoyService.patch's ports[{i}] sets {', '.join(extra)}")
+        node_port = number(get(port, "nodePort"))
+        if node_port is not None:
+            chosen.append(node_port)
+            if node_port not in own_ports:
+                problems.append(f"envoyService.patch's ports[{i}] takes nodePort {node_port}, not one of its Gateway's "
+                                f"({', '.join(map(str, own_ports))})")  # fmt: skip
+    if type_ == "NodePort" and not chosen:
+        problems.append("envoyService is a NodePort Service that names no nodePort: the API server picks any free one, another "
+                        "environment's Gateway's among them")  # fmt: skip
+    return problems
+
+
+def _envoy_proxy_in_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if kind(args.resource_type) != ENVOY_PROXY:
+        return
+    env = resource_environment(args, report)
+    reg = registry(args.get_config())
+    if env is None or reg is None:
+        return
+    what = f"EnvoyProxy {args.name} of {env.name}"
+    home = reg.owns(env.name).gateway_namespace or f"gateway-{env.name}"
+    ns = get(args.props, "metadata", "namespace")
+    if ns is not UNKNOWN and ns != home:
+        report(f"{what} is in namespace {ns or 'default'}, not {env.name}'s Gateway namespace {home}: only a Gateway there, or a "
+               f"GatewayClass (every environment's Gateways), can name it. Fix: create it in {home}, beside {env.name}'s Gateway")  # fmt: skip
+    spec = get(args.props, "spec")
+    if get(spec, "mergeGateways") is True:
+        report(f"{what} sets mergeGateways: true: the Gateways of its class, every environment's, would share one set of proxies. "
+               "Fix: remove mergeGateways")  # fmt: skip
+    k8s = get(spec, "provider", "kubernetes")
+    if k8s is UNKNOWN:
+        return
+    problems: list[str] = []
+    workloads = [(key, get(k8s, key)) for key in ENVOY_WORKLOADS if get(k8s, key) is not None]
+    if not workloads:
+        problems.append("names no envoyDaemonSet: Envoy Gateway's default Deployment runs its proxies on any node of the cluster, "
+                        "other environments' included")  # fmt: skip
+    for key, workload in workloads:
+        if workload is not UNKNOWN:
+            problems += _proxy_workload_problems(key, workload, reg, env)
+    problems += _proxy_service_problems(get(k8s, "envoyService"), _own_gateway_node_ports(reg, env))
+    for problem in problems:
+        report(f"{what}: {problem}. Fix: keep to what the platform sets (interlock-platform:gateway): a DaemonSet pinned by node "
+               f"affinity to {env.name}'s collection ({env.node_selector}) and ingress nodes, the controller's image, no patch or "
+               f"hostPath, a NodePort Service with externalTrafficPolicy: Local on its Gateway's NodePorts "
+               f"({', '.join(map(str, _own_gateway_node_ports(reg, env)))})")  # fmt: skip
 
 
 def _selector_pins(reg: Registry, env: Environment, own: set[str], pairs: list[tuple[str, set[str]]]) -> tuple[bool, list[str]]:
@@ -644,8 +869,13 @@ POLICIES = [
     ResourceValidationPolicy(name="k8s-reference-grant-in-environment", description="No ReferenceGrant admits objects of another "
                              "environment's namespaces.", validate=_reference_grants_in_environment, config_schema=REGISTRY_SCHEMA),
     ResourceValidationPolicy(name="k8s-gateway-own-domain", description="A Gateway's HTTP, HTTPS and TLS listeners listen for hostnames "
-                             "within its environment's domain only, never for every host.",
+                             "within its environment's domain only, never for every host, and admit routes from its team namespaces only "
+                             "(never from: All; a Selector by kubernetes.io/metadata.name).",
                              validate=_gateways_listen_for_own_domain, config_schema=REGISTRY_SCHEMA),
+    ResourceValidationPolicy(name="k8s-envoy-proxy-in-environment", description="An EnvoyProxy lives in its environment's Gateway "
+                             "namespace and runs its proxies as the platform's does: on the environment's collection, the controller's "
+                             "image, no hostPath, privilege or patch, a NodePort Service (Local) on the environment's own Gateway ports.",
+                             validate=_envoy_proxy_in_environment, config_schema=REGISTRY_SCHEMA),
     StackValidationPolicy(name="k8s-own-namespaces", description="An environment's namespaced objects live in its own namespaces, and it "
                           "creates no namespace another environment's config on-boards.", validate=_own_namespaces_only,
                           config_schema=REGISTRY_SCHEMA),
