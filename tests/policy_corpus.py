@@ -806,8 +806,8 @@ ROUTE_TWINS.update({
 # Envoy Gateway's EnvoyProxy: the controller runs its proxies in its own namespace, outside the
 # team namespaces' pinning and Pod Security, so the EnvoyProxy is held to the platform's shape
 # (interlock_platform/core/gateway.py). Dev's gateway is off in its stack file: its Gateway
-# namespace is gateway-dev and its Gateway NodePorts the defaults, 33082 and 33445 (prod's 33080
-# and 33443). Each snippet creates dev's Gateway namespace as the platform does (deny-all, pinned).
+# namespace is gateway-dev and its Gateway NodePorts the defaults, 32852 and 32785 (prod's 32850
+# and 32783). Each snippet creates dev's Gateway namespace as the platform does (deny-all, pinned).
 GATEWAY_NS = K8S + """
 k8s.core.v1.Namespace("gateway-dev-ns", metadata={"name": "gateway-dev",
     "annotations": {"scheduler.alpha.kubernetes.io/node-selector": "com.docker.ucp.collection.dev=true"}})
@@ -822,7 +822,7 @@ NODE_PORT_SERVICE = ('{"type": "NodePort", "externalTrafficPolicy": "Local", "pa
                      '{%s"ports": [{"port": 80, "nodePort": %s}]}}}}')  # fmt: skip
 
 
-def _envoy_proxy(name: str, workload: str, service: str = NODE_PORT_SERVICE % ("", 33082), namespace: str = "gateway-dev") -> str:
+def _envoy_proxy(name: str, workload: str, service: str = NODE_PORT_SERVICE % ("", 32852), namespace: str = "gateway-dev") -> str:
     """An EnvoyProxy `name`: `workload` is its envoyDaemonSet (or the key and value of another)."""
     body = workload if workload.startswith('"') else f'"envoyDaemonSet": {workload}'
     spec = '{"provider": {"type": "Kubernetes", "kubernetes": {' + body + (f', "envoyService": {service}' if service else "") + "}}}"
@@ -845,13 +845,13 @@ ENVOY: dict[str, Change] = {
         '{"pod": ' + DEV_NODES % "" + ', "patch": {"type": "StrategicMerge", "value": {"spec": {"template": {"spec": '
         '{"hostNetwork": True, "hostPID": True}}}}}}')),
     "envoyproxy-external-ips": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment", _envoy_proxy("dev-proxy", PLATFORM_PODS,
-        NODE_PORT_SERVICE % ('"externalIPs": ["10.40.192.10"], ', 33082))),
+        NODE_PORT_SERVICE % ('"externalIPs": ["10.40.192.10"], ', 32852))),
     "envoyproxy-load-balancer": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
         _envoy_proxy("dev-proxy", PLATFORM_PODS, '{"externalTrafficPolicy": "Local"}')),
     "envoyproxy-takes-prod-node-port": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
-        _envoy_proxy("dev-proxy", PLATFORM_PODS, NODE_PORT_SERVICE % ("", 33080))),
+        _envoy_proxy("dev-proxy", PLATFORM_PODS, NODE_PORT_SERVICE % ("", 32850))),
     "envoyproxy-default-deployment": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
-        _envoy_proxy("dev-proxy", '"envoyDeployment": {"replicas": 2}', NODE_PORT_SERVICE % ("", 33082))),
+        _envoy_proxy("dev-proxy", '"envoyDeployment": {"replicas": 2}', NODE_PORT_SERVICE % ("", 32852))),
     "envoyproxy-in-team-namespace": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
         _envoy_proxy("dev-proxy", PLATFORM_PODS, namespace="ledger-dev")),
 }  # fmt: skip
@@ -868,13 +868,13 @@ ENVOY_TWINS: dict[str, Change] = {
     "envoyproxy-host-network-patch": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
         _envoy_proxy("dev-proxy", '{"pod": ' + DEV_NODES % "" + ', "strategy": {"type": "RollingUpdate"}}')),
     "envoyproxy-external-ips": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
-        _envoy_proxy("dev-proxy", PLATFORM_PODS, NODE_PORT_SERVICE % ("", 33082))),
+        _envoy_proxy("dev-proxy", PLATFORM_PODS, NODE_PORT_SERVICE % ("", 32852))),
     "envoyproxy-load-balancer": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
         _envoy_proxy("dev-proxy", PLATFORM_PODS, '{"type": "ClusterIP"}')),
     "envoyproxy-takes-prod-node-port": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
-        _envoy_proxy("dev-proxy", PLATFORM_PODS, NODE_PORT_SERVICE % ("", 33445))),
+        _envoy_proxy("dev-proxy", PLATFORM_PODS, NODE_PORT_SERVICE % ("", 32785))),
     "envoyproxy-default-deployment": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
-        _envoy_proxy("dev-proxy", '"envoyDeployment": {"replicas": 2, "pod": ' + DEV_NODES % "" + "}", NODE_PORT_SERVICE % ("", 33082))),
+        _envoy_proxy("dev-proxy", '"envoyDeployment": {"replicas": 2, "pod": ' + DEV_NODES % "" + "}", NODE_PORT_SERVICE % ("", 32852))),
     "envoyproxy-in-team-namespace": Change("kubernetes", "dev-proxy", "k8s-envoy-proxy-in-environment",
         _envoy_proxy("dev-proxy", PLATFORM_PODS)),
 }  # fmt: skip

@@ -19,6 +19,7 @@ from interlock_platform.tooling.mock_runtime import Registration, run_program
 from interlock_platform.tooling.policy_config import REGISTRY_POLICIES, from_shared_outputs, owned_names
 from interlock_platform.tooling.policy_harness import UNKNOWN, PolicyPackDidNotStart, PolicyPackProcess
 from interlock_platform.tooling.stack_files import ROOT
+from policy.rules.kubernetes import GATEWAY_NODE_PORT_BAND, _default_gateway_node_ports
 from tests.conftest import STACKS, copy_project, full_config, raw, shared_outputs
 from tests.policy_corpus import CORPUS
 
@@ -399,7 +400,7 @@ def test_the_platform_s_envoy_proxy_and_gateway_pass_where_its_config_puts_them_
     """dev's Gateway in a namespace and on NodePorts of its config's choosing: the platform's own
     EnvoyProxy and Gateway pass the pack told of them (policy-config, from the env stack's config);
     the same EnvoyProxy in the default namespace, or on the default ports, does not."""
-    topo = _gateway_topology(namespace="edge-dev", httpNodePort=33582, httpsNodePort=33583)
+    topo = _gateway_topology(namespace="edge-dev", httpNodePort=32800, httpsNodePort=32801)
     config = from_shared_outputs(shared_outputs(), group_layouts={}, owned={"dev": owned_names(topo)})
     assert config["k8s-envoy-proxy-in-environment"]["owned"]["dev"]["gatewayNamespace"] == "edge-dev"
     proxy, gw = gateway.envoy_proxy(topo.gateway), gateway.gateway(topo.gateway)
@@ -415,8 +416,8 @@ def test_the_platform_s_envoy_proxy_and_gateway_pass_where_its_config_puts_them_
     moved["metadata"]["namespace"] = "gateway-dev"
     assert [m for m in found(_k8s(envoy_type, "dev-proxy", moved)) if "not dev's Gateway namespace edge-dev" in m]
     default_ports = copy.deepcopy(proxy)
-    default_ports["spec"]["provider"]["kubernetes"]["envoyService"]["patch"]["value"]["spec"]["ports"] = [{"port": 80, "nodePort": 33082}]
-    assert [m for m in found(_k8s(envoy_type, "dev-proxy", default_ports)) if "takes nodePort 33082, not one of its Gateway's (33582, 33583)" in m]
+    default_ports["spec"]["provider"]["kubernetes"]["envoyService"]["patch"]["value"]["spec"]["ports"] = [{"port": 80, "nodePort": 32852}]
+    assert [m for m in found(_k8s(envoy_type, "dev-proxy", default_ports)) if "takes nodePort 32852, not one of its Gateway's (32800, 32801)" in m]
 
 
 def test_no_team_service_takes_a_gateway_node_port(pack, preview):
@@ -435,10 +436,10 @@ def test_no_team_service_takes_a_gateway_node_port(pack, preview):
         return found
 
     node_port = {"type": "NodePort", "selector": {"app": "ledger"}}
-    assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 33080}]})  # prod's HTTP default
-    assert squats({**node_port, "ports": [{"port": 8443, "nodePort": 33445}]})  # dev's own HTTPS default
+    assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 32850}]})  # prod's HTTP default
+    assert squats({**node_port, "ports": [{"port": 8443, "nodePort": 32785}]})  # dev's own HTTPS default
     assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 33600}]})  # test's, from its config
-    assert squats({"type": "LoadBalancer", "ports": [{"port": 8080, "nodePort": 33081}]})  # test's HTTP default
+    assert squats({"type": "LoadBalancer", "ports": [{"port": 8080, "nodePort": 32851}]})  # test's HTTP default
     assert squats({**node_port, "ports": [{"port": 8080}]}) == []  # the twins: the API server picks
     assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 34080}, {"port": 8443, "nodePort": 30443}]}) == []
 
@@ -453,3 +454,12 @@ def test_with_unknown_ids_the_platform_s_gateway_makes_no_mandatory_violation(pa
     topo = _gateway_topology()
     pack.configure(from_shared_outputs(shared, owned={"dev": owned_names(topo)}))
     assert [v for v in pack.analyze(resources) if v["enforcement"] == "mandatory"] == []
+
+
+@pytest.mark.parametrize("interlock_ports", [(8080, 8443), (8081, 8444), (8082, 8445), (9090, 9443)])
+def test_the_packs_gateway_node_port_defaults_are_the_programs(interlock_ports):
+    """The pack restates the program's default Gateway NodePorts (it cannot import the program):
+    the two must give the same ports, or the pack guards ports no Gateway takes."""
+    assert (gateway.STATIC_BAND.start, len(gateway.STATIC_BAND)) == GATEWAY_NODE_PORT_BAND
+    env = type("Env", (), {"http_port": interlock_ports[0], "https_port": interlock_ports[1]})()
+    assert _default_gateway_node_ports(env) == tuple(gateway.default_node_port(p) for p in interlock_ports)

@@ -585,11 +585,17 @@ K8S_HOSTNAME = "kubernetes.io/hostname"
 SERVICE_PATCH_PORT_KEYS = {"name", "port", "protocol", "nodePort"}  # what the platform's Service patch may set of a port
 
 
+# The static band of MKE's NodePort range 32768-35535 (KEP-3668): min(max(16, size / 32), 128) ports
+GATEWAY_NODE_PORT_BAND = (32768, 86)
+
+
 def _default_gateway_node_ports(env: Environment) -> tuple[int, int]:
-    """The NodePorts an environment's Gateway takes unless its config says otherwise: 33 followed
-    by the last three digits of its Interlock HTTP and HTTPS ports (the program's rule, restated:
-    the pack does not import the program)."""
-    return 33000 + env.http_port % 1000, 33000 + env.https_port % 1000
+    """The NodePorts an environment's Gateway takes unless its config says otherwise: the static
+    band's start plus its Interlock HTTP and HTTPS ports modulo the band's size (the program's
+    rule, core/gateway.py default_node_port, restated: the pack does not import the program;
+    tests/test_policy.py holds the two to each other)."""
+    start, size = GATEWAY_NODE_PORT_BAND
+    return start + env.http_port % size, start + env.https_port % size
 
 
 def _own_gateway_node_ports(reg: Registry, env: Environment) -> tuple[int, ...]:
