@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import pickle
 
 import dill
 import pulumi.dynamic as dyn
@@ -14,6 +15,7 @@ from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.interlock_toml import redacted
 from interlock_platform.core.topology import parse_environment
 from interlock_platform.swarm.providers.engine import SwarmProvider
+from interlock_platform.tooling.preview import run_preview
 from interlock_platform.tooling.stack_files import ROOT, offline_config
 from tests.conftest import ENVIRONMENTS, preview_cli, raw, reference_shared, shared_outputs
 
@@ -52,6 +54,21 @@ def test_every_swarm_resource_goes_to_the_environments_cluster(preview, env):
         swarm_provider.configure(dyn.ConfigureRequest(dyn.Config(config, "interlock-platform")))
         assert swarm_provider.connection.host == raw(env)["ucpHost"], r.name
 
+
+
+def test_many_runs_in_one_process_serialize_the_swarm_providers_alike():
+    """The SDK's dynamic-provider serialization wraps the pure-Python pickler once per dynamic
+    resource and never unwraps it; the mock runtime puts it back after each run. Without that,
+    a test session's few hundred runs nest a thousand wrappers and every dynamic resource fails
+    with RecursionError. Each run leaves the pickler as it found it, and the providers pickle
+    the same bytes run after run (the sorting that makes them deterministic still applies)."""
+    found = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict
+    serialized = []
+    for _ in range(3):
+        run = run_preview("dev").run
+        assert (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict) == found
+        serialized.append(sorted((r.urn, r.inputs["__provider"]) for r in run.resources if r.type in (SERVICE_CLUSTER, NODE_LABELS)))
+    assert serialized[0] and serialized[0] == serialized[1] == serialized[2]
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_overlay_networks_are_attachable_labelled_and_encrypted_for_prod(preview, env):

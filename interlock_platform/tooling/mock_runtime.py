@@ -12,9 +12,11 @@ import hashlib
 import ipaddress
 import json
 import os
+import pickle
 import runpy
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,6 +280,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+@contextmanager
+def _pickler_as_found() -> Iterator[None]:
+    """Put back what the SDK's dynamic-provider serialization leaves patched on the pure-Python
+    pickler. pulumi.dynamic's serialize_provider wraps `pickle._Pickler._batch_setitems` in a
+    sorting wrapper on every call and never restores it, so each dynamic resource adds one frame
+    to every dict it pickles from then on. One `pulumi up` is one process with a few dynamic
+    resources; a test session runs hundreds of programs in one process, and after about a
+    thousand wrappers every dynamic resource fails with RecursionError."""
+    batch_setitems, save_dict = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        pickle._Pickler._batch_setitems = batch_setitems  # type: ignore[attr-defined]
+        pickle._Pickler.save_dict = save_dict  # type: ignore[attr-defined]
+
+
 def run_program(
     stack: str,
     config: Mapping[str, Any],
@@ -314,7 +332,8 @@ def run_program(
     pulumi_settings.SETTINGS.outputs.clear()
     # As the language host runs a program: in a new stack resource, awaiting what `pulumi.run` registered
     pulumi_settings.ROOT.set(None)
-    _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+    with _pickler_as_found():
+        _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
 
     outputs, secret = _stack_outputs(monitor.stack_outputs)
     return ProgramRun(project, stack, list(monitor.registrations), outputs, secret)
