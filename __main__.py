@@ -60,6 +60,11 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
             network.s3_prefix_list_id,
         ),
     )
+    if topo.network_only:  # the first pass: the nodes are launched into these, then listed, then the rest
+        export_network(topo, network, firewall)
+        return
+    lb_group = firewall.load_balancer
+    assert lb_group is not None  # every pass but the network pass makes it
     k8s = None
     if topo.teams or topo.gateway:
         k8s = EnvironmentKubernetes(
@@ -73,12 +78,28 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
             topo,
             vpc_id,
             [edge.apply(lambda ids, i=i: ids[i]) for i in range(len(topo.shared.availability_zones))],
-            firewall.load_balancer.id,
+            lb_group.id,
             depends_on=k8s.load_balancer_waits_for if k8s is not None else [],
         ),
     )
     swarm = EnvironmentSwarm(f"{topo.name}-swarm", EnvironmentSwarmArgs(topo, shared.get_output("interlockTemplate")))
 
+    export_network(topo, network, firewall)
+    pulumi.export("loadBalancerDnsName", lb.load_balancer.dns_name)
+    pulumi.export("loadBalancerSecurityGroupId", lb_group.id)
+    pulumi.export("ingressNodes", [n.hostname for n in topo.ingress_nodes])
+    pulumi.export("ingressNetwork", topo.overlay.ingress)
+    pulumi.export("overlayNetworks", list(topo.overlay.all))
+    pulumi.export("interlockProxyService", swarm.service_cluster.proxyServiceName)
+    pulumi.export("interlockPublishMode", swarm.service_cluster.publishMode)
+    pulumi.export("teamNamespaces", {t.name: t.namespace for t in topo.teams})
+    pulumi.export("ingressControllerNamespaceSelector", topo.kubernetes.ingress_selector)
+    for kind, name in swarm.tls_secret_names.items():
+        pulumi.export(f"tls{kind.capitalize()}SecretName", name)
+
+
+def export_network(topo: topology.EnvironmentTopology, network: EnvironmentNetwork, firewall: EnvironmentFirewall) -> None:
+    """What the network pass exports too: the environment, and the subnets and groups its nodes are launched with."""
     env = topo.env
     pulumi.export("environment", env.name)
     pulumi.export("collection", env.collection)
@@ -89,21 +110,11 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
     pulumi.export("domain", topo.domain)
     pulumi.export("httpsOnly", topo.https_only)
     pulumi.export("isolation", topo.isolation)
-    pulumi.export("loadBalancerDnsName", lb.load_balancer.dns_name)
     pulumi.export("applicationGroupSubnetIds", network.subnet_ids)
     pulumi.export("workerSecurityGroupId", firewall.workers.id)
-    pulumi.export("loadBalancerSecurityGroupId", firewall.load_balancer.id)
     if firewall.group_security_groups:
         pulumi.export("applicationGroupSecurityGroupIds", {g: sg.id for g, sg in firewall.group_security_groups.items()})
-    pulumi.export("ingressNodes", [n.hostname for n in topo.ingress_nodes])
-    pulumi.export("ingressNetwork", topo.overlay.ingress)
-    pulumi.export("overlayNetworks", list(topo.overlay.all))
-    pulumi.export("interlockProxyService", swarm.service_cluster.proxyServiceName)
-    pulumi.export("interlockPublishMode", swarm.service_cluster.publishMode)
-    pulumi.export("teamNamespaces", {t.name: t.namespace for t in topo.teams})
-    pulumi.export("ingressControllerNamespaceSelector", topo.kubernetes.ingress_selector)
-    for kind, name in swarm.tls_secret_names.items():
-        pulumi.export(f"tls{kind.capitalize()}SecretName", name)
+    pulumi.export("networkOnly", topo.network_only)
 
 
 async def main() -> None:
@@ -117,7 +128,9 @@ async def main() -> None:
         registry = await stack_config.read_stack_outputs(ref, model.REGISTRY_OUTPUTS)
         topo = topology.parse_environment(stack, raw, registry, aws_region=region)
         # where only the cloud knows: each ingress node's instance id must be one of this environment's
-        topology.check_ingress_instances(topo, stack_config.read_instances(n.instance_id for n in topo.ingress_nodes))
+        # (not in the network pass, which targets no node and creates the subnets they will sit in)
+        if not topo.network_only:
+            topology.check_ingress_instances(topo, stack_config.read_instances(n.instance_id for n in topo.ingress_nodes))
     except InvalidConfig as err:
         stack_config.fail(err)
     environment_stack(topo, ref)

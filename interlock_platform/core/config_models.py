@@ -861,9 +861,18 @@ class EnvironmentConfig(Settings):
         "use environment or applicationGroup", "environment", invalid="is not an isolation mode",
     )  # fmt: skip
     ingress_nodes: list[IngressNode] = setting(
-        "The nodes running this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}].",
-        "list the nodes that run this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]", [],
+        "The nodes running this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]. Required, "
+        "except in the network pass (networkOnly).",
+        "list the nodes that run this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]; before "
+        "they exist (the environment's first pulumi up), set networkOnly: true (docs/deploying.md)", [],
         required=True, min_length=1,
+    )  # fmt: skip
+    network_only: Flag = setting(
+        "The environment's first pulumi up, before its nodes exist: only its network and firewall (subnets, route tables, "
+        "NACLs, security groups, its rules on the managers' and the endpoints' groups), so that its nodes can be launched "
+        "into them. No load balancer, DNS record, Swarm or Kubernetes part; ingressNodes may be left out, and listed ones "
+        "are not looked up in EC2. Remove the key once the ingress nodes run in the environment's subnets and are listed.",
+        "set true for the environment's first pulumi up only, or remove the key", False,
     )  # fmt: skip
     domain: checked(valid_dns_name, "is not a DNS name", pattern=DNS_NAME_PATTERN) = setting(  # type: ignore[valid-type]
         "The environment's DNS domain. Default: the one the shared stack's registry gives the environment "

@@ -492,7 +492,11 @@ def parse_environment(
     p = Problems(stack)
     raw = without_defaults(dict(raw))
     _check_role_keys(p, raw, "environment")
-    c = _read(p, "environment", raw)
+    # Read first: the network pass is the one that may leave ingressNodes out (its nodes do not exist yet)
+    network_only = validate_key(p, "environment", "networkOnly", raw) is True
+    no_nodes = network_only and raw.get("ingressNodes") is None
+    c = _read(p, "environment", raw, skip=("networkOnly", "ingressNodes") if no_nodes else ("networkOnly",))
+    c.setdefault("ingressNodes", [])
     shared_stack: str | None = c["sharedStack"]
     name: str | None = c["environment"]
     shared: SharedTopology | None = None
@@ -606,7 +610,7 @@ def parse_environment(
     assert ucp is not None and overlay is not None and lb is not None
     topo = EnvironmentTopology(
         stack, shared_stack, shared, env, domain, c["hostedZoneId"], tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas,
-        overlay, tls, teams, kubernetes, isolation, bool(c["httpsOnly"]), gateway_spec,
+        overlay, tls, teams, kubernetes, isolation, bool(c["httpsOnly"]), gateway_spec, network_only,
     )  # fmt: skip
     _check_environment_quotas(p, topo)
     p.raise_if_any()

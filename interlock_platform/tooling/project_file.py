@@ -158,6 +158,12 @@ def stack_outputs_page() -> str:
             stability = "stable" if out.stable else "informational"
             when = f" (only with `{out.only_with}`)" if out.optional else ""
             parts.append(f"| `{out.name}` | {_cell(out.type)} | {_cell(out.meaning)}{when} | {stability} |\n")
+        first = [f"`{out.name}`" for out in BY_ROLE[role] if out.network_pass]
+        if first:
+            parts.append(
+                "\nAn env stack's network pass (`networkOnly: true`, its first `pulumi up`, before its nodes exist: "
+                f"[deploying.md](deploying.md)) exports only {', '.join(first)}.\n"
+            )
     return "".join(parts)
 
 
