@@ -128,9 +128,7 @@ async def main() -> None:
         registry = await stack_config.read_stack_outputs(ref, model.REGISTRY_OUTPUTS)
         topo = topology.parse_environment(stack, raw, registry, aws_region=region)
         # where only the cloud knows: each ingress node's instance id must be one of this environment's
-        # (not in the network pass, which targets no node and creates the subnets they will sit in)
-        if not topo.network_only:
-            topology.check_ingress_instances(topo, stack_config.read_instances(n.instance_id for n in topo.ingress_nodes))
+        topology.check_ingress_instances(topo, stack_config.read_instances(n.instance_id for n in topo.ingress_nodes))
     except InvalidConfig as err:
         stack_config.fail(err)
     environment_stack(topo, ref)

@@ -8,12 +8,12 @@ import re
 
 import pytest
 
-from interlock_platform.core.config_keys import ENVIRONMENT, PROJECT, SHARED
+from interlock_platform.core.config_keys import ENVIRONMENT, SHARED
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.outputs import BY_ROLE
 from interlock_platform.core.topology import parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
-from interlock_platform.tooling.mock_runtime import run_program
+from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor, run_program
 from interlock_platform.tooling.policy_harness import PolicyPackProcess
 from interlock_platform.tooling.preview import run_preview
 from interlock_platform.tooling.stack_files import ROOT, offline_config
@@ -169,12 +169,13 @@ def test_without_network_only_the_ingress_nodes_are_required_and_the_fix_names_t
     assert "networkOnly" in refused and "ingressNodes" not in refused
 
 
-def test_the_network_pass_looks_up_no_node_in_ec2_and_the_full_pass_does(shared_run):
-    """Listed ingress nodes are not looked up in EC2 in the network pass (their subnets are what
-    it creates); the full pass refuses an instance EC2 does not know."""
-    config, shared = full_config("dev"), {SHARED_REF: shared_run.outputs}
+def test_the_network_pass_is_refused_on_an_environment_with_nodes(shared_run):
+    """networkOnly on an environment whose ingress nodes are listed, one that is up, would delete
+    everything but its network (its load balancer, Interlock, the team namespaces): refused, with
+    nothing registered; its benign twin, the first pass without nodes, registers (above)."""
+    monitor = RecordingMonitor(PlatformMocks({}))
     with pytest.raises(InvalidStackConfig) as err:
-        run_program("dev", config, shared, instances={})
-    assert any(p.key.startswith("ingressNodes[") and "EC2" in p.message for p in err.value.problems)
-    run = run_program("dev", {**config, f"{PROJECT}:networkOnly": "true"}, shared, instances={})
-    assert run.outputs["networkOnly"] is True and "loadBalancerDnsName" not in run.outputs
+        run_program("dev", full_config("dev", networkOnly="true"), {SHARED_REF: shared_run.outputs}, monitor=monitor)
+    assert monitor.registrations == []
+    (problem,) = [p for p in err.value.problems if p.key == "networkOnly"]
+    assert "ingressNodes" in problem.message and "remove networkOnly" in problem.fix

@@ -494,8 +494,17 @@ def parse_environment(
     _check_role_keys(p, raw, "environment")
     # Read first: the network pass is the one that may leave ingressNodes out (its nodes do not exist yet)
     network_only = validate_key(p, "environment", "networkOnly", raw) is True
-    no_nodes = network_only and raw.get("ingressNodes") is None
-    c = _read(p, "environment", raw, skip=("networkOnly", "ingressNodes") if no_nodes else ("networkOnly",))
+    if network_only and raw.get("ingressNodes") is not None:
+        # Nodes listed means the environment is up: the network pass would delete its load balancer,
+        # its Interlock service cluster and its team namespaces, everything but the network.
+        p.add(
+            "networkOnly",
+            "is true, but ingressNodes lists nodes: the network pass is an environment's first pulumi up, before its nodes "
+            "exist, and on an environment that is up it would delete everything but its network (load balancer, Interlock, "
+            "team namespaces)",
+            "remove networkOnly (the full pass); for a first pass, leave ingressNodes out",
+        )
+    c = _read(p, "environment", raw, skip=("networkOnly", "ingressNodes") if network_only else ("networkOnly",))
     c.setdefault("ingressNodes", [])
     shared_stack: str | None = c["sharedStack"]
     name: str | None = c["environment"]
