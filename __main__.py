@@ -129,6 +129,9 @@ async def main() -> None:
         topo = topology.parse_environment(stack, raw, registry, aws_region=region)
         # where only the cloud knows: each ingress node's instance id must be one of this environment's
         topology.check_ingress_instances(topo, stack_config.read_instances(n.instance_id for n in topo.ingress_nodes))
+        if topo.network_only:  # and only the state knows whether this stack was ever up
+            own = pulumi.StackReference("last-update", stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}")
+            topology.check_network_pass(topo, await stack_config.read_stack_outputs(own, ("networkOnly", "loadBalancerDnsName")))
     except InvalidConfig as err:
         stack_config.fail(err)
     environment_stack(topo, ref)

@@ -11,13 +11,13 @@ import pytest
 from interlock_platform.core.config_keys import ENVIRONMENT, SHARED
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.outputs import BY_ROLE
-from interlock_platform.core.topology import parse_shared
+from interlock_platform.core.topology import parse_environment, parse_shared
 from interlock_platform.stack_config import InvalidStackConfig
-from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor, run_program
+from interlock_platform.tooling.mock_runtime import STACK_REFERENCE, PlatformMocks, RecordingMonitor, run_program
 from interlock_platform.tooling.policy_harness import PolicyPackProcess
 from interlock_platform.tooling.preview import run_preview
 from interlock_platform.tooling.stack_files import ROOT, offline_config
-from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev
+from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev, shared_outputs
 
 DOC = (ROOT / "docs" / "deploying.md").read_text()
 
@@ -108,6 +108,12 @@ NETWORK_PASS_TYPES = {  # what the network pass may create: the environment's ne
 }  # fmt: skip
 
 
+def refused_test(cfg: dict[str, object]) -> dict[str, str]:
+    with pytest.raises(InvalidConfig) as err:
+        parse_environment("test", cfg, shared_outputs())
+    return {p.key: str(p) for p in err.value.problems}
+
+
 def network_pass(env: str, **overrides: object) -> dict[str, object]:
     return full_config(env, networkOnly="true", **{"ingressNodes": None, **overrides})
 
@@ -134,6 +140,8 @@ def test_the_network_pass_makes_the_network_and_firewall_only_and_the_pack_passe
     assert exported <= set(declared) and set(declared) - exported <= {n for n, o in declared.items() if o.optional}
     assert p.run.outputs["networkOnly"] is True
     assert {"applicationGroupSubnetIds", "workerSecurityGroupId"} <= exported
+    groups = [g.name for g in p.run.of_type("aws:ec2/securityGroup:SecurityGroup")]
+    assert f"{env}-fw-workers" in groups and not [g for g in groups if g.endswith("-lb")], groups  # no world-open group
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -143,10 +151,16 @@ def test_the_full_pass_after_it_adds_and_renumbers_only(env):
     group that holds ingress nodes are renumbered (the load balancer's entries go first) and the
     load balancer's rules are added."""
     first = {r.urn: r for r in run_preview(env, config=network_pass(env)).run.resources}
-    full = {r.urn: r for r in run_preview(env).run.resources}
+    full_run = run_preview(env).run
+    full = {r.urn: r for r in full_run.resources}
+    assert full_run.outputs["networkOnly"] is False
     assert set(first) <= set(full)
-    changed = {full[u].type for u in first if first[u].inputs != full[u].inputs}
-    assert changed <= {"aws:ec2/networkAclRule:NetworkAclRule"}, changed
+    changed = [full[u] for u in first if first[u].inputs != full[u].inputs]
+    assert {r.type for r in changed} <= {"aws:ec2/networkAclRule:NetworkAclRule"}, changed
+    # only a group that holds ingress nodes, and never the leading denies of other environments (100+)
+    ingress = {n["hostname"] for n in raw(env)["ingressNodes"]}
+    assert all("-ingress-nacl-" in r.name or raw(env).get("isolation") != "applicationGroup" for r in changed), ingress
+    assert all(r.inputs["ruleNumber"] >= 1000 for r in changed)
 
 
 def test_a_group_security_groups_description_does_not_move_with_the_ingress_nodes():
@@ -179,3 +193,40 @@ def test_the_network_pass_is_refused_on_an_environment_with_nodes(shared_run):
     assert monitor.registrations == []
     (problem,) = [p for p in err.value.problems if p.key == "networkOnly"]
     assert "ingressNodes" in problem.message and "remove networkOnly" in problem.fix
+
+
+@pytest.mark.parametrize(
+    ("last_update", "refused"),
+    [
+        ({}, False),  # a new stack: its first pulumi up
+        ({"networkOnly": True, "workerSecurityGroupId": "sg-1"}, False),  # a network pass again, before any full one
+        ({"networkOnly": False, "loadBalancerDnsName": "dev-lb.elb.amazonaws.com"}, True),  # the environment is up
+        ({"loadBalancerDnsName": "dev-lb.elb.amazonaws.com"}, True),  # up, from a release before networkOnly existed
+    ],
+)
+def test_the_network_pass_is_refused_on_a_stack_whose_last_update_was_a_full_pass(shared_run, last_update, refused):
+    """A change that sets networkOnly and takes ingressNodes out passes the config's own checks;
+    the stack's last update (a reference to itself, which the engine reads from its state) shows
+    whether the environment was ever up, and then the network pass, which would delete everything
+    but its network, is refused before anything is registered."""
+    outputs = {SHARED_REF: shared_run.outputs, "acme/interlock-platform/dev": last_update}
+    monitor = RecordingMonitor(PlatformMocks({}))
+    if not refused:
+        assert run_program("dev", network_pass("dev"), outputs, monitor=monitor).outputs["networkOnly"] is True
+        return
+    with pytest.raises(InvalidStackConfig) as err:
+        run_program("dev", network_pass("dev"), outputs, monitor=monitor)
+    assert {r.type for r in monitor.registrations} <= {STACK_REFERENCE}
+    (problem,) = err.value.problems
+    assert problem.key == "networkOnly" and "full pass" in problem.message and "remove networkOnly" in problem.fix
+
+
+def test_the_network_pass_is_held_to_the_full_passs_quotas():
+    """The network pass makes no load balancer, but a layout its full pass would refuse (more
+    client CIDRs than the load balancer's group holds rules) is refused before nodes are launched
+    into it; its benign twin, within the quota, passes."""
+    too_many = [f"198.51.100.{i}/32" for i in range(31)]  # 31 CIDRs x 2 listener ports > 60 rules
+    cfg = {k: v for k, v in raw("test").items() if k != "ingressNodes"}
+    problems = refused_test({**cfg, "networkOnly": True, "loadBalancer": {"clientCidrs": too_many}})
+    assert "over the AWS quota" in problems["loadBalancer.clientCidrs"]
+    parse_environment("test", {**cfg, "networkOnly": True, "loadBalancer": {"clientCidrs": too_many[:20]}}, shared_outputs())

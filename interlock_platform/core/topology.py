@@ -12,6 +12,7 @@ the stack, the config key and the fix.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import re
@@ -621,9 +622,27 @@ def parse_environment(
         stack, shared_stack, shared, env, domain, c["hostedZoneId"], tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas,
         overlay, tls, teams, kubernetes, isolation, bool(c["httpsOnly"]), gateway_spec, network_only,
     )  # fmt: skip
-    _check_environment_quotas(p, topo)
+    # the network pass is held to the full pass's quotas too (its load balancer's rules included), so
+    # that a layout the full pass would refuse is refused before nodes are launched into it
+    _check_environment_quotas(p, dataclasses.replace(topo, network_only=False))
     p.raise_if_any()
     return topo
+
+
+def check_network_pass(topo: EnvironmentTopology, last_outputs: Mapping[str, Any]) -> None:
+    """The network pass only on an environment that never had a full one: `last_outputs`, this
+    stack's own outputs from its last update (empty for a new stack). The config alone cannot
+    tell, since a change that sets networkOnly can also take ingressNodes out; the last update
+    can: a full pass exports `networkOnly: false` and the load balancer."""
+    if not topo.network_only or not (last_outputs.get("networkOnly") is False or "loadBalancerDnsName" in last_outputs):
+        return
+    raise InvalidConfig([Problem(
+        topo.stack,
+        "networkOnly",
+        "is true, but this stack's last update was a full pass (it exports its load balancer): the network pass would "
+        "delete everything but the environment's network, its load balancer, Interlock service cluster and team namespaces",
+        "remove networkOnly and list the ingress nodes; the network pass is only for an environment's first pulumi up",
+    )])  # fmt: skip
 
 
 def _check_gateway(

@@ -318,12 +318,15 @@ def run_program(
     `offline_instances`, the repository's stack files). `preview`: the SDK's preview mode (`pulumi
     preview` of a stack not yet created): ids and outputs unknown, as the SDK makes them."""
     project = project_file(project_root or program.parent)["name"]
-    mocks = PlatformMocks(
-        stack_outputs or {}, secret_outputs, offline_instances(stack, config) if instances is None else instances, preview
-    )
+    # the org the stack lives in: the shared stack's (the CLI's own in a real run), "organization" on
+    # a self-managed backend; a stack's reference to itself reads its last update, none offline
+    shared_stack = str(config.get("interlock-platform:sharedStack") or "")
+    organization = shared_stack.split("/")[0] if shared_stack.count("/") == 2 else "organization"
+    outputs = {f"{organization}/{project}/{stack}": {}, **(stack_outputs or {})}
+    mocks = PlatformMocks(outputs, secret_outputs, offline_instances(stack, config) if instances is None else instances, preview)
     monitor = monitor or RecordingMonitor(mocks, on_register)
     monitor.mocks = mocks
-    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor, organization=organization)
     # The config as the language host hands it over: the whole map in PULUMI_CONFIG (which the
     # program lists its keys from), and the same through the SDK's config store.
     values, secrets = {k: engine_config_value(v) for k, v in config.items()}, list(secret_keys or [])
