@@ -28,8 +28,10 @@ from interlock_platform.core.app_labels import (
 Manifest = dict[str, Any]
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 # The Gateway API release whose standard channel routes are held to (tests/fixtures/gateway-api,
-# tools/gateway_api.py). Its HTTPRoute has no `sessionPersistence` (experimental channel only) and
-# it has no TLSRoute; a test reads the vendored CRDs to hold these two facts to the release.
+# tools/gateway_api.py). Its HTTPRoute has no `sessionPersistence` (experimental channel only); its
+# TLSRoute is standard (v1), but the environment's Gateway has no TLS passthrough listener and team
+# namespaces may not create TLSRoutes (k8s_manifests.WORKLOADS). A test reads the vendored CRDs
+# to hold both facts to the release.
 STANDARD_CHANNEL = "v1.6.1"
 APP_NAME_LABEL = "app.kubernetes.io/name"
 # Interlock's redirects carry no status; a temporary one, which browsers do not cache for good
@@ -63,9 +65,9 @@ def _unsupported(spec: AppServiceSpec, env: EnvironmentContract, app: str) -> li
         )
     if spec.ssl_passthrough:
         problems.append(
-            f"{app}: ssl_passthrough needs a TLSRoute, which Gateway API {STANDARD_CHANNEL} has in its experimental channel "
-            "only (and team namespaces may not create); use tls: true (the Gateway terminates TLS with the environment's "
-            f"certificate), {keep}"
+            f"{app}: ssl_passthrough needs a TLSRoute on a TLS passthrough listener; {env.environment}'s Gateway has none "
+            "(its listeners are HTTP and HTTPS terminating with the environment's certificate) and team namespaces may "
+            f"not create TLSRoutes; use tls: true (the Gateway terminates TLS), {keep}"
         )
     if spec.networks:
         problems.append(
