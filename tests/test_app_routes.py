@@ -321,3 +321,18 @@ def test_the_template_deploys_a_gateway_app_and_the_pack_accepts_its_objects(pac
     hostile = dataclasses.replace(route, urn=route.urn + "-hostile", inputs=copy.deepcopy(route.inputs))
     hostile.inputs["spec"]["parentRefs"][0].update(name=other, namespace=f"gateway-{other}")
     assert [v["policy"] for v in pack.analyze([hostile]) if v["urn"]] == ["k8s-routes-own-gateway"]
+
+
+def test_the_docs_map_every_app_field_on_both_runtimes():
+    """docs/app-teams.md's table lists every field a stack file may give; docs/migrating.md says
+    for each what it is on the Gateway, or that it has none. A new field fails here until both do."""
+    import re
+
+    from interlock_platform.core.app_specs import FIELDS
+
+    docs = ROOT / "docs"
+    for page in ("app-teams.md", "migrating.md"):
+        rows = [line for line in (docs / page).read_text().splitlines() if line.startswith("| ")]
+        missing = [f for f in FIELDS.values() if not any(re.search(rf"`{f}[`:]", row) for row in rows)]
+        assert missing == [], f"docs/{page} has no table row for {missing}"
+    assert "(migrating.md)" in (docs / "gateway.md").read_text() and "(migrating.md)" in (docs / "app-teams.md").read_text()
