@@ -60,6 +60,11 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
             network.s3_prefix_list_id,
         ),
     )
+    if topo.network_only:  # the first pass: the nodes are launched into these, then listed, then the rest
+        export_network(topo, network, firewall)
+        return
+    lb_group = firewall.load_balancer
+    assert lb_group is not None  # every pass but the network pass makes it
     k8s = None
     if topo.teams or topo.gateway:
         k8s = EnvironmentKubernetes(
@@ -73,28 +78,15 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
             topo,
             vpc_id,
             [edge.apply(lambda ids, i=i: ids[i]) for i in range(len(topo.shared.availability_zones))],
-            firewall.load_balancer.id,
+            lb_group.id,
             depends_on=k8s.load_balancer_waits_for if k8s is not None else [],
         ),
     )
     swarm = EnvironmentSwarm(f"{topo.name}-swarm", EnvironmentSwarmArgs(topo, shared.get_output("interlockTemplate")))
 
-    env = topo.env
-    pulumi.export("environment", env.name)
-    pulumi.export("collection", env.collection)
-    pulumi.export("collectionNodeSelector", env.collection_node_selector)
-    pulumi.export("serviceCluster", env.name)
-    pulumi.export("httpPort", env.http_port)
-    pulumi.export("httpsPort", env.https_port)
-    pulumi.export("domain", topo.domain)
-    pulumi.export("httpsOnly", topo.https_only)
-    pulumi.export("isolation", topo.isolation)
+    export_network(topo, network, firewall)
     pulumi.export("loadBalancerDnsName", lb.load_balancer.dns_name)
-    pulumi.export("applicationGroupSubnetIds", network.subnet_ids)
-    pulumi.export("workerSecurityGroupId", firewall.workers.id)
-    pulumi.export("loadBalancerSecurityGroupId", firewall.load_balancer.id)
-    if firewall.group_security_groups:
-        pulumi.export("applicationGroupSecurityGroupIds", {g: sg.id for g, sg in firewall.group_security_groups.items()})
+    pulumi.export("loadBalancerSecurityGroupId", lb_group.id)
     pulumi.export("ingressNodes", [n.hostname for n in topo.ingress_nodes])
     pulumi.export("ingressNetwork", topo.overlay.ingress)
     pulumi.export("overlayNetworks", list(topo.overlay.all))
@@ -106,6 +98,25 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
         pulumi.export("gateway", gateway.contract_output(topo.gateway, topo.teams))
     for kind, name in swarm.tls_secret_names.items():
         pulumi.export(f"tls{kind.capitalize()}SecretName", name)
+
+
+def export_network(topo: topology.EnvironmentTopology, network: EnvironmentNetwork, firewall: EnvironmentFirewall) -> None:
+    """What the network pass exports too: the environment, and the subnets and groups its nodes are launched with."""
+    env = topo.env
+    pulumi.export("environment", env.name)
+    pulumi.export("collection", env.collection)
+    pulumi.export("collectionNodeSelector", env.collection_node_selector)
+    pulumi.export("serviceCluster", env.name)
+    pulumi.export("httpPort", env.http_port)
+    pulumi.export("httpsPort", env.https_port)
+    pulumi.export("domain", topo.domain)
+    pulumi.export("httpsOnly", topo.https_only)
+    pulumi.export("isolation", topo.isolation)
+    pulumi.export("applicationGroupSubnetIds", network.subnet_ids)
+    pulumi.export("workerSecurityGroupId", firewall.workers.id)
+    if firewall.group_security_groups:
+        pulumi.export("applicationGroupSecurityGroupIds", {g: sg.id for g, sg in firewall.group_security_groups.items()})
+    pulumi.export("networkOnly", topo.network_only)
 
 
 async def main() -> None:

@@ -15,6 +15,7 @@ Field metadata (`json_schema_extra`), read by `validate_key` (for its messages) 
 - `roleRequires`: the key's role needs it. Its default is then the empty value (the CLI contract in
   `config_keys`), which validation reports as "is not set";
 - `secret`: the value is a credential, set with `pulumi config set --secret`.
+- `excludesWhenTrue`: a flag that, when true, the named key may not be set with (networkOnly: ingressNodes).
 
 Config arrives from the engine as strings ("365", "true", JSON for lists and objects) or, from
 tests and the shared stack's outputs, already decoded: the scalar types below accept both, and
@@ -236,12 +237,15 @@ def setting(
     invalid: str | None = None,
     required: bool = False,
     secret: bool = False,
+    excludes: str | None = None,
     **constraints: Any,
 ) -> Any:
     """A field: its description, its default, the fix, and the metadata the generators read."""
     extra: dict[str, Any] = {"fix": fix}
     if invalid:
         extra["invalid"] = invalid
+    if excludes:
+        extra["excludesWhenTrue"] = excludes
     if required:
         extra["roleRequires"] = True
     if secret:
@@ -861,9 +865,18 @@ class EnvironmentConfig(Settings):
         "use environment or applicationGroup", "environment", invalid="is not an isolation mode",
     )  # fmt: skip
     ingress_nodes: list[IngressNode] = setting(
-        "The nodes running this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}].",
-        "list the nodes that run this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]", [],
+        "The nodes running this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]. Required, "
+        "except in the network pass (networkOnly).",
+        "list the nodes that run this environment's Interlock proxies: [{hostname, instanceId, availabilityZone}]; before "
+        "they exist (the environment's first pulumi up), set networkOnly: true (docs/deploying.md)", [],
         required=True, min_length=1,
+    )  # fmt: skip
+    network_only: Flag = setting(
+        "The environment's first pulumi up, before its nodes exist: only its network and firewall (subnets, route tables, "
+        "NACLs, security groups, its rules on the managers' and the endpoints' groups), so that its nodes can be launched "
+        "into them. No load balancer, DNS record, Swarm or Kubernetes part; ingressNodes is left out (refused with it, "
+        "since an environment with nodes is up). Remove the key once the ingress nodes run in its subnets, and list them.",
+        "set true for the environment's first pulumi up only, or remove the key", False, excludes="ingressNodes",
     )  # fmt: skip
     domain: checked(valid_dns_name, "is not a DNS name", pattern=DNS_NAME_PATTERN) = setting(  # type: ignore[valid-type]
         "The environment's DNS domain. Default: the one the shared stack's registry gives the environment "

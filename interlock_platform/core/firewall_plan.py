@@ -364,13 +364,19 @@ def load_balancer_sg_rules(topo: EnvironmentTopology) -> list[SgRule]:
 
 def environment_security_groups(topo: EnvironmentTopology) -> dict[str, list[SgRule]]:
     s = topo.shared
-    return {
+    plan = {
         "workers": worker_sg_rules(topo),
         "loadBalancer": load_balancer_sg_rules(topo),
         "management": management_rules_for_environment(s.ucp_version, s.calico_ip_in_ip, topo.name, topo.env.allow_esp),
         **(group_sg_rules(topo) if isolates_groups(topo) else {}),
         **endpoint_rules_for_environment(s, topo.name),
     }
+    if topo.network_only:
+        # No load balancer yet: its group, which admits the internet on 80 and 443, would be open
+        # with nothing behind it, and the nodes' rules would admit a group no load balancer holds.
+        lb = Peer("sg", "loadBalancer")
+        plan = {sg: [r for r in rules if r.peer != lb] for sg, rules in plan.items() if sg != "loadBalancer"}
+    return plan
 
 
 # --------------------------------------------------------------------------------------------

@@ -275,6 +275,7 @@ class EnvironmentTopology:
     isolation: str = "environment"  # or "applicationGroup": a firewall per group (ISOLATION_MODES)
     https_only: bool = False  # every app's HTTP host redirects to HTTPS
     gateway: Any = None  # gateway.GatewaySpec: the environment's own Gateway API Gateway, when enabled
+    network_only: bool = False  # the first pass: only the network and firewall, before the nodes exist (networkOnly)
 
     @property
     def name(self) -> str:

@@ -17,11 +17,20 @@ from interlock_platform.core.config_keys import ENVIRONMENT, SHARED
 from interlock_platform.core.config_models import AwsQuotas, Flag, RegistryEntry, SharedInterlock, Whole, metadata, unwrap
 
 
-def output(meaning: str, *, stable: bool = True, only_with: str = "", keys: str = "string", secret: bool = False) -> Any:
+def output(
+    meaning: str,
+    *,
+    stable: bool = True,
+    only_with: str = "",
+    keys: str = "string",
+    secret: bool = False,
+    network_pass: bool = False,
+) -> Any:
     """An output's field. `only_with`: the config without which the stack does not export it;
-    `keys`: what a map's keys are (zones, groups, teams)."""
+    `keys`: what a map's keys are (zones, groups, teams); `network_pass`: an env stack's network
+    pass (networkOnly: true, before its nodes exist) exports it too."""
     optional = bool(only_with)
-    extra = {"stable": stable, "onlyWith": only_with, "keys": keys, "secret": secret}
+    extra = {"stable": stable, "onlyWith": only_with, "keys": keys, "secret": secret, "networkPass": network_pass}
     return (
         Field(None, description=meaning, json_schema_extra=extra)
         if optional
@@ -54,7 +63,8 @@ class SharedOutputs(Outputs):
     calico_ip_in_ip: Flag = output("whether IP protocol 4 is open between the VLANs")
     aws_quotas: AwsQuotas = output("`{securityGroupRulesPerDirection, naclRulesPerDirection, subnetsPerVpc}` validation uses")
     environments: dict[str, RegistryEntry] = output(
-        "the registry: `{cidr, collection, httpPort, httpsPort, collectionNodeSelector, domain, maxSubnets, allowEsp}`", keys="name"
+        "the registry: `{cidr, collection, httpPort, httpsPort, collectionNodeSelector, domain, maxSubnets, allowEsp}`",
+        keys="name",
     )
     interlock: SharedInterlock = output(
         "`{retireDefaultExtension, template, keepConfigs, healthSeconds, enableLayer7Routing, layer7HttpPort, layer7HttpsPort}`"
@@ -82,27 +92,38 @@ class GatewayOutput(Outputs):
 
 
 class EnvironmentOutputs(Outputs):
-    environment: str = output("the environment's name")
-    service_cluster: str = output("its Interlock service cluster (`com.docker.lb.service_cluster`)")
-    collection: str = output("its UCP collection (`com.docker.ucp.access.label`)")
-    collection_node_selector: str = output("the collection's node label, `key=value`")
-    http_port: Whole = output("its Interlock proxy ports (what its load balancer forwards 80 and 443 to)")
-    https_port: Whole = output("its Interlock proxy ports (what its load balancer forwards 80 and 443 to)")
+    environment: str = output("the environment's name", network_pass=True)
+    service_cluster: str = output("its Interlock service cluster (`com.docker.lb.service_cluster`)", network_pass=True)
+    collection: str = output("its UCP collection (`com.docker.ucp.access.label`)", network_pass=True)
+    collection_node_selector: str = output("the collection's node label, `key=value`", network_pass=True)
+    http_port: Whole = output("its Interlock proxy ports (what its load balancer forwards 80 and 443 to)", network_pass=True)
+    https_port: Whole = output("its Interlock proxy ports (what its load balancer forwards 80 and 443 to)", network_pass=True)
     interlock_publish_mode: str = output("how its proxies publish their ports: `host`")
     interlock_proxy_service: str = output("its proxy service, `ucp-interlock-proxy-<env>`")
-    domain: str = output("apps are served as `<name>.<domain>`")
-    https_only: Flag = output("whether every app's HTTP host must redirect to HTTPS (`InterlockService` adds the redirect)")
-    isolation: str = output("`environment` or `applicationGroup`: whether its application groups have a firewall each")
+    domain: str = output("apps are served as `<name>.<domain>`", network_pass=True)
+    https_only: Flag = output(
+        "whether every app's HTTP host must redirect to HTTPS (`InterlockService` adds the redirect)", network_pass=True
+    )
+    isolation: str = output(
+        "`environment` or `applicationGroup`: whether its application groups have a firewall each", network_pass=True
+    )
+    network_only: Flag = output(
+        "whether this was the network pass (`networkOnly: true`): only the environment's network and firewall exist, so an "
+        "app team cannot deploy yet",
+        network_pass=True,
+    )
     load_balancer_dns_name: str = output("its network load balancer")
     ingress_network: str = output("the overlay network apps join and name in `com.docker.lb.network`")
     overlay_networks: list[str] = output("all of its overlay networks, the ingress network first")
     ingress_nodes: list[str] = output("hostnames of the nodes running its proxies", stable=False)
-    application_group_subnet_ids: dict[str, list[str]] = output("subnet ids per application group, in zone order", keys="group")
-    worker_security_group_id: str = output("its workers' security group")
+    application_group_subnet_ids: dict[str, list[str]] = output(
+        "subnet ids per application group, in zone order", keys="group", network_pass=True
+    )
+    worker_security_group_id: str = output("its workers' security group", network_pass=True)
     application_group_security_group_ids: dict[str, str] | None = output(
         "with `isolation: applicationGroup`: the security group of each application group; every worker of the group carries it "
         "besides the workers group",
-        only_with="isolation: applicationGroup", keys="group",
+        only_with="isolation: applicationGroup", keys="group", network_pass=True,
     )  # fmt: skip
     load_balancer_security_group_id: str = output("its load balancer's security group")
     team_namespaces: dict[str, str] = output("the Kubernetes namespace of each on-boarded team", keys="team")
@@ -147,6 +168,7 @@ class StackOutput:
     stable: bool = True  # False: informational, may change with any release
     optional: bool = False  # exported only with some config: only_with
     only_with: str = ""  # that config, e.g. tls: true
+    network_pass: bool = False  # the network pass (networkOnly: true) exports it too
 
 
 def _declared(role: str, name: str, info: Any) -> StackOutput:
@@ -154,7 +176,10 @@ def _declared(role: str, name: str, info: Any) -> StackOutput:
     if metadata(info, "secret"):
         kind = f"secret {kind} or null"
     only_with = str(metadata(info, "onlyWith"))
-    return StackOutput(name, role, kind, str(info.description), bool(metadata(info, "stable")), bool(only_with), only_with)
+    return StackOutput(
+        name, role, kind, str(info.description), bool(metadata(info, "stable")), bool(only_with), only_with,
+        bool(metadata(info, "networkPass")),
+    )  # fmt: skip
 
 
 OUTPUTS: tuple[StackOutput, ...] = tuple(

@@ -492,7 +492,20 @@ def parse_environment(
     p = Problems(stack)
     raw = without_defaults(dict(raw))
     _check_role_keys(p, raw, "environment")
-    c = _read(p, "environment", raw)
+    # Read first: the network pass is the one that may leave ingressNodes out (its nodes do not exist yet)
+    network_only = validate_key(p, "environment", "networkOnly", raw) is True
+    if network_only and raw.get("ingressNodes") is not None:
+        # Nodes listed means the environment is up: the network pass would delete its load balancer,
+        # its Interlock service cluster and its team namespaces, everything but the network.
+        p.add(
+            "networkOnly",
+            "is true, but ingressNodes lists nodes: the network pass is an environment's first pulumi up, before its nodes "
+            "exist, and on an environment that is up it would delete everything but its network (load balancer, Interlock, "
+            "team namespaces)",
+            "remove networkOnly (the full pass); for a first pass, leave ingressNodes out",
+        )
+    c = _read(p, "environment", raw, skip=("networkOnly", "ingressNodes") if network_only else ("networkOnly",))
+    c.setdefault("ingressNodes", [])
     shared_stack: str | None = c["sharedStack"]
     name: str | None = c["environment"]
     shared: SharedTopology | None = None
@@ -606,7 +619,7 @@ def parse_environment(
     assert ucp is not None and overlay is not None and lb is not None
     topo = EnvironmentTopology(
         stack, shared_stack, shared, env, domain, c["hostedZoneId"], tuple(groups), tuple(nodes), lb, tuple(egress), ucp, replicas,
-        overlay, tls, teams, kubernetes, isolation, bool(c["httpsOnly"]), gateway_spec,
+        overlay, tls, teams, kubernetes, isolation, bool(c["httpsOnly"]), gateway_spec, network_only,
     )  # fmt: skip
     _check_environment_quotas(p, topo)
     p.raise_if_any()

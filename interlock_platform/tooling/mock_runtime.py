@@ -54,6 +54,7 @@ class Registration:
     additional_secret_outputs: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
     retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)  # the inputs whose changes the engine ignores
     # the provider reference the engine would use ("<provider urn>::<provider id>"), "" for the default one
     provider: str = ""
 
@@ -265,6 +266,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 retain_on_delete=bool(request.retainOnDelete),
+                ignore_changes=list(request.ignoreChanges),
                 provider=request.provider,
             )
             with self._in_order:  # the SDK registers from several threads: `on_register` sees this list's order

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from interlock_platform.core.config_keys import ENVIRONMENT, KEYS, PROJECT, SHARED, ConfigKey, info_schema, project_config_block
+from interlock_platform.core.config_models import FIELDS, metadata
 from interlock_platform.core.outputs import BY_ROLE
 from interlock_platform.tooling import schema_forms
 from interlock_platform.tooling.stack_files import ROOT, InvalidProjectFiles, require_platform
@@ -41,7 +42,7 @@ def render_project(current: str) -> str:
 
 
 # Field metadata for our own validation (config_models), not JSON Schema; pydantic's titles repeat the key.
-PRIVATE_KEYWORDS = ("fix", "invalid", "roleRequires", "secret", "title")
+PRIVATE_KEYWORDS = ("fix", "invalid", "roleRequires", "secret", "title", "excludesWhenTrue")
 # Bounds pydantic could not put on the integer type itself (a before-validator reads "365" first)
 RENAMED_KEYWORDS = {"ge": "minimum", "le": "maximum"}
 
@@ -75,6 +76,19 @@ def _value_schema(key: ConfigKey, defs: dict[str, Any]) -> dict[str, Any]:
     return schema_forms.top_level_forms(plain, key.type)  # and the text forms the CLI writes and passes
 
 
+def exclusions() -> list[dict[str, Any]]:
+    """A flag that excludes another key when true (`excludesWhenTrue`): with that key set, the flag
+    may not be true in any form the CLI passes."""
+    out = []
+    for key in KEYS:
+        for role in key.roles:
+            excluded = metadata(FIELDS[role][key.name], "excludesWhenTrue")
+            if excluded:
+                flag, other = f"{PROJECT}:{key.name}", f"{PROJECT}:{excluded}"
+                out.append({"if": {"required": [other]}, "then": {"properties": {flag: {"not": {"enum": [True, "true"]}}}}})
+    return out
+
+
 def config_schema() -> dict[str, Any]:
     """A JSON Schema for stacks/Pulumi.<stack>.yaml: every `interlock-platform:` key with its model's
     shape (a secret may be `{secure: ...}`), other namespaces (aws:, ...) left to their own providers."""
@@ -94,6 +108,7 @@ def config_schema() -> dict[str, Any]:
                 "properties": {**properties, **bare},
                 "patternProperties": {f"^(?!{PROJECT}:)[^:]+:": {}},  # another namespace: not ours to check
                 "additionalProperties": False,  # an undeclared key, with the project's namespace or none
+                "allOf": exclusions(),
             },
             "secretsprovider": {"type": "string"},
             "encryptedkey": {"type": "string"},
@@ -158,6 +173,12 @@ def stack_outputs_page() -> str:
             stability = "stable" if out.stable else "informational"
             when = f" (only with `{out.only_with}`)" if out.optional else ""
             parts.append(f"| `{out.name}` | {_cell(out.type)} | {_cell(out.meaning)}{when} | {stability} |\n")
+        first = [f"`{out.name}`" for out in BY_ROLE[role] if out.network_pass]
+        if first:
+            parts.append(
+                "\nAn env stack's network pass (`networkOnly: true`, its first `pulumi up`, before its nodes exist: "
+                f"[deploying.md](deploying.md)) exports only {', '.join(first)}.\n"
+            )
     return "".join(parts)
 
 
