@@ -182,7 +182,8 @@ MIGRATING = {"name": "web", "image": "registry.example.com/payments/web:1.4", "p
 
 def previewed_on(tmp_path: Path, outputs: Path, runtime: str) -> tuple[dict, str]:
     project = copy_example(tmp_path / runtime, "dev", lambda apps: apps.append({**MIGRATING, "runtime": runtime}))
-    done = preview_cli("--project", str(project), "--stack", "dev", "--platform-outputs", str(outputs), "--json", str(tmp_path / f"{runtime}.json"))
+    done = preview_cli("--project", str(project), "--stack", "dev", "--platform-outputs", str(outputs), "--json", str(tmp_path / f"{runtime}.json"),
+                       "--out", str(tmp_path / f"{runtime}-out"))  # fmt: skip
     assert done.returncode == 0, done.stderr
     return json.loads((tmp_path / f"{runtime}.json").read_text()), done.stdout
 
@@ -215,6 +216,10 @@ def test_one_app_flips_from_interlock_labels_to_an_httproute(tmp_path, gateway_o
     assert kinds == ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]
     assert "payments-dev/web: pay.dev.apps.example.com/shop -> web:8080  rewrite /  via gateway-dev/dev:http" in kubernetes_summary
     assert kubernetes["outputs"]["hosts"]["web"] == swarm["outputs"]["hosts"]["web"] == ["pay.dev.apps.example.com"]
+    # what a reviewer reads: the route as a manifest, only where the app runs on the Gateway
+    written = yaml.safe_load((tmp_path / "kubernetes-out" / "kubernetes" / "payments-dev" / "httproute-web.yaml").read_text())
+    assert written["spec"] == route["inputs"]["spec"]
+    assert not (tmp_path / "swarm-out" / "kubernetes" / "payments-dev" / "httproute-web.yaml").exists()
 
 
 def test_runtime_kubernetes_where_the_gateway_is_off_is_refused_with_the_fix(tmp_path):

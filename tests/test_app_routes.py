@@ -274,6 +274,24 @@ def test_two_kubernetes_apps_on_one_host_and_path_are_refused_and_on_two_paths_a
 def test_runtime_kubernetes_needs_the_team():
     (problem,) = problems_in_config_terms(web("dev"), contract("dev"), team=None)
     assert "runtime kubernetes needs the team" in problem
+    assert problems_in_config_terms(web("dev"), contract("dev"), team="payments") == []
+    assert problems_in_config_terms(web("dev", runtime="swarm"), contract("dev"), team=None) == []  # Interlock needs none
+
+
+def test_a_tls_app_needs_the_gateways_https_listener():
+    env = contract("prod")
+    without = dataclasses.replace(env, gateway=dataclasses.replace(env.gateway, https_listener=None))
+    (problem,) = problems_in_config_terms(web("prod"), without)
+    assert "tls is on, but prod's Gateway has no HTTPS listener" in problem
+    assert problems_in_config_terms(web("prod"), env) == []
+
+
+def test_interlock_service_refuses_an_app_of_another_runtime():
+    from interlock_platform.swarm.interlock_service import InterlockService, InterlockServiceArgs, InvalidAppSpec
+
+    with pytest.raises(InvalidAppSpec, match="runtime is kubernetes, not swarm; deploy it with GatewayApp"):
+        InterlockService("web", InterlockServiceArgs(contract("dev"), web("dev")))
+    # its twin, a swarm app, is a Swarm service: test_the_template_deploys_a_gateway_app_and_the_pack_accepts_its_objects
 
 
 # --------------------------------------------------------------------------------------------
