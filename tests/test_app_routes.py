@@ -269,6 +269,8 @@ def test_two_kubernetes_apps_on_one_host_and_path_are_refused_and_on_two_paths_a
     with pytest.raises(AppSpecError, match=f"apps 'web' and 'api' both route shop.{DEV}/ on the Gateway"):
         app_routes.check_all([web("dev", hosts=host), web("dev", name="api", hosts=host)], env, "payments")
     app_routes.check_all([web("dev", hosts=host), web("dev", name="api", hosts=host, context_root="/api")], env, "payments")
+    # while an app moves, its Swarm twin may keep the host: the load balancer picks the runtime
+    app_routes.check_all([web("dev", hosts=host), web("dev", name="web-old", hosts=host, runtime="swarm")], env, "payments")
 
 
 def test_runtime_kubernetes_needs_the_team():
