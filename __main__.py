@@ -14,7 +14,7 @@ from interlock_platform.aws.ingress_lb import IngressLoadBalancer, IngressLoadBa
 from interlock_platform.aws.management_firewall import ManagementFirewall, ManagementFirewallArgs
 from interlock_platform.aws.shared_network import SharedNetwork, SharedNetworkArgs
 from interlock_platform.aws.vpc_endpoints import VpcEndpoints, VpcEndpointsArgs
-from interlock_platform.core import model, topology
+from interlock_platform.core import gateway, model, topology
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.kubernetes.layer import EnvironmentKubernetes, EnvironmentKubernetesArgs
 from interlock_platform.swarm.layer import EnvironmentSwarm, EnvironmentSwarmArgs, SharedSwarm, SharedSwarmArgs
@@ -94,6 +94,8 @@ def environment_stack(topo: topology.EnvironmentTopology, shared: pulumi.StackRe
     pulumi.export("interlockPublishMode", swarm.service_cluster.publishMode)
     pulumi.export("teamNamespaces", {t.name: t.namespace for t in topo.teams})
     pulumi.export("ingressControllerNamespaceSelector", topo.kubernetes.ingress_selector)
+    if topo.gateway is not None:  # none when off (a null output is not kept): an app team is told to turn it on
+        pulumi.export("gateway", gateway.contract_output(topo.gateway, topo.teams))
     for kind, name in swarm.tls_secret_names.items():
         pulumi.export(f"tls{kind.capitalize()}SecretName", name)
 

@@ -51,7 +51,7 @@ TIERS = {
         "test_deploying", "test_group_isolation", "test_iam_policy", "test_shared_state", "test_stack_outputs", "test_stacks",
     ),
     "cli": (
-        "test_app_preview", "test_architecture", "test_cli_config", "test_command", "test_gateway", "test_installed", "test_kubernetes",
+        "test_app_preview", "test_app_routes", "test_architecture", "test_cli_config", "test_command", "test_gateway", "test_installed", "test_kubernetes",
         "test_malformed_input", "test_masking", "test_out_folder", "test_platform_outputs",
         "test_preview", "test_project_files", "test_shared_names", "test_swarm_stack", "test_ucp_grants", "test_workflows",
     ),

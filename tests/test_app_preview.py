@@ -159,3 +159,72 @@ def test_the_program_is_where_pulumi_yaml_main_says(tmp_path, main):
     else:
         assert done.returncode == 0, done.stderr
         assert "dev-inventory: inventory." in done.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# The migration path: one app spec, previewed on Interlock and then on the environment's Gateway
+
+
+@pytest.fixture(scope="module")
+def gateway_on_outputs(tmp_path_factory) -> Path:
+    """dev's outputs, from the platform's offline preview with its Gateway on (no reference stack has it on)."""
+    from interlock_platform.tooling.preview import run_preview, stack_outputs
+    from tests.conftest import full_config
+
+    path = tmp_path_factory.mktemp("platform") / "dev-outputs.json"
+    path.write_text(json.dumps(stack_outputs(run_preview("dev", config=full_config("dev", gateway={"enabled": True})).run)))
+    return path
+
+
+MIGRATING = {"name": "web", "image": "registry.example.com/payments/web:1.4", "port": 8080, "hostPrefix": "pay",
+             "contextRoot": "/shop", "contextRootRewrite": True}  # fmt: skip
+
+
+def previewed_on(tmp_path: Path, outputs: Path, runtime: str) -> tuple[dict, str]:
+    project = copy_example(tmp_path / runtime, "dev", lambda apps: apps.append({**MIGRATING, "runtime": runtime}))
+    done = preview_cli("--project", str(project), "--stack", "dev", "--platform-outputs", str(outputs), "--json", str(tmp_path / f"{runtime}.json"),
+                       "--out", str(tmp_path / f"{runtime}-out"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads((tmp_path / f"{runtime}.json").read_text()), done.stdout
+
+
+def test_one_app_flips_from_interlock_labels_to_an_httproute(tmp_path, gateway_on_outputs):
+    swarm, swarm_summary = previewed_on(tmp_path, gateway_on_outputs, "swarm")
+    (service,) = [r for r in swarm["resources"] if r["type"] == "docker:index/service:Service" and r["inputs"]["name"] == "dev-web"]
+    got = {item["label"]: item["value"] for item in service["inputs"]["labels"]}
+    assert {k: v for k, v in got.items() if k.startswith("com.docker.lb.")} == {
+        labels.LB_HOSTS: "pay.dev.apps.example.com", labels.LB_PORT: "8080", labels.LB_NETWORK: "ingress_dev",
+        labels.LB_SERVICE_CLUSTER: "dev", labels.LB_CONTEXT_ROOT: "/shop", labels.LB_CONTEXT_ROOT_REWRITE: "true",
+    }  # fmt: skip
+    assert not [r for r in swarm["resources"] if r["type"].endswith(":HTTPRoute")]
+    assert "dev-web: pay.dev.apps.example.com -> :8080  context_root=/shop  context_root_rewrite=true" in swarm_summary
+
+    kubernetes, kubernetes_summary = previewed_on(tmp_path, gateway_on_outputs, "kubernetes")
+    assert not [r for r in kubernetes["resources"] if r["type"] == "docker:index/service:Service" and r["inputs"]["name"] == "dev-web"]
+    (route,) = [r for r in kubernetes["resources"] if r["type"] == "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]
+    assert route["inputs"]["metadata"]["namespace"] == "payments-dev"
+    assert route["inputs"]["spec"] == {
+        "parentRefs": [{"name": "dev", "namespace": "gateway-dev", "sectionName": "http"}],
+        "hostnames": ["pay.dev.apps.example.com"],  # the same host as com.docker.lb.hosts
+        "rules": [{
+            "backendRefs": [{"name": "web", "port": 8080}],
+            "matches": [{"path": {"type": "PathPrefix", "value": "/shop"}}],
+            "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
+        }],
+    }  # fmt: skip
+    kinds = sorted(r["type"] for r in kubernetes["resources"] if r["inputs"].get("metadata", {}).get("name") == "web")
+    assert kinds == ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]
+    assert "payments-dev/web: pay.dev.apps.example.com/shop -> web:8080  rewrite /  via gateway-dev/dev:http" in kubernetes_summary
+    assert kubernetes["outputs"]["hosts"]["web"] == swarm["outputs"]["hosts"]["web"] == ["pay.dev.apps.example.com"]
+    # what a reviewer reads: the route as a manifest, only where the app runs on the Gateway
+    written = yaml.safe_load((tmp_path / "kubernetes-out" / "kubernetes" / "payments-dev" / "httproute-web.yaml").read_text())
+    assert written["spec"] == route["inputs"]["spec"]
+    assert not (tmp_path / "swarm-out" / "kubernetes" / "payments-dev" / "httproute-web.yaml").exists()
+
+
+def test_runtime_kubernetes_where_the_gateway_is_off_is_refused_with_the_fix(tmp_path):
+    err = refused(tmp_path, "dev", lambda apps: apps.append({**MIGRATING, "runtime": "kubernetes"}))
+    assert "app 'web': runtime kubernetes routes through dev's Gateway, but the environment stack exports no gateway" in err
+    assert "turn on interlock-platform:gateway (enabled: true) in the platform's dev stack" in err
+    err = refused(tmp_path / "ip", "dev", lambda apps: apps.append({**MIGRATING, "runtime": "kubernetes", "ipHash": True}))
+    assert "app 'web': ipHash has no Gateway API equivalent" in err and "keep the app on runtime: swarm (Interlock)" in err

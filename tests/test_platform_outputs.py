@@ -172,3 +172,12 @@ def test_another_on_boarded_team_is_accepted(tmp_path, platform_out):
     app = json.loads((tmp_path / "app.json").read_text())
     policy = next(r for r in app["resources"] if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy")
     assert policy["inputs"]["metadata"]["namespace"] == "ledger-dev"
+
+
+def test_the_out_folder_needs_no_platform_checkout_either(tmp_path, outputs):
+    """--out renders the team's manifests and CloudFormation with nothing of the platform's
+    repository around (its scanner suppressions included): no traceback."""
+    done = app_preview(tmp_path, written(tmp_path, outputs), None, "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "kubernetes" / "payments-dev" / "networkpolicy-allow-ingress-demo.yaml").is_file()
+    assert json.loads((tmp_path / "out" / "cloudformation" / "template.json").read_text())["AWSTemplateFormatVersion"]

@@ -14,6 +14,10 @@ from interlock_platform.core import labels
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 BACKEND_MODES = ("task", "vip")  # Interlock's com.docker.lb.backend_mode; task is its default
+# Where an app runs: a Swarm service routed by Interlock (the default), or a Kubernetes Deployment
+# routed by its environment's Gateway (core/app_routes.py)
+SWARM, KUBERNETES = "swarm", "kubernetes"
+RUNTIMES = (SWARM, KUBERNETES)
 # A path of unreserved characters: nothing nginx would read as syntax (';', '{', quotes, spaces)
 CONTEXT_ROOT = re.compile(r"^(/[A-Za-z0-9._~%-]+)+$")
 # Interlock renders every com.docker.lb.* value into the nginx config that all of an environment's
@@ -46,6 +50,52 @@ class AppServiceSpec:
     redirects: tuple[tuple[str, str], ...] = ()  # (source URL, target URL), e.g. ("http://old.<domain>", "https://new.<domain>")
     context_root: str | None = None  # serve the app under this path, e.g. "/shop"
     context_root_rewrite: bool = False  # strip the context root before the request reaches the app
+    runtime: str = SWARM  # "kubernetes": a Deployment, a Service and an HTTPRoute to the environment's Gateway
+
+
+@dataclass(frozen=True)
+class GatewayBackend:
+    """A team app the environment's Gateway proxies may reach: its `allow-gateway-<app>` policy
+    admits them to the pods with these labels, on these ports."""
+
+    pod_selector: Mapping[str, str]
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GatewayContract:
+    """The env stack's `gateway` output: its Gateway, the listeners a route names, and each
+    team's apps the proxies may reach."""
+
+    name: str
+    namespace: str
+    http_listener: str
+    https_listener: str | None  # None: the environment has no wildcard certificate, so no HTTPS listener
+    team_apps: Mapping[str, Mapping[str, GatewayBackend]] = field(default_factory=dict)
+
+    @classmethod
+    def from_output(cls, value: Any) -> GatewayContract | None:
+        """None for a Gateway that is off (the stack exports no `gateway`); AppSpecError for a malformed one."""
+        if value is None:
+            return None
+        try:
+            team_apps = {
+                team: {
+                    app: GatewayBackend(
+                        {str(k): str(v) for k, v in backend["podSelector"].items()}, tuple(int(p) for p in backend["ports"])
+                    )
+                    for app, backend in apps.items()
+                }
+                for team, apps in value.get("teamApps", {}).items()
+            }
+            https = value.get("httpsListener")
+            return cls(str(value["name"]), str(value["namespace"]), str(value["httpListener"]),
+                       None if https is None else str(https), team_apps)  # fmt: skip
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise AppSpecError([
+                f"the environment stack exports gateway as {value!r:.120}, not the Gateway's {{name, namespace, httpListener, "
+                "httpsListener, teamApps}; redeploy the platform's env stack with this release"
+            ]) from None  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,12 +112,16 @@ class EnvironmentContract:
     tls_key_secret: str | None = None
     others: Mapping[str, str] = field(default_factory=dict)  # network name -> environment, for clear refusals
     https_only: bool = False  # every app's HTTP host redirects to HTTPS
+    gateway: GatewayContract | None = None  # the environment's Gateway API Gateway; None when it is off (or predates the output)
 
     REQUIRED_OUTPUTS: ClassVar[tuple[str, ...]] = (
         "environment", "collection", "domain", "ingressNetwork", "overlayNetworks", "interlockPublishMode",
     )  # fmt: skip
     # httpsOnly is optional: env stacks deployed before it was exported are not HTTPS-only
-    OUTPUTS: ClassVar[tuple[str, ...]] = (*REQUIRED_OUTPUTS, "tlsCertificateSecretName", "tlsKeySecretName", "httpsOnly")
+    # gateway too: only a runtime kubernetes app needs it, and says so when it is missing
+    OUTPUTS: ClassVar[tuple[str, ...]] = (
+        *REQUIRED_OUTPUTS, "tlsCertificateSecretName", "tlsKeySecretName", "httpsOnly", "gateway",
+    )  # fmt: skip
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any]) -> EnvironmentContract:
@@ -86,7 +140,7 @@ class EnvironmentContract:
         return cls(
             outputs["environment"], outputs["collection"], outputs["domain"], outputs["ingressNetwork"], tuple(outputs["overlayNetworks"]),
             outputs["interlockPublishMode"], outputs.get("tlsCertificateSecretName"), outputs.get("tlsKeySecretName"),
-            https_only=https_only,
+            https_only=https_only, gateway=GatewayContract.from_output(outputs.get("gateway")),
         )  # fmt: skip
 
 
@@ -139,7 +193,7 @@ def _parse_url(url: object) -> _Url | str:
     return _Url(parts.scheme, host)
 
 
-def _parsed_redirects(spec: AppServiceSpec) -> list[tuple[_Url, _Url]]:
+def parsed_redirects(spec: AppServiceSpec) -> list[tuple[_Url, _Url]]:
     out = []
     for source, target in spec.redirects:
         parsed_source, parsed_target = _parse_url(source), _parse_url(target)
@@ -152,14 +206,14 @@ def hosts(spec: AppServiceSpec, env: EnvironmentContract) -> tuple[str, ...]:
     """The hosts Interlock routes to the app: its own, then each redirect's source (Interlock
     answers a redirect only for a host in com.docker.lb.hosts). Lower case: DNS names are."""
     own = [h.lower() for h in spec.hosts] or [f"{spec.host_prefix or spec.name}.{env.domain}".lower()]
-    return tuple(dict.fromkeys([*own, *(source.host for source, _ in _parsed_redirects(spec))]))
+    return tuple(dict.fromkeys([*own, *(source.host for source, _ in parsed_redirects(spec))]))
 
 
 def redirects(spec: AppServiceSpec, env: EnvironmentContract) -> tuple[tuple[str, str], ...]:
     """The app's redirects, then, in an HTTPS-only environment, http://<host> -> https://<host>
     for each host no redirect of its own starts from. None for TLS passthrough: Interlock's
     redirects do not work with it."""
-    own = [(str(source), str(target)) for source, target in _parsed_redirects(spec)]
+    own = [(str(source), str(target)) for source, target in parsed_redirects(spec)]
     if env.https_only and not spec.ssl_passthrough:
         taken = {source for source, _ in own}
         own += [(f"http://{h}", f"https://{h}") for h in hosts(spec, env) if f"http://{h}" not in taken]
@@ -170,16 +224,19 @@ def check(spec: AppServiceSpec, env: EnvironmentContract) -> None:
     """Every problem at once, each saying how to fix it."""
     problems = []
     app = f"app '{spec.name}'"
+    if spec.runtime not in RUNTIMES:
+        problems.append(f"{app}: runtime {spec.runtime!r} is not one of {', '.join(RUNTIMES)}; use swarm (Interlock, the default) or kubernetes")
     if not DNS_LABEL.match(spec.name):
         problems.append(f"{app}: the name is not a DNS label; use lower-case letters, digits and '-'")
     if spec.host_prefix is not None and not all(DNS_LABEL.match(part) for part in spec.host_prefix.split(".")):
         problems.append(f"{app}: host prefix {spec.host_prefix!r} is not a DNS name; it is served as <prefix>.{env.domain}")
+    proxy = "Interlock" if spec.runtime != KUBERNETES else "its Gateway"
     for host in hosts(spec, env):
         if not _is_dns_name(host):
             problems.append(f"{app}: host {host!r} is not a DNS name; use letters, digits, '-' and '.' (e.g. shop.{env.domain})")
         elif not host.endswith("." + env.domain.lower()):
             problems.append(
-                f"{app}: host {host} is outside {env.environment}'s domain {env.domain}; Interlock there routes only *.{env.domain}"
+                f"{app}: host {host} is outside {env.environment}'s domain {env.domain}; {proxy} there routes only *.{env.domain}"
             )
     if not 1 <= spec.port <= 65535:
         problems.append(f"{app}: port {spec.port} is out of range; give the port the containers listen on (1-65535)")
@@ -387,17 +444,20 @@ def _redirect_problems(spec: AppServiceSpec, env: EnvironmentContract, app: str)
 
 
 def check_all(specs: Iterable[AppServiceSpec], env: EnvironmentContract) -> None:
-    """Each spec's problems, and those between apps of one program: apps that share a host are
+    """Each Swarm spec's problems, and those between apps of one program: apps that share a host are
     Interlock's canary (traffic split by task count), which VIP mode does not support, and
-    Interlock routes one path per host in a service cluster."""
-    specs = list(specs)
+    Interlock routes one path per host in a service cluster. Apps of runtime kubernetes are
+    checked by `app_routes.check_all`, which checks every runtime (and calls this); here they only
+    count for names."""
+    every = list(specs)
+    specs = [s for s in every if s.runtime != KUBERNETES]
     problems = []
     for spec in specs:
         try:
             check(spec, env)
         except AppSpecError as err:
             problems += err.problems
-    names = [s.name for s in specs]
+    names = [s.name for s in every]
     problems += [
         f"app '{n}': two apps are named {n}; their services would be one; rename one"
         for n in sorted(set(names))

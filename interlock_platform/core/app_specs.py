@@ -44,6 +44,7 @@ class AppConfig(_Spec):
     sticky_session_cookie: StrictStr | None = None
     ip_hash: StrictBool = False
     networks: list[StrictStr] = []
+    runtime: StrictStr = "swarm"  # or kubernetes: checked with the rest against the environment (app_labels.check)
 
     def to_spec(self) -> AppServiceSpec:
         return AppServiceSpec(
@@ -52,7 +53,7 @@ class AppConfig(_Spec):
             sticky_session_cookie=self.sticky_session_cookie, ip_hash=self.ip_hash, networks=tuple(self.networks),
             ssl_passthrough=self.ssl_passthrough, backend_mode=self.backend_mode,
             redirects=tuple((r.source, r.target) for r in self.redirects),
-            context_root=self.context_root, context_root_rewrite=self.context_root_rewrite,
+            context_root=self.context_root, context_root_rewrite=self.context_root_rewrite, runtime=self.runtime,
         )  # fmt: skip
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from interlock_platform.core import labels
-from interlock_platform.core.k8s_manifests import AppSpec, deny_all
+from interlock_platform.core.k8s_manifests import AppSpec, TeamSpec, deny_all
 
 Manifest = dict[str, Any]
 MANAGER = "interlock-platform"
@@ -46,6 +46,7 @@ GATEWAY_RELEASES = ("3.9",)  # the ucpVersion values whose MKE ships a Gateway A
 # Kubernetes NodePorts on MKE: the range MKE configures (32768-35535, Mirantis' "Port ranges" page),
 # less the two MKE's own ingress controller takes (33000 HTTP, 33001 HTTPS).
 NODE_PORT_RANGE = (32768, 35535)
+HTTP_LISTENER, HTTPS_LISTENER = "http", "https"  # the Gateway's listeners: what a route's parentRefs sectionName names
 RESERVED_NODE_PORTS = (33000, 33001)
 
 
@@ -193,11 +194,11 @@ def _team_routes(spec: GatewaySpec) -> Manifest:
 def gateway(spec: GatewaySpec) -> Manifest:
     http_routes = {"namespaces": {"from": "Same"}} if spec.https_only else _team_routes(spec)
     listeners: list[Manifest] = [
-        {"name": "http", "protocol": "HTTP", "port": 80, "hostname": spec.hostname, "allowedRoutes": http_routes}
+        {"name": HTTP_LISTENER, "protocol": "HTTP", "port": 80, "hostname": spec.hostname, "allowedRoutes": http_routes}
     ]
     if spec.tls:
         listeners.append({
-            "name": "https", "protocol": "HTTPS", "port": 443, "hostname": spec.hostname,
+            "name": HTTPS_LISTENER, "protocol": "HTTPS", "port": 443, "hostname": spec.hostname,
             "tls": {"mode": "Terminate", "certificateRefs": [{"group": "", "kind": "Secret", "name": spec.certificate_secret}]},
             "allowedRoutes": _team_routes(spec),
         })  # fmt: skip
@@ -219,7 +220,7 @@ def redirect_route(spec: GatewaySpec) -> Manifest:
     return {
         "apiVersion": GATEWAY_API, "kind": "HTTPRoute", "metadata": _meta(f"{spec.name}-https-redirect", spec.namespace),
         "spec": {
-            "parentRefs": [{"name": spec.name, "sectionName": "http"}],
+            "parentRefs": [{"name": spec.name, "sectionName": HTTP_LISTENER}],
             "hostnames": [spec.hostname],
             "rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]}],
         },
@@ -251,3 +252,24 @@ def app_gateway_policy(ns: str, app: AppSpec, spec: GatewaySpec) -> Manifest:
         "spec": {"podSelector": {"matchLabels": dict(app.pod_selector)}, "policyTypes": ["Ingress"],
                  "ingress": [{"from": [peer], "ports": [p.manifest() for p in app.ports]}]},
     }  # fmt: skip
+
+
+def contract_output(spec: GatewaySpec, teams: tuple[TeamSpec, ...]) -> Manifest:
+    """The env stack's `gateway` output (docs/stack-outputs.md; not exported when the Gateway is off):
+    what a team's HTTPRoute names in its `parentRefs`, and per team the apps whose
+    `allow-gateway-<app>` admits the proxies, with the pod labels and ports it admits them to, so
+    an app team's Deployment (`GatewayApp`) carries exactly those labels."""
+    return {
+        "name": spec.name,
+        "namespace": spec.namespace,
+        "httpListener": HTTP_LISTENER,
+        "httpsListener": HTTPS_LISTENER if spec.tls else None,
+        "teamApps": {
+            team.name: {
+                app.name: {"podSelector": dict(app.pod_selector), "ports": [p.port for p in app.ports if p.protocol == "TCP"]}
+                for app in team.apps
+                if app.ingress
+            }
+            for team in teams
+        },
+    }

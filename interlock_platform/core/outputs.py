@@ -76,6 +76,21 @@ class SharedOutputs(Outputs):
     )  # fmt: skip
 
 
+class GatewayBackendOutput(Outputs):
+    pod_selector: dict[str, str]  # the labels its `allow-gateway-<app>` admits the proxies to
+    ports: list[Whole]  # and the ports
+
+
+class GatewayOutput(Outputs):
+    """The environment's Gateway, as a team's HTTPRoute names it (core/gateway.contract_output)."""
+
+    name: str
+    namespace: str
+    http_listener: str
+    https_listener: str | None = None  # absent (null) without the wildcard certificate (tls: false)
+    team_apps: dict[str, dict[str, GatewayBackendOutput]]  # team -> app -> what the proxies may reach
+
+
 class EnvironmentOutputs(Outputs):
     environment: str = output("the environment's name", network_pass=True)
     service_cluster: str = output("its Interlock service cluster (`com.docker.lb.service_cluster`)", network_pass=True)
@@ -114,6 +129,12 @@ class EnvironmentOutputs(Outputs):
     team_namespaces: dict[str, str] = output("the Kubernetes namespace of each on-boarded team", keys="team")
     ingress_controller_namespace_selector: dict[str, str] = output(
         "the labels that select the ingress controller's namespace on this cluster's Kubernetes, for an app's ingress NetworkPolicy"
+    )
+    gateway: GatewayOutput | None = output(
+        "its Gateway API Gateway: `{name, namespace, httpListener, httpsListener, teamApps}`, "
+        "the `parentRefs` of a team's HTTPRoute (`httpsListener` null without `tls: true`) and, per team and app, the "
+        "`{podSelector, ports}` its `allow-gateway-<app>` policy admits the proxies to (`GatewayApp`)",
+        only_with="gateway.enabled: true",
     )
     tls_certificate_secret_name: str | None = output(
         "with `tls: true`: the Swarm secrets for `com.docker.lb.ssl_cert` / `ssl_key`", only_with="tls: true"

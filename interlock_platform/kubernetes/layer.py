@@ -59,6 +59,10 @@ def create(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulum
         return k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
             name, metadata=meta, spec=manifest["spec"], opts=opts
         )
+    if kind == "Deployment":  # an app team's, on its environment's Gateway (GatewayApp)
+        return k8s.apps.v1.Deployment(name, metadata=meta, spec=manifest["spec"], opts=opts)
+    if kind == "Service":
+        return k8s.core.v1.Service(name, metadata=meta, spec=manifest["spec"], opts=opts)
     if kind == "Secret":
         return k8s.core.v1.Secret(name, metadata=meta, type=manifest["type"], string_data=manifest["stringData"], opts=opts)
     if kind in CUSTOM_KINDS:  # Gateway API's and Envoy Gateway's, whose CRDs the cluster's controller installs

@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from interlock_platform.core import app_labels, app_specs
+from interlock_platform.core import app_labels, app_routes, app_specs
 from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract
 from interlock_platform.stack_config import read_stack_outputs
 
@@ -32,12 +32,15 @@ class InterlockServiceArgs:
     provider: pulumi.ProviderResource | None = None  # a pulumi_docker.Provider for the same UCP
 
 
-def check_apps(env: EnvironmentContract, *apps: AppServiceSpec, config_key: str | None = None) -> None:
+def check_apps(
+    env: EnvironmentContract, *apps: AppServiceSpec, config_key: str | None = None, team: str | None = None
+) -> None:
     """Refuse every bad spec at once, before anything is created: each app's own problems, and
-    those between the apps (a canary in VIP mode, two paths on one host). With `config_key`
+    those between the apps (a canary in VIP mode, two paths on one host), whatever their runtime
+    (`runtime: kubernetes` apps need `team`: whose Gateway backends they are). With `config_key`
     (the apps came from that config key), the problems say the config's camelCase field names."""
     try:
-        app_labels.check_all(apps, env)
+        app_routes.check_all(apps, env, team)
     except AppSpecError as err:
         if config_key is None:
             raise InvalidAppSpec(err.problems) from None
@@ -45,15 +48,16 @@ def check_apps(env: EnvironmentContract, *apps: AppServiceSpec, config_key: str 
 
 
 async def validate(
-    environment: pulumi.StackReference, *apps: AppServiceSpec, config_key: str | None = None
+    environment: pulumi.StackReference, *apps: AppServiceSpec, config_key: str | None = None, team: str | None = None
 ) -> EnvironmentContract:
     """Read the env stack's outputs and refuse any bad spec: await it before creating anything
-    (in the `async def main()` that `pulumi.run` runs)."""
+    (in the `async def main()` that `pulumi.run` runs). `team`: the app team, for apps of runtime
+    kubernetes (the Gateway's proxies reach only the team apps the platform declares)."""
     try:
         env = EnvironmentContract.from_outputs(await read_stack_outputs(environment, EnvironmentContract.OUTPUTS))
     except AppSpecError as err:
         raise InvalidAppSpec(err.problems) from None
-    check_apps(env, *apps, config_key=config_key)
+    check_apps(env, *apps, config_key=config_key, team=team)
     return env
 
 
@@ -92,6 +96,11 @@ class InterlockService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: InterlockServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         env = args.environment
+        if args.app.runtime != app_labels.SWARM:
+            raise InvalidAppSpec([
+                f"app '{args.app.name}': runtime is {args.app.runtime}, not swarm; deploy it with GatewayApp "
+                "(interlock_platform.kubernetes.gateway_app), as the template does"
+            ])  # fmt: skip
         check_apps(env, args.app)  # before the component itself is registered
         super().__init__("interlock-platform:apps:InterlockService", name, None, opts)
         spec = args.app

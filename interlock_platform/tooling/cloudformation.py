@@ -695,5 +695,9 @@ def render(
     stack: str, resources: list[Registration], foreign: list[Registration] = (), suppressions: list[Suppression] | None = None
 ) -> dict[str, Any]:  # type: ignore[assignment]
     template = Renderer(list(resources), list(foreign)).render()
-    apply_suppressions(template, stack, load_suppressions() if suppressions is None else suppressions)
+    if suppressions is None:
+        # the platform's own, from its checkout; an app team's repository (the installed package,
+        # --platform-outputs) has none, and suppressing nothing only shows the scanners more
+        suppressions = load_suppressions() if SUPPRESSIONS.is_file() else []
+    apply_suppressions(template, stack, suppressions)
     return template

@@ -293,6 +293,31 @@ def routes(run: ProgramRun) -> list[str]:
     return ["  routes (Interlock labels):", *lines] if lines else []
 
 
+def gateway_routes(run: ProgramRun) -> list[str]:
+    """Each HTTPRoute, one line per route: the Gateway listener it attaches to, its hosts and
+    paths, and where it sends them (a Service, or a redirect)."""
+
+    def num(value: Any) -> Any:  # state keeps whole numbers as floats
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    lines = []
+    for route in sorted(run.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"), key=lambda r: r.name):
+        meta, spec = route.inputs.get("metadata", {}), route.inputs.get("spec", {})
+        parents = ",".join(f"{p.get('namespace', meta.get('namespace'))}/{p.get('name')}:{p.get('sectionName', '*')}" for p in spec.get("parentRefs", []))
+        for rule in spec.get("rules", []):
+            paths = [m["path"]["value"] for m in rule.get("matches", []) if "path" in m] or ["/"]
+            to = [f"{b.get('name')}:{num(b.get('port'))}" for b in rule.get("backendRefs", [])]
+            for f in rule.get("filters", []):
+                if f.get("type") == "URLRewrite":
+                    to.append(f"rewrite {f['urlRewrite']['path'].get('replacePrefixMatch')}")
+                if f.get("type") == "RequestRedirect":
+                    r = f["requestRedirect"]
+                    to.append(f"redirect {num(r.get('statusCode'))} {r.get('scheme')}://{r.get('hostname')}")
+            hosts = ",".join(spec.get("hostnames", []))
+            lines.append(f"    {meta.get('namespace')}/{meta.get('name')}: {hosts}{','.join(paths)} -> {'  '.join(to)}  via {parents}")
+    return ["  routes (Gateway API HTTPRoutes):", *lines] if lines else []
+
+
 def _secret_keys(config: dict[str, Any]) -> list[str]:
     return [k for k in config if k.split(":", 1)[-1] in SECRET_KEYS]
 
@@ -577,7 +602,7 @@ def _main_project(args: argparse.Namespace) -> int:
     against = f"the outputs in {args.platform_outputs}" if args.platform_outputs else "offline preview"
     lines = [f"{p.run.project} / {p.run.stack}: {len(custom)} resources, against the platform's {args.stack} stack ({against})"]
     lines += [f"    {n:>4}  {t}" for t, n in sorted(Counter(r.type for r in custom).items())]
-    lines += routes(p.run)
+    lines += routes(p.run) + gateway_routes(p.run)
     lines.append("  policy pack: not run (it checks the platform's own stacks)")
     print(masker.text("\n".join(lines)))
     return _finish(p, args, masker, written)
