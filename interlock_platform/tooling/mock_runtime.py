@@ -171,12 +171,16 @@ class PlatformMocks(pulumi_mocks.Mocks):
         secret_outputs: Mapping[str, Iterable[str]] | None = None,
         instances: Mapping[str, Mapping[str, Any]] | None = None,
         preview: bool = False,
+        own_stack: str = "",
     ) -> None:
         """`instances`: what `aws.ec2.get_instance` answers, by instance id (EC2 stood in for);
         an id not among them is refused as EC2 refuses an unknown one. `preview`: answer as a
         provider answers a create during `pulumi preview`: no id, and no output beyond the inputs
-        (the SDK then makes both unknown, and so every input that depends on them)."""
+        (the SDK then makes both unknown, and so every input that depends on them). `own_stack`:
+        the running stack's fully qualified name; a reference to it reads its last update, which
+        offline is none (a new stack) unless `stack_outputs` gives one."""
         self.stack_outputs = stack_outputs
+        self.own_stack = own_stack
         self.secret_outputs = secret_outputs or {}
         self.instances = instances or {}
         self.preview = preview
@@ -184,6 +188,8 @@ class PlatformMocks(pulumi_mocks.Mocks):
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
             target = args.inputs.get("name") or args.resource_id or args.name
+            if target == self.own_stack and target not in self.stack_outputs:
+                return target, {"name": target, "outputs": {}, "secretOutputNames": []}
             if target not in self.stack_outputs:
                 raise LookupError(
                     f"stack reference {target!r} is not available offline (known: {', '.join(self.stack_outputs) or 'none'})"
@@ -322,8 +328,10 @@ def run_program(
     # a self-managed backend; a stack's reference to itself reads its last update, none offline
     shared_stack = str(config.get("interlock-platform:sharedStack") or "")
     organization = shared_stack.split("/")[0] if shared_stack.count("/") == 2 else "organization"
-    outputs = {f"{organization}/{project}/{stack}": {}, **(stack_outputs or {})}
-    mocks = PlatformMocks(outputs, secret_outputs, offline_instances(stack, config) if instances is None else instances, preview)
+    mocks = PlatformMocks(
+        stack_outputs or {}, secret_outputs, offline_instances(stack, config) if instances is None else instances, preview,
+        own_stack=f"{organization}/{project}/{stack}",
+    )  # fmt: skip
     monitor = monitor or RecordingMonitor(mocks, on_register)
     monitor.mocks = mocks
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor, organization=organization)
