@@ -341,7 +341,7 @@ def reuse_the_policy_pack() -> None:
     from interlock_platform.tooling import policy_harness, preview
 
     class Reused(policy_harness.PolicyPackProcess):
-        def close(self) -> None:  # kept for the next case; the worker's exit ends it
+        def close(self) -> None:  # kept for the next case; the test kills the worker's session, pack included
             pass
 
     current: list[Reused] = []

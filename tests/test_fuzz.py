@@ -12,9 +12,11 @@ same exit status and the same stderr.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
+import signal
 import statistics
 import subprocess
 import sys
@@ -41,7 +43,7 @@ class Worker:
         self.log = (root / "worker-stderr.log").open("ab")  # the pack's and the SDK's own fd-2 output
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.stack_fuzz"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self.log, env={**os.environ, "PYTHONPATH": str(root)},
+            stderr=self.log, env={**os.environ, "PYTHONPATH": str(root)}, start_new_session=True,
         )  # fmt: skip
         self.case: dict[str, Any] | None = None
         self.since = 0.0
@@ -53,7 +55,10 @@ class Worker:
         self.process.stdin.flush()
 
     def stop(self) -> None:
-        self.process.kill()
+        # the whole session: the worker and the policy pack it keeps for its cases, which a kill of
+        # the worker alone would leave running, orphaned, after the test
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.log.close()
 
