@@ -361,10 +361,18 @@ def environment_stack(args: Any, report: Any) -> tuple[Stack, Registry, Environm
     return (stack, reg, env) if env is not None else None
 
 
-def resource_environment(args: Any, report: Any) -> Environment | None:
-    """For resource policies: the environment of the resource's stack (None for shared)."""
+def environment_resource(args: Any, report: Any) -> tuple[Registry, Environment] | None:
+    """For resource policies about one environment: the registry and the entry of the resource's
+    stack, read once. None for a stack that is no environment (shared); an unconfigured pack says so."""
     reg = registry(args.get_config())
     if reg is None:
         report(NOT_CONFIGURED)
         return None
-    return env_of(stack_of(args.urn), reg)
+    env = env_of(stack_of(args.urn), reg)
+    return (reg, env) if env is not None else None
+
+
+def resource_environment(args: Any, report: Any) -> Environment | None:
+    """For resource policies: the environment of the resource's stack (None for shared)."""
+    found = environment_resource(args, report)
+    return found[1] if found is not None else None

@@ -22,6 +22,7 @@ from .common import (
     Registry,
     Stack,
     env_of,
+    environment_resource,
     get,
     items,
     kind,
@@ -142,16 +143,16 @@ def _no_wide_peers(args: ResourceValidationArgs, report: ReportViolation) -> Non
 def _no_cross_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not _is(args.resource_type, POLICY_KINDS):
         return
-    env = resource_environment(args, report)
-    if env is None:
+    found = environment_resource(args, report)
+    if found is None:
         return
-    reg = registry(args.get_config())
+    reg, env = found
     for direction, i, _, peers in _policy_rules(args.props):
         for peer in peers:
             net = network(get(peer, "ipBlock", "cidr")) if peer is not UNKNOWN else None
             if net is None or net.prefixlen == 0:
                 continue  # the world itself is k8s-no-wide-peers'
-            for other in reg.others(env.name) if reg else []:
+            for other in reg.others(env.name):
                 if overlaps(net, other.cidr):
                     report(f"{direction}[{i}] of NetworkPolicy {args.name} in {env.name} reaches {net}, which holds (part of) environment "
                            f"{other.name}'s range {other.cidr}. Fix: environments never reach each other; remove the peer")  # fmt: skip
@@ -427,10 +428,10 @@ def _pods_stay_on_own_nodes(args: ResourceValidationArgs, report: ReportViolatio
     spec = _pod_spec(args.resource_type, args.props)
     if spec is None or spec is UNKNOWN:
         return
-    env = resource_environment(args, report)
-    reg = registry(args.get_config())
-    if env is None or reg is None:
+    found = environment_resource(args, report)
+    if found is None:
         return
+    reg, env = found
     what = f"{_k8s_kind(args.resource_type)[1]} {args.name}"
     node = get(spec, "nodeName")
     if isinstance(node, str) and reg.node_owner(node) != env.name:
@@ -470,10 +471,10 @@ def _host_environment(reg: Any, host: str) -> str | None:
 def _routes_attach_in_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not _is(args.resource_type, ROUTE_KINDS):
         return
-    env = resource_environment(args, report)
-    reg = registry(args.get_config())
-    if env is None or reg is None:
+    found = environment_resource(args, report)
+    if found is None:
         return
+    reg, env = found
     what = f"{_k8s_kind(args.resource_type)[1]} {args.name}"
     own_ns = get(args.props, "metadata", "namespace")
     for i, ref in enumerate(items(get(args.props, "spec", "parentRefs"))):
@@ -498,10 +499,10 @@ def _routes_attach_in_environment(args: ResourceValidationArgs, report: ReportVi
 def _reference_grants_in_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if kind(args.resource_type) != f"{GATEWAY_API}:ReferenceGrant":
         return
-    env = resource_environment(args, report)
-    reg = registry(args.get_config())
-    if env is None or reg is None:
+    found = environment_resource(args, report)
+    if found is None:
         return
+    reg, env = found
     for i, src in enumerate(items(get(args.props, "spec", "from"))):
         ns = get(src, "namespace")
         if ns is UNKNOWN or not isinstance(ns, str):
@@ -516,10 +517,10 @@ def _reference_grants_in_environment(args: ResourceValidationArgs, report: Repor
 def _gateways_listen_for_own_domain(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if kind(args.resource_type) not in (f"{GATEWAY_API}:Gateway", f"{GATEWAY_API}:ListenerSet"):
         return
-    env = resource_environment(args, report)
-    reg = registry(args.get_config())
-    if env is None or reg is None:
+    found = environment_resource(args, report)
+    if found is None:
         return
+    reg, env = found
     what = f"{_k8s_kind(args.resource_type)[1]} {args.name}"
     for listener in items(get(args.props, "spec", "listeners")):
         protocol, host, name = get(listener, "protocol"), get(listener, "hostname"), get(listener, "name")
@@ -723,10 +724,10 @@ def _proxy_service_problems(service: Any, own_ports: tuple[int, ...]) -> list[st
 def _envoy_proxy_in_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if kind(args.resource_type) != ENVOY_PROXY:
         return
-    env = resource_environment(args, report)
-    reg = registry(args.get_config())
-    if env is None or reg is None:
+    found = environment_resource(args, report)
+    if found is None:
         return
+    reg, env = found
     what = f"EnvoyProxy {args.name} of {env.name}"
     home = reg.owns(env.name).gateway_namespace or f"gateway-{env.name}"
     ns = get(args.props, "metadata", "namespace")
@@ -783,10 +784,10 @@ def _label_constraints(sel: Any) -> list[tuple[str, set[str]]] | None:
 def _selectors_stay_in_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not _is(args.resource_type, POLICY_KINDS):
         return
-    env = resource_environment(args, report)
-    reg = registry(args.get_config())
-    if env is None or reg is None:
+    found = environment_resource(args, report)
+    if found is None:
         return
+    reg, env = found
     own = set(reg.owns(env.name).namespaces)
     for direction, i, _, peers in _policy_rules(args.props):
         for peer in peers:
@@ -825,10 +826,10 @@ def _calico_policy(args: ResourceValidationArgs, report: ReportViolation) -> Non
     group, name = _k8s_kind(args.resource_type)
     if group not in CALICO_GROUPS or not name.endswith(("NetworkPolicy", "NetworkSet", "HostEndpoint", "Tier")):
         return
-    env = resource_environment(args, report)
-    reg = registry(args.get_config())
-    if env is None or reg is None:
+    found = environment_resource(args, report)
+    if found is None:
         return
+    reg, env = found
     if name in CALICO_CLUSTER_WIDE:
         report(f"Calico {name} {args.name} in {env.name}'s stack applies to the whole cluster: every environment's pods and nodes, "
                "ahead of their namespaces' NetworkPolicies. Fix: cluster-wide policy stays with the platform; use a NetworkPolicy "
