@@ -28,6 +28,15 @@ class InvalidStackConfig(pulumi.RunError):
         )
 
 
+class InvalidAppSpec(pulumi.RunError):
+    """An app team's spec its environment refuses, on either runtime (Interlock or the Gateway).
+    Printed without a traceback by the Pulumi CLI; `problems` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid app spec:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
 def fail(err: InvalidConfig) -> NoReturn:
     raise InvalidStackConfig(err.problems) from None
 

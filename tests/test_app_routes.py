@@ -19,7 +19,7 @@ from interlock_platform.core import app_routes, gateway
 from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract, GatewayBackend
 from interlock_platform.core.app_specs import in_config_terms
 from interlock_platform.core.outputs import EnvironmentOutputs
-from interlock_platform.kubernetes.gateway_app import InvalidGatewayApp
+from interlock_platform.stack_config import InvalidAppSpec
 from interlock_platform.tooling.mock_runtime import PlatformMocks, RecordingMonitor, run_program
 from interlock_platform.tooling.policy_config import from_shared_outputs, group_layout, owned_names
 from interlock_platform.tooling.policy_harness import PolicyPackProcess
@@ -255,7 +255,7 @@ def test_an_environment_whose_gateway_is_off_refuses_runtime_kubernetes_and_not_
     assert "the environment stack exports no gateway" in problem
     assert "turn on interlock-platform:gateway (enabled: true) in the platform's dev stack" in problem
     assert problems_in_config_terms(web("dev", runtime="swarm"), off) == []
-    with pytest.raises(InvalidGatewayApp):  # the component refuses too, before it registers anything
+    with pytest.raises(InvalidAppSpec):  # the component refuses too, before it registers anything
         from interlock_platform.kubernetes.gateway_app import GatewayApp, GatewayAppArgs
 
         GatewayApp("web", GatewayAppArgs(off, web("dev"), "payments", "payments-dev"))

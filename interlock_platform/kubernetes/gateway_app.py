@@ -12,14 +12,7 @@ import pulumi
 from interlock_platform.core import app_routes
 from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract
 from interlock_platform.kubernetes.layer import create
-
-
-class InvalidGatewayApp(pulumi.RunError):
-    """Printed without a traceback by the Pulumi CLI; `problems` lists each one."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid app spec:\n" + "\n".join(f"  - {p}" for p in problems))
+from interlock_platform.stack_config import InvalidAppSpec
 
 
 @dataclass
@@ -38,7 +31,7 @@ class GatewayApp(pulumi.ComponentResource):
         try:  # before the component itself is registered: nothing half-built
             manifests = app_routes.manifests(args.app, args.environment, args.team, args.namespace)
         except AppSpecError as err:
-            raise InvalidGatewayApp(err.problems) from None
+            raise InvalidAppSpec(err.problems) from None
         super().__init__("interlock-platform:apps:GatewayApp", name, None, opts)
         self.hosts = app_routes.own_hosts(args.app, args.environment)
         deployment, service, *routes = manifests

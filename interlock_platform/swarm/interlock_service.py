@@ -14,15 +14,7 @@ import pulumi_docker as docker
 
 from interlock_platform.core import app_labels, app_routes, app_specs
 from interlock_platform.core.app_labels import AppServiceSpec, AppSpecError, EnvironmentContract
-from interlock_platform.stack_config import read_stack_outputs
-
-
-class InvalidAppSpec(pulumi.RunError):
-    """Printed without a traceback by the Pulumi CLI; `problems` lists each one."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid app spec:\n" + "\n".join(f"  - {p}" for p in problems))
+from interlock_platform.stack_config import InvalidAppSpec, read_stack_outputs
 
 
 @dataclass
