@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from interlock_platform.core import k8s_manifests
 from interlock_platform.core.config_reader import InvalidConfig
-from interlock_platform.core.model import REGISTRY_OUTPUTS, SharedTopology
+from interlock_platform.core.model import REGISTRY_OUTPUTS, EnvironmentTopology, SharedTopology
 from interlock_platform.core.topology import PROJECT, parse_environment, parse_shared
 from interlock_platform.tooling.preview import Preview, run_preview
 from interlock_platform.tooling.stack_files import ROOT, offline_config
@@ -99,6 +100,19 @@ def full_config(stack: str, **overrides: Any) -> dict[str, Any]:
         else:
             cfg[f"{PROJECT}:{key}"] = value
     return cfg
+
+
+def team_manifests(topo: EnvironmentTopology) -> dict[str, dict[str, Any]]:
+    """An environment's team manifests as network-config-analyzer is given them, by path: each
+    team's on-boarding and the ingress policy of each of its ingress apps."""
+    rendered = {}
+    for team in topo.teams:
+        for m in k8s_manifests.onboarding(team, topo.name, topo.env.collection_node_selector, topo.kubernetes):
+            rendered[f"{m['metadata'].get('namespace', m['metadata']['name'])}/{m['kind'].lower()}-{m['metadata']['name']}.yaml"] = m
+        for app in (a for a in team.apps if a.ingress):
+            m = k8s_manifests.app_ingress_policy(team.namespace, app, topo.kubernetes.ingress_selector)
+            rendered[f"{team.namespace}/networkpolicy-{m['metadata']['name']}.yaml"] = m
+    return rendered
 
 
 @cache

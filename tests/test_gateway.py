@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
-from interlock_platform.core import gateway, k8s_manifests, labels
+from interlock_platform.core import gateway, labels
 from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment
 from interlock_platform.tooling import report
@@ -21,7 +21,7 @@ from interlock_platform.tooling.mock_runtime import run_program
 from interlock_platform.tooling.policy_config import from_shared_outputs, group_layout, owned_names
 from interlock_platform.tooling.policy_harness import PolicyPackProcess
 from interlock_platform.tooling.preview import run_preview
-from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev, shared_outputs
+from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev, shared_outputs, team_manifests
 from tests.test_kubernetes import FROM_1_21, Cluster, expected_table, ports_conn
 from tools import gateway_api
 
@@ -327,17 +327,11 @@ def _rendered_with_gateways():
         topo = topology(env)
         specs.append(topo.gateway)
         teams += list(topo.teams)
+        rendered.update(team_manifests(topo))
         for team in topo.teams:
-            for m in k8s_manifests.onboarding(team, env, topo.env.collection_node_selector, topo.kubernetes):
-                rendered[
-                    f"{m['metadata'].get('namespace', m['metadata']['name'])}/{m['kind'].lower()}-{m['metadata']['name']}.yaml"
-                ] = m
             for app in (a for a in team.apps if a.ingress):
-                for m in (
-                    k8s_manifests.app_ingress_policy(team.namespace, app, topo.kubernetes.ingress_selector),
-                    gateway.app_gateway_policy(team.namespace, app, topo.gateway),
-                ):
-                    rendered[f"{team.namespace}/networkpolicy-{m['metadata']['name']}.yaml"] = m
+                m = gateway.app_gateway_policy(team.namespace, app, topo.gateway)
+                rendered[f"{team.namespace}/networkpolicy-{m['metadata']['name']}.yaml"] = m
         rendered[f"{topo.gateway.namespace}/namespace-{topo.gateway.namespace}.yaml"] = gateway.namespace(topo.gateway)
     return rendered, teams, specs
 

@@ -22,7 +22,16 @@ from interlock_platform.core.config_reader import InvalidConfig
 from interlock_platform.core.topology import parse_environment
 from interlock_platform.tooling import report
 from interlock_platform.tooling.mock_runtime import run_program
-from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, reference_shared, refused_dev, shared_outputs
+from tests.conftest import (
+    ENVIRONMENTS,
+    SHARED_REF,
+    full_config,
+    raw,
+    reference_shared,
+    refused_dev,
+    shared_outputs,
+    team_manifests,
+)
 from tools.vendor_k8s_schemas import KINDS
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "k8s-schemas"
@@ -231,15 +240,7 @@ def _environments(family, release=None):
     for env in ENVIRONMENTS:
         topo = parse_environment(env, raw(env), shared)
         teams += list(topo.teams)
-        for team in topo.teams:
-            for m in k8s_manifests.onboarding(team, env, topo.env.collection_node_selector, topo.kubernetes):
-                rendered[
-                    f"{m['metadata'].get('namespace', m['metadata']['name'])}/{m['kind'].lower()}-{m['metadata']['name']}.yaml"
-                ] = m
-            for app in team.apps:
-                if app.ingress:
-                    m = k8s_manifests.app_ingress_policy(team.namespace, app, topo.kubernetes.ingress_selector)
-                    rendered[f"{team.namespace}/networkpolicy-{m['metadata']['name']}.yaml"] = m
+        rendered.update(team_manifests(topo))
         for ns in topo.kubernetes.platform_namespaces:
             rendered[f"{ns}/namespacepatch-{ns}.yaml"] = k8s_manifests.platform_label(ns)
     return rendered, teams
