@@ -23,6 +23,9 @@ PYTHONDONTWRITEBYTECODE is not set).
    - the tuned job floor: the same with the preview's own process settings
      (interlock_platform/tooling/short_run.py: the cyclic collector off, and no interpreter teardown): the comparison on equal terms. The preview's own work is what
      it takes beyond this one.
+   Beside them, the preview's own process's CPU apart from its policy pack's: that process runs
+   on one core and ends after the pack's last verdict, so a CPU share of its floor near 1 leaves
+   no room for a ratio at or below 1.0.
    The installed command, `interlock-platform preview` (the console script `pip install .` puts
    beside this interpreter; it runs the package from site-packages against this checkout), is
    timed against the same floors when it is there: its target is at most 1.2 times the job floor.
@@ -74,6 +77,29 @@ for name in json.load(open(sys.argv[1])):
     if type(module).__name__ == "_LazyModule":
         getattr(module, "__all__", None)  # any attribute but the introspection ones loads it
 """
+
+# A preview as the command runs it, reporting its own process's CPU apart from its policy pack's
+# (the pack is its child, reaped when the preview closes it)
+PREVIEW_CPU = """
+import contextlib, io, json, os, resource, sys
+from interlock_platform.tooling.short_run import tune_gc_for_a_short_run
+tune_gc_for_a_short_run()
+from interlock_platform.tooling.cli import run
+with contextlib.redirect_stdout(io.StringIO()):
+    code = run(["preview", "--stack", sys.argv[1]])
+own, pack = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+print(json.dumps([code, own.ru_utime + own.ru_stime, pack.ru_utime + pack.ru_stime]))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def preview_cpu(stack: str) -> tuple[float, float]:
+    """CPU seconds of one preview's own process and of its policy pack."""
+    code, own, pack = json.loads(_output([sys.executable, "-c", PREVIEW_CPU, stack]).strip().splitlines()[-1])
+    if code != 0:
+        sys.exit(f"the preview of {stack} exited {code}")
+    return own, pack
 
 
 def with_preview_settings(script: str) -> str:
@@ -313,9 +339,12 @@ def main() -> None:
         if INSTALLED.is_file():
             commands[f"{stack} installed"] = [str(INSTALLED), "preview", "--stack", stack]
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[tuple[float, float]]] = {stack: [] for stack in STACKS}
     for _ in range(args.rounds):  # round by round, so drift in the machine's load hits every figure alike
         for name, command in commands.items():
             times[name].append(timed_ok(name, command))
+        for stack in STACKS:
+            cpu[stack].append(preview_cpu(stack))
     median = {name: statistics.median(t) for name, t in times.items()}
     ec2 = _output([py, "-c", f"{FLOOR}; {COUNT_EC2}"]).strip()
     print(f"the issue's command: python -c '{FLOOR}'")
@@ -343,6 +372,12 @@ def main() -> None:
         t, floor, tuned = median[f"{stack} installed"], median[f"{stack} floor"], median[f"{stack} tuned"]
         verdict = "within" if t / floor <= INSTALLED_TARGET else "OVER"
         print(f"  {stack:<7} {t:>5.2f}s  {t / floor:.2f} x the job floor ({verdict} {INSTALLED_TARGET}), {t / tuned:.2f} x the tuned floor")
+    print("the preview's own process against the job floor: its CPU (on one core, its threads share one interpreter lock;")
+    print("it ends after the pack's last verdict) and its policy pack's (medians):")
+    print(f"  {'stack':<7} {'own CPU':>8} {'/ job floor':>11} {'pack CPU':>9}")
+    for stack in STACKS:
+        own, pack = (statistics.median(c) for c in zip(*cpu[stack], strict=True))
+        print(f"  {stack:<7} {own:>7.2f}s {own / median[f'{stack} floor']:>11.2f} {pack:>8.2f}s")
     print("the imports alone, as ratios to the issue's command (job floor, tuned job floor):")
     for stack in STACKS:
         print(

@@ -22,7 +22,7 @@ FIGURES = {
         r"runbook CLI alone .* median \d+\.\d+ s",
         r"no-op diff .* median \d+\.\d+ ms",
     ],
-    "bench.preview": [r"dev\s+\d+\s+\d+\.\d+s\s+\d+\.\d+s", r"the installed command, `interlock-platform preview`", r"the policy pack alone", r"^\s+1\s+\d+\s+\d+\.\d+\s+\d+\s+\d+/60"],
+    "bench.preview": [r"dev\s+\d+\s+\d+\.\d+s\s+\d+\.\d+s", r"the installed command, `interlock-platform preview`", r"the policy pack alone", r"prod\s+\d+\.\d+s\s+\d+\.\d+\s+\d+\.\d+s", r"^\s+1\s+\d+\s+\d+\.\d+\s+\d+\s+\d+/60"],
     "bench.group_sweep": [
         r"^\s+3\s+9\s+\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+/\d+\s+\d+/\d+$",  # resources, wall, CPU, CPU/resource, MiB
         r"past the quota, N = \d+ \(\d+ subnets\): the preview exits 2",
