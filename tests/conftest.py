@@ -102,16 +102,22 @@ def full_config(stack: str, **overrides: Any) -> dict[str, Any]:
     return cfg
 
 
+def manifest_path(m: dict[str, Any]) -> str:
+    """Where network-config-analyzer is given a manifest: `<namespace>/<kind>-<name>.yaml`, a
+    namespace itself under its own name."""
+    return f"{m['metadata'].get('namespace', m['metadata']['name'])}/{m['kind'].lower()}-{m['metadata']['name']}.yaml"
+
+
 def team_manifests(topo: EnvironmentTopology) -> dict[str, dict[str, Any]]:
     """An environment's team manifests as network-config-analyzer is given them, by path: each
     team's on-boarding and the ingress policy of each of its ingress apps."""
     rendered = {}
     for team in topo.teams:
         for m in k8s_manifests.onboarding(team, topo.name, topo.env.collection_node_selector, topo.kubernetes):
-            rendered[f"{m['metadata'].get('namespace', m['metadata']['name'])}/{m['kind'].lower()}-{m['metadata']['name']}.yaml"] = m
+            rendered[manifest_path(m)] = m
         for app in (a for a in team.apps if a.ingress):
             m = k8s_manifests.app_ingress_policy(team.namespace, app, topo.kubernetes.ingress_selector)
-            rendered[f"{team.namespace}/networkpolicy-{m['metadata']['name']}.yaml"] = m
+            rendered[manifest_path(m)] = m
     return rendered
 
 

@@ -21,7 +21,7 @@ from interlock_platform.tooling.mock_runtime import run_program
 from interlock_platform.tooling.policy_config import from_shared_outputs, group_layout, owned_names
 from interlock_platform.tooling.policy_harness import PolicyPackProcess
 from interlock_platform.tooling.preview import run_preview
-from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, raw, refused_dev, shared_outputs, team_manifests
+from tests.conftest import ENVIRONMENTS, SHARED_REF, full_config, manifest_path, raw, refused_dev, shared_outputs, team_manifests
 from tests.test_kubernetes import FROM_1_21, Cluster, expected_table, ports_conn
 from tools import gateway_api
 
@@ -331,8 +331,9 @@ def _rendered_with_gateways():
         for team in topo.teams:
             for app in (a for a in team.apps if a.ingress):
                 m = gateway.app_gateway_policy(team.namespace, app, topo.gateway)
-                rendered[f"{team.namespace}/networkpolicy-{m['metadata']['name']}.yaml"] = m
-        rendered[f"{topo.gateway.namespace}/namespace-{topo.gateway.namespace}.yaml"] = gateway.namespace(topo.gateway)
+                rendered[manifest_path(m)] = m
+        m = gateway.namespace(topo.gateway)
+        rendered[manifest_path(m)] = m
     return rendered, teams, specs
 
 
