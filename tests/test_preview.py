@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,8 @@ import pytest
 import yaml
 
 from interlock_platform.core import interlock_toml, ports
+from interlock_platform.tooling.mock_runtime import ProgramRun
+from interlock_platform.tooling.preview import Preview, report_files, to_json
 from interlock_platform.tooling.stack_files import ROOT
 from tests.conftest import STACKS, copy_project, preview_cli
 
@@ -61,6 +65,25 @@ def test_reference_stack_previews_clean(stack, tmp_path):
         lb = (out / "security" / "load-balancer.md").read_text()
         assert "| TCP 443 | forward |" in lb
         assert doc["outputs"]["environment"] == stack
+
+
+@pytest.mark.parametrize("stack", ["shared", "prod"])
+def test_what_a_reviewer_reads_does_not_depend_on_the_order_of_registration(preview, stack, tmp_path):
+    """The SDK registers from several threads, so two runs of one stack register in different
+    orders; the files --out writes and the --json report are diffed by reviewers, and must come
+    out the same from either."""
+    p = preview(stack)
+
+    def reordered(run: ProgramRun) -> ProgramRun:
+        resources = random.Random(stack).sample(run.resources, len(run.resources))
+        assert resources != run.resources  # not vacuous: the run below is handed another order
+        return dataclasses.replace(run, resources=resources)
+
+    run = reordered(p.run)
+    other = Preview(run, run if p.shared is p.run else reordered(p.shared), p.violations)
+    interlock = None if stack == "shared" else FIXTURE.read_text()
+    assert report_files(other, tmp_path, interlock) == report_files(p, tmp_path, interlock)
+    assert to_json(other) == to_json(p)
 
 
 @pytest.fixture(scope="module")

@@ -83,11 +83,19 @@ class Registration:
 
 @dataclass
 class ProgramRun:
+    """What a program registered. `resources` come by URN, not in the order of registration: the
+    SDK registers from several threads, so that order varies from run to run, and what is derived
+    from a run (the CloudFormation template, the security matrix, the order of the pack's answers)
+    must not. `on_register` (run_program) sees the order of registration."""
+
     project: str
     stack: str
     resources: list[Registration]
     outputs: dict[str, Any]
     secret_outputs: set[str]
+
+    def __post_init__(self) -> None:
+        self.resources = sorted(self.resources, key=lambda r: r.urn)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]

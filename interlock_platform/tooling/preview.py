@@ -355,10 +355,9 @@ def to_json(p: Preview) -> dict[str, Any]:
     return {
         "project": run.project,
         "stack": run.stack,
-        # sorted: registration order depends on the event loop, and reviewers diff this file
-        "resources": [
+        "resources": [  # by URN, as ProgramRun keeps them: reviewers diff this file
             {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom, "inputs": _mask(r.inputs)}
-            for r in sorted(run.resources, key=lambda r: r.urn)
+            for r in run.resources
         ],
         "outputs": stack_outputs(run),
         "violations": p.violations,

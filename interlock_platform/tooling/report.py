@@ -43,6 +43,12 @@ def _ports(protocol: str, lo: Any, hi: Any) -> str:
     return f"{protocol.upper()} {lo}" if lo == hi else f"{protocol.upper()} {lo}-{hi}"
 
 
+def _port_order(ports: str) -> tuple[str, int]:
+    """"TCP 179" before "TCP 2377" before "TCP 12379-12388": by protocol, then first port, as numbers."""
+    label, _, first = ports.rpartition(" ")
+    return (label, int(first.split("-")[0])) if first[:1].isdigit() else (ports, 0)
+
+
 def security_group_names(runs: Iterable[ProgramRun]) -> dict[str, str]:
     names: dict[str, str] = {}
     for run in runs:
@@ -179,7 +185,7 @@ def security_matrix_markdown(run: ProgramRun, names: Mapping[str, str]) -> str:
         if r.direction == "ingress":
             reach[(r.peer if r.peer != "itself" else r.security_group, r.security_group)].append(r.ports)
     for (src, dst), ports in sorted(reach.items()):
-        out.append(f"| {src} | {dst} | {', '.join(ports)} |")
+        out.append(f"| {src} | {dst} | {', '.join(sorted(ports, key=_port_order))} |")
     out += _group_to_group(run)
     out += ["", "## Where each group may connect (security-group egress)", "", "| from | to | ports |", "|---|---|---|"]
     reach = defaultdict(list)
@@ -187,9 +193,9 @@ def security_matrix_markdown(run: ProgramRun, names: Mapping[str, str]) -> str:
         if r.direction == "egress":
             reach[(r.security_group, r.peer if r.peer != "itself" else r.security_group)].append(r.ports)
     for (src, dst), ports in sorted(reach.items()):
-        out.append(f"| {src} | {dst} | {', '.join(ports)} |")
+        out.append(f"| {src} | {dst} | {', '.join(sorted(ports, key=_port_order))} |")
     out += ["", "## Every security-group rule", "", "| group | direction | peer | ports | description |", "|---|---|---|---|---|"]
-    for r in sorted(rules, key=lambda r: (r.security_group, r.direction, r.peer, r.ports)):
+    for r in sorted(rules, key=lambda r: (r.security_group, r.direction, r.peer, _port_order(r.ports))):
         out.append(f"| {r.security_group} | {r.direction} | {r.peer} | {r.ports} | {r.description} |")
     for acl, entries in sorted(nacl_entries(run).items()):
         out += [
