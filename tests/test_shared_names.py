@@ -279,6 +279,30 @@ def test_the_offline_preview_refuses_a_node_two_environments_list_by_one_custom_
     )
 
 
+def test_the_offline_preview_refuses_a_gateway_node_port_two_environments_configure(tmp_path):
+    """Neither stack can see the other's configured NodePort (the registry holds Interlock ports),
+    and a NodePort is unique in the cluster: the fleet sees both files. The benign twin, a port of
+    the band no other file takes, previews."""
+    project = copy_project(tmp_path / "project")
+    reference = {env: (project / "stacks" / f"Pulumi.{env}.yaml").read_text() for env in ("test", "prod")}
+
+    def configure(env: str, port: int) -> None:
+        gateway = f"config:\n  interlock-platform:gateway: {{enabled: true, httpsNodePort: {port}}}\n"
+        (project / "stacks" / f"Pulumi.{env}.yaml").write_text(reference[env].replace("config:\n", gateway, 1))
+
+    configure("prod", 32800)
+    configure("test", 32800)
+    done = preview_cli("--stack", "test", cwd=project)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert (
+        "stack 'test': interlock-platform:gateway.httpsNodePort: 32800 is also a Gateway NodePort of stack 'prod' "
+        "(Pulumi.prod.yaml). Fix: give each environment's Gateway its own port in the static band 32768-32853"
+    ) in done.stderr
+    configure("test", 32801)
+    done = preview_cli("--stack", "test", cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_the_fleet_layer_finds_nothing_in_the_reference_stacks_and_prods_namespace_in_dev():
     for env in ("dev", "test", "prod"):
         assert fleet_problems(env, full_config(env)) == []

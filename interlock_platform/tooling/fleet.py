@@ -1,6 +1,6 @@
 """The offline preview's second layer: names one env stack file claims that another stack file
 of the repository claims too (ingress node hostnames and instance ids, team namespaces, overlay
-networks). Never the only layer: a real `pulumi up -s dev` cannot read prod's stack file, so the
+networks, configured Gateway NodePorts). Never the only layer: a real `pulumi up -s dev` cannot read prod's stack file, so the
 program's own rules (docs/isolation.md, "Names that environments share") hold without it; this
 layer also catches what those rules cannot see from one stack, such as one custom hostname
 listed as an ingress node by two environments."""
@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from interlock_platform.core.config_reader import PROJECT, InvalidConfig, Problem
+from interlock_platform.core.gateway import STATIC_BAND
 from interlock_platform.tooling.stack_files import fleet_configs, stack_file
 
 
@@ -28,6 +29,13 @@ def _value(config: Mapping[str, Any], key: str) -> Any:
 def _list(config: Mapping[str, Any], key: str) -> list[Any]:
     value = _value(config, key)
     return value if isinstance(value, list) else []
+
+
+FIXES = {
+    "Gateway NodePort": f"give each environment's Gateway its own port in the static band {STATIC_BAND.start}-"
+    f"{STATIC_BAND[-1]} (or leave it at its default): a NodePort is unique in the cluster, so the second Gateway's "
+    "Service would be refused at `pulumi up`",
+}
 
 
 def claimed_names(config: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
@@ -53,6 +61,16 @@ def claimed_names(config: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
         for i, net in enumerate(additional if isinstance(additional, list) else []):
             if isinstance(net, str):
                 yield "overlay network", net, f"overlayNetworks.additional[{i}]"
+    # a NodePort is the whole cluster's; a configured one is in no registry (the defaults derive
+    # from the Interlock ports the registry holds, and the program refuses another's default)
+    gateway = _value(config, "gateway")
+    if isinstance(gateway, dict) and gateway.get("enabled") is True:
+        for field in ("httpNodePort", "httpsNodePort"):
+            port = gateway.get(field)
+            if isinstance(port, str) and port.strip().isdigit():
+                port = int(port)
+            if isinstance(port, int) and not isinstance(port, bool):
+                yield "Gateway NodePort", str(port), f"gateway.{field}"
 
 
 def fleet_problems(stack: str, config: Mapping[str, Any]) -> list[Problem]:
@@ -69,7 +87,7 @@ def fleet_problems(stack: str, config: Mapping[str, Any]) -> list[Problem]:
             stack,
             key,
             f"{name} is also a{'n' if what[0] in 'io' else ''} {what} of stack '{owner}' ({stack_file(owner).name})",
-            "give each environment its own: a name, a node or an instance belongs to one environment",
+            FIXES.get(what, "give each environment its own: a name, a node or an instance belongs to one environment"),
         )
         for what, name, key in claimed_names(config)
         if (owner := others.get((what, name))) is not None
