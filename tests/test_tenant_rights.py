@@ -396,6 +396,48 @@ def test_the_platform_grants_more_service_types_by_config(spec, admitted):
     assert (not admit(policies, "", "services", service(**spec))) is admitted
 
 
+def node_port(*ports: int) -> list[dict]:
+    return [{"name": f"p{port}", "port": 80 + i, "targetPort": 8080, "nodePort": port} for i, port in enumerate(ports)]
+
+
+@pytest.mark.parametrize(
+    ("types", "spec", "admitted"),
+    [
+        # prod's Gateway HTTPS NodePort (its default), asked for by a dev team before or after prod's Gateway
+        (["NodePort"], {"type": "NodePort", "ports": node_port(32783)}, False),
+        (["LoadBalancer"], {"type": "LoadBalancer", "ports": node_port(32900, 32851)}, False),  # test's HTTP, second
+        # the benign twins: a free port of the band, one above it, or none (the API server picks)
+        (["NodePort"], {"type": "NodePort", "ports": node_port(32800)}, True),
+        (["NodePort"], {"type": "NodePort", "ports": node_port(34000)}, True),
+        (["LoadBalancer"], {"type": "LoadBalancer"}, True),
+    ],
+)
+def test_a_team_cannot_take_an_environments_gateway_node_port(types, spec, admitted):
+    """A NodePort is the cluster's: the first Service to ask for one holds it on every node, so a
+    team that takes another environment's Gateway NodePort keeps that Gateway from opening it."""
+    refused = admit(_policies("dev", serviceTypes=types), "", "services", service(**spec))
+    assert (not refused) is admitted, refused
+    if not admitted:
+        assert refused == [next(v["message"] for v in _policies("dev", serviceTypes=types)[0]["spec"]["validations"] if "Gateway" in v["message"])]
+
+
+def test_the_gateway_node_ports_are_every_environments_and_the_stacks_own():
+    """Each registered environment's defaults, and this stack's own Gateway's configured ones;
+    with ClusterIP alone granted no Service can ask for a NodePort, and there is no rule to keep."""
+    cfg = raw("dev")
+    cfg["gateway"] = {"enabled": True, "httpNodePort": 32800}
+    settings = dataclasses.replace(
+        parse_environment("dev", cfg, shared_outputs()).kubernetes, kubernetes_version=(1, 31), service_types=("ClusterIP", "NodePort")
+    )
+    # dev's own default 32852 stays out of teams' reach too, as in the pack's set (no Gateway takes it now)
+    assert settings.gateway_node_ports == (32783, 32784, 32785, 32800, 32850, 32851, 32852)
+    rendered = k8s_admission.admission(settings)
+    assert admit(rendered, "", "services", service(type="NodePort", ports=node_port(32800)))
+    for manifest in rendered:
+        kubernetes_validate.validate(manifest, "1.31.0", strict=True)
+    assert not any("Gateway" in v["message"] for v in _policies("dev")[0]["spec"]["validations"])
+
+
 def ingress(*hosts, tls_hosts=None, default_backend=False, rules=True, annotations=None) -> dict:
     backend = {"service": {"name": "web", "port": {"number": 80}}}
     path = {"path": "/", "pathType": "Prefix", "backend": backend}

@@ -26,6 +26,7 @@ ports: `app_gateway_policy`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,15 @@ def default_node_port(interlock_port: int) -> int:
     8082 -> 32852): every environment's Interlock ports are distinct in the registry, and so are
     these while no two of them differ by a multiple of the band's size (the stack checks)."""
     return STATIC_BAND.start + interlock_port % len(STATIC_BAND)
+
+
+def every_gateway_node_port(interlock_ports: Iterable[tuple[int, int]], own: GatewaySpec | None) -> tuple[int, ...]:
+    """The NodePorts every environment's Gateway takes or will take, as far as one stack sees:
+    each registered environment's defaults (from its Interlock HTTP and HTTPS ports; its own too,
+    configured over or not, as the policy pack's set) and its own Gateway's. Another environment's
+    configured ones are in no registry."""
+    ports = {default_node_port(port) for pair in interlock_ports for port in pair}
+    return tuple(sorted(ports | set(own.node_ports().values() if own else ())))
 
 
 def node_port_problem(port: int) -> str | None:

@@ -69,6 +69,26 @@ def _binding(environment: str, what: str) -> Manifest:
     }
 
 
+# The Service types that take a NodePort on every node of the cluster, and may ask for which one.
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+def _gateway_node_ports(settings: KubernetesSettings) -> list[Manifest]:
+    """Where teams may create Services with NodePorts: none may ask for a Gateway's. Whoever takes
+    a NodePort first holds it on every node of the cluster, so that Gateway could not open it."""
+    ports = settings.gateway_node_ports
+    if not ports or not set(settings.service_types) & set(NODE_PORT_TYPES):
+        return []
+    listed = ", ".join(str(port) for port in ports)
+    return [{
+        "expression": f"!has(object.spec.ports) || object.spec.ports.all(p, !has(p.nodePort) || !(p.nodePort in [{listed}]))",
+        "message": f"Services in {settings.environment} team namespaces cannot ask for an environment's Gateway NodePort "
+        f"({listed}): whoever takes a NodePort first holds it on every node of the cluster, so that Gateway could not "
+        "open it. Leave nodePort out (the API server picks a free one)",
+        "reason": "Forbidden",
+    }]  # fmt: skip
+
+
 def services_policy(settings: KubernetesSettings) -> Manifest:
     env, types = settings.environment, settings.service_types
     allowed = ", ".join(f"'{t}'" for t in types)
@@ -88,6 +108,7 @@ def services_policy(settings: KubernetesSettings) -> Manifest:
             "kubernetes.serviceTypes)",
             "reason": "Forbidden",
         },
+        *_gateway_node_ports(settings),
     ])  # fmt: skip
 
 

@@ -146,6 +146,9 @@ class KubernetesSettings:
     team_access: str = "develop"  # what people get (ACCESS_RULES): develop, or view (prod's default)
     pod_security: str = "baseline"  # the Pod Security level enforced on team namespaces (restricted in prod)
     service_types: tuple[str, ...] = ("ClusterIP",)  # the Service types teams may create (admission)
+    # every environment's Gateway NodePorts the stack knows (the registry's defaults, its own
+    # configured ones): a NodePort is the cluster's, so no team Service may ask for one (admission)
+    gateway_node_ports: tuple[int, ...] = ()
 
     @property
     def ingress_selector(self) -> dict[str, str]:

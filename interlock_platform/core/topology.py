@@ -616,6 +616,8 @@ def parse_environment(
         )
 
     domain: str = c["domain"] or env.domain
+    interlock_ports = [(o.http_port, o.https_port) for o in shared.environments.values()]
+    kubernetes = dataclasses.replace(kubernetes, gateway_node_ports=gateway.every_gateway_node_port(interlock_ports, gateway_spec))
     assert shared_stack is not None and isolation is not None
     assert ucp is not None and overlay is not None and lb is not None
     topo = EnvironmentTopology(
