@@ -421,6 +421,13 @@ def test_the_platform_s_envoy_proxy_and_gateway_pass_where_its_config_puts_them_
     default_ports = copy.deepcopy(proxy)
     default_ports["spec"]["provider"]["kubernetes"]["envoyService"]["patch"]["value"]["spec"]["ports"] = [{"port": 80, "nodePort": 32852}]
     assert [m for m in found(_k8s(envoy_type, "dev-proxy", default_ports)) if "takes nodePort 32852, not one of its Gateway's (32800, 32801)" in m]
+    # prod's stack file gives its Gateway dev's HTTP port too: neither stack sees the other's file, the pack sees both
+    for policy in config.values():
+        policy["owned"]["prod"] = {"gatewayNodePorts": [32802, 32800]}
+    assert [m for m in found(_k8s(envoy_type, "dev-proxy", proxy)) if "takes nodePort 32800, environment prod's Gateway NodePort too" in m]
+    for policy in config.values():  # the benign twin: prod's Gateway on ports of its own
+        policy["owned"]["prod"] = {"gatewayNodePorts": [32802, 32803]}
+    assert found(_k8s(envoy_type, "dev-proxy", proxy)) == []
 
 
 def test_no_team_service_takes_a_gateway_node_port(pack, preview):

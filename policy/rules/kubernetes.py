@@ -682,7 +682,13 @@ def _proxy_workload_problems(key: str, workload: Any, reg: Registry, env: Enviro
     return problems
 
 
-def _proxy_service_problems(service: Any, own_ports: tuple[int, ...]) -> list[str]:
+def _others_gateway_node_ports(reg: Registry, env: Environment) -> dict[int, str]:
+    """The NodePorts other environments' Gateways take (their defaults, and their configs' ports,
+    which no env stack can see: the pack's config is read from every stack file) -> the environment."""
+    return {port: o.name for o in reg.others(env.name) for port in (*_default_gateway_node_ports(o), *reg.owns(o.name).gateway_node_ports)}
+
+
+def _proxy_service_problems(service: Any, own_ports: tuple[int, ...], others: Mapping[int, str]) -> list[str]:
     if service is UNKNOWN:
         return []
     type_ = get(service, "type") or "LoadBalancer"  # Envoy Gateway's default
@@ -715,6 +721,9 @@ def _proxy_service_problems(service: Any, own_ports: tuple[int, ...]) -> list[st
             if node_port not in own_ports:
                 problems.append(f"envoyService.patch's ports[{i}] takes nodePort {node_port}, not one of its Gateway's "
                                 f"({', '.join(map(str, own_ports))})")  # fmt: skip
+            elif node_port in others:  # two stack files gave two Gateways one port: the second cannot open it
+                problems.append(f"envoyService.patch's ports[{i}] takes nodePort {node_port}, environment {others[node_port]}'s "
+                                "Gateway NodePort too (a NodePort is unique in the cluster)")  # fmt: skip
     if type_ == "NodePort" and not chosen:
         problems.append("envoyService is a NodePort Service that names no nodePort: the API server picks any free one, another "
                         "environment's Gateway's among them")  # fmt: skip
@@ -749,7 +758,7 @@ def _envoy_proxy_in_environment(args: ResourceValidationArgs, report: ReportViol
     for key, workload in workloads:
         if workload is not UNKNOWN:
             problems += _proxy_workload_problems(key, workload, reg, env)
-    problems += _proxy_service_problems(get(k8s, "envoyService"), _own_gateway_node_ports(reg, env))
+    problems += _proxy_service_problems(get(k8s, "envoyService"), _own_gateway_node_ports(reg, env), _others_gateway_node_ports(reg, env))
     for problem in problems:
         report(f"{what}: {problem}. Fix: keep to what the platform sets (interlock-platform:gateway): a DaemonSet pinned by node "
                f"affinity to {env.name}'s collection ({env.node_selector}) and ingress nodes, the controller's image, no patch or "
