@@ -450,6 +450,9 @@ def test_no_team_service_takes_a_gateway_node_port(pack, preview):
     assert squats({**node_port, "ports": [{"port": 8443, "nodePort": 32785}]})  # dev's own HTTPS default
     assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 33600}]})  # test's, from its config
     assert squats({"type": "LoadBalancer", "ports": [{"port": 8080, "nodePort": 32851}]})  # test's HTTP default
+    health_check = {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 8080}]}
+    assert squats({**health_check, "healthCheckNodePort": 32783})  # prod's HTTPS default, from the same range
+    assert squats({**health_check, "healthCheckNodePort": 34083}) == []
     assert squats({**node_port, "ports": [{"port": 8080}]}) == []  # the twins: the API server picks
     assert squats({**node_port, "ports": [{"port": 8080, "nodePort": 34080}, {"port": 8443, "nodePort": 30443}]}) == []
 

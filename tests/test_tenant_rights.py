@@ -406,10 +406,13 @@ def node_port(*ports: int) -> list[dict]:
         # prod's Gateway HTTPS NodePort (its default), asked for by a dev team before or after prod's Gateway
         (["NodePort"], {"type": "NodePort", "ports": node_port(32783)}, False),
         (["LoadBalancer"], {"type": "LoadBalancer", "ports": node_port(32900, 32851)}, False),  # test's HTTP, second
+        # the health check's NodePort comes from the same range (a LoadBalancer with externalTrafficPolicy: Local)
+        (["LoadBalancer"], {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "healthCheckNodePort": 32850}, False),
         # the benign twins: a free port of the band, one above it, or none (the API server picks)
         (["NodePort"], {"type": "NodePort", "ports": node_port(32800)}, True),
         (["NodePort"], {"type": "NodePort", "ports": node_port(34000)}, True),
         (["LoadBalancer"], {"type": "LoadBalancer"}, True),
+        (["LoadBalancer"], {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "healthCheckNodePort": 34000}, True),
     ],
 )
 def test_a_team_cannot_take_an_environments_gateway_node_port(types, spec, admitted):

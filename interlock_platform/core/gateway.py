@@ -76,7 +76,8 @@ def every_gateway_node_port(interlock_ports: Iterable[tuple[int, int]], own: Gat
     configured over or not, as the policy pack's set) and its own Gateway's. Another environment's
     configured ones are in no registry."""
     ports = {default_node_port(port) for pair in interlock_ports for port in pair}
-    return tuple(sorted(ports | set(own.node_ports().values() if own else ())))
+    # both listeners', as the pack's config lists them: the HTTPS one opens when tls is set
+    return tuple(sorted(ports | ({own.http_node_port, own.https_node_port} if own else set())))
 
 
 def node_port_problem(port: int) -> str | None:

@@ -81,10 +81,12 @@ def _gateway_node_ports(settings: KubernetesSettings) -> list[Manifest]:
         return []
     listed = ", ".join(str(port) for port in ports)
     return [{
-        "expression": f"!has(object.spec.ports) || object.spec.ports.all(p, !has(p.nodePort) || !(p.nodePort in [{listed}]))",
+        # healthCheckNodePort (a LoadBalancer with externalTrafficPolicy: Local) is taken from the same range
+        "expression": f"(!has(object.spec.ports) || object.spec.ports.all(p, !has(p.nodePort) || !(p.nodePort in [{listed}]))) && "
+        f"(!has(object.spec.healthCheckNodePort) || !(object.spec.healthCheckNodePort in [{listed}]))",
         "message": f"Services in {settings.environment} team namespaces cannot ask for an environment's Gateway NodePort "
-        f"({listed}): whoever takes a NodePort first holds it on every node of the cluster, so that Gateway could not "
-        "open it. Leave nodePort out (the API server picks a free one)",
+        f"({listed}) as a nodePort or healthCheckNodePort: whoever takes a NodePort first holds it on every node of the "
+        "cluster, so that Gateway could not open it. Leave them out (the API server picks free ones)",
         "reason": "Forbidden",
     }]  # fmt: skip
 

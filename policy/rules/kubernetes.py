@@ -370,12 +370,15 @@ def _service_exposure(args: ResourceValidationArgs, report: ReportViolation) -> 
                 report(f"Service {args.name}'s ports[{i}] asks for nodePort {number(get(port, 'nodePort'))}. Fix: remove it; type ClusterIP")
     elif env is not None and reg is not None:
         gateways = _gateway_node_ports(reg)
-        for i, port in enumerate(items(get(spec, "ports"))):
-            wanted = number(get(port, "nodePort")) if port is not UNKNOWN else None
+        # healthCheckNodePort (a LoadBalancer with externalTrafficPolicy: Local) comes from the same range
+        asked = [(f"ports[{i}] asks for nodePort", number(get(port, "nodePort")) if port is not UNKNOWN else None)
+                 for i, port in enumerate(items(get(spec, "ports")))]
+        asked.append(("healthCheckNodePort is", number(get(spec, "healthCheckNodePort"))))
+        for where, wanted in asked:
             if wanted in gateways:
-                report(f"Service {args.name}'s ports[{i}] asks for nodePort {wanted}, environment {gateways[wanted]}'s Gateway NodePort: "
+                report(f"Service {args.name}'s {where} {wanted}, environment {gateways[wanted]}'s Gateway NodePort: "
                        "whoever takes a NodePort first holds it on every node of the cluster, so that Gateway could not open it. "
-                       f"Fix: leave nodePort out (the API server picks a free one) or take one outside the Gateways' "
+                       f"Fix: leave it out (the API server picks a free one) or take one outside the Gateways' "
                        f"{', '.join(map(str, sorted(gateways)))}")  # fmt: skip
 
 
