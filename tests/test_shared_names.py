@@ -286,16 +286,16 @@ def test_the_offline_preview_refuses_a_gateway_node_port_two_environments_config
     project = copy_project(tmp_path / "project")
     reference = {env: (project / "stacks" / f"Pulumi.{env}.yaml").read_text() for env in ("test", "prod")}
 
-    def configure(env: str, port: int) -> None:
-        gateway = f"config:\n  interlock-platform:gateway: {{enabled: true, httpsNodePort: {port}}}\n"
+    def configure(env: str, port: int | str, enabled: bool | str = True) -> None:
+        gateway = f"config:\n  interlock-platform:gateway: {{enabled: {enabled}, httpNodePort: {port}}}\n"
         (project / "stacks" / f"Pulumi.{env}.yaml").write_text(reference[env].replace("config:\n", gateway, 1))
 
-    configure("prod", 32800)
+    configure("prod", '"32800"', '"true"')  # as text, which the program reads as the number and the flag
     configure("test", 32800)
     done = preview_cli("--stack", "test", cwd=project)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stdout + done.stderr
     assert (
-        "stack 'test': interlock-platform:gateway.httpsNodePort: 32800 is also a Gateway NodePort of stack 'prod' "
+        "stack 'test': interlock-platform:gateway.httpNodePort: 32800 is also a Gateway NodePort of stack 'prod' "
         "(Pulumi.prod.yaml). Fix: give each environment's Gateway its own port in the static band 32768-32853"
     ) in done.stderr
     configure("test", 32801)

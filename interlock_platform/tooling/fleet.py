@@ -11,6 +11,9 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
+from interlock_platform.core import config_models as cm
 from interlock_platform.core.config_reader import PROJECT, InvalidConfig, Problem
 from interlock_platform.core.gateway import STATIC_BAND
 from interlock_platform.tooling.stack_files import fleet_configs, stack_file
@@ -33,8 +36,8 @@ def _list(config: Mapping[str, Any], key: str) -> list[Any]:
 
 FIXES = {
     "Gateway NodePort": f"give each environment's Gateway its own port in the static band {STATIC_BAND.start}-"
-    f"{STATIC_BAND[-1]} (or leave it at its default): a NodePort is unique in the cluster, so the second Gateway's "
-    "Service would be refused at `pulumi up`",
+    f"{STATIC_BAND[-1]} (or leave it at its default): a NodePort is unique in the cluster, so the second Gateway to "
+    "open it would be refused at `pulumi up`",
 }
 
 
@@ -63,13 +66,13 @@ def claimed_names(config: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
                 yield "overlay network", net, f"overlayNetworks.additional[{i}]"
     # a NodePort is the whole cluster's; a configured one is in no registry (the defaults derive
     # from the Interlock ports the registry holds, and the program refuses another's default)
-    gateway = _value(config, "gateway")
-    if isinstance(gateway, dict) and gateway.get("enabled") is True:
-        for field in ("httpNodePort", "httpsNodePort"):
-            port = gateway.get(field)
-            if isinstance(port, str) and port.strip().isdigit():
-                port = int(port)
-            if isinstance(port, int) and not isinstance(port, bool):
+    try:  # as the program reads it ("true", "32800"...); a gateway it would refuse is its own preview's to report
+        gateway = cm.Gateway.model_validate(_value(config, "gateway") or {})
+    except ValidationError:
+        return
+    if gateway.enabled:  # both listeners' ports: an HTTPS listener comes with tls: true, whenever that is set
+        for field, port in (("httpNodePort", gateway.http_node_port), ("httpsNodePort", gateway.https_node_port)):
+            if port is not None:
                 yield "Gateway NodePort", str(port), f"gateway.{field}"
 
 
