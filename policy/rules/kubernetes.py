@@ -606,11 +606,12 @@ def _own_gateway_node_ports(reg: Registry, env: Environment) -> tuple[int, ...]:
     return reg.owns(env.name).gateway_node_ports or _default_gateway_node_ports(env)
 
 
-def _gateway_node_ports(reg: Registry) -> dict[int, str]:
-    """Every environment's Gateway NodePorts (its config's, and the defaults, which the program
-    keeps from every other environment) -> the environment."""
+def _gateway_node_ports(reg: Registry, but: str | None = None) -> dict[int, str]:
+    """Every environment's Gateway NodePorts (its config's, which no other env stack can see: the
+    pack's config is read from every stack file; and the defaults, which the program keeps from
+    every other environment) -> the environment. `but`: leave that environment out."""
     out: dict[int, str] = {}
-    for e in reg.environments.values():
+    for e in reg.others(but) if but else reg.environments.values():
         for port in (*_default_gateway_node_ports(e), *reg.owns(e.name).gateway_node_ports):
             out.setdefault(port, e.name)
     return out
@@ -685,12 +686,6 @@ def _proxy_workload_problems(key: str, workload: Any, reg: Registry, env: Enviro
     return problems
 
 
-def _others_gateway_node_ports(reg: Registry, env: Environment) -> dict[int, str]:
-    """The NodePorts other environments' Gateways take (their defaults, and their configs' ports,
-    which no env stack can see: the pack's config is read from every stack file) -> the environment."""
-    return {port: o.name for o in reg.others(env.name) for port in (*_default_gateway_node_ports(o), *reg.owns(o.name).gateway_node_ports)}
-
-
 def _proxy_service_problems(service: Any, own_ports: tuple[int, ...], others: Mapping[int, str]) -> list[str]:
     if service is UNKNOWN:
         return []
@@ -761,7 +756,7 @@ def _envoy_proxy_in_environment(args: ResourceValidationArgs, report: ReportViol
     for key, workload in workloads:
         if workload is not UNKNOWN:
             problems += _proxy_workload_problems(key, workload, reg, env)
-    problems += _proxy_service_problems(get(k8s, "envoyService"), _own_gateway_node_ports(reg, env), _others_gateway_node_ports(reg, env))
+    problems += _proxy_service_problems(get(k8s, "envoyService"), _own_gateway_node_ports(reg, env), _gateway_node_ports(reg, but=env.name))
     for problem in problems:
         report(f"{what}: {problem}. Fix: keep to what the platform sets (interlock-platform:gateway): a DaemonSet pinned by node "
                f"affinity to {env.name}'s collection ({env.node_selector}) and ingress nodes, the controller's image, no patch or "
