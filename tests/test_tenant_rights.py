@@ -418,10 +418,11 @@ def node_port(*ports: int) -> list[dict]:
 def test_a_team_cannot_take_an_environments_gateway_node_port(types, spec, admitted):
     """A NodePort is the cluster's: the first Service to ask for one holds it on every node, so a
     team that takes another environment's Gateway NodePort keeps that Gateway from opening it."""
-    refused = admit(_policies("dev", serviceTypes=types), "", "services", service(**spec))
+    policies = _policies("dev", serviceTypes=types)
+    refused = admit(policies, "", "services", service(**spec))
     assert (not refused) is admitted, refused
     if not admitted:
-        assert refused == [next(v["message"] for v in _policies("dev", serviceTypes=types)[0]["spec"]["validations"] if "Gateway" in v["message"])]
+        assert refused == [next(v["message"] for v in policies[0]["spec"]["validations"] if "Gateway" in v["message"])]
 
 
 def test_the_gateway_node_ports_are_every_environments_and_the_stacks_own():
